@@ -1,0 +1,391 @@
+//! The evhost plugin ABI: `#[repr(C)]` types, status codes and version constants, nothing
+//! else. `include/evhost.h` is generated from this file by cbindgen (see `cbindgen.toml`), so
+//! every `///` comment here is also the C documentation. The names carry the C prefixes
+//! (`evh_`, `EVH_`) so that one grep finds both sides.
+//!
+//! Rule for changes: only append. A field, a hook, a constant or a status code, once
+//! released, keeps its place and its meaning forever; new ones go at the end and bump
+//! `EVH_ABI_VERSION_MINOR`. The test `tests/header.rs` fails when the header drifts.
+#![no_std]
+#![allow(non_camel_case_types)]
+
+use core::ffi::c_void;
+
+/// The ABI major version. A host loads only libraries built against the same major.
+pub const EVH_ABI_VERSION_MAJOR: u32 = 1;
+/// The ABI minor version. A host accepts a library whose minor is less than or equal to its
+/// own; it never reads a field past the `struct_size` the library reported.
+pub const EVH_ABI_VERSION_MINOR: u32 = 0;
+
+// ---------------------------------------------------------------------------------------
+// Status codes
+// ---------------------------------------------------------------------------------------
+
+/// A status code. The values are stable and never reused; a retired code stays here as a
+/// comment. Read a status that came across the boundary as an integer and treat an
+/// unknown value as a failure; `evh_host_api.status_name` names every code.
+pub type evh_status = i32;
+
+/// Success. From `on_events`: every event of the batch was handled.
+pub const EVH_OK: evh_status = 0;
+/// From `on_events`: a transient failure. The host delivers the unhandled rest of the batch
+/// again after an exponential backoff with jitter, up to the consumer's retry limit.
+pub const EVH_RETRY: evh_status = 1;
+/// From `on_events`: a permanent failure. The unhandled rest of the batch goes to the
+/// consumer's dead-letter target and delivery goes on.
+pub const EVH_FAIL: evh_status = 2;
+/// From `emit` with `EVH_EMIT_NONBLOCK`: the log is full; nothing of the batch was accepted.
+/// Try again later.
+pub const EVH_BUSY: evh_status = 3;
+/// From `emit`: the host is shutting down past its deadline and accepts nothing more.
+pub const EVH_STOPPED: evh_status = 4;
+/// An argument was invalid: a NULL pointer, an event without id, source or type, a string
+/// that is not UTF-8. The host's message (see `set_error`) says which.
+pub const EVH_ERR_INVALID_ARGUMENT: evh_status = 5;
+/// An event is larger than the host's configured maximum.
+pub const EVH_ERR_TOO_LARGE: evh_status = 6;
+/// From `on_create`: the plugin's configuration is invalid.
+pub const EVH_ERR_CONFIG: evh_status = 7;
+/// From `evh_library_init`: the library cannot work with this host's ABI version.
+pub const EVH_ERR_VERSION: evh_status = 8;
+/// An internal error, including a panic caught at the boundary by an SDK.
+pub const EVH_ERR_INTERNAL: evh_status = 9;
+/// The call is not supported by this plugin or host.
+pub const EVH_ERR_UNSUPPORTED: evh_status = 10;
+
+// ---------------------------------------------------------------------------------------
+// Borrowed views
+// ---------------------------------------------------------------------------------------
+
+/// A borrowed UTF-8 string: `len` bytes at `ptr`, not NUL-terminated. An empty string may
+/// have a NULL `ptr`; it means "absent" for optional event attributes.
+///
+/// OWNERSHIP: borrowed; the receiver never frees it.
+/// LIFETIME: as documented where it appears; by default for the duration of the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct evh_str {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// Borrowed bytes: `len` bytes at `ptr`. An empty view may have a NULL `ptr`.
+///
+/// OWNERSHIP: borrowed; the receiver never frees it.
+/// LIFETIME: as documented where it appears; by default for the duration of the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct evh_bytes {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+/// One CloudEvents extension attribute, as a key and its value in string form.
+///
+/// OWNERSHIP: borrowed, like the event that holds it.
+/// LIFETIME: that of the event that holds it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct evh_attr {
+    pub key: evh_str,
+    pub value: evh_str,
+}
+
+// ---------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------
+
+/// One event, CloudEvents 1.0 in shape. `id`, `source` and `type` are required; the other
+/// attributes are optional and empty when absent (`specversion` empty means "1.0"). All
+/// strings are UTF-8.
+///
+/// Emitting: the producer fills `struct_size = sizeof(evh_event)` and the attributes; the
+/// host ignores `seq` and assigns its own. Receiving: `seq` is the host's sequence number,
+/// strictly increasing in log order.
+///
+/// OWNERSHIP: borrowed in both directions. `emit` copies the whole event before it returns;
+/// a consumer copies what it keeps.
+/// LIFETIME: an event given to `on_events` is valid until that call returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct evh_event {
+    pub struct_size: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// The host-assigned sequence number; ignored on emit.
+    pub seq: u64,
+    pub id: evh_str,
+    pub source: evh_str,
+    pub specversion: evh_str,
+    pub r#type: evh_str,
+    pub subject: evh_str,
+    pub datacontenttype: evh_str,
+    pub dataschema: evh_str,
+    /// RFC 3339 timestamp.
+    pub time: evh_str,
+    pub data: evh_bytes,
+    /// `extensions_len` extension attributes; NULL when there are none.
+    pub extensions: *const evh_attr,
+    pub extensions_len: usize,
+}
+
+// ---------------------------------------------------------------------------------------
+// The host side
+// ---------------------------------------------------------------------------------------
+
+/// The host's side of one plugin instance: the handle a plugin passes back to the host API
+/// to emit, log and report errors. It is thread-safe: any thread may use it at any time.
+///
+/// OWNERSHIP: the host's; the plugin never frees it.
+/// LIFETIME: from `on_create` until `on_destroy` returns.
+pub struct evh_host {
+    _opaque: [u8; 0],
+}
+
+/// Flags for `evh_host_api.emit`: wait for room when the log is full (the default).
+pub const EVH_EMIT_BLOCK: u32 = 0;
+/// Flags for `evh_host_api.emit`: answer `EVH_BUSY` at once when the log is full.
+pub const EVH_EMIT_NONBLOCK: u32 = 1;
+
+/// Log levels for `evh_host_api.log`.
+pub type evh_log_level = u32;
+pub const EVH_LOG_ERROR: evh_log_level = 1;
+pub const EVH_LOG_WARN: evh_log_level = 2;
+pub const EVH_LOG_INFO: evh_log_level = 3;
+pub const EVH_LOG_DEBUG: evh_log_level = 4;
+pub const EVH_LOG_TRACE: evh_log_level = 5;
+
+/// The services the host offers, passed to `evh_library_init` and again in
+/// `evh_create_args`. The table only grows at the end; check `struct_size` before using a
+/// member added after ABI 1.0.
+///
+/// OWNERSHIP: the host's.
+/// LIFETIME: valid until the library is unloaded (for Go libraries: the process lifetime).
+#[repr(C)]
+pub struct evh_host_api {
+    pub struct_size: u32,
+    /// The host's ABI version.
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// Appends `n` events to the log, atomically and in order, and assigns their sequence
+    /// numbers. Thread-safe; callable from any thread, including threads the plugin made.
+    /// `flags` is `EVH_EMIT_BLOCK` (wait while the log is full) or `EVH_EMIT_NONBLOCK`
+    /// (answer `EVH_BUSY`). Returns `EVH_OK` when every event was accepted; on any other
+    /// status none was, and `set_error`'s message says why. The host steps through `events`
+    /// by `events[0].struct_size` bytes, so every event in one call has the same size.
+    ///
+    /// OWNERSHIP: `events` stays the caller's; the host copies everything before returning.
+    /// LIFETIME: `events` must be valid for the duration of the call only.
+    pub emit: Option<
+        unsafe extern "C" fn(
+            host: *mut evh_host,
+            events: *const evh_event,
+            n: usize,
+            flags: u32,
+        ) -> evh_status,
+    >,
+    /// Records the message that explains the failure the calling hook is about to return
+    /// (`on_create`, `on_events`, `on_run`, ...). The host shows it in logs and errors.
+    ///
+    /// OWNERSHIP: `message` stays the caller's; the host copies it.
+    /// LIFETIME: for the duration of the call.
+    pub set_error: Option<unsafe extern "C" fn(host: *mut evh_host, message: evh_str)>,
+    /// Writes one line to the host's log, attributed to this instance.
+    ///
+    /// OWNERSHIP: `message` stays the caller's; the host copies it.
+    /// LIFETIME: for the duration of the call.
+    pub log: Option<unsafe extern "C" fn(host: *mut evh_host, level: evh_log_level, message: evh_str)>,
+    /// Non-zero once the host has asked this instance to stop. A producer running in
+    /// `on_run` may poll it instead of implementing `on_stop`.
+    pub stop_requested: Option<unsafe extern "C" fn(host: *mut evh_host) -> u32>,
+    /// The name of a status code, such as "EVH_RETRY"; "EVH_UNKNOWN" for any other value.
+    ///
+    /// OWNERSHIP: the host's static string.
+    /// LIFETIME: the process lifetime.
+    pub status_name: Option<unsafe extern "C" fn(status: evh_status) -> evh_str>,
+}
+
+/// What the host passes to `on_create`.
+///
+/// OWNERSHIP: the host's.
+/// LIFETIME: for the duration of `on_create`, except `host`, which lives until `on_destroy`
+/// returns, and `api`, which lives as long as the library.
+#[repr(C)]
+pub struct evh_create_args {
+    pub struct_size: u32,
+    /// The handle to pass back to the host API; keep it.
+    pub host: *mut evh_host,
+    /// The host API table, the same as at `evh_library_init`.
+    pub api: *const evh_host_api,
+    /// The instance name from the host's config.
+    pub instance_name: evh_str,
+    /// The plugin's `config` table from the host's config, as JSON text (`{}` when absent).
+    pub config_json: evh_str,
+}
+
+// ---------------------------------------------------------------------------------------
+// The plugin side
+// ---------------------------------------------------------------------------------------
+
+/// Plugin kinds.
+pub type evh_kind = u32;
+/// Turns the world's events into events; gets an emitter.
+pub const EVH_KIND_PRODUCER: evh_kind = 1;
+/// Receives every event in log order, in batches.
+pub const EVH_KIND_CONSUMER: evh_kind = 2;
+
+/// Plugin flag: this consumer's `on_events` may be called concurrently from several
+/// threads. Without it, one instance is never called concurrently.
+pub const EVH_PLUGIN_CONCURRENT: u64 = 1;
+
+/// One plugin: its identity and the hooks the host calls on its instances. A NULL hook
+/// means "not implemented". Every hook receives the instance pointer `on_create` made.
+///
+/// Producers implement `on_run` (the host gives it a thread; it returns when the producer is
+/// finished or asked to stop) or `on_start` (the plugin starts its own threads and joins them
+/// in `on_stop`). Consumers implement `on_events`.
+///
+/// OWNERSHIP: the library's.
+/// LIFETIME: as long as the library stays loaded.
+#[repr(C)]
+pub struct evh_plugin {
+    pub struct_size: u32,
+    /// `EVH_KIND_PRODUCER` or `EVH_KIND_CONSUMER`.
+    pub kind: evh_kind,
+    /// Unique within its library; `[a-z0-9_-]+` by convention.
+    pub name: evh_str,
+    /// The plugin's own version, free-form (semver recommended).
+    pub version: evh_str,
+    /// One line for `evhost inspect`.
+    pub description: evh_str,
+    /// `EVH_PLUGIN_*` flags.
+    pub flags: u64,
+    /// Creates an instance from `args->config_json` and stores it in `*instance_out`
+    /// (written only on success). On failure, call `set_error` with a message that says
+    /// what is wrong and how to fix it, and return `EVH_ERR_CONFIG` or another error.
+    ///
+    /// OWNERSHIP: the instance is the plugin's; `on_destroy` frees it.
+    pub on_create: Option<
+        unsafe extern "C" fn(args: *const evh_create_args, instance_out: *mut *mut c_void) -> evh_status,
+    >,
+    /// Frees the instance. Called exactly once per successful `on_create`, after every
+    /// other hook has returned.
+    pub on_destroy: Option<unsafe extern "C" fn(instance: *mut c_void)>,
+    /// Producer: runs on a thread the host gives it, emitting through `host`, until it is
+    /// finished (return `EVH_OK`) or asked to stop (`on_stop` or `stop_requested`).
+    pub on_run: Option<unsafe extern "C" fn(instance: *mut c_void) -> evh_status>,
+    /// Producer: starts the plugin's own threads and returns at once.
+    pub on_start: Option<unsafe extern "C" fn(instance: *mut c_void) -> evh_status>,
+    /// Producer: asks the instance to stop. Called from a host thread other than the one in
+    /// `on_run`; for `on_start` producers it also joins their threads before returning.
+    pub on_stop: Option<unsafe extern "C" fn(instance: *mut c_void)>,
+    /// Consumer: handles a batch of `n >= 1` events in log order. Returns `EVH_OK` when all
+    /// were handled. With `EVH_RETRY` or `EVH_FAIL`, sets `*handled` to how many leading
+    /// events were handled (the host pre-sets it to 0); the rest is retried or dead-lettered.
+    ///
+    /// OWNERSHIP: `events` and everything they point to are the host's.
+    /// LIFETIME: valid until this call returns; copy what you keep.
+    pub on_events: Option<
+        unsafe extern "C" fn(
+            instance: *mut c_void,
+            events: *const *const evh_event,
+            n: usize,
+            handled: *mut usize,
+        ) -> evh_status,
+    >,
+}
+
+/// Library flag: the library carries a Go runtime (set by the Go SDK). The host loads at
+/// most one such library per process and never unloads it.
+pub const EVH_LIBRARY_GO_RUNTIME: u64 = 1;
+
+/// The description of a library, returned by `evh_library_init`.
+///
+/// OWNERSHIP: the library's (usually static data).
+/// LIFETIME: as long as the library stays loaded.
+#[repr(C)]
+pub struct evh_library {
+    pub struct_size: u32,
+    /// The ABI the library was built against: `EVH_ABI_VERSION_MAJOR`/`MINOR`.
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// `EVH_LIBRARY_*` flags.
+    pub flags: u64,
+    /// `plugins_len` pointers to the library's plugins.
+    pub plugins: *const *const evh_plugin,
+    pub plugins_len: usize,
+}
+
+/// The name of the one symbol every plugin library exports; its type is
+/// `evh_library_init_fn`.
+pub const EVH_LIBRARY_INIT_SYMBOL: &str = "evh_library_init";
+
+/// The entry point, `evh_library_init`. The host calls it once after loading the library,
+/// before anything else. It stores a pointer to the library's description in `*out`
+/// (written only on success) and returns `EVH_OK`; on failure it may call nothing else,
+/// and returns an error status.
+///
+/// OWNERSHIP: `api` is the host's; `*out` points to the library's data.
+/// LIFETIME: `api` and `*out` live as long as the library stays loaded.
+pub type evh_library_init_fn =
+    unsafe extern "C" fn(api: *const evh_host_api, out: *mut *const evh_library) -> evh_status;
+
+/// The name of a status code, as `evh_host_api.status_name` gives it.
+pub fn status_name(status: evh_status) -> &'static str {
+    match status {
+        EVH_OK => "EVH_OK",
+        EVH_RETRY => "EVH_RETRY",
+        EVH_FAIL => "EVH_FAIL",
+        EVH_BUSY => "EVH_BUSY",
+        EVH_STOPPED => "EVH_STOPPED",
+        EVH_ERR_INVALID_ARGUMENT => "EVH_ERR_INVALID_ARGUMENT",
+        EVH_ERR_TOO_LARGE => "EVH_ERR_TOO_LARGE",
+        EVH_ERR_CONFIG => "EVH_ERR_CONFIG",
+        EVH_ERR_VERSION => "EVH_ERR_VERSION",
+        EVH_ERR_INTERNAL => "EVH_ERR_INTERNAL",
+        EVH_ERR_UNSUPPORTED => "EVH_ERR_UNSUPPORTED",
+        _ => "EVH_UNKNOWN",
+    }
+}
+
+impl evh_str {
+    /// The empty view.
+    pub const EMPTY: evh_str = evh_str { ptr: core::ptr::null(), len: 0 };
+
+    /// A view of a Rust string; valid as long as `s` is.
+    pub const fn from_str(s: &str) -> evh_str {
+        evh_str { ptr: s.as_ptr(), len: s.len() }
+    }
+}
+
+impl evh_bytes {
+    /// The empty view.
+    pub const EMPTY: evh_bytes = evh_bytes { ptr: core::ptr::null(), len: 0 };
+
+    /// A view of a byte slice; valid as long as `b` is.
+    pub const fn from_slice(b: &[u8]) -> evh_bytes {
+        evh_bytes { ptr: b.as_ptr(), len: b.len() }
+    }
+}
+
+/// The `struct_size` value for a type: its size, which fits in `u32` for every ABI struct.
+pub const fn struct_size<T>() -> u32 {
+    core::mem::size_of::<T>() as u32
+}
+
+// SAFETY of these impls: the views are plain pointers the ABI promises are valid to read
+// from any thread for their documented lifetime; sending or sharing them moves no ownership.
+unsafe impl Send for evh_str {}
+unsafe impl Sync for evh_str {}
+unsafe impl Send for evh_bytes {}
+unsafe impl Sync for evh_bytes {}
+unsafe impl Send for evh_attr {}
+unsafe impl Sync for evh_attr {}
+unsafe impl Send for evh_event {}
+unsafe impl Sync for evh_event {}
+unsafe impl Send for evh_plugin {}
+unsafe impl Sync for evh_plugin {}
+unsafe impl Send for evh_library {}
+unsafe impl Sync for evh_library {}
+unsafe impl Send for evh_host_api {}
+unsafe impl Sync for evh_host_api {}
