@@ -326,6 +326,8 @@ typedef struct evh_plugin {
     /**
      * Producer: asks the instance to stop. Called from a host thread other than the one in
      * `on_run`; for `on_start` producers it also joins their threads before returning.
+     * Consumer: called once after the last batch was delivered, before `on_destroy`; flush
+     * and close here (report trouble with `log`).
      */
     void (*on_stop)(void *instance);
     /**

@@ -278,6 +278,8 @@ pub struct evh_plugin {
     pub on_start: Option<unsafe extern "C" fn(instance: *mut c_void) -> evh_status>,
     /// Producer: asks the instance to stop. Called from a host thread other than the one in
     /// `on_run`; for `on_start` producers it also joins their threads before returning.
+    /// Consumer: called once after the last batch was delivered, before `on_destroy`; flush
+    /// and close here (report trouble with `log`).
     pub on_stop: Option<unsafe extern "C" fn(instance: *mut c_void)>,
     /// Consumer: handles a batch of `n >= 1` events in log order. Returns `EVH_OK` when all
     /// were handled. With `EVH_RETRY` or `EVH_FAIL`, sets `*handled` to how many leading
