@@ -202,7 +202,9 @@ typedef struct evh_host_api {
      * numbers. Thread-safe; callable from any thread, including threads the plugin made.
      * `flags` is `EVH_EMIT_BLOCK` (wait while the log is full) or `EVH_EMIT_NONBLOCK`
      * (answer `EVH_BUSY`). Returns `EVH_OK` when every event was accepted; on any other
-     * status none was, and `set_error`'s message says why. The host steps through `events`
+     * status none was, and the host logs why, naming the instance. Under shutdown a blocked
+     * emit keeps waiting while consumers drain, and returns `EVH_STOPPED` once the host gives
+     * up at its drain deadline. The host steps through `events`
      * by `events[0].struct_size` bytes, so every event in one call has the same size.
      *
      * OWNERSHIP: `events` stays the caller's; the host copies everything before returning.
@@ -266,6 +268,11 @@ typedef struct evh_create_args {
      * The plugin's `config` table from the host's config, as JSON text (`{}` when absent).
      */
     struct evh_str config_json;
+    /**
+     * The plugin being instantiated, as the library described it; lets one `on_create`
+     * serve several plugins.
+     */
+    const struct evh_plugin *plugin;
 } evh_create_args;
 
 /**
@@ -316,7 +323,8 @@ typedef struct evh_plugin {
     void (*on_destroy)(void *instance);
     /**
      * Producer: runs on a thread the host gives it, emitting through `host`, until it is
-     * finished (return `EVH_OK`) or asked to stop (`on_stop` or `stop_requested`).
+     * finished or asked to stop (`on_stop` or `stop_requested`); either way it returns
+     * `EVH_OK`. Any other status (after `set_error`) marks the producer as failed.
      */
     evh_status (*on_run)(void *instance);
     /**
@@ -327,7 +335,8 @@ typedef struct evh_plugin {
      * Producer: asks the instance to stop. Called from a host thread other than the one in
      * `on_run`; for `on_start` producers it also joins their threads before returning.
      * Consumer: called once after the last batch was delivered, before `on_destroy`; flush
-     * and close here (report trouble with `log`).
+     * and close here (report trouble with `log`). The host may call `on_stop` on a producer
+     * whose `on_run` has already returned; it must then do nothing harmful.
      */
     void (*on_stop)(void *instance);
     /**

@@ -171,7 +171,9 @@ pub struct evh_host_api {
     /// numbers. Thread-safe; callable from any thread, including threads the plugin made.
     /// `flags` is `EVH_EMIT_BLOCK` (wait while the log is full) or `EVH_EMIT_NONBLOCK`
     /// (answer `EVH_BUSY`). Returns `EVH_OK` when every event was accepted; on any other
-    /// status none was, and `set_error`'s message says why. The host steps through `events`
+    /// status none was, and the host logs why, naming the instance. Under shutdown a blocked
+    /// emit keeps waiting while consumers drain, and returns `EVH_STOPPED` once the host gives
+    /// up at its drain deadline. The host steps through `events`
     /// by `events[0].struct_size` bytes, so every event in one call has the same size.
     ///
     /// OWNERSHIP: `events` stays the caller's; the host copies everything before returning.
@@ -221,6 +223,9 @@ pub struct evh_create_args {
     pub instance_name: evh_str,
     /// The plugin's `config` table from the host's config, as JSON text (`{}` when absent).
     pub config_json: evh_str,
+    /// The plugin being instantiated, as the library described it; lets one `on_create`
+    /// serve several plugins.
+    pub plugin: *const evh_plugin,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -272,14 +277,16 @@ pub struct evh_plugin {
     /// other hook has returned.
     pub on_destroy: Option<unsafe extern "C" fn(instance: *mut c_void)>,
     /// Producer: runs on a thread the host gives it, emitting through `host`, until it is
-    /// finished (return `EVH_OK`) or asked to stop (`on_stop` or `stop_requested`).
+    /// finished or asked to stop (`on_stop` or `stop_requested`); either way it returns
+    /// `EVH_OK`. Any other status (after `set_error`) marks the producer as failed.
     pub on_run: Option<unsafe extern "C" fn(instance: *mut c_void) -> evh_status>,
     /// Producer: starts the plugin's own threads and returns at once.
     pub on_start: Option<unsafe extern "C" fn(instance: *mut c_void) -> evh_status>,
     /// Producer: asks the instance to stop. Called from a host thread other than the one in
     /// `on_run`; for `on_start` producers it also joins their threads before returning.
     /// Consumer: called once after the last batch was delivered, before `on_destroy`; flush
-    /// and close here (report trouble with `log`).
+    /// and close here (report trouble with `log`). The host may call `on_stop` on a producer
+    /// whose `on_run` has already returned; it must then do nothing harmful.
     pub on_stop: Option<unsafe extern "C" fn(instance: *mut c_void)>,
     /// Consumer: handles a batch of `n >= 1` events in log order. Returns `EVH_OK` when all
     /// were handled. With `EVH_RETRY` or `EVH_FAIL`, sets `*handled` to how many leading
