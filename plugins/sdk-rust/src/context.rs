@@ -1,0 +1,189 @@
+//! `Context`: an instance's link to the host — its names, the host's log, stop requests and
+//! emitters. All calls into the host API table (other than `emit`'s batching) live here.
+
+use std::ptr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use evhost_abi::{
+    evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str, EVH_LOG_DEBUG,
+    EVH_LOG_ERROR, EVH_LOG_INFO, EVH_LOG_TRACE, EVH_LOG_WARN,
+};
+
+use crate::emit::Emitter;
+
+/// The host handle of one instance, shared by its `Context` clones and emitters.
+///
+/// The handle is valid only until `on_destroy` returns, but a plugin may keep a `Context`
+/// clone in a thread that outlives its instance. So every call goes through `with`, which
+/// holds a read lock, and `close` (at `on_destroy`) clears the handle under the write lock:
+/// after it, calls become no-ops instead of touching a freed handle.
+pub(crate) struct HostCell {
+    api: *const evh_host_api,
+    host: RwLock<*mut evh_host>,
+}
+
+// SAFETY: the ABI documents the host API and the `evh_host` handle as thread-safe, callable
+// from any thread; the handle's lifetime is guarded by the lock (see above).
+unsafe impl Send for HostCell {}
+// SAFETY: as for Send; `&HostCell` only ever reads the API table and calls thread-safe hooks.
+unsafe impl Sync for HostCell {}
+
+impl HostCell {
+    /// `api` must be valid as long as the library is loaded and at least ABI 1.0 in size,
+    /// and `host` valid until `close`; `on_create` checks both before it builds one.
+    pub(crate) fn new(api: *const evh_host_api, host: *mut evh_host) -> Self {
+        HostCell {
+            api,
+            host: RwLock::new(host),
+        }
+    }
+
+    /// Runs `f` with the API table and the live handle; `None` once the instance is gone.
+    fn with<R>(&self, f: impl FnOnce(&evh_host_api, *mut evh_host) -> R) -> Option<R> {
+        let host = self.host.read().unwrap_or_else(PoisonError::into_inner);
+        if host.is_null() {
+            return None;
+        }
+        // SAFETY: `api` outlives every instance of the library and was checked non-NULL and
+        // at least 1.0-sized in `on_create`; `host` is live while we hold the read lock.
+        let api = unsafe { &*self.api };
+        Some(f(api, *host))
+    }
+
+    /// Forgets the handle; called by `on_destroy` after the instance was dropped.
+    pub(crate) fn close(&self) {
+        *self.host.write().unwrap_or_else(PoisonError::into_inner) = ptr::null_mut();
+    }
+
+    pub(crate) fn log(&self, level: evh_log_level, message: &str) {
+        self.with(|api, host| {
+            if let Some(log) = api.log {
+                // SAFETY: `host` is live (see `with`); the message view is valid for the
+                // call and the host copies it.
+                unsafe { log(host, level, evh_str::from_str(message)) }
+            }
+        });
+    }
+
+    pub(crate) fn set_error(&self, message: &str) {
+        self.with(|api, host| {
+            if let Some(set_error) = api.set_error {
+                // SAFETY: as in `log`.
+                unsafe { set_error(host, evh_str::from_str(message)) }
+            }
+        });
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.with(|api, host| match api.stop_requested {
+            // SAFETY: `host` is live (see `with`).
+            Some(stop_requested) => unsafe { stop_requested(host) != 0 },
+            None => false,
+        })
+        .unwrap_or(true)
+    }
+
+    /// Calls `api.emit` once for the whole slice; `None` when the instance is gone.
+    pub(crate) fn emit(&self, events: &[evh_event], flags: u32) -> Option<evh_status> {
+        self.with(|api, host| match api.emit {
+            // SAFETY: `host` is live (see `with`); `events` and everything they point to are
+            // valid for the call, all of one `struct_size`, and the host copies them.
+            Some(emit) => unsafe { emit(host, events.as_ptr(), events.len(), flags) },
+            None => evhost_abi::EVH_ERR_UNSUPPORTED,
+        })
+    }
+}
+
+/// Log levels for `Context::log`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Level {
+    fn to_abi(self) -> evh_log_level {
+        match self {
+            Level::Error => EVH_LOG_ERROR,
+            Level::Warn => EVH_LOG_WARN,
+            Level::Info => EVH_LOG_INFO,
+            Level::Debug => EVH_LOG_DEBUG,
+            Level::Trace => EVH_LOG_TRACE,
+        }
+    }
+}
+
+/// An instance's link to the host, given to `create`. Cheap to clone, `Send + Sync`: keep it,
+/// and hand clones to threads you start.
+///
+/// LIFETIME: usable for as long as you hold it. Once the host destroyed the instance, logging
+/// does nothing, `stop_requested` is `true` and emitting fails with `EmitError::Stopped`.
+#[derive(Clone)]
+pub struct Context {
+    cell: Arc<HostCell>,
+    plugin: &'static str,
+    instance: Arc<str>,
+}
+
+impl Context {
+    pub(crate) fn new(cell: Arc<HostCell>, plugin: &'static str, instance: &str) -> Self {
+        Context {
+            cell,
+            plugin,
+            instance: instance.into(),
+        }
+    }
+
+    pub(crate) fn cell(&self) -> &Arc<HostCell> {
+        &self.cell
+    }
+
+    /// The plugin's name (its `NAME`).
+    pub fn plugin_name(&self) -> &'static str {
+        self.plugin
+    }
+
+    /// The instance's name from the host's config.
+    pub fn instance_name(&self) -> &str {
+        &self.instance
+    }
+
+    /// Writes one line to the host's log, attributed to this instance.
+    pub fn log(&self, level: Level, message: impl AsRef<str>) {
+        self.cell.log(level.to_abi(), message.as_ref());
+    }
+
+    /// `log(Level::Error, ..)`.
+    pub fn error(&self, message: impl AsRef<str>) {
+        self.log(Level::Error, message);
+    }
+
+    /// `log(Level::Warn, ..)`.
+    pub fn warn(&self, message: impl AsRef<str>) {
+        self.log(Level::Warn, message);
+    }
+
+    /// `log(Level::Info, ..)`.
+    pub fn info(&self, message: impl AsRef<str>) {
+        self.log(Level::Info, message);
+    }
+
+    /// `log(Level::Debug, ..)`.
+    pub fn debug(&self, message: impl AsRef<str>) {
+        self.log(Level::Debug, message);
+    }
+
+    /// True once the host asked this instance to stop (or destroyed it).
+    pub fn stop_requested(&self) -> bool {
+        self.cell.stop_requested()
+    }
+
+    /// A new emitter for this instance, for a thread of the producer's own. Producers only:
+    /// the host rejects events from a consumer. Each emitter keeps its own scratch buffers.
+    pub fn emitter(&self) -> Emitter {
+        Emitter::new(self.cell.clone())
+    }
+}

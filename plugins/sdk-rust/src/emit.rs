@@ -1,0 +1,220 @@
+//! Emitting: `OutEvent` (an event a producer builds, borrowing or owning its parts) and
+//! `Emitter` (turns a slice of them into one `api.emit` call, reusing its buffers).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use evhost_abi::{
+    evh_attr, evh_bytes, evh_event, evh_str, struct_size, EVH_EMIT_BLOCK, EVH_EMIT_NONBLOCK, EVH_OK,
+};
+
+use crate::context::HostCell;
+use crate::error::EmitError;
+
+/// An event to emit. `id`, `source` and `ty` are required and must not be empty; every
+/// other attribute is optional. Each part is a `Cow`: borrow from your own buffers on hot
+/// paths, or own the values. The host assigns the sequence number and `specversion` "1.0".
+///
+/// ```
+/// # use evhost_sdk::OutEvent;
+/// let payload = vec![1u8, 2, 3];
+/// let event = OutEvent::new("42", "/my/source", "com.example.thing")
+///     .subject("thing-42")
+///     .datacontenttype("application/octet-stream")
+///     .data(&payload[..])
+///     .extension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+/// assert_eq!(event.id, "42");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutEvent<'a> {
+    pub id: Cow<'a, str>,
+    pub source: Cow<'a, str>,
+    pub ty: Cow<'a, str>,
+    pub subject: Option<Cow<'a, str>>,
+    pub datacontenttype: Option<Cow<'a, str>>,
+    pub dataschema: Option<Cow<'a, str>>,
+    /// RFC 3339 timestamp.
+    pub time: Option<Cow<'a, str>>,
+    pub data: Cow<'a, [u8]>,
+    /// Extension attributes as `(key, value)`; an empty `Vec` does not allocate.
+    pub extensions: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> OutEvent<'a> {
+    /// An event with the three required attributes and nothing else.
+    pub fn new(
+        id: impl Into<Cow<'a, str>>,
+        source: impl Into<Cow<'a, str>>,
+        ty: impl Into<Cow<'a, str>>,
+    ) -> Self {
+        OutEvent {
+            id: id.into(),
+            source: source.into(),
+            ty: ty.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets `subject`.
+    pub fn subject(mut self, subject: impl Into<Cow<'a, str>>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets `datacontenttype`.
+    pub fn datacontenttype(mut self, value: impl Into<Cow<'a, str>>) -> Self {
+        self.datacontenttype = Some(value.into());
+        self
+    }
+
+    /// Sets `dataschema`.
+    pub fn dataschema(mut self, value: impl Into<Cow<'a, str>>) -> Self {
+        self.dataschema = Some(value.into());
+        self
+    }
+
+    /// Sets `time` (RFC 3339).
+    pub fn time(mut self, value: impl Into<Cow<'a, str>>) -> Self {
+        self.time = Some(value.into());
+        self
+    }
+
+    /// Sets the data bytes (`&[u8]` borrows, `Vec<u8>` owns).
+    pub fn data(mut self, data: impl Into<Cow<'a, [u8]>>) -> Self {
+        self.data = data.into();
+        self
+    }
+
+    /// Adds an extension attribute.
+    pub fn extension(
+        mut self,
+        key: impl Into<Cow<'a, str>>,
+        value: impl Into<Cow<'a, str>>,
+    ) -> Self {
+        self.extensions.push((key.into(), value.into()));
+        self
+    }
+}
+
+fn view(s: &str) -> evh_str {
+    evh_str::from_str(s)
+}
+
+fn view_opt(s: &Option<Cow<'_, str>>) -> evh_str {
+    s.as_deref().map_or(evh_str::EMPTY, view)
+}
+
+/// Sends batches of events to the host's log for one producer instance. `Send`: move it to
+/// any thread; `Context::emitter` makes more. It keeps scratch buffers between calls, so a
+/// producer that reuses one emitter allocates nothing per batch once they have grown.
+pub struct Emitter {
+    cell: Arc<HostCell>,
+    events: Vec<evh_event>,
+    attrs: Vec<evh_attr>,
+}
+
+impl Emitter {
+    pub(crate) fn new(cell: Arc<HostCell>) -> Self {
+        Emitter {
+            cell,
+            events: Vec::new(),
+            attrs: Vec::new(),
+        }
+    }
+
+    /// Appends `events` to the log, atomically and in order, in ONE host call; waits while
+    /// the log is full. On error none of them was accepted. An empty slice does nothing.
+    ///
+    /// OWNERSHIP: the host copies everything before this returns; `events` stay yours.
+    pub fn emit(&mut self, events: &[OutEvent<'_>]) -> Result<(), EmitError> {
+        self.send(events, EVH_EMIT_BLOCK)
+    }
+
+    /// Like `emit`, but answers `Err(EmitError::Busy)` at once when the log is full.
+    pub fn try_emit(&mut self, events: &[OutEvent<'_>]) -> Result<(), EmitError> {
+        self.send(events, EVH_EMIT_NONBLOCK)
+    }
+
+    /// True once the host asked this instance to stop.
+    pub fn stop_requested(&self) -> bool {
+        self.cell.stop_requested()
+    }
+
+    fn send(&mut self, events: &[OutEvent<'_>], flags: u32) -> Result<(), EmitError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        check(events)?;
+        // Two passes: every extension first, so that the attribute buffer no longer moves
+        // when the events take pointers into it.
+        self.attrs.clear();
+        for event in events {
+            self.attrs
+                .extend(event.extensions.iter().map(|(k, v)| evh_attr {
+                    key: view(k),
+                    value: view(v),
+                }));
+        }
+        self.events.clear();
+        let mut next_attr = 0;
+        for event in events {
+            let n = event.extensions.len();
+            let extensions = if n == 0 {
+                std::ptr::null()
+            } else {
+                self.attrs[next_attr..].as_ptr()
+            };
+            next_attr += n;
+            self.events.push(evh_event {
+                struct_size: struct_size::<evh_event>(),
+                reserved: 0,
+                seq: 0,
+                id: view(&event.id),
+                source: view(&event.source),
+                specversion: evh_str::EMPTY,
+                r#type: view(&event.ty),
+                subject: view_opt(&event.subject),
+                datacontenttype: view_opt(&event.datacontenttype),
+                dataschema: view_opt(&event.dataschema),
+                time: view_opt(&event.time),
+                data: evh_bytes::from_slice(&event.data),
+                extensions,
+                extensions_len: n,
+            });
+        }
+        let status = self.cell.emit(&self.events, flags);
+        // The buffers point into `events`, which the caller keeps: drop the pointers now.
+        self.events.clear();
+        self.attrs.clear();
+        match status {
+            Some(EVH_OK) => Ok(()),
+            Some(other) => Err(EmitError::from_status(other)),
+            None => Err(EmitError::Stopped),
+        }
+    }
+}
+
+fn check(events: &[OutEvent<'_>]) -> Result<(), EmitError> {
+    for (i, event) in events.iter().enumerate() {
+        let missing = [
+            ("id", &event.id),
+            ("source", &event.source),
+            ("type", &event.ty),
+        ]
+        .into_iter()
+        .find(|(_, value)| value.is_empty());
+        if let Some((name, _)) = missing {
+            return Err(EmitError::Invalid(format!(
+                "event {i} of the batch has an empty `{name}`"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Clone for Emitter {
+    /// Another emitter for the same instance, with buffers of its own.
+    fn clone(&self) -> Self {
+        Emitter::new(self.cell.clone())
+    }
+}
