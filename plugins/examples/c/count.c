@@ -1,0 +1,113 @@
+/*
+ * count.c: the cheapest consumer there is, for benchmarks. It counts events and data
+ * bytes; on_stop writes {"count": N, "bytes": B} and a newline to `path`, when one is set.
+ * It touches no event field but data.len, so a benchmark with it measures the host.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+
+#include "json.h"
+#include "plugins.h"
+#include "util.h"
+
+typedef struct count {
+    evh_host *host;
+    const evh_host_api *api;
+    /* NULL when the config names no path. */
+    char *path;
+    uint64_t count;
+    uint64_t bytes;
+} count;
+
+static evh_status count_create(const evh_create_args *args, void **instance_out)
+{
+    char *path = NULL;
+    const evh_ex_json_field fields[] = {
+        { "path", EVH_EX_JSON_STRING, false, "path = \"count.json\"", NULL, &path, NULL },
+    };
+    char err[512];
+    count *c;
+
+    if (args == NULL || args->api == NULL || instance_out == NULL) {
+        return EVH_ERR_INVALID_ARGUMENT;
+    }
+    if (!evh_ex_json_read_object(args->config_json.ptr, args->config_json.len, fields,
+                                 sizeof fields / sizeof fields[0], err, sizeof err)) {
+        evh_ex_set_errorf(args->api, args->host, "count: config: %s", err);
+        return EVH_ERR_CONFIG;
+    }
+    if (path != NULL && path[0] == '\0') {
+        free(path);
+        evh_ex_set_errorf(args->api, args->host,
+                          "count: config: key \"path\" must not be empty; leave it out to "
+                          "write no file, or set e.g. path = \"count.json\"");
+        return EVH_ERR_CONFIG;
+    }
+
+    c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        free(path);
+        evh_ex_set_errorf(args->api, args->host, "count: out of memory");
+        return EVH_ERR_INTERNAL;
+    }
+    c->host = args->host;
+    c->api = args->api;
+    c->path = path;
+    *instance_out = c;
+    return EVH_OK;
+}
+
+static void count_destroy(void *instance)
+{
+    count *c = instance;
+    free(c->path);
+    free(c);
+}
+
+static evh_status count_events(void *instance, const evh_event *const *events, size_t n,
+                               size_t *handled)
+{
+    count *c = instance;
+    uint64_t bytes = 0;
+    size_t i;
+
+    (void)handled; /* Only read by the host after RETRY or FAIL, which this never answers. */
+    for (i = 0; i < n; i++) {
+        bytes += events[i]->data.len;
+    }
+    c->count += n;
+    c->bytes += bytes;
+    return EVH_OK;
+}
+
+static void count_stop(void *instance)
+{
+    count *c = instance;
+    char line[96];
+    int len, err;
+
+    if (c->path == NULL) {
+        return;
+    }
+    len = snprintf(line, sizeof line, "{\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
+                   c->count, c->bytes);
+    err = evh_ex_write_file(c->path, line, (size_t)len);
+    if (err != 0) {
+        evh_ex_logf(c->api, c->host, EVH_LOG_ERROR, "count: cannot write %s: %s", c->path,
+                    strerror(err));
+    }
+}
+
+const evh_plugin evh_ex_count_plugin = {
+    .struct_size = sizeof(evh_plugin),
+    .kind = EVH_KIND_CONSUMER,
+    .name = EVH_EX_STR("count"),
+    .version = EVH_EX_STR(EVH_EX_VERSION),
+    .description = EVH_EX_STR("counts events and data bytes, as cheaply as a consumer can; "
+                              "a benchmark fixture"),
+    .flags = 0,
+    .on_create = count_create,
+    .on_destroy = count_destroy,
+    .on_stop = count_stop,
+    .on_events = count_events,
+};

@@ -1,0 +1,119 @@
+/*
+ * util.h: small helpers shared by the example plugins: evh_str views and error reporting.
+ *
+ * The helpers carry the evh_ex_ prefix: evh_ keeps them greppable with the ABI, and the
+ * extra ex_ keeps them out of the header's namespace, which may grow.
+ */
+#ifndef EVH_EX_UTIL_H
+#define EVH_EX_UTIL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evhost.h"
+
+/* A view of a string literal; sizeof, not strlen, so it is a constant expression. */
+#define EVH_EX_STR(lit) { (const uint8_t *)(lit), sizeof(lit) - 1 }
+
+/* A view of a NUL-terminated string; the view borrows it. */
+static inline evh_str evh_ex_str_from_cstr(const char *s)
+{
+    evh_str view = { (const uint8_t *)s, strlen(s) };
+    return view;
+}
+
+/*
+ * Formats a message and hands it to api->set_error when level is 0 (no EVH_LOG_* level is 0),
+ * else to api->log at that level.
+ * The host copies the message, so a stack buffer does for the common case; a longer message
+ * is formatted into the heap rather than truncated, and if even that fails the short form
+ * is still better than nothing.
+ */
+static inline void evh_ex_vreport(const evh_host_api *api, evh_host *host, evh_log_level level,
+                                  const char *fmt, va_list ap)
+{
+    char stack[512];
+    char *msg = stack;
+    va_list again;
+    int len;
+
+    va_copy(again, ap);
+    len = vsnprintf(stack, sizeof stack, fmt, ap);
+    if (len < 0) {
+        va_end(again);
+        return;
+    }
+    if ((size_t)len >= sizeof stack) {
+        char *heap = malloc((size_t)len + 1);
+        if (heap != NULL) {
+            vsnprintf(heap, (size_t)len + 1, fmt, again);
+            msg = heap;
+        } else {
+            len = (int)sizeof stack - 1;
+        }
+    }
+    va_end(again);
+
+    {
+        evh_str view = { (const uint8_t *)msg, (size_t)len };
+        if (level == 0) {
+            api->set_error(host, view);
+        } else {
+            api->log(host, level, view);
+        }
+    }
+    if (msg != stack) {
+        free(msg);
+    }
+}
+
+/* Explains the failure the calling hook is about to return. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static inline void evh_ex_set_errorf(const evh_host_api *api, evh_host *host, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    evh_ex_vreport(api, host, 0, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes one line to the host's log; on_stop has no status to return, so trouble goes here. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static inline void evh_ex_logf(const evh_host_api *api, evh_host *host, evh_log_level level,
+                               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    evh_ex_vreport(api, host, level, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * Replaces the file at `path` with `len` bytes of `text`. Returns 0, or the errno of the
+ * step that failed; fclose is checked because that is where a full disk often shows.
+ */
+static inline int evh_ex_write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    int err = 0;
+
+    if (f == NULL) {
+        return errno != 0 ? errno : EIO;
+    }
+    if (fwrite(text, 1, len, f) != len) {
+        err = errno != 0 ? errno : EIO;
+    }
+    if (fclose(f) != 0 && err == 0) {
+        err = errno != 0 ? errno : EIO;
+    }
+    return err;
+}
+
+#endif /* EVH_EX_UTIL_H */
