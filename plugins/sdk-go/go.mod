@@ -1,0 +1,3 @@
+module github.com/evhost/evhost/plugins/sdk-go
+
+go 1.21

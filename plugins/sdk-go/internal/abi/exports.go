@@ -1,0 +1,176 @@
+package abi
+
+// #include "shim.h"
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime/cgo"
+	"runtime/debug"
+	"strings"
+	"unsafe"
+)
+
+// The Go side of every hook. shim.c holds the C symbols the host calls; each forwards
+// here. Every function recovers panics: a Go panic must never unwind into the host.
+
+// instance is what the host's void *instance points at, through a cgo.Handle.
+type instance struct {
+	host     Host
+	consumer ConsumerInstance
+	producer ProducerInstance
+}
+
+//export evhgoLibraryInit
+func evhgoLibraryInit(api *C.evh_host_api, out **C.evh_library) (status C.evh_status) {
+	// evh_library_init has no host handle to report through, so stderr is all there is.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "evhost Go SDK: panic in evh_library_init: %v\n", r)
+			status = C.EVH_ERR_INTERNAL
+		}
+	}()
+	if api == nil || out == nil {
+		return C.EVH_ERR_INVALID_ARGUMENT
+	}
+	if api.struct_size < C.uint32_t(unsafe.Sizeof(*api)) {
+		fmt.Fprintf(os.Stderr, "evhost Go SDK: the host's API table has %d bytes, this SDK needs %d\n", api.struct_size, unsafe.Sizeof(*api))
+		return C.EVH_ERR_VERSION
+	}
+	if api.abi_major != C.EVH_ABI_VERSION_MAJOR {
+		fmt.Fprintf(os.Stderr, "evhost Go SDK: built for ABI %d.x, the host speaks %d.%d\n", C.EVH_ABI_VERSION_MAJOR, api.abi_major, api.abi_minor)
+		return C.EVH_ERR_VERSION
+	}
+	lib, err := library()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "evhost Go SDK: cannot describe this library: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return C.EVH_ERR_INVALID_ARGUMENT
+	}
+	*out = lib
+	return C.EVH_OK
+}
+
+//export evhgoOnCreate
+func evhgoOnCreate(slot C.int, args *C.evh_create_args, out *C.uintptr_t) (status C.evh_status) {
+	if args == nil || out == nil || args.struct_size < C.sizeof_evh_create_args || args.api == nil {
+		return C.EVH_ERR_INVALID_ARGUMENT
+	}
+	host := Host{api: args.api, host: args.host}
+	defer recoverStatus(host, "on_create", &status)
+	p := plugin(int(slot))
+	name := strings.Clone(goString(args.instance_name))
+	config := []byte(goString(args.config_json))
+	impl, err := p.Create(host, name, config)
+	if err != nil {
+		host.SetError(err.Error())
+		return C.EVH_ERR_CONFIG
+	}
+	inst := &instance{host: host}
+	switch p.Kind {
+	case KindConsumer:
+		inst.consumer, _ = impl.(ConsumerInstance)
+	case KindProducer:
+		inst.producer, _ = impl.(ProducerInstance)
+	}
+	if inst.consumer == nil && inst.producer == nil {
+		host.SetError(fmt.Sprintf("plugin %q: the factory returned %T, which does not fit its kind", p.Name, impl))
+		return C.EVH_ERR_INTERNAL
+	}
+	*out = C.uintptr_t(cgo.NewHandle(inst))
+	return C.EVH_OK
+}
+
+//export evhgoOnEvents
+func evhgoOnEvents(h C.uintptr_t, events unsafe.Pointer, n C.size_t, handled *C.size_t) (status C.evh_status) {
+	inst := lookup(h)
+	if inst == nil || inst.consumer == nil || events == nil {
+		return C.EVH_ERR_INVALID_ARGUMENT
+	}
+	defer recoverStatus(inst.host, "on_events", &status)
+	st, done := inst.consumer.OnEvents((**Event)(events), int(n))
+	if st != OK && handled != nil {
+		*handled = C.size_t(done)
+	}
+	return C.evh_status(st)
+}
+
+//export evhgoOnRun
+func evhgoOnRun(h C.uintptr_t) (status C.evh_status) {
+	inst := lookup(h)
+	if inst == nil || inst.producer == nil {
+		return C.EVH_ERR_INVALID_ARGUMENT
+	}
+	defer recoverStatus(inst.host, "on_run", &status)
+	return C.evh_status(inst.producer.Run())
+}
+
+//export evhgoOnStop
+func evhgoOnStop(h C.uintptr_t) {
+	inst := lookup(h)
+	if inst == nil {
+		return
+	}
+	defer recoverLog(inst.host, "on_stop")
+	if inst.consumer != nil {
+		inst.consumer.Stop()
+	} else {
+		inst.producer.Stop()
+	}
+}
+
+//export evhgoOnDestroy
+func evhgoOnDestroy(h C.uintptr_t) {
+	inst := lookup(h)
+	if inst == nil {
+		return
+	}
+	defer cgo.Handle(h).Delete()
+	defer recoverLog(inst.host, "on_destroy")
+	if inst.consumer != nil {
+		inst.consumer.Destroy()
+	} else {
+		inst.producer.Destroy()
+	}
+}
+
+// lookup turns the host's instance pointer back into the instance, or nil when it is not
+// a live handle (cgo.Handle.Value panics on those).
+func lookup(h C.uintptr_t) (inst *instance) {
+	defer func() {
+		if recover() != nil {
+			inst = nil
+		}
+	}()
+	if h == 0 {
+		return nil
+	}
+	inst, _ = cgo.Handle(h).Value().(*instance)
+	return inst
+}
+
+// recoverStatus fails a hook closed: a panic becomes set_error("panic: ...") and
+// EVH_ERR_INTERNAL, with the stack in the host's debug log.
+func recoverStatus(host Host, hook string, status *C.evh_status) {
+	if r := recover(); r != nil {
+		host.Log(LogDebug, fmt.Sprintf("panic in %s: %v\n%s", hook, r, debug.Stack()))
+		host.SetError(fmt.Sprintf("panic: %v", r))
+		*status = C.EVH_ERR_INTERNAL
+	}
+}
+
+// recoverLog is recoverStatus for hooks that return nothing: the panic is logged.
+func recoverLog(host Host, hook string) {
+	if r := recover(); r != nil {
+		host.Log(LogError, fmt.Sprintf("panic in %s: %v", hook, r))
+		host.Log(LogDebug, string(debug.Stack()))
+	}
+}
+
+// goString views an evh_str as a Go string without copying; copy it before keeping it.
+func goString(s C.evh_str) string {
+	if s.len == 0 || s.ptr == nil {
+		return ""
+	}
+	return unsafe.String((*byte)(unsafe.Pointer(s.ptr)), int(s.len))
+}

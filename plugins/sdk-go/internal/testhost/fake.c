@@ -1,0 +1,60 @@
+#include "fake.h"
+#include "_cgo_export.h"
+
+static evh_status fake_emit(evh_host *host, const evh_event *events, size_t n, uint32_t flags) {
+    if (host->discard) return EVH_OK;
+    return testhostEmit(host->id, (evh_event *)events, n, flags);
+}
+
+static void fake_set_error(evh_host *host, evh_str message) {
+    testhostSetError(host->id, (uint8_t *)message.ptr, message.len);
+}
+
+static void fake_log(evh_host *host, evh_log_level level, evh_str message) {
+    testhostLog(host->id, level, (uint8_t *)message.ptr, message.len);
+}
+
+static uint32_t fake_stop_requested(evh_host *host) { return testhostStopRequested(host->id); }
+
+static evh_str fake_status_name(evh_status status) {
+    static const char unknown[] = "EVH_UNKNOWN";
+    evh_str s = {(const uint8_t *)unknown, sizeof unknown - 1};
+    (void)status;
+    return s;
+}
+
+static const evh_host_api api = {
+    .struct_size = sizeof(evh_host_api),
+    .abi_major = EVH_ABI_VERSION_MAJOR,
+    .abi_minor = EVH_ABI_VERSION_MINOR,
+    .emit = fake_emit,
+    .set_error = fake_set_error,
+    .log = fake_log,
+    .stop_requested = fake_stop_requested,
+    .status_name = fake_status_name,
+};
+
+const evh_host_api *testhost_api(void) { return &api; }
+
+evh_status testhost_create(const evh_plugin *p, evh_host *host, const char *name, size_t name_len,
+                           const char *config, size_t config_len, void **out) {
+    evh_create_args args = {
+        .struct_size = sizeof args,
+        .host = host,
+        .api = &api,
+        .instance_name = {(const uint8_t *)name, name_len},
+        .config_json = {(const uint8_t *)config, config_len},
+    };
+    return p->on_create(&args, out);
+}
+
+evh_status testhost_events(const evh_plugin *p, void *instance, const evh_event *const *events,
+                           size_t n, size_t *handled) {
+    return p->on_events(instance, events, n, handled);
+}
+
+evh_status testhost_run(const evh_plugin *p, void *instance) { return p->on_run(instance); }
+
+void testhost_stop(const evh_plugin *p, void *instance) { p->on_stop(instance); }
+
+void testhost_destroy(const evh_plugin *p, void *instance) { p->on_destroy(instance); }

@@ -1,0 +1,148 @@
+package evhost
+
+import (
+	"errors"
+	"unsafe"
+
+	"github.com/evhost/evhost/plugins/sdk-go/internal/abi"
+)
+
+// PluginInfo identifies a plugin to the host.
+type PluginInfo struct {
+	// Name is what the host's config refers to (plugin = "..."); unique within the
+	// library, [a-z0-9_-]+ by convention.
+	Name string
+	// Version is the plugin's own version, free-form; semver recommended.
+	Version string
+	// Description is one line for `evhost inspect`.
+	Description string
+	// Concurrent lets the host call one consumer instance's OnEvents from several
+	// goroutines at once. Leave it false unless OnEvents is safe for concurrent use.
+	Concurrent bool
+}
+
+// Consumer receives every event, in log order, in batches. One instance is never called
+// concurrently unless its PluginInfo sets Concurrent.
+type Consumer interface {
+	// OnEvents handles one batch of at least one event and says how it went. The batch
+	// and everything it gives are valid only until OnEvents returns; Clone what you keep.
+	// While it runs, no further batch reaches this consumer, so never block forever.
+	OnEvents(batch Batch) Result
+	// Stop is called once after the last batch, before the instance goes away: flush and
+	// close here, and report trouble through the Context's log.
+	Stop()
+}
+
+// Producer turns the world's events into events.
+type Producer interface {
+	// Run emits through emitter on a thread the host gives it, until the producer is done
+	// or asked to stop (Stop, or Context.StopRequested / Context.Done). A non-nil error
+	// is reported to the host and ends the instance with EVH_FAIL; ErrStopped counts as a
+	// clean stop.
+	Run(emitter *Emitter) error
+	// Stop asks Run to return soon. The host calls it from another thread while Run is
+	// running, and possibly after Run has returned: make it idempotent and non-blocking.
+	Stop()
+}
+
+// ConsumerFactory makes a consumer instance from its JSON config (see DecodeConfig).
+// An error rejects the config: the host shows its message, so say what is wrong and how
+// to fix it.
+type ConsumerFactory func(ctx *Context, config []byte) (Consumer, error)
+
+// ProducerFactory makes a producer instance from its JSON config (see DecodeConfig).
+type ProducerFactory func(ctx *Context, config []byte) (Producer, error)
+
+// RegisterConsumer adds a consumer plugin to this library. Call it from an init function;
+// a library may register many plugins. Mistakes (an empty or duplicate name, a nil
+// factory, a call after the host loaded the library) make the library fail to load, with
+// the reason on the host's stderr.
+func RegisterConsumer(info PluginInfo, factory ConsumerFactory) {
+	var flags uint64
+	if info.Concurrent {
+		flags |= abi.PluginConcurrent
+	}
+	var create func(abi.Host, string, []byte) (any, error)
+	if factory != nil {
+		create = func(host abi.Host, name string, config []byte) (any, error) {
+			ctx := newContext(host, name)
+			c, err := factory(ctx, config)
+			if err != nil {
+				return nil, err
+			}
+			if c == nil {
+				return nil, errors.New("evhost: the consumer factory returned neither a consumer nor an error")
+			}
+			return &consumer{ctx: ctx, impl: c}, nil
+		}
+	}
+	abi.Register(abi.Plugin{Kind: abi.KindConsumer, Name: info.Name, Version: info.Version,
+		Description: info.Description, Flags: flags, Create: create})
+}
+
+// RegisterProducer adds a producer plugin to this library; see RegisterConsumer.
+func RegisterProducer(info PluginInfo, factory ProducerFactory) {
+	var create func(abi.Host, string, []byte) (any, error)
+	if factory != nil {
+		create = func(host abi.Host, name string, config []byte) (any, error) {
+			ctx := newContext(host, name)
+			p, err := factory(ctx, config)
+			if err != nil {
+				return nil, err
+			}
+			if p == nil {
+				return nil, errors.New("evhost: the producer factory returned neither a producer nor an error")
+			}
+			return &producer{ctx: ctx, impl: p, emitter: &Emitter{host: host}}, nil
+		}
+	}
+	abi.Register(abi.Plugin{Kind: abi.KindProducer, Name: info.Name, Version: info.Version,
+		Description: info.Description, Create: create})
+}
+
+// consumer adapts a Consumer to abi.ConsumerInstance.
+type consumer struct {
+	ctx  *Context
+	impl Consumer
+}
+
+func (c *consumer) OnEvents(events **abi.Event, n int) (int32, int) {
+	r := c.impl.OnEvents(Batch{events: unsafe.Slice(events, n)})
+	if r.status == abi.OK {
+		return abi.OK, n
+	}
+	if r.err != nil {
+		c.ctx.host.SetError(r.err.Error())
+	}
+	return r.status, min(max(r.handled, 0), n)
+}
+
+func (c *consumer) Stop() {
+	c.ctx.requestStop()
+	c.impl.Stop()
+}
+
+func (c *consumer) Destroy() {}
+
+// producer adapts a Producer to abi.ProducerInstance.
+type producer struct {
+	ctx     *Context
+	impl    Producer
+	emitter *Emitter
+}
+
+func (p *producer) Run() int32 {
+	err := p.impl.Run(p.emitter)
+	if err == nil || errors.Is(err, ErrStopped) {
+		return abi.OK
+	}
+	p.ctx.host.SetError(err.Error())
+	return abi.Fail
+}
+
+func (p *producer) Stop() {
+	p.ctx.requestStop()
+	p.impl.Stop()
+}
+
+func (p *producer) Destroy() { p.emitter.close() }
