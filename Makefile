@@ -1,0 +1,41 @@
+# evhost: two commands matter. `make demo` builds everything and runs the demo;
+# `make test` builds everything and runs every test (Rust, C, C++, Go, end to end).
+
+CARGO   ?= cargo
+PLUGINS := $(abspath target/plugins)
+EVHOST  := target/release/evhost
+
+.PHONY: all build host rust-plugins c-plugins go-plugins demo test test-go clean
+
+all: build
+
+# The host (release) and every plugin library the project ships, in target/plugins/.
+build: host rust-plugins c-plugins go-plugins
+
+host:
+	$(CARGO) build --release -p evhost
+
+rust-plugins:
+	$(CARGO) build --release -p evhost-example-rust
+	@mkdir -p $(PLUGINS)
+	cp target/release/libevh_example_rust.so $(PLUGINS)/
+
+c-plugins:
+	$(MAKE) -C plugins/examples/c OUT=$(PLUGINS)
+	$(MAKE) -C plugins/examples/cpp OUT=$(PLUGINS)
+
+go-plugins:
+	$(MAKE) -C plugins/examples/go OUT=$(PLUGINS)
+
+demo: build
+	$(EVHOST) run --config examples/demo.toml
+
+# Release mode, so the tests reuse what `build` compiled and run the same binary users get.
+test: build test-go
+	$(CARGO) test --workspace --release
+
+test-go:
+	$(MAKE) -C plugins/examples/go test
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,285 @@
+//! The ingest log: one ordered, bounded sequence of events with one cursor per consumer.
+//!
+//! Producers append whole batches ([`Chunk`]s, copied once at emit). Each consumer reads
+//! batches from its own cursor, straight out of the shared chunks, and commits after its
+//! plugin returned; a slow consumer holds back only itself until the log is full. Then its
+//! policy decides: `block` makes producers wait, `drop_oldest` moves that consumer's cursor
+//! past the oldest chunks (counted). Memory stays within `capacity` events and `max_bytes`,
+//! plus the batches consumers hold in flight (kept alive by their `Arc`).
+//!
+//! Hand-written rather than built from channels: one log shared by all consumers is what
+//! makes delivery copy-free (see docs/decisions.md).
+
+mod chunk;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+pub use chunk::{Chunk, ChunkBuilder, EventIn, EventRef};
+use evhost_abi::evh_event;
+
+use crate::config::{LogConfig, Policy};
+
+/// A consumer's handle on the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerId(usize);
+
+/// Why an append was refused. Nothing of the batch was taken.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    #[error("the log is full")]
+    Full,
+    #[error("the host is stopping and accepts no more events")]
+    Stopped,
+    #[error("a batch of {events} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); emit smaller batches or raise [log] capacity / max_bytes")]
+    TooLarge { events: usize, bytes: usize, capacity: usize, max_bytes: usize },
+}
+
+pub struct Bus {
+    state: Mutex<State>,
+    /// Producers wait here for room.
+    room: Condvar,
+    /// Consumers wait here for events.
+    data: Condvar,
+    capacity: usize,
+    max_bytes: usize,
+}
+
+struct State {
+    chunks: VecDeque<Arc<Chunk>>,
+    /// The sequence number the next event gets; the first is 1.
+    head: u64,
+    /// The oldest sequence number still in the log.
+    tail: u64,
+    bytes: usize,
+    cursors: Vec<Cursor>,
+    /// No more appends; consumers drain and then see the end.
+    closed: bool,
+    /// Appends fail at once and waiting producers give up (shutdown past its deadline).
+    stopped: bool,
+    waiting_producers: usize,
+    waiting_consumers: usize,
+}
+
+struct Cursor {
+    next: u64,
+    policy: Policy,
+    dropped: u64,
+}
+
+/// A batch handed to one consumer: views into shared chunks, kept alive while it is held.
+#[derive(Default)]
+pub struct Batch {
+    chunks: Vec<Arc<Chunk>>,
+    events: Vec<*const evh_event>,
+    first_seq: u64,
+}
+
+impl Batch {
+    /// Pointers to the batch's events, in log order, as `on_events` takes them.
+    pub fn events(&self) -> &[*const evh_event] {
+        &self.events
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The sequence number of the first event.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The events `from..` of the batch.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = EventRef<'_>> {
+        let seqs = self.first_seq + from as u64..self.first_seq + self.events.len() as u64;
+        self.chunks.iter().flat_map(move |c| {
+            let start = seqs.start.max(c.first_seq);
+            c.refs(start..seqs.end.min(c.end_seq()).max(start))
+        })
+    }
+
+    fn clear(&mut self) {
+        self.chunks.clear();
+        self.events.clear();
+    }
+}
+
+/// What a consumer's read found.
+pub enum Read {
+    /// `batch` holds events; `dropped` older ones were skipped under `drop_oldest`.
+    Events { dropped: u64 },
+    /// The log is closed and this consumer has seen everything.
+    End,
+}
+
+impl Bus {
+    pub fn new(config: &LogConfig) -> Self {
+        Bus {
+            state: Mutex::new(State {
+                chunks: VecDeque::new(),
+                head: 1,
+                tail: 1,
+                bytes: 0,
+                cursors: Vec::new(),
+                closed: false,
+                stopped: false,
+                waiting_producers: 0,
+                waiting_consumers: 0,
+            }),
+            room: Condvar::new(),
+            data: Condvar::new(),
+            capacity: config.capacity,
+            max_bytes: config.max_bytes,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the state consistent (every update is a
+        // single step), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a consumer that starts at the next appended event. Register every consumer
+    /// before producers start, so that each sees every event.
+    pub fn add_consumer(&self, policy: Policy) -> ConsumerId {
+        let mut state = self.lock();
+        let next = state.head;
+        state.cursors.push(Cursor { next, policy, dropped: 0 });
+        ConsumerId(state.cursors.len() - 1)
+    }
+
+    /// Appends a batch atomically. With `block`, waits while the log is full.
+    /// Returns the sequence numbers the batch got.
+    pub fn append(&self, batch: ChunkBuilder, block: bool) -> Result<std::ops::Range<u64>, AppendError> {
+        let (events, bytes) = (batch.len(), batch.bytes());
+        if events > self.capacity || bytes > self.max_bytes {
+            return Err(AppendError::TooLarge { events, bytes, capacity: self.capacity, max_bytes: self.max_bytes });
+        }
+        if events == 0 {
+            let head = self.lock().head;
+            return Ok(head..head);
+        }
+        let mut chunk = batch.finish();
+        let mut state = self.lock();
+        loop {
+            if state.stopped || state.closed {
+                return Err(AppendError::Stopped);
+            }
+            if self.make_room(&mut state, events, bytes) {
+                break;
+            }
+            if !block {
+                return Err(AppendError::Full);
+            }
+            state.waiting_producers += 1;
+            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting_producers -= 1;
+        }
+        let first = state.head;
+        chunk.number(first);
+        state.head += events as u64;
+        state.bytes += bytes;
+        state.chunks.push_back(Arc::new(chunk));
+        if state.waiting_consumers > 0 {
+            self.data.notify_all();
+        }
+        Ok(first..first + events as u64)
+    }
+
+    /// Frees the oldest chunks until `events` and `bytes` more fit, as far as the cursors
+    /// allow: `block` cursors hold chunks they have not passed; `drop_oldest` cursors are
+    /// moved past the chunks freed. True when the batch fits now.
+    fn make_room(&self, state: &mut State, events: usize, bytes: usize) -> bool {
+        let fits = |s: &State| (s.head - s.tail) as usize + events <= self.capacity && s.bytes + bytes <= self.max_bytes;
+        let floor = state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX);
+        let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head);
+        // Chunks every consumer has passed are garbage; the rest go only when needed.
+        while let Some(front) = state.chunks.front() {
+            let end = front.end_seq();
+            if end > passed && (fits(state) || end > floor) {
+                break;
+            }
+            state.bytes -= front.bytes();
+            state.tail = end;
+            state.chunks.pop_front();
+        }
+        let tail = state.tail;
+        for cursor in state.cursors.iter_mut().filter(|c| c.next < tail) {
+            cursor.dropped += tail - cursor.next;
+            cursor.next = tail;
+        }
+        fits(state)
+    }
+
+    /// Fills `batch` with up to `max` events from the consumer's cursor, waiting for events.
+    pub fn read(&self, id: ConsumerId, max: usize, batch: &mut Batch) -> Read {
+        batch.clear();
+        let mut state = self.lock();
+        loop {
+            let next = state.cursors[id.0].next;
+            if next < state.head {
+                break;
+            }
+            if state.closed || state.stopped {
+                return Read::End;
+            }
+            state.waiting_consumers += 1;
+            state = self.data.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting_consumers -= 1;
+        }
+        let cursor = &mut state.cursors[id.0];
+        let dropped = std::mem::take(&mut cursor.dropped);
+        let start = cursor.next;
+        let end = state.head.min(start + max as u64);
+        let first = state.chunks.partition_point(|c| c.end_seq() <= start);
+        for chunk in state.chunks.range(first..) {
+            if chunk.first_seq >= end {
+                break;
+            }
+            let range = start.max(chunk.first_seq)..end.min(chunk.end_seq());
+            batch.events.extend(chunk.events(range).iter().map(|e| e as *const evh_event));
+            batch.chunks.push(chunk.clone());
+        }
+        batch.first_seq = start;
+        Read::Events { dropped }
+    }
+
+    /// Marks everything up to `end` (exclusive) as done for this consumer.
+    pub fn commit(&self, id: ConsumerId, end: u64) {
+        let mut state = self.lock();
+        let cursor = &mut state.cursors[id.0];
+        // A drop_oldest cursor may have been moved further meanwhile; never go back.
+        cursor.next = cursor.next.max(end);
+        if state.waiting_producers > 0 {
+            self.room.notify_all();
+        }
+    }
+
+    /// No more appends: consumers deliver what is left, then read `End`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.room.notify_all();
+        self.data.notify_all();
+    }
+
+    /// Gives up: waiting producers and consumers return at once.
+    pub fn stop(&self) {
+        self.lock().stopped = true;
+        self.room.notify_all();
+        self.data.notify_all();
+    }
+
+    /// Events a consumer has not yet committed.
+    pub fn pending(&self, id: ConsumerId) -> u64 {
+        let state = self.lock();
+        state.head - state.cursors[id.0].next
+    }
+}
+
+#[cfg(test)]
+mod tests;

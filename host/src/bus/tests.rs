@@ -1,0 +1,117 @@
+use super::*;
+use std::thread;
+use std::time::Duration;
+
+fn batch_of(ids: std::ops::Range<u64>) -> ChunkBuilder {
+    let mut builder = ChunkBuilder::with_capacity(ids.clone().count(), 0);
+    for i in ids {
+        let id = i.to_string();
+        builder.push_event(&EventIn {
+            id: &id,
+            source: "/test",
+            specversion: "",
+            ty: "t",
+            subject: "",
+            datacontenttype: "",
+            dataschema: "",
+            time: "",
+            data: b"xy",
+        });
+    }
+    builder
+}
+
+fn bus(capacity: usize) -> Arc<Bus> {
+    Arc::new(Bus::new(&LogConfig { capacity, max_bytes: 1 << 20 }))
+}
+
+/// Reads everything until End and returns the ids in order.
+fn drain(bus: &Bus, id: ConsumerId, max: usize) -> Vec<u64> {
+    let mut seen = Vec::new();
+    let mut batch = Batch::default();
+    while let Read::Events { .. } = bus.read(id, max, &mut batch) {
+        assert!(batch.len() <= max);
+        for (i, event) in batch.iter_from(0).enumerate() {
+            assert_eq!(event.seq(), batch.first_seq() + i as u64);
+            assert_eq!(event.data(), b"xy");
+            seen.push(event.id().parse().unwrap());
+        }
+        bus.commit(id, batch.first_seq() + batch.len() as u64);
+    }
+    seen
+}
+
+#[test]
+fn every_consumer_sees_every_event_in_order() {
+    let bus = bus(64);
+    let consumers: Vec<_> = (0..3).map(|_| bus.add_consumer(Policy::Block)).collect();
+    let readers: Vec<_> = consumers
+        .into_iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let bus = bus.clone();
+            thread::spawn(move || drain(&bus, id, 7 + i * 50))
+        })
+        .collect();
+    for start in (0..10_000).step_by(10) {
+        bus.append(batch_of(start..start + 10), true).unwrap();
+    }
+    bus.close();
+    for reader in readers {
+        assert_eq!(reader.join().unwrap(), (0..10_000).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn a_full_log_blocks_or_answers_full() {
+    let bus = bus(4);
+    let slow = bus.add_consumer(Policy::Block);
+    bus.append(batch_of(0..4), false).unwrap();
+    assert_eq!(bus.append(batch_of(4..5), false), Err(AppendError::Full));
+    let producer = {
+        let bus = bus.clone();
+        thread::spawn(move || bus.append(batch_of(4..6), true))
+    };
+    thread::sleep(Duration::from_millis(50));
+    assert!(!producer.is_finished(), "append must wait while the log is full");
+    // Room is made a whole emitted batch at a time, so the consumer passes all four.
+    let mut batch = Batch::default();
+    for _ in 0..2 {
+        assert!(matches!(bus.read(slow, 2, &mut batch), Read::Events { dropped: 0 }));
+        bus.commit(slow, batch.first_seq() + 2);
+    }
+    assert_eq!(producer.join().unwrap(), Ok(5..7));
+}
+
+#[test]
+fn drop_oldest_skips_for_that_consumer_alone() {
+    let bus = bus(10);
+    let lagging = bus.add_consumer(Policy::DropOldest);
+    let keeping = bus.add_consumer(Policy::Block);
+    for start in (0..30).step_by(5) {
+        bus.append(batch_of(start..start + 5), false).unwrap();
+        let mut batch = Batch::default();
+        bus.read(keeping, 100, &mut batch);
+        bus.commit(keeping, batch.first_seq() + batch.len() as u64);
+    }
+    let mut batch = Batch::default();
+    let Read::Events { dropped } = bus.read(lagging, 100, &mut batch) else { panic!("events expected") };
+    assert_eq!(dropped, 20);
+    assert_eq!(batch.first_seq(), 21);
+    assert_eq!(batch.len(), 10);
+}
+
+#[test]
+fn oversized_batches_are_refused_and_stop_ends_waits() {
+    let bus = bus(4);
+    assert!(matches!(bus.append(batch_of(0..5), true), Err(AppendError::TooLarge { events: 5, .. })));
+    let _consumer = bus.add_consumer(Policy::Block);
+    bus.append(batch_of(0..4), true).unwrap();
+    let producer = {
+        let bus = bus.clone();
+        thread::spawn(move || bus.append(batch_of(4..5), true))
+    };
+    thread::sleep(Duration::from_millis(20));
+    bus.stop();
+    assert_eq!(producer.join().unwrap(), Err(AppendError::Stopped));
+}

@@ -1,0 +1,294 @@
+//! The host's configuration: one TOML file, read into [`Config`] and validated. Every error
+//! is a [`Diagnostic`] that names the file, line and column and says how to fix it.
+
+mod model;
+mod suggest;
+pub mod units;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::diagnostic::{Diagnostic, Location, SourceFile};
+use model::{RawConfig, RawInstance};
+
+/// Producer or consumer, as the config table that declared it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Producer,
+    Consumer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub drain_timeout: Duration,
+    pub max_event_bytes: usize,
+    pub log: LogConfig,
+    pub producers: Vec<InstanceConfig>,
+    pub consumers: Vec<InstanceConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Events the log holds.
+    pub capacity: usize,
+    /// Bytes of event payload (all attributes and data) the log holds.
+    pub max_bytes: usize,
+}
+
+/// One `[[producer]]` or `[[consumer]]` entry.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    pub role: Role,
+    pub name: String,
+    /// Resolved against the config file's folder.
+    pub library: PathBuf,
+    pub plugin: Option<String>,
+    /// The `config` table as JSON text.
+    pub config_json: String,
+    pub delivery: DeliveryConfig,
+    pub name_at: Location,
+    pub library_at: Location,
+    pub plugin_at: Option<Location>,
+}
+
+/// What to do for a consumer that falls a full log behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Producers wait (backpressure).
+    Block,
+    /// This consumer alone skips the oldest events; the skipped events are counted and logged.
+    DropOldest,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub policy: Policy,
+    pub batch: usize,
+    pub retry_attempts: u32,
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
+    pub dead_letter: Option<PathBuf>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            policy: Policy::Block,
+            batch: 256,
+            retry_attempts: 5,
+            backoff_first: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+            dead_letter: None,
+        }
+    }
+}
+
+pub const DEFAULT_CAPACITY: usize = 65536;
+pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostic::new(format!("cannot read config file {}: {e}", path.display()))
+            .help("pass the path of an evhost TOML file with --config, e.g. `evhost run --config evhost.toml`")
+    })?;
+    parse(path, text)
+}
+
+/// Validates config `text` that was read from `path` (used for messages and relative paths).
+pub fn parse(path: &Path, text: String) -> Result<Config, Diagnostic> {
+    let file = Arc::new(SourceFile { path: path.to_path_buf(), text });
+    let at = |span: std::ops::Range<usize>| Some(Location { file: file.clone(), span });
+    let raw: RawConfig = toml::from_str(&file.text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        let (message, help) = suggest::unknown_field(&message)
+            .or_else(|| missing_field(&message))
+            .unwrap_or_else(|| (format!("invalid config: {message}"), "see the example config in the README".to_string()));
+        Diagnostic::new(message).at(e.span().and_then(at)).help(help)
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let validator = Validator { file: file.clone(), base };
+    validator.config(raw)
+}
+
+/// Turns serde's "missing field `x`" into a message and an example of the key.
+fn missing_field(message: &str) -> Option<(String, String)> {
+    let field = message.strip_prefix("missing field `")?.strip_suffix('`')?;
+    let example = match field {
+        "name" => "name = \"audit\"",
+        "library" => "library = \"target/plugins/libevh_example_c.so\"",
+        _ => "",
+    };
+    let help = if example.is_empty() { format!("add `{field}` to this table") } else { format!("add `{example}` to this table") };
+    Some((format!("missing key `{field}`"), help))
+}
+
+struct Validator {
+    file: Arc<SourceFile>,
+    base: PathBuf,
+}
+
+impl Validator {
+    fn at<T>(&self, spanned: &Spanned<T>) -> Location {
+        Location { file: self.file.clone(), span: spanned.span() }
+    }
+
+    fn error<T>(&self, spanned: &Spanned<T>, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(message).at(Some(self.at(spanned))).help(help)
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config, Diagnostic> {
+        let drain_timeout = match &raw.host.drain_timeout {
+            Some(v) => units::parse_duration(v.get_ref()).map_err(|e| self.error(v, "invalid `drain_timeout`", e))?,
+            None => DEFAULT_DRAIN_TIMEOUT,
+        };
+        let max_event_bytes = match &raw.host.max_event_bytes {
+            Some(v) => units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? as usize,
+            None => DEFAULT_MAX_EVENT_BYTES,
+        };
+        if let Some(kind) = &raw.log.kind {
+            if kind.get_ref() != "memory" {
+                return Err(self.error(kind, format!("unknown log kind `{}`", kind.get_ref()), "use kind = \"memory\""));
+            }
+        }
+        let capacity = match &raw.log.capacity {
+            Some(v) if *v.get_ref() < 1 || *v.get_ref() > (1 << 30) => {
+                return Err(self.error(v, "invalid log `capacity`", "give a number of events from 1 to 1073741824, e.g. 65536"))
+            }
+            Some(v) => *v.get_ref() as usize,
+            None => DEFAULT_CAPACITY,
+        };
+        let max_bytes = match &raw.log.max_bytes {
+            Some(v) => units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid log `max_bytes`", e))? as usize,
+            None => DEFAULT_MAX_BYTES.max(max_event_bytes),
+        };
+        if max_bytes < max_event_bytes {
+            let v = raw.log.max_bytes.as_ref().expect("only an explicit max_bytes can be smaller");
+            return Err(self.error(v, "log `max_bytes` is smaller than the largest event", format!("raise it to at least {max_event_bytes} bytes or lower host.max_event_bytes")));
+        }
+
+        let mut seen: HashMap<String, Location> = HashMap::new();
+        let mut instances = |list: Vec<RawInstance>, role: Role| -> Result<Vec<InstanceConfig>, Diagnostic> {
+            let mut out = Vec::with_capacity(list.len());
+            for raw in list {
+                let instance = self.instance(raw, role)?;
+                if let Some(other) = seen.get(&instance.name) {
+                    let (first, second) = if other.span.start < instance.name_at.span.start { (other.clone(), instance.name_at) } else { (instance.name_at, other.clone()) };
+                    let (line, _) = first.line_col();
+                    return Err(Diagnostic::new(format!("duplicate name \"{}\"", instance.name))
+                        .at(Some(second))
+                        .help(format!("line {line} already uses this name; every producer and consumer needs its own name, so rename one of them")));
+                }
+                seen.insert(instance.name.clone(), instance.name_at.clone());
+                out.push(instance);
+            }
+            Ok(out)
+        };
+        let producers = instances(raw.producer, Role::Producer)?;
+        let consumers = instances(raw.consumer, Role::Consumer)?;
+        if producers.is_empty() && consumers.is_empty() {
+            return Err(Diagnostic::new(format!("{} declares no plugins", self.file.path.display()))
+                .help("add a [[producer]] and a [[consumer]] table, each with `name` and `library`"));
+        }
+        Ok(Config { drain_timeout, max_event_bytes, log: LogConfig { capacity, max_bytes }, producers, consumers })
+    }
+
+    fn instance(&self, raw: RawInstance, role: Role) -> Result<InstanceConfig, Diagnostic> {
+        let name = raw.name.get_ref();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(self.error(&raw.name, format!("invalid name \"{name}\""), "use letters, digits, '-', '_' or '.', e.g. name = \"audit\""));
+        }
+        if raw.library.get_ref().is_empty() {
+            return Err(self.error(&raw.library, "empty `library`", "give the path of the plugin's shared library, e.g. library = \"target/plugins/libevh_example_c.so\""));
+        }
+        let config_json = match &raw.config {
+            Some(table) => serde_json::to_string(table.get_ref()).map_err(|e| self.error(table, format!("`config` cannot be passed to the plugin: {e}"), "use plain strings, numbers, booleans, arrays and tables"))?,
+            None => "{}".to_string(),
+        };
+        let delivery = match role {
+            Role::Consumer => self.delivery(&raw)?,
+            Role::Producer => {
+                let consumer_only = [
+                    raw.policy.as_ref().map(|v| ("policy", v.span())),
+                    raw.batch.as_ref().map(|v| ("batch", v.span())),
+                    raw.retry.as_ref().map(|v| ("retry", v.span())),
+                    raw.dead_letter.as_ref().map(|v| ("dead_letter", v.span())),
+                ];
+                if let Some((key, span)) = consumer_only.into_iter().flatten().next() {
+                    return Err(Diagnostic::new(format!("`{key}` applies to consumers only"))
+                        .at(Some(Location { file: self.file.clone(), span }))
+                        .help(format!("remove `{key}` from [[producer]] \"{name}\"")));
+                }
+                DeliveryConfig::default()
+            }
+        };
+        Ok(InstanceConfig {
+            role,
+            name: name.clone(),
+            library: self.base.join(raw.library.get_ref()),
+            plugin: raw.plugin.as_ref().map(|p| p.get_ref().clone()),
+            config_json,
+            delivery,
+            name_at: self.at(&raw.name),
+            library_at: self.at(&raw.library),
+            plugin_at: raw.plugin.as_ref().map(|p| self.at(p)),
+        })
+    }
+
+    fn delivery(&self, raw: &RawInstance) -> Result<DeliveryConfig, Diagnostic> {
+        let mut delivery = DeliveryConfig::default();
+        if let Some(policy) = &raw.policy {
+            delivery.policy = match policy.get_ref().as_str() {
+                "block" => Policy::Block,
+                "drop_oldest" => Policy::DropOldest,
+                other => return Err(self.error(policy, format!("unknown policy `{other}`"), "use policy = \"block\" (producers wait) or \"drop_oldest\" (this consumer skips)")),
+            };
+        }
+        if let Some(batch) = &raw.batch {
+            if !(1..=65536).contains(batch.get_ref()) {
+                return Err(self.error(batch, "invalid `batch`", "give the largest batch size from 1 to 65536, e.g. batch = 256"));
+            }
+            delivery.batch = *batch.get_ref() as usize;
+        }
+        if let Some(retry) = &raw.retry {
+            let retry = retry.get_ref();
+            if let Some(attempts) = &retry.attempts {
+                if !(0..=1000).contains(attempts.get_ref()) {
+                    return Err(self.error(attempts, "invalid retry `attempts`", "give a number from 0 to 1000, e.g. attempts = 10"));
+                }
+                delivery.retry_attempts = *attempts.get_ref() as u32;
+            }
+            if let Some(backoff) = &retry.backoff {
+                let (first, max) = units::parse_backoff(backoff.get_ref()).map_err(|e| self.error(backoff, "invalid retry `backoff`", e))?;
+                delivery.backoff_first = first;
+                delivery.backoff_max = max;
+            }
+        }
+        if let Some(path) = &raw.dead_letter {
+            if path.get_ref().is_empty() {
+                return Err(self.error(path, "empty `dead_letter`", "give a file path, e.g. dead_letter = \"audit-dlq.jsonl\""));
+            }
+            delivery.dead_letter = Some(self.base.join(path.get_ref()));
+        }
+        Ok(delivery)
+    }
+}
+
+#[cfg(test)]
+mod tests;

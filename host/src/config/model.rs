@@ -1,0 +1,61 @@
+//! The shape of `evhost.toml`, as serde reads it. Unknown keys are errors everywhere, so a
+//! typo is reported (with a suggestion) instead of silently ignored.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub host: HostSection,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub producer: Vec<RawInstance>,
+    #[serde(default)]
+    pub consumer: Vec<RawInstance>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HostSection {
+    /// How long shutdown may spend draining consumers, e.g. "30s".
+    pub drain_timeout: Option<Spanned<String>>,
+    /// The largest event `emit` accepts, e.g. "1MiB".
+    pub max_event_bytes: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// Only "memory" for now.
+    pub kind: Option<Spanned<String>>,
+    /// Events the log holds before producers wait (or slow `drop_oldest` consumers lose).
+    pub capacity: Option<Spanned<i64>>,
+    /// Bytes of event data the log holds, e.g. "64MiB".
+    pub max_bytes: Option<Spanned<String>>,
+}
+
+/// One `[[producer]]` or `[[consumer]]` table. The consumer-only keys are rejected on
+/// producers during validation, with a message that says so.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInstance {
+    pub name: Spanned<String>,
+    pub library: Spanned<String>,
+    pub plugin: Option<Spanned<String>>,
+    pub config: Option<Spanned<toml::Table>>,
+    // Consumer only.
+    pub policy: Option<Spanned<String>>,
+    pub batch: Option<Spanned<i64>>,
+    pub retry: Option<Spanned<RawRetry>>,
+    pub dead_letter: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub attempts: Option<Spanned<i64>>,
+    pub backoff: Option<Spanned<String>>,
+}

@@ -1,0 +1,66 @@
+//! Config errors as a person sees them. Each snapshot is the whole message.
+
+use super::*;
+
+fn error(text: &str) -> String {
+    parse(Path::new("evhost.toml"), text.to_string()).expect_err("the config is invalid").to_string()
+}
+
+const PLUGIN: &str = "[[consumer]]\nname = \"audit\"\nlibrary = \"libaudit.so\"\n";
+
+#[test]
+fn valid_config_resolves_paths_and_passes_plugin_config_as_json() {
+    let text = format!("[log]\ncapacity = 1024\n{PLUGIN}config = {{ path = \"a.log\", n = 3 }}\ndead_letter = \"dlq.jsonl\"\nretry = {{ attempts = 2, backoff = \"10ms..1s\" }}\n");
+    let config = parse(Path::new("conf/evhost.toml"), text).unwrap();
+    assert_eq!(config.log.capacity, 1024);
+    let audit = &config.consumers[0];
+    assert_eq!(audit.library, Path::new("conf/libaudit.so"));
+    assert_eq!(audit.config_json, r#"{"n":3,"path":"a.log"}"#);
+    assert_eq!(audit.delivery.dead_letter.as_deref(), Some(Path::new("conf/dlq.jsonl")));
+    assert_eq!(audit.delivery.retry_attempts, 2);
+    assert_eq!(audit.delivery.backoff_max, Duration::from_secs(1));
+}
+
+#[test]
+fn missing_file() {
+    let message = load(Path::new("/nonexistent/evhost.toml")).unwrap_err().to_string();
+    insta::assert_snapshot!(message);
+}
+
+#[test]
+fn invalid_toml() {
+    insta::assert_snapshot!(error("[[consumer]]\nname = \"audit\nlibrary = \"x.so\"\n"));
+}
+
+#[test]
+fn unknown_key_suggests_the_closest() {
+    insta::assert_snapshot!(error("[[consumer]]\nname = \"audit\"\nlibrari = \"x.so\"\n"));
+}
+
+#[test]
+fn missing_library() {
+    insta::assert_snapshot!(error("[[consumer]]\nname = \"audit\"\n"));
+}
+
+#[test]
+fn duplicate_name() {
+    insta::assert_snapshot!(error(&format!("{PLUGIN}\n[[producer]]\nname = \"audit\"\nlibrary = \"other.so\"\n")));
+}
+
+#[test]
+fn consumer_keys_on_a_producer() {
+    insta::assert_snapshot!(error("[[producer]]\nname = \"api\"\nlibrary = \"x.so\"\npolicy = \"block\"\n"));
+}
+
+#[test]
+fn bad_values() {
+    insta::assert_snapshot!("policy", error(&format!("{PLUGIN}policy = \"newest\"\n")));
+    insta::assert_snapshot!("backoff", error(&format!("{PLUGIN}retry = {{ backoff = \"1s\" }}\n")));
+    insta::assert_snapshot!("capacity", error(&format!("[log]\ncapacity = 0\n{PLUGIN}")));
+    insta::assert_snapshot!("drain_timeout", error(&format!("[host]\ndrain_timeout = \"soon\"\n{PLUGIN}")));
+}
+
+#[test]
+fn no_plugins() {
+    insta::assert_snapshot!(error("[log]\ncapacity = 16\n"));
+}

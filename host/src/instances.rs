@@ -1,0 +1,77 @@
+//! From config entries to live instances: load each library once, pick the named plugin,
+//! check its kind, and call `on_create`. Used by `run` and by `check`. Every failure is a
+//! [`Diagnostic`] pointing at the config entry at fault.
+
+use std::sync::Arc;
+
+use crate::bus::Bus;
+use crate::config::{Config, InstanceConfig, Role};
+use crate::diagnostic::Diagnostic;
+use crate::loader::{Instance, InstanceHost, Kind, Loader, Plugin, Sink};
+
+/// The instances of a config: consumers first, then producers, as they start.
+pub struct Instances {
+    pub consumers: Vec<(InstanceConfig, Arc<Instance>)>,
+    pub producers: Vec<(InstanceConfig, Arc<Instance>)>,
+}
+
+/// Creates every instance, consumers first. On an error, those already created are
+/// destroyed (by drop) before it returns: nothing is left half-started.
+pub fn create_all(config: &Config, bus: &Arc<Bus>) -> Result<Instances, Diagnostic> {
+    let mut loader = Loader::default();
+    let mut instances = Instances { consumers: Vec::new(), producers: Vec::new() };
+    for entry in &config.consumers {
+        let instance = create(&mut loader, entry, None)?;
+        instances.consumers.push((entry.clone(), instance));
+    }
+    for entry in &config.producers {
+        let sink = Sink { bus: bus.clone(), max_event_bytes: config.max_event_bytes };
+        let instance = create(&mut loader, entry, Some(sink))?;
+        instances.producers.push((entry.clone(), instance));
+    }
+    Ok(instances)
+}
+
+fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -> Result<Arc<Instance>, Diagnostic> {
+    let library = loader
+        .load(&entry.library)
+        .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;
+    let plugin = select(&library.plugins, entry)?;
+    let wanted = match entry.role {
+        Role::Producer => Kind::Producer,
+        Role::Consumer => Kind::Consumer,
+    };
+    if plugin.kind != wanted {
+        return Err(Diagnostic::new(format!("plugin \"{}\" is a {}, but \"{}\" is listed as a [[{}]]", plugin.name, plugin.kind, entry.name, entry.role.as_str()))
+            .at(Some(entry.plugin_at.clone().unwrap_or_else(|| entry.library_at.clone())))
+            .help(match plugin.kind {
+                Kind::Producer => "move this entry to a [[producer]] table, or name one of the library's consumers".to_string(),
+                Kind::Consumer => "move this entry to a [[consumer]] table, or name one of the library's producers".to_string(),
+                Kind::Unknown(_) => "the plugin declares a kind this host does not know; rebuild it against include/evhost.h".to_string(),
+            }));
+    }
+    let host = InstanceHost::new(&entry.name, sink);
+    let instance = Instance::create(plugin.clone(), host, &entry.config_json).map_err(|e| {
+        Diagnostic::new(format!("{} \"{}\" (plugin \"{}\") failed to start: {e}", entry.role.as_str(), entry.name, plugin.name))
+            .at(Some(entry.name_at.clone()))
+            .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
+    })?;
+    Ok(Arc::new(instance))
+}
+
+fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a Arc<Plugin>, Diagnostic> {
+    let names = || plugins.iter().map(|p| format!("\"{}\" ({})", p.name, p.kind)).collect::<Vec<_>>().join(", ");
+    let path = entry.library.display();
+    match &entry.plugin {
+        Some(name) => plugins.iter().find(|p| &p.name == name).ok_or_else(|| {
+            Diagnostic::new(format!("library {path} has no plugin \"{name}\""))
+                .at(entry.plugin_at.clone())
+                .help(format!("it carries {}; `evhost inspect {path}` lists them", names()))
+        }),
+        None if plugins.len() == 1 => Ok(&plugins[0]),
+        None if plugins.is_empty() => Err(Diagnostic::new(format!("library {path} carries no plugins")).at(Some(entry.library_at.clone())).help("rebuild it with at least one plugin registered")),
+        None => Err(Diagnostic::new(format!("library {path} carries {} plugins, and \"{}\" does not say which one", plugins.len(), entry.name))
+            .at(Some(entry.name_at.clone()))
+            .help(format!("add `plugin = \"...\"` naming one of {}", names()))),
+    }
+}

@@ -1,0 +1,145 @@
+//! The host API table every library receives, and the per-instance state behind the opaque
+//! `evh_host` handle. Every callback is an `extern "C"` entry from plugin code: it checks
+//! its arguments and never lets a panic unwind into the plugin.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str};
+
+use super::ingest;
+use crate::bus::{AppendError, Bus};
+
+/// Where a producer instance's events go.
+pub struct Sink {
+    pub bus: Arc<Bus>,
+    pub max_event_bytes: usize,
+}
+
+/// The host's side of one instance; plugins see it as `evh_host *`.
+pub struct InstanceHost {
+    pub name: String,
+    stop: AtomicBool,
+    error: Mutex<Option<String>>,
+    sink: Option<Sink>,
+}
+
+impl InstanceHost {
+    pub fn new(name: &str, sink: Option<Sink>) -> Arc<Self> {
+        Arc::new(InstanceHost { name: name.to_string(), stop: AtomicBool::new(false), error: Mutex::new(None), sink })
+    }
+
+    /// The handle given to the plugin. It stays valid as long as the `Arc` the instance holds.
+    pub(super) fn handle(self: &Arc<Self>) -> *mut evh_host {
+        Arc::as_ptr(self) as *mut evh_host
+    }
+
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// The message the plugin recorded with `set_error` since the last call, if any.
+    pub fn take_error(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn set_error(&self, message: String) {
+        *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+    }
+}
+
+/// The table handed to `evh_library_init` and to every `on_create`.
+pub static HOST_API: evh_host_api = evh_host_api {
+    struct_size: evh::struct_size::<evh_host_api>(),
+    abi_major: evh::EVH_ABI_VERSION_MAJOR,
+    abi_minor: evh::EVH_ABI_VERSION_MINOR,
+    emit: Some(emit),
+    set_error: Some(set_error),
+    log: Some(log),
+    stop_requested: Some(stop_requested),
+    status_name: Some(status_name),
+};
+
+/// Resolves a handle to its instance, or None for NULL.
+///
+/// # Safety
+/// `host` must be NULL or a handle from [`InstanceHost::handle`] whose instance is alive,
+/// which the ABI promises: a plugin uses it only between `on_create` and `on_destroy`.
+unsafe fn instance<'a>(host: *mut evh_host) -> Option<&'a InstanceHost> {
+    // SAFETY: forwarded from the caller.
+    unsafe { (host as *const InstanceHost).as_ref() }
+}
+
+/// # Safety
+/// `message` must be a view valid for the duration of the call.
+unsafe fn message_text(message: evh_str) -> String {
+    if message.ptr.is_null() || message.len == 0 {
+        return String::new();
+    }
+    // SAFETY: non-NULL with a length; the caller promises the bytes are readable.
+    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(message.ptr, message.len) }).into_owned()
+}
+
+unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usize, flags: u32) -> evh_status {
+    let call = AssertUnwindSafe(|| {
+        // SAFETY: plugins pass back the handle they were given.
+        let Some(host) = (unsafe { instance(host) }) else { return evh::EVH_ERR_INVALID_ARGUMENT };
+        let Some(sink) = &host.sink else {
+            host.set_error("emit: this instance is a consumer; only producers can emit".into());
+            return evh::EVH_ERR_UNSUPPORTED;
+        };
+        // SAFETY: the ABI's emit contract: n events, valid for this call.
+        let batch = match unsafe { ingest::read_batch(events, n, sink.max_event_bytes) } {
+            Ok(batch) => batch,
+            Err(ingest::Refused(status, message)) => {
+                tracing::warn!(instance = %host.name, "emit refused: {message}");
+                host.set_error(message);
+                return status;
+            }
+        };
+        match sink.bus.append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
+            Ok(_) => evh::EVH_OK,
+            Err(AppendError::Full) => evh::EVH_BUSY,
+            Err(AppendError::Stopped) => evh::EVH_STOPPED,
+            Err(e @ AppendError::TooLarge { .. }) => {
+                host.set_error(e.to_string());
+                evh::EVH_ERR_TOO_LARGE
+            }
+        }
+    });
+    catch_unwind(call).unwrap_or(evh::EVH_ERR_INTERNAL)
+}
+
+unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the handle and the message view follow the ABI.
+        if let Some(host) = unsafe { instance(host) } {
+            host.set_error(unsafe { message_text(message) });
+        }
+    }));
+}
+
+unsafe extern "C" fn log(host: *mut evh_host, level: evh_log_level, message: evh_str) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: the handle and the message view follow the ABI.
+        let name = unsafe { instance(host) }.map_or("?", |h| h.name.as_str());
+        let text = unsafe { message_text(message) };
+        match level {
+            evh::EVH_LOG_ERROR => tracing::error!(instance = name, "{text}"),
+            evh::EVH_LOG_WARN => tracing::warn!(instance = name, "{text}"),
+            evh::EVH_LOG_INFO => tracing::info!(instance = name, "{text}"),
+            evh::EVH_LOG_DEBUG => tracing::debug!(instance = name, "{text}"),
+            _ => tracing::trace!(instance = name, "{text}"),
+        }
+    }));
+}
+
+unsafe extern "C" fn stop_requested(host: *mut evh_host) -> u32 {
+    // SAFETY: plugins pass back the handle they were given. A NULL handle reads as "stop".
+    unsafe { instance(host) }.map_or(1, |h| u32::from(h.stop.load(Ordering::Acquire)))
+}
+
+unsafe extern "C" fn status_name(status: evh_status) -> evh_str {
+    evh_str::from_str(evh::status_name(status))
+}

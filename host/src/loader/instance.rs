@@ -1,0 +1,135 @@
+//! A plugin instance: the pointer `on_create` made, and safe calls of its hooks.
+
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
+
+use super::host_api::{InstanceHost, HOST_API};
+use super::library::Plugin;
+
+/// A hook's failure: its status and the message it recorded with `set_error`.
+#[derive(Debug, Clone)]
+pub struct HookError {
+    pub status: evh_status,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for HookError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", evh::status_name(self.status))?;
+        if self.status != evh::EVH_OK && evh::status_name(self.status) == "EVH_UNKNOWN" {
+            write!(f, " ({})", self.status)?;
+        }
+        match &self.message {
+            Some(message) => write!(f, ": {message}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What `on_events` answered.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivered {
+    pub status: evh_status,
+    /// Leading events handled; all of them on EVH_OK.
+    pub handled: usize,
+}
+
+/// One live instance. `on_destroy` runs when it is dropped.
+pub struct Instance {
+    pub plugin: Arc<Plugin>,
+    pub host: Arc<InstanceHost>,
+    pointer: *mut c_void,
+}
+
+// SAFETY: the instance pointer is only handed back to the plugin's hooks. The ABI makes
+// hooks callable from any host thread; that one consumer instance is never called
+// concurrently is kept by the delivery stage, which gives each consumer one worker.
+unsafe impl Send for Instance {}
+unsafe impl Sync for Instance {}
+
+impl Instance {
+    /// Calls `on_create` with the instance's JSON config.
+    pub fn create(plugin: Arc<Plugin>, host: Arc<InstanceHost>, config_json: &str) -> Result<Instance, HookError> {
+        let on_create = plugin.hooks.on_create.expect("checked when the library was loaded");
+        let args = evh_create_args {
+            struct_size: evh::struct_size::<evh_create_args>(),
+            host: host.handle(),
+            api: &HOST_API,
+            instance_name: evh_str::from_str(&host.name),
+            config_json: evh_str::from_str(config_json),
+            plugin: plugin.raw,
+        };
+        let mut pointer: *mut c_void = std::ptr::null_mut();
+        // SAFETY: on_create gets valid args for the call and an out-pointer, per the ABI.
+        let status = unsafe { on_create(&args, &mut pointer) };
+        if status != evh::EVH_OK {
+            return Err(HookError { status, message: host.take_error() });
+        }
+        Ok(Instance { plugin, host, pointer })
+    }
+
+    fn result(&self, status: evh_status) -> Result<(), HookError> {
+        if status == evh::EVH_OK {
+            Ok(())
+        } else {
+            Err(HookError { status, message: self.host.take_error() })
+        }
+    }
+
+    /// Producer: runs `on_run` on the calling thread until the plugin returns.
+    pub fn run(&self) -> Result<(), HookError> {
+        match self.plugin.hooks.on_run {
+            // SAFETY: the instance is alive; on_run is called once, from one thread.
+            Some(on_run) => self.result(unsafe { on_run(self.pointer) }),
+            None => Ok(()),
+        }
+    }
+
+    /// Producer: `on_start`, for plugins that run their own threads.
+    pub fn start(&self) -> Result<(), HookError> {
+        match self.plugin.hooks.on_start {
+            // SAFETY: the instance is alive.
+            Some(on_start) => self.result(unsafe { on_start(self.pointer) }),
+            None => Ok(()),
+        }
+    }
+
+    /// True when the producer runs on a host thread (`on_run`) rather than its own.
+    pub fn runs_on_host_thread(&self) -> bool {
+        self.plugin.hooks.on_run.is_some()
+    }
+
+    /// Asks a producer to stop (and, for consumers, to flush): `on_stop`.
+    pub fn stop(&self) {
+        self.host.request_stop();
+        if let Some(on_stop) = self.plugin.hooks.on_stop {
+            // SAFETY: the instance is alive; the ABI allows on_stop from another thread
+            // while on_run is running.
+            unsafe { on_stop(self.pointer) }
+        }
+    }
+
+    /// Consumer: hands a batch to `on_events`. `events` must come from the bus, which keeps
+    /// them valid while the batch is held.
+    pub fn deliver(&self, events: &[*const evh_event]) -> Delivered {
+        let on_events = self.plugin.hooks.on_events.expect("checked when the library was loaded");
+        let mut handled = 0usize;
+        // SAFETY: the pointers are into chunks the caller's batch keeps alive for the call;
+        // one consumer instance is called by one worker at a time.
+        let status = unsafe { on_events(self.pointer, events.as_ptr(), events.len(), &mut handled) };
+        let handled = if status == evh::EVH_OK { events.len() } else { handled.min(events.len()) };
+        Delivered { status, handled }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(on_destroy) = self.plugin.hooks.on_destroy {
+            // SAFETY: on_destroy runs once, after every other hook returned (the owner drops
+            // the instance only after its threads are joined).
+            unsafe { on_destroy(self.pointer) }
+        }
+    }
+}

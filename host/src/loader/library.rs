@@ -1,0 +1,205 @@
+//! Opening a plugin library: dlopen, the `evh_library_init` handshake, and a safe copy of
+//! the library's description. Libraries are never unloaded: plugin threads may outlive
+//! their instances' hooks, and a Go runtime cannot be unloaded at all.
+
+use std::ffi::c_void;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use evhost_abi::{self as evh, evh_create_args, evh_library, evh_library_init_fn, evh_plugin, evh_status, evh_str};
+
+use super::host_api::HOST_API;
+use super::LoadError;
+
+/// The hooks of one plugin, copied out of its `evh_plugin` table.
+#[derive(Clone, Copy)]
+pub(super) struct Hooks {
+    pub on_create: Option<unsafe extern "C" fn(*const evh_create_args, *mut *mut c_void) -> evh_status>,
+    pub on_destroy: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub on_run: Option<unsafe extern "C" fn(*mut c_void) -> evh_status>,
+    pub on_start: Option<unsafe extern "C" fn(*mut c_void) -> evh_status>,
+    pub on_stop: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub on_events: Option<unsafe extern "C" fn(*mut c_void, *const *const evh::evh_event, usize, *mut usize) -> evh_status>,
+}
+
+/// Producer or consumer, as the plugin declares itself. Unknown values are kept as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Producer,
+    Consumer,
+    Unknown(u32),
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Producer => f.write_str("producer"),
+            Kind::Consumer => f.write_str("consumer"),
+            Kind::Unknown(n) => write!(f, "unknown kind {n}"),
+        }
+    }
+}
+
+/// One plugin of a library.
+pub struct Plugin {
+    pub name: String,
+    pub kind: Kind,
+    pub version: String,
+    pub description: String,
+    pub flags: u64,
+    pub(super) hooks: Hooks,
+    /// The library's own table, passed back in `evh_create_args.plugin`.
+    pub(super) raw: *const evh_plugin,
+    pub library: PathBuf,
+}
+
+// SAFETY: `raw` points to the library's immutable plugin table, valid for the process
+// lifetime (libraries are never unloaded); it is only passed back to the library.
+unsafe impl Send for Plugin {}
+unsafe impl Sync for Plugin {}
+
+/// A loaded library and its plugins.
+pub struct Library {
+    pub path: PathBuf,
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// The library carries a Go runtime (declared by the Go SDK, or found in the file).
+    pub go_runtime: bool,
+    pub plugins: Vec<Arc<Plugin>>,
+}
+
+/// The marker the Go linker writes into every binary it builds (the `.go.buildinfo`
+/// section). Finding it needs no dlopen, so a second Go runtime is refused before it starts.
+const GO_BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
+
+/// True when the file at `path` was built by the Go toolchain.
+pub fn file_has_go_runtime(path: &Path) -> bool {
+    std::fs::read(path).map(|bytes| bytes.windows(GO_BUILDINFO_MAGIC.len()).any(|w| w == GO_BUILDINFO_MAGIC)).unwrap_or(false)
+}
+
+/// Reads a view the library promises to keep valid while it is loaded.
+///
+/// # Safety
+/// `view` must be NULL-with-any-length or point to `len` readable bytes.
+unsafe fn owned_text(view: evh_str) -> String {
+    if view.ptr.is_null() || view.len == 0 {
+        return String::new();
+    }
+    // SAFETY: forwarded from the caller.
+    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(view.ptr, view.len) }).into_owned()
+}
+
+impl Library {
+    /// Loads the library at `path` and performs the handshake.
+    pub fn open(path: &Path) -> Result<Library, LoadError> {
+        let shown = path.to_path_buf();
+        if !path.exists() {
+            return Err(LoadError::NotFound { path: shown });
+        }
+        let elf = std::fs::read(path).map(|b| b.starts_with(b"\x7fELF")).unwrap_or(false);
+        if !elf {
+            return Err(LoadError::NotSharedObject { path: shown, reason: "the file is not an ELF shared object".into() });
+        }
+        // SAFETY: loading a library runs its initializers. That is the point of a plugin
+        // host: the user named this file as a plugin in the config, and it runs with the
+        // host's trust (see the TRUST section of include/evhost.h).
+        let library = unsafe { libloading::Library::new(path) }
+            .map_err(|e| LoadError::NotSharedObject { path: shown.clone(), reason: e.to_string() })?;
+        // SAFETY: the symbol's type is the ABI's documented entry point type.
+        let init: evh_library_init_fn = match unsafe { library.get::<evh_library_init_fn>(b"evh_library_init\0") } {
+            Ok(symbol) => *symbol,
+            Err(_) => return Err(LoadError::NoEntryPoint { path: shown }),
+        };
+        let mut description: *const evh_library = std::ptr::null();
+        // SAFETY: calling the entry point with the host API (static) and an out-pointer,
+        // as the ABI documents. Unwinding out of it aborts the process (extern "C").
+        let status = unsafe { init(&HOST_API, &mut description) };
+        if status != evh::EVH_OK {
+            return Err(LoadError::InitFailed { path: shown, status });
+        }
+        // SAFETY: on EVH_OK the library stored a pointer to its description, which lives
+        // as long as the library; a NULL is refused.
+        let Some(description) = (unsafe { description.as_ref() }) else {
+            return Err(LoadError::Malformed { path: shown, reason: "evh_library_init returned EVH_OK but no description".into() });
+        };
+        // Never unloaded; see the module doc.
+        std::mem::forget(library);
+        // SAFETY: the description is valid for the library's lifetime (forever now).
+        unsafe { Self::read(shown, description) }
+    }
+
+    /// # Safety
+    /// `description` and everything it points to must follow the ABI.
+    unsafe fn read(path: PathBuf, description: &evh_library) -> Result<Library, LoadError> {
+        let malformed = |reason: String| LoadError::Malformed { path: path.clone(), reason };
+        if (description.struct_size as usize) < std::mem::size_of::<evh_library>() {
+            return Err(malformed(format!("evh_library.struct_size is {}, smaller than ABI 1.0's {}", description.struct_size, std::mem::size_of::<evh_library>())));
+        }
+        let (major, minor) = (description.abi_major, description.abi_minor);
+        if major != evh::EVH_ABI_VERSION_MAJOR || minor > evh::EVH_ABI_VERSION_MINOR {
+            return Err(LoadError::Version { path, major, minor });
+        }
+        if description.plugins_len > 0 && description.plugins.is_null() {
+            return Err(malformed("evh_library.plugins is NULL".into()));
+        }
+        let pointers: &[*const evh_plugin] = if description.plugins_len == 0 {
+            &[]
+        } else {
+            // SAFETY: non-NULL, with plugins_len entries as the ABI documents.
+            unsafe { std::slice::from_raw_parts(description.plugins, description.plugins_len) }
+        };
+        let mut plugins = Vec::with_capacity(pointers.len());
+        for (i, pointer) in pointers.iter().enumerate() {
+            // SAFETY: each entry points to a plugin table valid while the library is loaded.
+            let Some(plugin) = (unsafe { pointer.as_ref() }) else {
+                return Err(malformed(format!("plugin {i} is NULL")));
+            };
+            // The host never reads past the size the library reported. Every field of ABI
+            // 1.0 is required; fields appended later are read only when struct_size covers them.
+            if (plugin.struct_size as usize) < std::mem::size_of::<evh_plugin>() {
+                return Err(malformed(format!("plugin {i}: struct_size is {}, smaller than ABI 1.0's {}", plugin.struct_size, std::mem::size_of::<evh_plugin>())));
+            }
+            let kind = match plugin.kind {
+                evh::EVH_KIND_PRODUCER => Kind::Producer,
+                evh::EVH_KIND_CONSUMER => Kind::Consumer,
+                other => Kind::Unknown(other),
+            };
+            // SAFETY: the plugin's views are valid while the library is loaded.
+            let name = unsafe { owned_text(plugin.name) };
+            if name.is_empty() {
+                return Err(malformed(format!("plugin {i} has no name")));
+            }
+            if plugin.on_create.is_none() {
+                return Err(malformed(format!("plugin \"{name}\" has no on_create hook")));
+            }
+            let hooks = Hooks {
+                on_create: plugin.on_create,
+                on_destroy: plugin.on_destroy,
+                on_run: plugin.on_run,
+                on_start: plugin.on_start,
+                on_stop: plugin.on_stop,
+                on_events: plugin.on_events,
+            };
+            match kind {
+                Kind::Producer if hooks.on_run.is_none() && hooks.on_start.is_none() => {
+                    return Err(malformed(format!("producer \"{name}\" has neither on_run nor on_start")))
+                }
+                Kind::Consumer if hooks.on_events.is_none() => return Err(malformed(format!("consumer \"{name}\" has no on_events hook"))),
+                _ => {}
+            }
+            plugins.push(Arc::new(Plugin {
+                name,
+                kind,
+                // SAFETY: as for the name.
+                version: unsafe { owned_text(plugin.version) },
+                description: unsafe { owned_text(plugin.description) },
+                flags: plugin.flags,
+                hooks,
+                raw: *pointer,
+                library: path.clone(),
+            }));
+        }
+        let go_runtime = description.flags & evh::EVH_LIBRARY_GO_RUNTIME != 0 || file_has_go_runtime(&path);
+        Ok(Library { path, abi_major: major, abi_minor: minor, go_runtime, plugins })
+    }
+}

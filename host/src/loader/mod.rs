@@ -1,0 +1,82 @@
+//! Loading plugin libraries and calling into them. This is the only module with `unsafe`
+//! FFI: dlopen, the handshake, plugin hooks, and the host API callbacks plugins call. Each
+//! `unsafe` block says why it is sound in a `// SAFETY:` comment.
+
+mod host_api;
+mod ingest;
+mod instance;
+mod library;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use host_api::{InstanceHost, Sink};
+pub use instance::{Delivered, HookError, Instance};
+pub use library::{file_has_go_runtime, Kind, Library, Plugin};
+
+/// Why a library could not be used. Each variant's `help` says how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error("library {path} does not exist")]
+    NotFound { path: PathBuf },
+    #[error("{path} is not a loadable shared library: {reason}")]
+    NotSharedObject { path: PathBuf, reason: String },
+    #[error("{path} is not an evhost plugin library: it does not export `evh_library_init`")]
+    NoEntryPoint { path: PathBuf },
+    #[error("{path}: evh_library_init failed with {}", evhost_abi::status_name(*status))]
+    InitFailed { path: PathBuf, status: i32 },
+    #[error("{path} was built for evhost ABI {major}.{minor}, but this host speaks ABI {}.{}", evhost_abi::EVH_ABI_VERSION_MAJOR, evhost_abi::EVH_ABI_VERSION_MINOR)]
+    Version { path: PathBuf, major: u32, minor: u32 },
+    #[error("{path} describes itself wrongly: {reason}")]
+    Malformed { path: PathBuf, reason: String },
+    #[error("{second} carries a Go runtime, and {first} already loaded one; a process can hold only one Go runtime")]
+    SecondGoRuntime { first: PathBuf, second: PathBuf },
+}
+
+impl LoadError {
+    pub fn help(&self) -> String {
+        match self {
+            LoadError::NotFound { .. } => "check the path; relative paths are resolved from the config file's folder, and `make build` puts the shipped plugins in target/plugins/".into(),
+            LoadError::NotSharedObject { .. } => "point `library` at a .so file built as a shared library (cdylib in Rust, -shared in C, -buildmode=c-shared in Go)".into(),
+            LoadError::NoEntryPoint { .. } => "build it with an evhost SDK, or define `evh_library_init` as declared in include/evhost.h and export it".into(),
+            LoadError::InitFailed { .. } => "the library refused to start; its log lines above may say why".into(),
+            LoadError::Version { major, minor, .. } if *major == evhost_abi::EVH_ABI_VERSION_MAJOR && *minor > evhost_abi::EVH_ABI_VERSION_MINOR => {
+                format!("the library needs a newer host: upgrade evhost to one that speaks ABI {major}.{minor} or later, or rebuild the library against this host's include/evhost.h")
+            }
+            LoadError::Version { .. } => "rebuild the library against this host's include/evhost.h (or its SDK version)".into(),
+            LoadError::Malformed { .. } => "rebuild the library against include/evhost.h; if it uses an SDK, report this to its authors".into(),
+            LoadError::SecondGoRuntime { .. } => "build both Go plugins into one library (one Go module can register many plugins), or run one of them isolated once isolation is available".into(),
+        }
+    }
+}
+
+/// Loads each library once, and at most one that carries a Go runtime.
+#[derive(Default)]
+pub struct Loader {
+    libraries: HashMap<PathBuf, Arc<Library>>,
+    go_library: Option<PathBuf>,
+}
+
+impl Loader {
+    pub fn load(&mut self, path: &Path) -> Result<Arc<Library>, LoadError> {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if let Some(library) = self.libraries.get(&key) {
+            return Ok(library.clone());
+        }
+        let go_file = file_has_go_runtime(path);
+        if let (true, Some(first)) = (go_file, &self.go_library) {
+            return Err(LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() });
+        }
+        let library = Arc::new(Library::open(path)?);
+        if library.go_runtime {
+            if let Some(first) = &self.go_library {
+                return Err(LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() });
+            }
+            self.go_library = Some(path.to_path_buf());
+        }
+        self.libraries.insert(key, library.clone());
+        Ok(library)
+    }
+}
