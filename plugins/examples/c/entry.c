@@ -1,6 +1,6 @@
 /*
  * entry.c: the library's one export. It checks the host speaks our ABI major and answers
- * with the static description of the three plugins. It keeps no copy of `api`: every
+ * with the static description of its plugins. It keeps no copy of `api`: every
  * instance gets it again through evh_create_args, so there is no global state.
  */
 #include "evhost.h"
@@ -10,6 +10,7 @@ static const evh_plugin *const plugins[] = {
     &evh_ex_sequence_plugin,
     &evh_ex_digest_plugin,
     &evh_ex_count_plugin,
+    &evh_ex_print_plugin,
 };
 
 static const evh_library library = {

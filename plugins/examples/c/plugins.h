@@ -13,5 +13,6 @@
 extern const evh_plugin evh_ex_sequence_plugin;
 extern const evh_plugin evh_ex_digest_plugin;
 extern const evh_plugin evh_ex_count_plugin;
+extern const evh_plugin evh_ex_print_plugin;
 
 #endif /* EVH_EX_PLUGINS_H */

@@ -7,11 +7,13 @@
 mod count;
 mod digest;
 mod faulty;
+mod print;
 mod sequence;
 
 pub use count::Count;
 pub use digest::Digest;
 pub use faulty::Faulty;
+pub use print::Print;
 pub use sequence::Sequence;
 
-evhost_sdk::export_plugins!(producer Sequence, consumer Digest, consumer Count, consumer Faulty);
+evhost_sdk::export_plugins!(producer Sequence, consumer Digest, consumer Count, consumer Faulty, consumer Print);
