@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::bus::Bus;
 use crate::config::Config;
-use crate::delivery::{Abort, Report, Worker};
+use crate::delivery::{self, Abort, Pool, Report};
 use crate::diagnostic::Diagnostic;
 use crate::instances::{self, Instances};
 use crate::signals::ShutdownSignals;
@@ -50,19 +50,19 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
     let mut failures = Vec::new();
 
     let (drained, drains) = mpsc::channel::<(usize, Report)>();
+    let pool = Arc::new(Pool { bus: bus.clone(), abort: abort.clone(), done: drained });
+    let threads = delivery::thread_count(consumers.len());
+    let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
     let mut cursors = Vec::new();
     for (index, (entry, instance)) in consumers.iter().enumerate() {
         let id = bus.add_consumer(entry.delivery.policy);
         cursors.push(id);
-        let worker = Worker { instance: instance.clone(), bus: bus.clone(), id, config: entry.delivery.clone(), abort: abort.clone() };
-        let drained = drained.clone();
-        std::thread::Builder::new()
-            .name(format!("deliver:{}", entry.name))
-            .spawn(move || {
-                let _ = drained.send((index, worker.run()));
-            })
-            .map_err(|e| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
+        shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
     }
+    for (n, share) in shares.into_iter().enumerate() {
+        pool.spawn(format!("deliver-{n}"), share).map_err(|e| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
+    }
+    drop(pool);
 
     let mut running = 0usize;
     let mut own_threads = 0usize;

@@ -2,11 +2,13 @@
 //! in one arena, and the `evh_event` structs consumers receive point into it, so the copy is
 //! made once at emit and delivery to any number of consumers copies nothing.
 
-use evh::{evh_attr, evh_bytes, evh_event, evh_str};
-use evhost_abi as evh;
 use std::ops::Range;
 
-/// One event as a producer handed it in, with UTF-8 already checked.
+use evh::{evh_attr, evh_bytes, evh_event, evh_str};
+use evhost_abi as evh;
+
+/// One event as a producer handed it in, with UTF-8 already checked. (The loader builds
+/// chunks field by field; this is the convenient form for everyone else.)
 pub struct EventIn<'a> {
     pub id: &'a str,
     pub source: &'a str,
@@ -19,15 +21,37 @@ pub struct EventIn<'a> {
     pub data: &'a [u8],
 }
 
-impl EventIn<'_> {
-    /// The bytes this event takes in the arena, extensions aside.
-    pub fn size(&self) -> usize {
-        [self.id, self.source, self.specversion, self.ty, self.subject, self.datacontenttype, self.dataschema, self.time]
-            .iter()
-            .map(|s| s.len())
-            .sum::<usize>()
-            + self.data.len()
+/// The eight string attributes of an event, in a fixed order, to handle them in a loop.
+pub fn strings(e: &evh_event) -> [evh_str; 8] {
+    [e.id, e.source, e.specversion, e.r#type, e.subject, e.datacontenttype, e.dataschema, e.time]
+}
+
+/// The names of [`strings`], for messages.
+pub const STRING_NAMES: [&str; 8] = ["id", "source", "specversion", "type", "subject", "datacontenttype", "dataschema", "time"];
+
+/// An event with no attributes, sized for this host's ABI.
+pub fn empty_event() -> evh_event {
+    evh_event {
+        struct_size: evh::struct_size::<evh_event>(),
+        reserved: 0,
+        seq: 0,
+        id: evh_str::EMPTY,
+        source: evh_str::EMPTY,
+        specversion: evh_str::EMPTY,
+        r#type: evh_str::EMPTY,
+        subject: evh_str::EMPTY,
+        datacontenttype: evh_str::EMPTY,
+        dataschema: evh_str::EMPTY,
+        time: evh_str::EMPTY,
+        data: evh_bytes::EMPTY,
+        extensions: std::ptr::null(),
+        extensions_len: 0,
     }
+}
+
+/// Sets the eight string attributes of `e`, in the order of [`strings`].
+pub fn set_strings(e: &mut evh_event, s: [evh_str; 8]) {
+    [e.id, e.source, e.specversion, e.r#type, e.subject, e.datacontenttype, e.dataschema, e.time] = s;
 }
 
 /// An immutable, shared batch of events: `events[i]` has sequence number `first_seq + i`.
@@ -35,59 +59,61 @@ pub struct Chunk {
     pub first_seq: u64,
     events: Vec<evh_event>,
     /// The memory `events` points into.
-    arena: Vec<u8>,
+    arena: Arena,
     attrs: Vec<evh_attr>,
 }
 
-/// A safe view of one event of a chunk, for the host's own reading (dead letters, tests).
-/// It resolves the event's pointers as offsets into the chunk's arena, so no `unsafe` is
-/// needed.
-#[derive(Clone, Copy)]
-pub struct EventRef<'a> {
-    chunk: &'a Chunk,
-    pub raw: &'a evh_event,
+/// Bytes in blocks that never move: a block is filled up to its capacity and never grown, so
+/// a pointer into it stays valid while more is written, and events get their final
+/// pointers as they are built.
+#[derive(Default)]
+struct Arena {
+    blocks: Vec<Vec<u8>>,
+    bytes: usize,
 }
 
-impl<'a> EventRef<'a> {
-    fn bytes(&self, ptr: *const u8, len: usize) -> &'a [u8] {
-        if len == 0 {
-            return &[];
+/// The size of a fresh block; larger values get a block of their own size.
+const BLOCK: usize = 64 * 1024;
+
+impl Arena {
+    fn with_capacity(bytes: usize) -> Self {
+        Arena { blocks: if bytes == 0 { Vec::new() } else { vec![Vec::with_capacity(bytes)] }, bytes: 0 }
+    }
+
+    /// Copies `bytes` in and returns where the copy starts.
+    fn put(&mut self, bytes: &[u8]) -> *const u8 {
+        let fits = self.blocks.last().is_some_and(|b| b.capacity() - b.len() >= bytes.len());
+        if !fits {
+            self.blocks.push(Vec::with_capacity(bytes.len().max(BLOCK)));
         }
-        let start = ptr as usize - self.chunk.arena.as_ptr() as usize;
-        &self.chunk.arena[start..start + len]
+        let block = self.blocks.last_mut().expect("a block with room exists now");
+        let start = block.len();
+        // Within capacity: the block does not reallocate, so earlier pointers stay valid.
+        block.extend_from_slice(bytes);
+        self.bytes += bytes.len();
+        block.as_ptr().wrapping_add(start)
     }
 
-    fn text(&self, view: evh_str) -> &'a str {
-        // The arena holds copies of strings that were checked to be UTF-8 at emit.
-        std::str::from_utf8(self.bytes(view.ptr, view.len)).unwrap_or_default()
-    }
-
-    pub fn seq(&self) -> u64 { self.raw.seq }
-    pub fn id(&self) -> &'a str { self.text(self.raw.id) }
-    pub fn source(&self) -> &'a str { self.text(self.raw.source) }
-    pub fn specversion(&self) -> &'a str { self.text(self.raw.specversion) }
-    pub fn ty(&self) -> &'a str { self.text(self.raw.r#type) }
-    pub fn subject(&self) -> &'a str { self.text(self.raw.subject) }
-    pub fn datacontenttype(&self) -> &'a str { self.text(self.raw.datacontenttype) }
-    pub fn dataschema(&self) -> &'a str { self.text(self.raw.dataschema) }
-    pub fn time(&self) -> &'a str { self.text(self.raw.time) }
-    pub fn data(&self) -> &'a [u8] { self.bytes(self.raw.data.ptr, self.raw.data.len) }
-
-    /// The extension attributes as key/value pairs.
-    pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
-        let attrs = &self.chunk.attrs;
-        let start = if self.raw.extensions_len == 0 {
-            0
-        } else {
-            (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>()
-        };
-        attrs[start..start + self.raw.extensions_len].iter().map(|a| (self.text(a.key), self.text(a.value)))
+    /// The bytes at `ptr..ptr + len`, which `put` returned.
+    fn get(&self, ptr: *const u8, len: usize) -> &[u8] {
+        let address = ptr as usize;
+        self.blocks
+            .iter()
+            .find_map(|b| {
+                let start = address.checked_sub(b.as_ptr() as usize)?;
+                b.get(start..start + len)
+            })
+            .unwrap_or_default()
     }
 }
 
 impl Chunk {
     pub fn len(&self) -> usize {
         self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
     }
 
     pub fn end_seq(&self) -> u64 {
@@ -109,7 +135,7 @@ impl Chunk {
 
     /// The payload bytes the chunk holds, for the log's byte budget.
     pub fn bytes(&self) -> usize {
-        self.arena.len()
+        self.arena.bytes
     }
 
     /// Safe views of the events with sequence numbers in `seqs`.
@@ -118,93 +144,155 @@ impl Chunk {
     }
 }
 
-/// Builds a chunk. Views are recorded as offsets while the arena grows and turned into
-/// pointers once, in `finish`, so that the arena may reallocate while being filled.
+/// A safe view of one event of a chunk, for the host's own reading (dead letters, tests).
+/// It resolves the event's pointers as offsets into the chunk's arena, so no `unsafe` is
+/// needed.
+#[derive(Clone, Copy)]
+pub struct EventRef<'a> {
+    chunk: &'a Chunk,
+    pub raw: &'a evh_event,
+}
+
+impl<'a> EventRef<'a> {
+    fn bytes(&self, ptr: *const u8, len: usize) -> &'a [u8] {
+        if len == 0 {
+            return &[];
+        }
+        self.chunk.arena.get(ptr, len)
+    }
+
+    fn text(&self, view: evh_str) -> &'a str {
+        // The arena holds copies of strings that were checked to be UTF-8 at emit.
+        std::str::from_utf8(self.bytes(view.ptr, view.len)).unwrap_or_default()
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.raw.seq
+    }
+    pub fn id(&self) -> &'a str {
+        self.text(self.raw.id)
+    }
+    pub fn source(&self) -> &'a str {
+        self.text(self.raw.source)
+    }
+    /// "1.0" when the producer left it empty, as the ABI says.
+    pub fn specversion(&self) -> &'a str {
+        match self.text(self.raw.specversion) {
+            "" => "1.0",
+            version => version,
+        }
+    }
+    pub fn ty(&self) -> &'a str {
+        self.text(self.raw.r#type)
+    }
+    pub fn subject(&self) -> &'a str {
+        self.text(self.raw.subject)
+    }
+    pub fn datacontenttype(&self) -> &'a str {
+        self.text(self.raw.datacontenttype)
+    }
+    pub fn dataschema(&self) -> &'a str {
+        self.text(self.raw.dataschema)
+    }
+    pub fn time(&self) -> &'a str {
+        self.text(self.raw.time)
+    }
+    pub fn data(&self) -> &'a [u8] {
+        self.bytes(self.raw.data.ptr, self.raw.data.len)
+    }
+
+    /// The extension attributes as key/value pairs.
+    pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        let attrs = &self.chunk.attrs;
+        let start = if self.raw.extensions_len == 0 {
+            0
+        } else {
+            (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>()
+        };
+        attrs[start..start + self.raw.extensions_len].iter().map(|a| (self.text(a.key), self.text(a.value)))
+    }
+}
+
+/// Builds a chunk: bytes are copied into the arena and events get their final pointers as
+/// they are built, so each event is written once.
 pub struct ChunkBuilder {
-    arena: Vec<u8>,
-    events: Vec<[Range<usize>; 9]>,
-    attr_ranges: Vec<Range<usize>>,
-    attrs: Vec<[Range<usize>; 2]>,
+    arena: Arena,
+    events: Vec<evh_event>,
+    attrs: Vec<evh_attr>,
 }
 
 impl ChunkBuilder {
     pub fn with_capacity(events: usize, bytes: usize) -> Self {
-        ChunkBuilder {
-            arena: Vec::with_capacity(bytes),
-            events: Vec::with_capacity(events),
-            attr_ranges: Vec::with_capacity(events),
-            attrs: Vec::new(),
-        }
+        ChunkBuilder { arena: Arena::with_capacity(bytes), events: Vec::with_capacity(events), attrs: Vec::new() }
     }
 
     pub fn len(&self) -> usize {
         self.events.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
     pub fn bytes(&self) -> usize {
-        self.arena.len()
+        self.arena.bytes
     }
 
-    fn put(&mut self, bytes: &[u8]) -> Range<usize> {
-        let start = self.arena.len();
-        self.arena.extend_from_slice(bytes);
-        start..self.arena.len()
+    /// Copies `bytes` into the arena and returns a view of the copy, for an event given to
+    /// [`push`](Self::push). Views may be shared by several events of the chunk.
+    pub fn put(&mut self, bytes: &[u8]) -> evh_str {
+        if bytes.is_empty() {
+            return evh_str::EMPTY;
+        }
+        evh_str { ptr: self.arena.put(bytes), len: bytes.len() }
     }
 
-    /// Appends one event; its extensions follow with `push_extension`.
+    /// The bytes behind a view from [`put`](Self::put).
+    pub fn view(&self, v: evh_str) -> &[u8] {
+        if v.len == 0 {
+            return &[];
+        }
+        self.arena.get(v.ptr, v.len)
+    }
+
+    /// Adds an event whose views came from [`put`](Self::put); its extensions follow with
+    /// [`push_extension`](Self::push_extension).
+    pub fn push(&mut self, mut event: evh_event) {
+        event.extensions = std::ptr::null();
+        event.extensions_len = 0;
+        self.events.push(event);
+    }
+
+    /// Adds an extension attribute (views from `put`) to the event pushed last.
+    pub fn push_extension(&mut self, key: evh_str, value: evh_str) {
+        let event = self.events.last_mut().expect("push comes first");
+        if event.extensions_len == 0 {
+            // Until `finish`, this holds the index of the event's first attribute: the list
+            // may still move as it grows.
+            event.extensions = std::ptr::without_provenance(self.attrs.len());
+        }
+        event.extensions_len += 1;
+        self.attrs.push(evh_attr { key, value });
+    }
+
+    /// Copies a whole event in; the convenient form of `put` and `push`.
     pub fn push_event(&mut self, e: &EventIn<'_>) {
-        let specversion = if e.specversion.is_empty() { "1.0" } else { e.specversion };
-        let fields = [e.id, e.source, specversion, e.ty, e.subject, e.datacontenttype, e.dataschema, e.time];
-        let ranges = [
-            self.put(fields[0].as_bytes()),
-            self.put(fields[1].as_bytes()),
-            self.put(fields[2].as_bytes()),
-            self.put(fields[3].as_bytes()),
-            self.put(fields[4].as_bytes()),
-            self.put(fields[5].as_bytes()),
-            self.put(fields[6].as_bytes()),
-            self.put(fields[7].as_bytes()),
-            self.put(e.data),
-        ];
-        self.events.push(ranges);
-        self.attr_ranges.push(self.attrs.len()..self.attrs.len());
+        let mut event = empty_event();
+        let fields = [e.id, e.source, e.specversion, e.ty, e.subject, e.datacontenttype, e.dataschema, e.time];
+        set_strings(&mut event, fields.map(|f| self.put(f.as_bytes())));
+        let data = self.put(e.data);
+        event.data = evh_bytes { ptr: data.ptr, len: data.len };
+        self.push(event);
     }
 
-    /// Adds an extension attribute to the event pushed last.
-    pub fn push_extension(&mut self, key: &str, value: &str) {
-        let pair = [self.put(key.as_bytes()), self.put(value.as_bytes())];
-        self.attrs.push(pair);
-        self.attr_ranges.last_mut().expect("push_event comes first").end += 1;
-    }
-
-    /// Freezes the batch; the log numbers it with `number` when it takes it in.
-    pub fn finish(self) -> Chunk {
-        let first_seq = 0;
-        let base = self.arena.as_ptr();
-        let view = |r: &Range<usize>| evh_str { ptr: base.wrapping_add(r.start), len: r.len() };
-        let attrs: Vec<evh_attr> = self.attrs.iter().map(|[k, v]| evh_attr { key: view(k), value: view(v) }).collect();
-        let events = self
-            .events
-            .iter()
-            .zip(&self.attr_ranges)
-            .enumerate()
-            .map(|(i, (f, a))| evh_event {
-                struct_size: evh::struct_size::<evh_event>(),
-                reserved: 0,
-                seq: first_seq + i as u64,
-                id: view(&f[0]),
-                source: view(&f[1]),
-                specversion: view(&f[2]),
-                r#type: view(&f[3]),
-                subject: view(&f[4]),
-                datacontenttype: view(&f[5]),
-                dataschema: view(&f[6]),
-                time: view(&f[7]),
-                data: evh_bytes { ptr: base.wrapping_add(f[8].start), len: f[8].len() },
-                extensions: if a.is_empty() { std::ptr::null() } else { attrs.as_ptr().wrapping_add(a.start) },
-                extensions_len: a.len(),
-            })
-            .collect();
-        Chunk { first_seq, events, arena: self.arena, attrs }
+    /// Freezes the batch; the log numbers it (`Chunk::number`) when it takes it in.
+    pub fn finish(mut self) -> Chunk {
+        let attrs = self.attrs.as_ptr();
+        if !self.attrs.is_empty() {
+            for event in self.events.iter_mut().filter(|e| e.extensions_len > 0) {
+                event.extensions = attrs.wrapping_add(event.extensions as usize);
+            }
+        }
+        Chunk { first_seq: 0, events: self.events, arena: self.arena, attrs: self.attrs }
     }
 }

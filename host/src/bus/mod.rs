@@ -7,15 +7,21 @@
 //! past the oldest chunks (counted). Memory stays within `capacity` events and `max_bytes`,
 //! plus the batches consumers hold in flight (kept alive by their `Arc`).
 //!
+//! Waiting is spin-then-park: a thread that finds nothing to do spins for a few
+//! microseconds (measured in time) watching an atomic, then sleeps on a condition variable;
+//! the other side notifies only when someone sleeps. An idle host uses no CPU.
+//!
 //! Hand-written rather than built from channels: one log shared by all consumers is what
 //! makes delivery copy-free (see docs/decisions.md).
 
 mod chunk;
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-pub use chunk::{Chunk, ChunkBuilder, EventIn, EventRef};
+pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventIn, EventRef, STRING_NAMES};
 use evhost_abi::evh_event;
 
 use crate::config::{LogConfig, Policy};
@@ -35,8 +41,18 @@ pub enum AppendError {
     TooLarge { events: usize, bytes: usize, capacity: usize, max_bytes: usize },
 }
 
+/// How long a waiting thread spins before it parks: long enough to catch the next batch of
+/// a busy producer, short enough to cost nothing when the host goes idle.
+const SPIN: Duration = Duration::from_micros(50);
+
 pub struct Bus {
     state: Mutex<State>,
+    /// `State::head`, published for spinning readers.
+    head: AtomicU64,
+    /// Counts commits, so that a producer waiting for room can spin on it.
+    commits: AtomicU64,
+    /// `closed || stopped`, published for spinning readers.
+    ended: AtomicBool,
     /// Producers wait here for room.
     room: Condvar,
     /// Consumers wait here for events.
@@ -109,12 +125,36 @@ impl Batch {
     }
 }
 
+// SAFETY: a batch's pointers point into the chunks it holds, which are immutable and shared
+// through `Arc` (and `evh_event` is `Sync`); moving the batch to another thread moves the
+// chunks' owners with the pointers, so they stay valid there.
+unsafe impl Send for Batch {}
+
 /// What a consumer's read found.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Read {
     /// `batch` holds events; `dropped` older ones were skipped under `drop_oldest`.
     Events { dropped: u64 },
+    /// Nothing new yet.
+    Empty,
     /// The log is closed and this consumer has seen everything.
     End,
+}
+
+/// Spins on `ready` for up to [`SPIN`]; true when it became ready.
+fn spin_until(ready: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() > SPIN {
+            return ready();
+        }
+    }
 }
 
 impl Bus {
@@ -131,6 +171,9 @@ impl Bus {
                 waiting_producers: 0,
                 waiting_consumers: 0,
             }),
+            head: AtomicU64::new(1),
+            commits: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
             room: Condvar::new(),
             data: Condvar::new(),
             capacity: config.capacity,
@@ -176,13 +219,20 @@ impl Bus {
             if !block {
                 return Err(AppendError::Full);
             }
-            state.waiting_producers += 1;
-            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
-            state.waiting_producers -= 1;
+            let commits = self.commits.load(Ordering::Acquire);
+            drop(state);
+            let moved = spin_until(|| self.commits.load(Ordering::Acquire) != commits || self.ended.load(Ordering::Acquire));
+            state = self.lock();
+            if !moved && self.commits.load(Ordering::Acquire) == commits {
+                state.waiting_producers += 1;
+                state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+                state.waiting_producers -= 1;
+            }
         }
         let first = state.head;
         chunk.number(first);
         state.head += events as u64;
+        self.head.store(state.head, Ordering::Release);
         state.bytes += bytes;
         state.chunks.push_back(Arc::new(chunk));
         if state.waiting_consumers > 0 {
@@ -216,25 +266,21 @@ impl Bus {
         fits(state)
     }
 
-    /// Fills `batch` with up to `max` events from the consumer's cursor, waiting for events.
-    pub fn read(&self, id: ConsumerId, max: usize, batch: &mut Batch) -> Read {
+    /// The sequence number the next appended event will get; a reader that found nothing
+    /// passes it to [`wait`](Self::wait).
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Fills `batch` with up to `max` events from the consumer's cursor, without waiting.
+    pub fn try_read(&self, id: ConsumerId, max: usize, batch: &mut Batch) -> Read {
         batch.clear();
         let mut state = self.lock();
-        loop {
-            let next = state.cursors[id.0].next;
-            if next < state.head {
-                break;
-            }
-            if state.closed || state.stopped {
-                return Read::End;
-            }
-            state.waiting_consumers += 1;
-            state = self.data.wait(state).unwrap_or_else(|e| e.into_inner());
-            state.waiting_consumers -= 1;
+        let start = state.cursors[id.0].next;
+        if start >= state.head {
+            return if state.closed || state.stopped { Read::End } else { Read::Empty };
         }
-        let cursor = &mut state.cursors[id.0];
-        let dropped = std::mem::take(&mut cursor.dropped);
-        let start = cursor.next;
+        let dropped = std::mem::take(&mut state.cursors[id.0].dropped);
         let end = state.head.min(start + max as u64);
         let first = state.chunks.partition_point(|c| c.end_seq() <= start);
         for chunk in state.chunks.range(first..) {
@@ -249,12 +295,37 @@ impl Bus {
         Read::Events { dropped }
     }
 
+    /// Waits until events past `seen` (a [`head`](Self::head) value) arrive, the log ends,
+    /// or `until` passes: spins briefly, then parks.
+    pub fn wait(&self, seen: u64, until: Option<Instant>) {
+        let ready = || self.head.load(Ordering::Acquire) != seen || self.ended.load(Ordering::Acquire);
+        if spin_until(ready) || until.is_some_and(|t| Instant::now() >= t) {
+            return;
+        }
+        let mut state = self.lock();
+        state.waiting_consumers += 1;
+        while state.head == seen && !(state.closed || state.stopped) {
+            match until {
+                None => state = self.data.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    state = self.data.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
+        }
+        state.waiting_consumers -= 1;
+    }
+
     /// Marks everything up to `end` (exclusive) as done for this consumer.
     pub fn commit(&self, id: ConsumerId, end: u64) {
         let mut state = self.lock();
         let cursor = &mut state.cursors[id.0];
         // A drop_oldest cursor may have been moved further meanwhile; never go back.
         cursor.next = cursor.next.max(end);
+        self.commits.fetch_add(1, Ordering::Release);
         if state.waiting_producers > 0 {
             self.room.notify_all();
         }
@@ -263,6 +334,7 @@ impl Bus {
     /// No more appends: consumers deliver what is left, then read `End`.
     pub fn close(&self) {
         self.lock().closed = true;
+        self.ended.store(true, Ordering::Release);
         self.room.notify_all();
         self.data.notify_all();
     }
@@ -270,6 +342,7 @@ impl Bus {
     /// Gives up: waiting producers and consumers return at once.
     pub fn stop(&self) {
         self.lock().stopped = true;
+        self.ended.store(true, Ordering::Release);
         self.room.notify_all();
         self.data.notify_all();
     }

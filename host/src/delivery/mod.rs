@@ -1,13 +1,20 @@
-//! Delivery: one worker per consumer reads batches from its cursor and hands them to the
-//! plugin. OK advances the cursor; RETRY backs off and delivers the unhandled rest again, up
-//! to the retry limit; FAIL, an unknown status, or exhausted retries send the rest to the
-//! dead-letter target, and delivery goes on.
+//! Delivery: a few threads, sized to the machine, each serving several consumers. A thread
+//! takes turns: for each of its consumers it reads a batch from that consumer's cursor and
+//! hands it to the plugin. OK advances the cursor; RETRY schedules the unhandled rest again
+//! after a backoff (the thread serves the others meanwhile), up to the retry limit; FAIL, an
+//! unknown status, or exhausted retries send the rest to the dead-letter target, and
+//! delivery goes on. When none of its consumers has work, the thread spins briefly and parks.
+//!
+//! A consumer whose `on_events` call takes long would hold up the others on its thread, so
+//! after one slow call it is moved to a thread of its own.
 
 mod dead_letter;
 mod retry;
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::mpsc::Sender;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use evhost_abi as evh;
 
@@ -18,7 +25,10 @@ pub use dead_letter::to_json;
 use dead_letter::DeadLetter;
 use retry::Backoff;
 
-/// What one consumer's worker did, for the shutdown summary.
+/// A call longer than this moves its consumer to a thread of its own.
+const SLOW_CALL: Duration = Duration::from_millis(1);
+
+/// What one consumer's delivery did, for the shutdown summary.
 #[derive(Debug, Default, Clone)]
 pub struct Report {
     pub delivered: u64,
@@ -27,85 +37,199 @@ pub struct Report {
     pub retries: u64,
 }
 
-/// Lets shutdown cut retry waits short once its deadline has passed.
+/// Set when shutdown gives up at its deadline: pending retries are not waited for.
 #[derive(Default)]
-pub struct Abort {
-    aborted: Mutex<bool>,
-    wake: Condvar,
-}
+pub struct Abort(AtomicBool);
 
 impl Abort {
     pub fn abort(&self) {
-        *self.aborted.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.wake.notify_all();
+        self.0.store(true, Ordering::Release);
     }
 
-    /// Sleeps for `duration` unless aborted; true when aborted.
-    fn sleep(&self, duration: Duration) -> bool {
-        let guard = self.aborted.lock().unwrap_or_else(|e| e.into_inner());
-        let (guard, _) = self.wake.wait_timeout_while(guard, duration, |aborted| !*aborted).unwrap_or_else(|e| e.into_inner());
-        *guard
+    fn is_aborted(&self) -> bool {
+        self.0.load(Ordering::Acquire)
     }
 }
 
-pub struct Worker {
+/// One consumer's delivery state.
+pub struct Consumer {
+    /// Its position in the config, to report back.
+    pub index: usize,
     pub instance: Arc<Instance>,
-    pub bus: Arc<Bus>,
     pub id: ConsumerId,
     pub config: DeliveryConfig,
-    pub abort: Arc<Abort>,
+    dead_letter: DeadLetter,
+    backoff: Backoff,
+    report: Report,
+    batch: Batch,
+    /// The batch in hand: the next event to deliver, and the retry under way.
+    from: usize,
+    attempt: u32,
+    retry_at: Option<Instant>,
+    ended: bool,
 }
 
-impl Worker {
-    /// Delivers until the log is closed and drained; call it on the consumer's own thread.
-    pub fn run(self) -> Report {
-        let name = self.instance.host.name.clone();
-        let backoff = Backoff { first: self.config.backoff_first, max: self.config.backoff_max };
-        let mut dead_letter = DeadLetter::new(&name, self.config.dead_letter.clone());
-        let mut report = Report::default();
-        let mut batch = Batch::default();
-        while let Read::Events { dropped } = self.bus.read(self.id, self.config.batch, &mut batch) {
-            if dropped > 0 {
-                report.dropped += dropped;
-                tracing::warn!(consumer = %name, dropped, "consumer fell a full log behind; policy drop_oldest skipped the oldest events");
-            }
-            let mut from = 0;
-            let mut attempt = 0;
-            while from < batch.len() {
-                let answer = self.instance.deliver(&batch.events()[from..]);
-                report.delivered += answer.handled as u64;
-                from += answer.handled;
-                if answer.status == evh::EVH_OK {
-                    break;
-                }
-                let message = self.instance.host.take_error().unwrap_or_default();
-                let reason = format!("{}{}{}", evh::status_name(answer.status), if message.is_empty() { "" } else { ": " }, message);
-                if answer.status == evh::EVH_RETRY && attempt < self.config.retry_attempts {
-                    attempt += 1;
-                    report.retries += 1;
-                    let delay = backoff.delay(attempt);
-                    tracing::warn!(consumer = %name, attempt, ?delay, "{reason}; retrying {} events", batch.len() - from);
-                    if !self.abort.sleep(delay) {
+impl Consumer {
+    pub fn new(index: usize, instance: Arc<Instance>, id: ConsumerId, config: DeliveryConfig) -> Self {
+        Consumer {
+            index,
+            dead_letter: DeadLetter::new(&instance.host.name, config.dead_letter.clone()),
+            backoff: Backoff { first: config.backoff_first, max: config.backoff_max },
+            instance,
+            id,
+            config,
+            report: Report::default(),
+            batch: Batch::default(),
+            from: 0,
+            attempt: 0,
+            retry_at: None,
+            ended: false,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.instance.host.name
+    }
+}
+
+/// What one turn of a consumer did.
+enum Turn {
+    /// Delivered (or dead-lettered) something.
+    Worked { slow: bool },
+    /// Nothing to do until events arrive, or until the given time (a retry).
+    Idle(Option<Instant>),
+    /// Drained to the end of a closed log.
+    Ended,
+}
+
+/// Delivers on the calling thread until every consumer has drained a closed log; each
+/// consumer's report goes to `done` as it ends.
+pub struct Pool {
+    pub bus: Arc<Bus>,
+    pub abort: Arc<Abort>,
+    pub done: Sender<(usize, Report)>,
+}
+
+impl Pool {
+    /// Starts a delivery thread for `consumers`.
+    pub fn spawn(self: &Arc<Self>, name: String, consumers: Vec<Consumer>) -> std::io::Result<()> {
+        let pool = self.clone();
+        std::thread::Builder::new().name(name).spawn(move || pool.run(consumers)).map(drop)
+    }
+
+    fn run(self: &Arc<Self>, mut consumers: Vec<Consumer>) {
+        while !consumers.is_empty() {
+            let seen = self.bus.head();
+            let mut worked = false;
+            let mut wake_at: Option<Instant> = None;
+            let mut i = 0;
+            while i < consumers.len() {
+                match self.turn(&mut consumers[i]) {
+                    Turn::Worked { slow } => {
+                        worked = true;
+                        if slow && consumers.len() > 1 {
+                            let consumer = consumers.swap_remove(i);
+                            tracing::info!(consumer = %consumer.name(), "on_events took over {SLOW_CALL:?}; this consumer gets a delivery thread of its own so the others are not held up");
+                            let name = format!("deliver:{}", consumer.name());
+                            if let Err(e) = self.spawn(name, vec![consumer]) {
+                                tracing::error!("cannot start a delivery thread: {e}");
+                            }
+                            continue;
+                        }
+                    }
+                    Turn::Idle(at) => wake_at = match (wake_at, at) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    },
+                    Turn::Ended => {
+                        let consumer = consumers.swap_remove(i);
+                        let _ = self.done.send((consumer.index, consumer.report));
                         continue;
                     }
                 }
-                let reason = match answer.status {
-                    evh::EVH_RETRY if attempt >= self.config.retry_attempts => format!("{reason} (gave up after {attempt} retries)"),
-                    evh::EVH_RETRY => format!("{reason} (shutdown deadline passed while retrying)"),
-                    evh::EVH_FAIL => reason,
-                    other => format!("unexpected status {other} from on_events, treated as EVH_FAIL: {reason}"),
-                };
-                match dead_letter.write(batch.iter_from(from), &reason) {
-                    Ok(count) => {
-                        report.dead_lettered += count as u64;
-                        tracing::error!(consumer = %name, events = count, "batch failed: {reason}; sent to the dead-letter target");
-                    }
-                    Err(e) => tracing::error!(consumer = %name, "batch failed ({reason}) and writing the dead-letter file failed: {e}"),
-                }
-                break;
+                i += 1;
             }
-            self.bus.commit(self.id, batch.first_seq() + batch.len() as u64);
+            if !worked && !consumers.is_empty() {
+                self.bus.wait(seen, wake_at);
+            }
         }
-        report
     }
+
+    /// Gives one consumer one batch's worth of work, if it has any.
+    fn turn(&self, c: &mut Consumer) -> Turn {
+        if c.from >= c.batch.len() {
+            if c.ended {
+                return Turn::Ended;
+            }
+            match self.bus.try_read(c.id, c.config.batch, &mut c.batch) {
+                Read::Events { dropped } => {
+                    if dropped > 0 {
+                        c.report.dropped += dropped;
+                        tracing::warn!(consumer = %c.name(), dropped, "consumer fell a full log behind; policy drop_oldest skipped the oldest events");
+                    }
+                    c.from = 0;
+                    c.attempt = 0;
+                }
+                Read::Empty => return Turn::Idle(None),
+                Read::End => {
+                    c.ended = true;
+                    return Turn::Ended;
+                }
+            }
+        }
+        if let Some(at) = c.retry_at {
+            if Instant::now() < at && !self.abort.is_aborted() {
+                return Turn::Idle(Some(at));
+            }
+            c.retry_at = None;
+        }
+        let started = Instant::now();
+        let answer = c.instance.deliver(&c.batch, c.from);
+        let slow = started.elapsed() > SLOW_CALL;
+        c.report.delivered += answer.handled as u64;
+        c.from += answer.handled;
+        if answer.status != evh::EVH_OK && c.from < c.batch.len() {
+            self.failed(c, answer.status);
+        }
+        if c.from >= c.batch.len() {
+            self.bus.commit(c.id, c.batch.first_seq() + c.batch.len() as u64);
+        }
+        Turn::Worked { slow }
+    }
+
+    /// Handles RETRY and FAIL: schedules a retry, or dead-letters the rest of the batch.
+    fn failed(&self, c: &mut Consumer, status: evh::evh_status) {
+        let message = c.instance.host.take_error().unwrap_or_default();
+        let reason = format!("{}{}{}", evh::status_name(status), if message.is_empty() { "" } else { ": " }, message);
+        let aborted = self.abort.is_aborted();
+        if status == evh::EVH_RETRY && c.attempt < c.config.retry_attempts && !aborted {
+            c.attempt += 1;
+            c.report.retries += 1;
+            let delay = c.backoff.delay(c.attempt);
+            tracing::warn!(consumer = %c.name(), attempt = c.attempt, ?delay, "{reason}; retrying {} events", c.batch.len() - c.from);
+            c.retry_at = Some(Instant::now() + delay);
+            return;
+        }
+        let reason = match status {
+            evh::EVH_RETRY if aborted => format!("{reason} (shutdown deadline passed while retrying)"),
+            evh::EVH_RETRY => format!("{reason} (gave up after {} retries)", c.attempt),
+            evh::EVH_FAIL => reason,
+            other => format!("unexpected status {other} from on_events, treated as EVH_FAIL: {reason}"),
+        };
+        match c.dead_letter.write(c.batch.iter_from(c.from), &reason) {
+            Ok(count) => {
+                c.report.dead_lettered += count as u64;
+                tracing::error!(consumer = %c.name(), events = count, "batch failed: {reason}; sent to the dead-letter target");
+            }
+            Err(e) => tracing::error!(consumer = %c.name(), "batch failed ({reason}) and writing the dead-letter file failed: {e}"),
+        }
+        c.from = c.batch.len();
+    }
+}
+
+/// How many delivery threads to start: one per core left after the producers' one, at
+/// least one, and no more than there are consumers.
+pub fn thread_count(consumers: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).clamp(1, consumers.max(1))
 }

@@ -1,12 +1,16 @@
 //! Reading a producer's batch of C events into the log's own memory. This is where events
 //! from plugins are checked: struct size, required attributes, UTF-8, size limits. A batch is
 //! taken whole or not at all.
+//!
+//! It is the producer's hot path, so it makes one pass over the events, copies each byte
+//! once and writes each event once. Attributes that repeat from one event to the next (the same pointer and length, as
+//! a producer's constant source or type) are checked and stored once per batch.
 
 use evhost_abi::{self as evh, evh_attr, evh_bytes, evh_event, evh_status, evh_str};
 
-use crate::bus::{ChunkBuilder, EventIn};
+use crate::bus::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
 
-/// Why a batch was refused: a status for the plugin and a message for `set_error` and logs.
+/// Why a batch was refused: a status for the plugin and a message for the log.
 pub struct Refused(pub evh_status, pub String);
 
 fn invalid(message: String) -> Refused {
@@ -16,12 +20,12 @@ fn invalid(message: String) -> Refused {
 /// # Safety
 /// `view` must be NULL with any length, or point to `len` readable bytes that stay valid for
 /// `'a` (the ABI's promise for the duration of an `emit` call).
-unsafe fn bytes<'a>(view: evh_bytes) -> Option<&'a [u8]> {
-    match (view.ptr.is_null(), view.len) {
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+    match (ptr.is_null(), len) {
         (_, 0) => Some(&[]),
         (true, _) => None,
         // SAFETY: non-NULL with a length: the caller promises `len` readable bytes.
-        (false, len) => Some(unsafe { std::slice::from_raw_parts(view.ptr, len) }),
+        (false, len) => Some(unsafe { std::slice::from_raw_parts(ptr, len) }),
     }
 }
 
@@ -29,75 +33,13 @@ unsafe fn bytes<'a>(view: evh_bytes) -> Option<&'a [u8]> {
 /// As for [`bytes`].
 unsafe fn text<'a>(view: evh_str, event: usize, field: &str) -> Result<&'a str, Refused> {
     // SAFETY: forwarded from the caller.
-    let raw = unsafe { bytes(evh_bytes { ptr: view.ptr, len: view.len }) }
+    let raw = unsafe { bytes(view.ptr, view.len) }
         .ok_or_else(|| invalid(format!("event {event}: `{field}` has a NULL pointer and a length of {}", view.len)))?;
     std::str::from_utf8(raw).map_err(|e| invalid(format!("event {event}: `{field}` is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text")))
 }
 
-/// One event's checked views.
-struct Checked<'a> {
-    event: EventIn<'a>,
-    extensions: Vec<(&'a str, &'a str)>,
-}
-
-impl Checked<'_> {
-    /// The bytes the event takes in the log.
-    fn size(&self) -> usize {
-        self.event.size() + self.extensions.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-    }
-}
-
-/// # Safety
-/// `e` must follow the ABI: every view readable for the duration of the call.
-unsafe fn check<'a>(e: &'a evh_event, index: usize, max_event_bytes: usize) -> Result<Checked<'a>, Refused> {
-    // SAFETY (all `text` and `bytes` calls): the producer promises that an event's views are
-    // valid for the duration of `emit`, which outlives this function.
-    let event = unsafe {
-        EventIn {
-            id: text(e.id, index, "id")?,
-            source: text(e.source, index, "source")?,
-            specversion: text(e.specversion, index, "specversion")?,
-            ty: text(e.r#type, index, "type")?,
-            subject: text(e.subject, index, "subject")?,
-            datacontenttype: text(e.datacontenttype, index, "datacontenttype")?,
-            dataschema: text(e.dataschema, index, "dataschema")?,
-            time: text(e.time, index, "time")?,
-            data: bytes(e.data).ok_or_else(|| invalid(format!("event {index}: `data` has a NULL pointer and a length of {}", e.data.len)))?,
-        }
-    };
-    for (field, value) in [("id", event.id), ("source", event.source), ("type", event.ty)] {
-        if value.is_empty() {
-            return Err(invalid(format!("event {index}: `{field}` is empty; every CloudEvent needs an id, a source and a type")));
-        }
-    }
-    if !matches!(event.specversion, "" | "1.0") {
-        return Err(invalid(format!("event {index} (id \"{}\"): specversion \"{}\" is not supported; leave it empty or set \"1.0\"", event.id, event.specversion)));
-    }
-    let mut extensions = Vec::new();
-    if e.extensions_len > 0 {
-        if e.extensions.is_null() {
-            return Err(invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {}", e.extensions_len)));
-        }
-        // SAFETY: non-NULL, and the producer promises `extensions_len` attributes.
-        let attrs: &[evh_attr] = unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) };
-        for attr in attrs {
-            // SAFETY: as above, attribute views live as long as the event.
-            let (key, value) = unsafe { (text(attr.key, index, "extension name")?, text(attr.value, index, "extension value")?) };
-            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-                return Err(invalid(format!("event {index}: extension name \"{key}\" is invalid; CloudEvents extension names use only a-z and 0-9")));
-            }
-            extensions.push((key, value));
-        }
-    }
-    let checked = Checked { event, extensions };
-    let size = checked.size();
-    if size > max_event_bytes {
-        return Err(Refused(
-            evh::EVH_ERR_TOO_LARGE,
-            format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", checked.event.id),
-        ));
-    }
-    Ok(checked)
+fn same(a: evh_str, b: evh_str) -> bool {
+    a.ptr == b.ptr && a.len == b.len
 }
 
 /// Copies `n` events starting at `events` into a new chunk.
@@ -118,22 +60,93 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     if stride < minimum || stride % std::mem::align_of::<evh_event>() != 0 {
         return Err(invalid(format!("events[0].struct_size is {stride}; set it to sizeof(evh_event) ({minimum} in ABI 1.0)")));
     }
-    let mut checked = Vec::with_capacity(n);
+    // SAFETY: the producer promises n events, `stride` bytes apart; the stride is at least
+    // the size of the struct we read and keeps its alignment.
+    let event_at = |index: usize| unsafe { &*events.cast::<u8>().add(index * stride).cast::<evh_event>() };
+
+    // The arena starts at the first event's size times n and grows in blocks if needed.
+    let first = event_at(0);
+    let estimate = strings(first).iter().map(|s| s.len).sum::<usize>() + first.data.len + attrs_len(first);
+    let mut builder = ChunkBuilder::with_capacity(n, estimate.saturating_mul(n).min(1 << 24));
+    let mut last_seen = [evh_str::EMPTY; 8];
+    let mut stored = [evh_str::EMPTY; 8];
     for index in 0..n {
-        // SAFETY: the producer promises n events, `stride` bytes apart; the stride is at
-        // least the size of the struct we read and keeps its alignment.
-        let event = unsafe { &*events.cast::<u8>().add(index * stride).cast::<evh_event>() };
-        // SAFETY: forwarded from the caller.
-        checked.push(unsafe { check(event, index, max_event_bytes)? });
-    }
-    // "+ 3": an empty specversion is stored as "1.0".
-    let bytes: usize = checked.iter().map(|c| c.size() + 3).sum();
-    let mut builder = ChunkBuilder::with_capacity(n, bytes);
-    for c in &checked {
-        builder.push_event(&c.event);
-        for (key, value) in &c.extensions {
+        let e = event_at(index);
+        let fields = strings(e);
+        let mut size = 0;
+        for (k, field) in fields.iter().enumerate() {
+            size += field.len;
+            if index > 0 && same(*field, last_seen[k]) {
+                continue;
+            }
+            // SAFETY: the event's views are valid for the duration of `emit`.
+            let value = unsafe { text(*field, index, STRING_NAMES[k])? };
+            stored[k] = builder.put(value.as_bytes());
+            last_seen[k] = *field;
+        }
+        for (k, name) in [(0, "id"), (1, "source"), (3, "type")] {
+            if fields[k].len == 0 {
+                return Err(invalid(format!("event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type")));
+            }
+        }
+        if !matches!(builder.view(stored[2]), b"" | b"1.0") {
+            return Err(invalid(format!("event {index}: specversion \"{}\" is not supported; leave it empty or set \"1.0\"", String::from_utf8_lossy(builder.view(stored[2])))));
+        }
+        // SAFETY: as above.
+        let data = unsafe { bytes(e.data.ptr, e.data.len) }
+            .ok_or_else(|| invalid(format!("event {index}: `data` has a NULL pointer and a length of {}", e.data.len)))?;
+        size += data.len() + attrs_len(e);
+        if size > max_event_bytes {
+            return Err(Refused(
+                evh::EVH_ERR_TOO_LARGE,
+                format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(builder.view(stored[0]))),
+            ));
+        }
+        let mut event = empty_event();
+        set_strings(&mut event, stored);
+        let data = builder.put(data);
+        event.data = evh_bytes { ptr: data.ptr, len: data.len };
+        builder.push(event);
+        // SAFETY: as above.
+        for (key, value) in unsafe { extensions(e, index)? } {
+            let (key, value) = (builder.put(key.as_bytes()), builder.put(value.as_bytes()));
             builder.push_extension(key, value);
         }
     }
     Ok(builder)
+}
+
+fn attrs_len(e: &evh_event) -> usize {
+    if e.extensions.is_null() || e.extensions_len == 0 {
+        return 0;
+    }
+    // SAFETY: non-NULL with a count, valid for the duration of `emit` (the ABI).
+    let attrs = unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) };
+    attrs.iter().map(|a| a.key.len + a.value.len).sum()
+}
+
+/// The event's checked extension attributes.
+///
+/// # Safety
+/// The event's views must be valid for `'a`.
+unsafe fn extensions<'a>(e: &'a evh_event, index: usize) -> Result<impl Iterator<Item = (&'a str, &'a str)>, Refused> {
+    if e.extensions_len > 0 && e.extensions.is_null() {
+        return Err(invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {}", e.extensions_len)));
+    }
+    let attrs: &[evh_attr] = if e.extensions_len == 0 {
+        &[]
+    } else {
+        // SAFETY: non-NULL, and the producer promises `extensions_len` attributes.
+        unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) }
+    };
+    let mut checked = Vec::with_capacity(attrs.len());
+    for attr in attrs {
+        // SAFETY: attribute views live as long as the event.
+        let (key, value) = unsafe { (text(attr.key, index, "extension name")?, text(attr.value, index, "extension value")?) };
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return Err(invalid(format!("event {index}: extension name \"{key}\" is invalid; CloudEvents extension names use only a-z and 0-9")));
+        }
+        checked.push((key, value));
+    }
+    Ok(checked.into_iter())
 }

@@ -3,7 +3,9 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
+use evhost_abi::{self as evh, evh_create_args, evh_status, evh_str};
+
+use crate::bus::Batch;
 
 use super::host_api::{InstanceHost, HOST_API};
 use super::library::Plugin;
@@ -111,13 +113,13 @@ impl Instance {
         }
     }
 
-    /// Consumer: hands a batch to `on_events`. `events` must come from the bus, which keeps
-    /// them valid while the batch is held.
-    pub fn deliver(&self, events: &[*const evh_event]) -> Delivered {
+    /// Consumer: hands the events `from..` of `batch` to `on_events`.
+    pub fn deliver(&self, batch: &Batch, from: usize) -> Delivered {
         let on_events = self.plugin.hooks.on_events.expect("checked when the library was loaded");
+        let events = &batch.events()[from..];
         let mut handled = 0usize;
-        // SAFETY: the pointers are into chunks the caller's batch keeps alive for the call;
-        // one consumer instance is called by one worker at a time.
+        // SAFETY: a Batch holds pointers into chunks it keeps alive, so every event is valid
+        // for the call; one consumer instance is called by one worker at a time.
         let status = unsafe { on_events(self.pointer, events.as_ptr(), events.len(), &mut handled) };
         let handled = if status == evh::EVH_OK { events.len() } else { handled.min(events.len()) };
         Delivered { status, handled }
