@@ -65,8 +65,6 @@ func Register(p Plugin) {
 		fail("a plugin was registered without a name")
 	case p.Create == nil:
 		fail("plugin %q was registered with a nil factory", p.Name)
-	case len(registry.plugins) >= MaxPlugins:
-		fail("plugin %q is one too many: a library carries at most %d plugins", p.Name, MaxPlugins)
 	default:
 		for _, q := range registry.plugins {
 			if q.Name == p.Name {
@@ -99,10 +97,11 @@ func library() (*C.evh_library, error) {
 		return nil, errors.New("no plugins registered; import the packages that call evhost.RegisterConsumer or evhost.RegisterProducer")
 	}
 	n := len(registry.plugins)
-	ptrs := (*[MaxPlugins]*C.evh_plugin)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.evh_plugin)(nil)))))
-	if ptrs == nil {
+	mem := C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.evh_plugin)(nil))))
+	if mem == nil {
 		return nil, errors.New("out of memory")
 	}
+	ptrs := unsafe.Slice((**C.evh_plugin)(mem), n)
 	for i, p := range registry.plugins {
 		ptrs[i] = C.evhgo_new_plugin(C.int(i), C.evh_kind(p.Kind), cString(p.Name), cString(p.Version), cString(p.Description), C.uint64_t(p.Flags))
 		if ptrs[i] == nil {

@@ -7,10 +7,6 @@
 
 #define EVHGO_HIDDEN __attribute__((visibility("hidden")))
 
-/* How many plugins one library may register: on_create carries no plugin pointer, so each
- * plugin needs its own on_create trampoline, and C cannot make functions at run time. */
-#define EVHGO_MAX_PLUGINS 64
-
 EVHGO_HIDDEN evh_plugin *evhgo_new_plugin(int slot, evh_kind kind, evh_str name, evh_str version,
                                           evh_str description, uint64_t flags);
 

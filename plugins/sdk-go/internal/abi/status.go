@@ -32,8 +32,6 @@ const (
 	EmitNonblock = uint32(C.EVH_EMIT_NONBLOCK)
 
 	PluginConcurrent = uint64(C.EVH_PLUGIN_CONCURRENT)
-
-	MaxPlugins = int(C.EVHGO_MAX_PLUGINS)
 )
 
 // StatusName names a status code as the header does; a value from across the boundary may
