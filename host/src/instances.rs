@@ -25,14 +25,14 @@ pub fn create_all(config: &Config, bus: &Arc<Bus>) -> Result<Instances, Diagnost
         instances.consumers.push((entry.clone(), instance));
     }
     for entry in &config.producers {
-        let sink = Sink { bus: bus.clone(), max_event_bytes: config.max_event_bytes };
-        let instance = create(&mut loader, entry, Some(sink))?;
+        let instance = create(&mut loader, entry, Some(Sink::bus(bus.clone(), config.max_event_bytes)))?;
         instances.producers.push((entry.clone(), instance));
     }
     Ok(instances)
 }
 
-fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -> Result<Arc<Instance>, Diagnostic> {
+/// Creates one instance; `sink` is where a producer's events go (None for consumers).
+pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -> Result<Arc<Instance>, Diagnostic> {
     let library = loader
         .load(&entry.library)
         .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;

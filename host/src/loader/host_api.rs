@@ -9,12 +9,23 @@ use std::sync::{Arc, Mutex};
 use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str};
 
 use super::ingest;
-use crate::bus::{AppendError, Bus};
+use super::Instance;
+use crate::bus::{AppendError, Bus, ChunkBuilder};
 
 /// Where a producer instance's events go.
-pub struct Sink {
-    pub bus: Arc<Bus>,
-    pub max_event_bytes: usize,
+pub enum Sink {
+    /// Checked copies go to `append` (the bus; in the benchmark also another transport).
+    Checked { append: Box<dyn Fn(ChunkBuilder, bool) -> Result<(), AppendError> + Send + Sync>, max_event_bytes: usize },
+    /// The producer's own events go straight to these consumers, on the emitting thread:
+    /// no check, no copy, no log. The benchmark's ceiling (`make bench`), nothing else.
+    Direct(Vec<Arc<Instance>>),
+}
+
+impl Sink {
+    /// The normal sink: the log.
+    pub fn bus(bus: Arc<Bus>, max_event_bytes: usize) -> Sink {
+        Sink::Checked { append: Box::new(move |batch, block| bus.append(batch, block).map(drop)), max_event_bytes }
+    }
 }
 
 /// The host's side of one instance; plugins see it as `evh_host *`.
@@ -85,12 +96,17 @@ unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usiz
     let call = AssertUnwindSafe(|| {
         // SAFETY: plugins pass back the handle they were given.
         let Some(host) = (unsafe { instance(host) }) else { return evh::EVH_ERR_INVALID_ARGUMENT };
-        let Some(sink) = &host.sink else {
-            host.set_error("emit: this instance is a consumer; only producers can emit".into());
-            return evh::EVH_ERR_UNSUPPORTED;
+        let (append, max_event_bytes) = match &host.sink {
+            Some(Sink::Checked { append, max_event_bytes }) => (append, *max_event_bytes),
+            // SAFETY: the ABI's emit contract: n events, valid for this call.
+            Some(Sink::Direct(consumers)) => return unsafe { emit_direct(consumers, events, n) },
+            None => {
+                host.set_error("emit: this instance is a consumer; only producers can emit".into());
+                return evh::EVH_ERR_UNSUPPORTED;
+            }
         };
         // SAFETY: the ABI's emit contract: n events, valid for this call.
-        let batch = match unsafe { ingest::read_batch(events, n, sink.max_event_bytes) } {
+        let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
             Ok(batch) => batch,
             Err(ingest::Refused(status, message)) => {
                 tracing::warn!(instance = %host.name, "emit refused: {message}");
@@ -98,17 +114,36 @@ unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usiz
                 return status;
             }
         };
-        match sink.bus.append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
-            Ok(_) => evh::EVH_OK,
+        match append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
+            Ok(()) => evh::EVH_OK,
             Err(AppendError::Full) => evh::EVH_BUSY,
             Err(AppendError::Stopped) => evh::EVH_STOPPED,
             Err(e @ AppendError::TooLarge { .. }) => {
+                tracing::warn!(instance = %host.name, "emit refused: {e}");
                 host.set_error(e.to_string());
                 evh::EVH_ERR_TOO_LARGE
             }
         }
     });
     catch_unwind(call).unwrap_or(evh::EVH_ERR_INTERNAL)
+}
+
+/// Hands a producer's events straight to consumers (the benchmark's ceiling).
+///
+/// # Safety
+/// `events` must hold `n` events of `events[0].struct_size` bytes, valid for the call.
+unsafe fn emit_direct(consumers: &[Arc<Instance>], events: *const evh_event, n: usize) -> evh_status {
+    if n == 0 {
+        return evh::EVH_OK;
+    }
+    // SAFETY: n >= 1 events, as the caller promises.
+    let stride = unsafe { (*events).struct_size } as usize;
+    let pointers: Vec<*const evh_event> = (0..n).map(|i| events.cast::<u8>().wrapping_add(i * stride).cast()).collect();
+    for consumer in consumers {
+        // SAFETY: the producer's events are valid for the duration of this emit call.
+        unsafe { consumer.deliver_raw(&pointers) };
+    }
+    evh::EVH_OK
 }
 
 unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {

@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use evhost_abi::{self as evh, evh_create_args, evh_status, evh_str};
+use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
 
 use crate::bus::Batch;
 
@@ -115,11 +115,18 @@ impl Instance {
 
     /// Consumer: hands the events `from..` of `batch` to `on_events`.
     pub fn deliver(&self, batch: &Batch, from: usize) -> Delivered {
-        let on_events = self.plugin.hooks.on_events.expect("checked when the library was loaded");
-        let events = &batch.events()[from..];
-        let mut handled = 0usize;
         // SAFETY: a Batch holds pointers into chunks it keeps alive, so every event is valid
-        // for the call; one consumer instance is called by one worker at a time.
+        // for the call.
+        unsafe { self.deliver_raw(&batch.events()[from..]) }
+    }
+
+    /// # Safety
+    /// Every pointer must point to an event that is valid for the duration of the call, and
+    /// the caller must not call this instance concurrently (one worker per consumer).
+    pub(super) unsafe fn deliver_raw(&self, events: &[*const evh_event]) -> Delivered {
+        let on_events = self.plugin.hooks.on_events.expect("checked when the library was loaded");
+        let mut handled = 0usize;
+        // SAFETY: forwarded from the caller; `handled` is a valid out-pointer.
         let status = unsafe { on_events(self.pointer, events.as_ptr(), events.len(), &mut handled) };
         let handled = if status == evh::EVH_OK { events.len() } else { handled.min(events.len()) };
         Delivered { status, handled }

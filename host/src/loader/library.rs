@@ -100,10 +100,13 @@ impl Library {
         if !elf {
             return Err(LoadError::NotSharedObject { path: shown, reason: "the file is not an ELF shared object".into() });
         }
+        // dlopen searches the system's library path for a bare file name ("libx.so"); a
+        // config names a file, so make it a path ("./libx.so").
+        let path = if path.components().count() == 1 && path.is_relative() { Path::new(".").join(path) } else { path.to_path_buf() };
         // SAFETY: loading a library runs its initializers. That is the point of a plugin
         // host: the user named this file as a plugin in the config, and it runs with the
         // host's trust (see the TRUST section of include/evhost.h).
-        let library = unsafe { libloading::Library::new(path) }
+        let library = unsafe { libloading::Library::new(&path) }
             .map_err(|e| LoadError::NotSharedObject { path: shown.clone(), reason: e.to_string() })?;
         // SAFETY: the symbol's type is the ABI's documented entry point type.
         let init: evh_library_init_fn = match unsafe { library.get::<evh_library_init_fn>(b"evh_library_init\0") } {
