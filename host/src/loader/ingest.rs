@@ -3,8 +3,9 @@
 //! taken whole or not at all.
 //!
 //! It is the producer's hot path, so it makes one pass over the events, copies each byte
-//! once and writes each event once. Attributes that repeat from one event to the next (the same pointer and length, as
-//! a producer's constant source or type) are checked and stored once per batch.
+//! once and writes each event once. When an event shares every attribute but its id with
+//! the one before (the same pointers and lengths, as a producer's constant source and
+//! type), those attributes are checked and stored once per batch.
 
 use evhost_abi::{self as evh, evh_attr, evh_bytes, evh_event, evh_status, evh_str};
 
@@ -29,17 +30,35 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     }
 }
 
+/// Checks that a view is UTF-8 and returns its bytes.
+///
 /// # Safety
 /// As for [`bytes`].
-unsafe fn text<'a>(view: evh_str, event: usize, field: &str) -> Result<&'a str, Refused> {
+unsafe fn text<'a>(view: evh_str, event: usize, field: &str) -> Result<&'a [u8], Refused> {
     // SAFETY: forwarded from the caller.
     let raw = unsafe { bytes(view.ptr, view.len) }
         .ok_or_else(|| invalid(format!("event {event}: `{field}` has a NULL pointer and a length of {}", view.len)))?;
-    std::str::from_utf8(raw).map_err(|e| invalid(format!("event {event}: `{field}` is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text")))
+    // ASCII first: attributes almost always are, and the full check costs more on short text.
+    if raw.is_ascii() {
+        return Ok(raw);
+    }
+    match std::str::from_utf8(raw) {
+        Ok(_) => Ok(raw),
+        Err(e) => Err(invalid(format!("event {event}: `{field}` is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text"))),
+    }
 }
 
-fn same(a: evh_str, b: evh_str) -> bool {
-    a.ptr == b.ptr && a.len == b.len
+/// True when two events of one batch share every string attribute but the id: the same
+/// pointers and lengths, so the same bytes for the duration of the call.
+fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
+    let same = |x: evh_str, y: evh_str| x.ptr == y.ptr && x.len == y.len;
+    same(a.source, b.source)
+        && same(a.specversion, b.specversion)
+        && same(a.r#type, b.r#type)
+        && same(a.subject, b.subject)
+        && same(a.datacontenttype, b.datacontenttype)
+        && same(a.dataschema, b.dataschema)
+        && same(a.time, b.time)
 }
 
 /// Copies `n` events starting at `events` into a new chunk.
@@ -68,48 +87,55 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     let first = event_at(0);
     let estimate = strings(first).iter().map(|s| s.len).sum::<usize>() + first.data.len + attrs_len(first);
     let mut builder = ChunkBuilder::with_capacity(n, estimate.saturating_mul(n).min(1 << 24));
-    let mut last_seen = [evh_str::EMPTY; 8];
-    let mut stored = [evh_str::EMPTY; 8];
+    // `event` keeps the stored attributes between iterations: a producer's events usually
+    // share all but id and data, and those are then checked and copied once per batch.
+    let mut event = empty_event();
+    let mut shared_size = 0;
+    let mut previous: Option<&evh_event> = None;
     for index in 0..n {
         let e = event_at(index);
-        let fields = strings(e);
-        let mut size = 0;
-        for (k, field) in fields.iter().enumerate() {
-            size += field.len;
-            if index > 0 && same(*field, last_seen[k]) {
-                continue;
+        if !previous.is_some_and(|p| same_attributes(p, e)) {
+            shared_size = 0;
+            let mut stored = strings(&event);
+            for (k, field) in strings(e).into_iter().enumerate().skip(1) {
+                // SAFETY: the event's views are valid for the duration of `emit`.
+                let value = unsafe { text(field, index, STRING_NAMES[k])? };
+                stored[k] = builder.put(value);
+                shared_size += value.len();
             }
-            // SAFETY: the event's views are valid for the duration of `emit`.
-            let value = unsafe { text(*field, index, STRING_NAMES[k])? };
-            stored[k] = builder.put(value.as_bytes());
-            last_seen[k] = *field;
-        }
-        for (k, name) in [(0, "id"), (1, "source"), (3, "type")] {
-            if fields[k].len == 0 {
-                return Err(invalid(format!("event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type")));
+            set_strings(&mut event, stored);
+            for (view, name) in [(e.source, "source"), (e.r#type, "type")] {
+                if view.len == 0 {
+                    return Err(invalid(format!("event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type")));
+                }
+            }
+            if !matches!(builder.view(event.specversion), b"" | b"1.0") {
+                return Err(invalid(format!("event {index}: specversion \"{}\" is not supported; leave it empty or set \"1.0\"", String::from_utf8_lossy(builder.view(event.specversion)))));
             }
         }
-        if !matches!(builder.view(stored[2]), b"" | b"1.0") {
-            return Err(invalid(format!("event {index}: specversion \"{}\" is not supported; leave it empty or set \"1.0\"", String::from_utf8_lossy(builder.view(stored[2])))));
+        previous = Some(e);
+        // SAFETY: as above.
+        let id = unsafe { text(e.id, index, "id")? };
+        if id.is_empty() {
+            return Err(invalid(format!("event {index}: `id` is empty; every CloudEvent needs an id, a source and a type")));
         }
         // SAFETY: as above.
         let data = unsafe { bytes(e.data.ptr, e.data.len) }
             .ok_or_else(|| invalid(format!("event {index}: `data` has a NULL pointer and a length of {}", e.data.len)))?;
-        size += data.len() + attrs_len(e);
+        let size = id.len() + shared_size + data.len() + attrs_len(e);
         if size > max_event_bytes {
             return Err(Refused(
                 evh::EVH_ERR_TOO_LARGE,
-                format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(builder.view(stored[0]))),
+                format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(id)),
             ));
         }
-        let mut event = empty_event();
-        set_strings(&mut event, stored);
+        event.id = builder.put(id);
         let data = builder.put(data);
         event.data = evh_bytes { ptr: data.ptr, len: data.len };
         builder.push(event);
         // SAFETY: as above.
         for (key, value) in unsafe { extensions(e, index)? } {
-            let (key, value) = (builder.put(key.as_bytes()), builder.put(value.as_bytes()));
+            let (key, value) = (builder.put(key), builder.put(value));
             builder.push_extension(key, value);
         }
     }
@@ -129,7 +155,7 @@ fn attrs_len(e: &evh_event) -> usize {
 ///
 /// # Safety
 /// The event's views must be valid for `'a`.
-unsafe fn extensions<'a>(e: &'a evh_event, index: usize) -> Result<impl Iterator<Item = (&'a str, &'a str)>, Refused> {
+unsafe fn extensions<'a>(e: &'a evh_event, index: usize) -> Result<impl Iterator<Item = (&'a [u8], &'a [u8])>, Refused> {
     if e.extensions_len > 0 && e.extensions.is_null() {
         return Err(invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {}", e.extensions_len)));
     }
@@ -143,8 +169,8 @@ unsafe fn extensions<'a>(e: &'a evh_event, index: usize) -> Result<impl Iterator
     for attr in attrs {
         // SAFETY: attribute views live as long as the event.
         let (key, value) = unsafe { (text(attr.key, index, "extension name")?, text(attr.value, index, "extension value")?) };
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-            return Err(invalid(format!("event {index}: extension name \"{key}\" is invalid; CloudEvents extension names use only a-z and 0-9")));
+        if key.is_empty() || !key.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return Err(invalid(format!("event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9", String::from_utf8_lossy(key))));
         }
         checked.push((key, value));
     }
