@@ -1,0 +1,100 @@
+//! The process lifecycle: SIGTERM/SIGINT stop producers, drain consumers and exit 0; the
+//! command line's own exit codes.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::support::Env;
+
+/// A producer that would run for hours, and digest consumers `(name, library)`.
+fn endless(producer_library: &str, consumers: &[(&str, &str)]) -> Env {
+    let env = Env::new();
+    let mut toml = format!(
+        "[log]\ncapacity = 1024\n\n[host]\ndrain_timeout = \"10s\"\n\n[[producer]]\nname = \"seq\"\nlibrary = \"{producer_library}\"\nplugin = \"sequence\"\nconfig = {{ count = 1000000000000, payload_bytes = 32 }}\n"
+    );
+    for (name, library) in consumers {
+        toml.push_str(&format!("\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"digest\"\nconfig = {{ path = \"{name}.json\" }}\n"));
+    }
+    env.config(&toml);
+    env
+}
+
+/// Starts the run, lets events flow, sends `signal`, and checks the drained results.
+fn stops_cleanly_on(signal: Signal, env: &Env, consumers: &[(&str, &str)]) {
+    let mut running = env.spawn();
+    running.wait_for_line("evhost is running");
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    running.signal(signal);
+    let out = running.wait();
+    let took = sent.elapsed();
+    out.expect_code(0);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop after {signal}:\n{}", out.stderr);
+    assert!(out.stderr.contains(&format!("{} received", signal.as_str())), "{}", out.stderr);
+    assert!(out.stderr.contains("evhost stopped cleanly"), "{}", out.stderr);
+    let results: Vec<(&str, Value)> = consumers.iter().map(|(name, _)| (*name, env.json(&format!("{name}.json")))).collect();
+    let (first, reference) = &results[0];
+    let count = reference["count"].as_u64().expect("a count");
+    assert!(count > 0, "no events flowed before the signal: {reference}");
+    assert!(count < 1_000_000_000_000, "the producer was not stopped: {reference}");
+    for (name, result) in &results {
+        assert_eq!(result["in_order"], true, "{name}: {result}");
+        // Every consumer drained everything the log accepted: same count, same digest.
+        assert_eq!(result, reference, "{name} and {first} saw different events");
+    }
+}
+
+#[test]
+fn sigterm_stops_producers_and_drains_consumers() {
+    let consumers = [("c", "{C}"), ("rust", "{RUST}")];
+    let env = endless("{C}", &consumers);
+    stops_cleanly_on(Signal::SIGTERM, &env, &consumers);
+}
+
+#[test]
+fn sigint_stops_producers_and_drains_consumers() {
+    let consumers = [("c", "{C}"), ("cpp", "{CPP}")];
+    let env = endless("{RUST}", &consumers);
+    stops_cleanly_on(Signal::SIGINT, &env, &consumers);
+}
+
+#[test]
+fn sigterm_with_a_go_runtime_loaded() {
+    // Go installs its own signal handlers; the host must still get SIGTERM and drain.
+    let consumers = [("go", "{GO}"), ("c", "{C}")];
+    let env = endless("{GO}", &consumers);
+    stops_cleanly_on(Signal::SIGTERM, &env, &consumers);
+}
+
+#[test]
+fn help_exits_0() {
+    let out = Env::new().evhost(&["--help"]);
+    out.expect_code(0);
+    for command in ["run", "check", "inspect"] {
+        assert!(out.stdout.contains(command), "--help lists `{command}`:\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn unknown_subcommand_exits_2() {
+    let out = Env::new().evhost(&["frobnicate"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("frobnicate"), "{}", out.stderr);
+}
+
+#[test]
+fn no_subcommand_exits_2() {
+    Env::new().evhost(&[]).expect_code(2);
+}
+
+#[test]
+fn a_finite_run_exits_0_by_itself() {
+    let env = Env::new();
+    env.config("[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 10 }\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{C}\"\nplugin = \"digest\"\nconfig = { path = \"digest.json\" }\n");
+    let out = env.run();
+    out.expect_code(0);
+    assert!(out.stderr.contains("producer finished"), "{}", out.stderr);
+    assert_eq!(env.json("digest.json")["count"], 10);
+}

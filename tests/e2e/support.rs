@@ -1,0 +1,260 @@
+//! Shared helpers: where the binary and the example libraries are, a private working folder
+//! per test with its `evhost.toml`, runs of the real binary with a time limit, and the
+//! `[ROOT]`/`[TMP]` redaction that keeps snapshots stable across machines.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Every run gets this long; a hang fails the test instead of stalling the suite.
+pub const RUN_LIMIT: Duration = Duration::from_secs(20);
+
+/// The repository root, canonical.
+pub fn root() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .canonicalize()
+        .expect("the repository root exists")
+}
+
+/// The absolute path of a library `make build` puts in target/plugins.
+pub fn plugin(file: &str) -> PathBuf {
+    let path = root().join("target/plugins").join(file);
+    assert!(path.is_file(), "{} is missing: run `make build` first", path.display());
+    path
+}
+
+pub const C: &str = "libevh_example_c.so";
+pub const CPP: &str = "libevh_example_cpp.so";
+pub const RUST: &str = "libevh_example_rust.so";
+pub const GO: &str = "libevh_example_go.so";
+
+/// What a finished run left behind.
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or_else(|| panic!("evhost died by a signal: {:?}\nstderr:\n{}", self.status, self.stderr))
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code(), code, "unexpected exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A test's working folder, removed when the test ends.
+pub struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env { dir: tempfile::tempdir().expect("a temporary folder") }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir().join(relative)
+    }
+
+    /// Writes `evhost.toml`. `{C}`, `{CPP}`, `{RUST}` and `{GO}` stand for the absolute
+    /// paths of the example libraries (checked to exist).
+    pub fn config(&self, toml: &str) -> &Self {
+        let mut text = toml.to_string();
+        for (key, file) in [("{C}", C), ("{CPP}", CPP), ("{RUST}", RUST), ("{GO}", GO)] {
+            if text.contains(key) {
+                text = text.replace(key, &plugin(file).display().to_string());
+            }
+        }
+        self.write("evhost.toml", &text);
+        self
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        std::fs::write(self.path(relative), text).expect("write a file in the test folder");
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_evhost"));
+        command.args(args).current_dir(self.dir()).env_remove("EVHOST_LOG").env("NO_COLOR", "1");
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs `evhost ARGS` in this folder to the end.
+    pub fn evhost(&self, args: &[&str]) -> Output {
+        Running::start(self.command(args)).wait()
+    }
+
+    /// `evhost run -c evhost.toml`.
+    pub fn run(&self) -> Output {
+        self.evhost(&["run", "-c", "evhost.toml"])
+    }
+
+    /// Starts `evhost run -c evhost.toml` and returns while it runs.
+    pub fn spawn(&self) -> Running {
+        Running::start(self.command(&["run", "-c", "evhost.toml"]))
+    }
+
+    /// Reads a one-line JSON result file a consumer wrote.
+    pub fn json(&self, relative: &str) -> serde_json::Value {
+        let path = self.path(relative);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text:?}", path.display()))
+    }
+
+    /// Reads a JSON Lines file (a dead-letter file).
+    pub fn json_lines(&self, relative: &str) -> Vec<serde_json::Value> {
+        let path = self.path(relative);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))).collect()
+    }
+
+    /// `text` with the repository as `[ROOT]` and this folder as `[TMP]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        let mut tmp = vec![self.dir().to_path_buf()];
+        if let Ok(canonical) = self.dir().canonicalize() {
+            tmp.push(canonical);
+        }
+        for dir in tmp {
+            text = text.replace(&dir.display().to_string(), "[TMP]");
+        }
+        let raw_root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        text.replace(&root().display().to_string(), "[ROOT]").replace(raw_root, "[ROOT]")
+    }
+
+    /// Compiles `source` into `[TMP]/<file>` as a shared library against include/evhost.h.
+    pub fn compile_library(&self, file: &str, source: &str) -> PathBuf {
+        let src = self.path(&format!("{file}.c"));
+        std::fs::write(&src, source).expect("write the C source");
+        let out = self.path(file);
+        let include = root().join("include");
+        let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+            .args(["-shared", "-fPIC", "-std=c11", "-o"])
+            .arg(&out)
+            .arg("-I")
+            .arg(&include)
+            .arg(&src)
+            .status()
+            .expect("a C compiler (cc) to build test fixtures");
+        assert!(status.success(), "compiling the {file} fixture failed");
+        out
+    }
+}
+
+/// A running `evhost`, its stderr read line by line as it comes.
+pub struct Running {
+    child: Child,
+    started: Instant,
+    lines: mpsc::Receiver<String>,
+    stderr: Vec<String>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Running {
+        let started = Instant::now();
+        let mut child = command.spawn().expect("start evhost");
+        let (send, lines) = mpsc::channel();
+        let err = child.stderr.take().expect("piped stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().expect("piped stdout");
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        });
+        Running { child, started, lines, stderr: Vec::new(), stdout }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits until a stderr line contains `needle`; panics after the run limit.
+    pub fn wait_for_line(&mut self, needle: &str) {
+        let deadline = self.started + RUN_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.stderr.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("evhost never logged {needle:?}; stderr so far:\n{}", self.stderr.join("\n"));
+                }
+            }
+        }
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), signal).expect("signal evhost");
+    }
+
+    /// Waits for the exit (killing it after the run limit) and collects its output.
+    pub fn wait(mut self) -> Output {
+        let deadline = self.started + RUN_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for evhost") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.stderr.push(line);
+                }
+                panic!("evhost did not exit within {RUN_LIMIT:?}; stderr:\n{}", self.stderr.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        // The reader thread ends at EOF, once the process and its children closed stderr.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.stderr.push(line);
+        }
+        let stdout = self.stdout.join().expect("the stdout reader");
+        let mut stderr = self.stderr.join("\n");
+        if !stderr.is_empty() {
+            stderr.push('\n');
+        }
+        Output { status, stdout, stderr }
+    }
+}
+
+/// The fields of a tracing line `... message key=value key=value` as (key, value) pairs.
+pub fn log_fields(line: &str) -> Vec<(String, String)> {
+    line.split_whitespace().filter_map(|w| w.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The counter `key` of the "consumer drained" line for consumer `name`.
+pub fn drained(stderr: &str, name: &str, key: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("consumer drained") && log_fields(l).iter().any(|(k, v)| k == "consumer" && v == name))
+        .unwrap_or_else(|| panic!("no \"consumer drained\" line for {name}; stderr:\n{stderr}"));
+    let value = log_fields(line).into_iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key}= in {line:?}")).1;
+    value.parse().unwrap_or_else(|_| panic!("{key}={value} is not a number in {line:?}"))
+}
