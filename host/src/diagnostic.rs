@@ -59,9 +59,10 @@ impl Location {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;
+        let mut gutter = " ".to_string();
         if let Some(location) = &self.location {
             let (line, column) = location.line_col();
-            let gutter = " ".repeat(line.to_string().len());
+            gutter = " ".repeat(line.to_string().len());
             writeln!(f, "{gutter}--> {}:{line}:{column}", location.file.path.display())?;
             let text = location.file.text.lines().nth(line - 1).unwrap_or("");
             let width = location.file.text[location.span.clone()].lines().next().map_or(1, |s| s.chars().count().max(1));
@@ -70,7 +71,7 @@ impl fmt::Display for Diagnostic {
             writeln!(f, "{gutter} | {}{}", " ".repeat(column - 1), "^".repeat(width))?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
+            writeln!(f, "{gutter} = help: {help}")?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::bus::Bus;
-use crate::config::{Config, InstanceConfig, Role};
+use crate::config::{suggest, Config, InstanceConfig, Role};
 use crate::diagnostic::Diagnostic;
 use crate::loader::{Instance, InstanceHost, Kind, Loader, Plugin, Sink};
 
@@ -37,11 +37,7 @@ pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -
         .load(&entry.library)
         .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;
     let plugin = select(&library.plugins, entry)?;
-    let wanted = match entry.role {
-        Role::Producer => Kind::Producer,
-        Role::Consumer => Kind::Consumer,
-    };
-    if plugin.kind != wanted {
+    if plugin.kind != kind_of(entry.role) {
         return Err(Diagnostic::new(format!("plugin \"{}\" is a {}, but \"{}\" is listed as a [[{}]]", plugin.name, plugin.kind, entry.name, entry.role.as_str()))
             .at(Some(entry.plugin_at.clone().unwrap_or_else(|| entry.library_at.clone())))
             .help(match plugin.kind {
@@ -53,7 +49,7 @@ pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -
     let host = InstanceHost::new(&entry.name, sink);
     let instance = Instance::create(plugin.clone(), host, &entry.config_json).map_err(|e| {
         Diagnostic::new(format!("{} \"{}\" (plugin \"{}\") failed to start: {e}", entry.role.as_str(), entry.name, plugin.name))
-            .at(Some(entry.name_at.clone()))
+            .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
             .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
     })?;
     Ok(Arc::new(instance))
@@ -64,14 +60,30 @@ fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a 
     let path = entry.library.display();
     match &entry.plugin {
         Some(name) => plugins.iter().find(|p| &p.name == name).ok_or_else(|| {
-            Diagnostic::new(format!("library {path} has no plugin \"{name}\""))
-                .at(entry.plugin_at.clone())
-                .help(format!("it carries {}; `evhost inspect {path}` lists them", names()))
+            let help = match suggest::closest(name, plugins.iter().map(|p| p.name.as_str())) {
+                Some(best) => format!("did you mean \"{best}\"? It carries {}", names()),
+                None => format!("it carries {}; `evhost inspect {path}` lists them", names()),
+            };
+            Diagnostic::new(format!("library {path} has no plugin \"{name}\"")).at(entry.plugin_at.clone()).help(help)
         }),
         None if plugins.len() == 1 => Ok(&plugins[0]),
         None if plugins.is_empty() => Err(Diagnostic::new(format!("library {path} carries no plugins")).at(Some(entry.library_at.clone())).help("rebuild it with at least one plugin registered")),
-        None => Err(Diagnostic::new(format!("library {path} carries {} plugins, and \"{}\" does not say which one", plugins.len(), entry.name))
-            .at(Some(entry.name_at.clone()))
-            .help(format!("add `plugin = \"...\"` naming one of {}", names()))),
+        None => {
+            let fitting: Vec<&Arc<Plugin>> = plugins.iter().filter(|p| p.kind == kind_of(entry.role)).collect();
+            let help = match fitting.as_slice() {
+                [only] => format!("add `plugin = \"{}\"`, its only {}", only.name, entry.role.as_str()),
+                _ => format!("add `plugin = \"...\"` naming one of {}", names()),
+            };
+            Err(Diagnostic::new(format!("library {path} carries {} plugins, and \"{}\" does not say which one", plugins.len(), entry.name))
+                .at(Some(entry.name_at.clone()))
+                .help(help))
+        }
+    }
+}
+
+fn kind_of(role: Role) -> Kind {
+    match role {
+        Role::Producer => Kind::Producer,
+        Role::Consumer => Kind::Consumer,
     }
 }

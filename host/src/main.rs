@@ -84,7 +84,8 @@ fn main() -> ExitCode {
             });
             match checked {
                 Ok((producers, consumers)) => {
-                    println!("{}: OK ({producers} producers, {consumers} consumers)", path.display());
+                    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+                    println!("{}: OK ({}, {})", path.display(), plural(producers, "producer"), plural(consumers, "consumer"));
                     ExitCode::SUCCESS
                 }
                 Err(e) => setup_error(e),

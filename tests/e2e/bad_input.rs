@@ -145,7 +145,7 @@ fn library_with_several_plugins_and_no_plugin_key() {
     let env = Env::new();
     env.config(&format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{{C}}\"\nconfig = {{ count = 10 }}\n"));
     let stderr = run_fails(&env);
-    assert!(stderr.contains("\"sequence\" (producer)"), "{stderr}");
+    assert!(stderr.contains("add `plugin = \"sequence\"`, its only producer"), "{stderr}");
     insta::assert_snapshot!("several_plugins_none_named", stderr);
 }
 
@@ -207,7 +207,7 @@ fn check_accepts_a_good_config() {
     env.config(&format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{{C}}\"\nplugin = \"sequence\"\nconfig = {{ count = 10 }}\n"));
     let out = env.evhost(&["check", "-c", "evhost.toml"]);
     out.expect_code(0);
-    assert_eq!(out.stdout, "evhost.toml: OK (1 producers, 1 consumers)\n");
+    assert_eq!(out.stdout, "evhost.toml: OK (1 producer, 1 consumer)\n");
     assert!(!env.path("digest.json").exists(), "check runs nothing");
 }
 

@@ -78,7 +78,11 @@ struct State {
 }
 
 struct Cursor {
+    /// The first event not yet committed.
     next: u64,
+    /// The end of the batch the consumer holds (`next` when it holds none): events before
+    /// it are being delivered, never counted as dropped.
+    reading: u64,
     policy: Policy,
     dropped: u64,
 }
@@ -192,7 +196,7 @@ impl Bus {
     pub fn add_consumer(&self, policy: Policy) -> ConsumerId {
         let mut state = self.lock();
         let next = state.head;
-        state.cursors.push(Cursor { next, policy, dropped: 0 });
+        state.cursors.push(Cursor { next, reading: next, policy, dropped: 0 });
         ConsumerId(state.cursors.len() - 1)
     }
 
@@ -260,8 +264,9 @@ impl Bus {
         }
         let tail = state.tail;
         for cursor in state.cursors.iter_mut().filter(|c| c.next < tail) {
-            cursor.dropped += tail - cursor.next;
+            cursor.dropped += tail.saturating_sub(cursor.reading.max(cursor.next));
             cursor.next = tail;
+            cursor.reading = cursor.reading.max(tail);
         }
         fits(state)
     }
@@ -280,8 +285,10 @@ impl Bus {
         if start >= state.head {
             return if state.closed || state.stopped { Read::End } else { Read::Empty };
         }
-        let dropped = std::mem::take(&mut state.cursors[id.0].dropped);
         let end = state.head.min(start + max as u64);
+        let cursor = &mut state.cursors[id.0];
+        let dropped = std::mem::take(&mut cursor.dropped);
+        cursor.reading = end;
         let first = state.chunks.partition_point(|c| c.end_seq() <= start);
         for chunk in state.chunks.range(first..) {
             if chunk.first_seq >= end {

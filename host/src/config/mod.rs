@@ -2,7 +2,7 @@
 //! is a [`Diagnostic`] that names the file, line and column and says how to fix it.
 
 mod model;
-mod suggest;
+pub(crate) mod suggest;
 pub mod units;
 
 use std::collections::HashMap;
@@ -63,6 +63,8 @@ pub struct InstanceConfig {
     pub name_at: Location,
     pub library_at: Location,
     pub plugin_at: Option<Location>,
+    /// The `config` table, when there is one.
+    pub config_at: Option<Location>,
 }
 
 /// What to do for a consumer that falls a full log behind.
@@ -248,6 +250,7 @@ impl Validator {
             name_at: self.at(&raw.name),
             library_at: self.at(&raw.library),
             plugin_at: raw.plugin.as_ref().map(|p| self.at(p)),
+            config_at: raw.config.as_ref().map(|c| self.at(c)),
         })
     }
 

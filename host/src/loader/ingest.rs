@@ -76,7 +76,7 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     // SAFETY: non-NULL, and n >= 1, so the first event is readable; struct_size comes first.
     let stride = unsafe { (*events).struct_size } as usize;
     let minimum = std::mem::size_of::<evh_event>();
-    if stride < minimum || stride % std::mem::align_of::<evh_event>() != 0 {
+    if stride < minimum || !stride.is_multiple_of(std::mem::align_of::<evh_event>()) {
         return Err(invalid(format!("events[0].struct_size is {stride}; set it to sizeof(evh_event) ({minimum} in ABI 1.0)")));
     }
     // SAFETY: the producer promises n events, `stride` bytes apart; the stride is at least
@@ -155,7 +155,7 @@ fn attrs_len(e: &evh_event) -> usize {
 ///
 /// # Safety
 /// The event's views must be valid for `'a`.
-unsafe fn extensions<'a>(e: &'a evh_event, index: usize) -> Result<impl Iterator<Item = (&'a [u8], &'a [u8])>, Refused> {
+unsafe fn extensions(e: &evh_event, index: usize) -> Result<impl Iterator<Item = (&[u8], &[u8])>, Refused> {
     if e.extensions_len > 0 && e.extensions.is_null() {
         return Err(invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {}", e.extensions_len)));
     }

@@ -19,14 +19,15 @@ pub struct HookError {
 
 impl std::fmt::Display for HookError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", evh::status_name(self.status))?;
-        if self.status != evh::EVH_OK && evh::status_name(self.status) == "EVH_UNKNOWN" {
-            write!(f, " ({})", self.status)?;
-        }
+        let name = evh::status_name(self.status);
         match &self.message {
-            Some(message) => write!(f, ": {message}"),
-            None => Ok(()),
+            Some(message) => write!(f, "{message} ({name}")?,
+            None => write!(f, "it returned {name} without a message ({name}")?,
         }
+        if name == "EVH_UNKNOWN" {
+            write!(f, " {}", self.status)?;
+        }
+        f.write_str(")")
     }
 }
 

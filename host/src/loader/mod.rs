@@ -45,9 +45,12 @@ impl LoadError {
             LoadError::Version { major, minor, .. } if *major == evhost_abi::EVH_ABI_VERSION_MAJOR && *minor > evhost_abi::EVH_ABI_VERSION_MINOR => {
                 format!("the library needs a newer host: upgrade evhost to one that speaks ABI {major}.{minor} or later, or rebuild the library against this host's include/evhost.h")
             }
+            LoadError::Version { major, .. } if *major > evhost_abi::EVH_ABI_VERSION_MAJOR => {
+                format!("upgrade evhost to a host that speaks ABI {major}, or rebuild the library against this host's include/evhost.h")
+            }
             LoadError::Version { .. } => "rebuild the library against this host's include/evhost.h (or its SDK version)".into(),
             LoadError::Malformed { .. } => "rebuild the library against include/evhost.h; if it uses an SDK, report this to its authors".into(),
-            LoadError::SecondGoRuntime { .. } => "build both Go plugins into one library (one Go module can register many plugins), or run one of them isolated once isolation is available".into(),
+            LoadError::SecondGoRuntime { .. } => "build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init). evhost cannot yet run a second Go library in a separate process".into(),
         }
     }
 }

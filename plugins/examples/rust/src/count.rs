@@ -22,7 +22,7 @@ pub struct Count {
 
 impl Consumer for Count {
     const NAME: &'static str = "count";
-    const DESCRIPTION: &'static str = "Counts events and data bytes; writes the totals on stop.";
+    const DESCRIPTION: &'static str = "counts events and data bytes; writes the totals on stop";
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {

@@ -38,7 +38,7 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 impl Consumer for Digest {
     const NAME: &'static str = "digest";
     const DESCRIPTION: &'static str =
-        "Hashes every event (FNV-1a over id, type, data) and writes the digest on stop.";
+        "hashes every event (FNV-1a over id, type, data) and writes the digest on stop";
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {

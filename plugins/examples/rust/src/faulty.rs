@@ -33,7 +33,7 @@ pub struct Faulty {
 
 impl Consumer for Faulty {
     const NAME: &'static str = "faulty";
-    const DESCRIPTION: &'static str = "Test fixture: panics, fails or retries on purpose.";
+    const DESCRIPTION: &'static str = "test fixture: panics, fails or retries on purpose";
     type Config = Config;
 
     fn create(_ctx: Context, config: Config) -> Result<Self, Error> {

@@ -39,7 +39,7 @@ pub struct Sequence {
 impl Producer for Sequence {
     const NAME: &'static str = "sequence";
     const DESCRIPTION: &'static str =
-        "Emits `count` numbered events with a known payload, then finishes.";
+        "emits `count` numbered events with a known payload, then finishes";
     type Config = Config;
 
     fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
