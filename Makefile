@@ -5,6 +5,9 @@ CARGO   ?= cargo
 PLUGINS := $(abspath target/plugins)
 EVHOST  := target/release/evhost
 
+# First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
+SOURCES := http schedule objects file webhook
+
 .PHONY: all build host rust-plugins c-plugins go-plugins demo test test-go clean
 
 all: build
@@ -16,9 +19,9 @@ host:
 	$(CARGO) build --release -p evhost
 
 rust-plugins:
-	$(CARGO) build --release -p evhost-example-rust
+	$(CARGO) build --release -p evhost-example-rust $(addprefix -p evhost-plugin-,$(SOURCES))
 	@mkdir -p $(PLUGINS)
-	cp target/release/libevh_example_rust.so $(PLUGINS)/
+	cp target/release/libevh_example_rust.so $(addprefix target/release/libevh_,$(addsuffix .so,$(SOURCES))) $(PLUGINS)/
 
 c-plugins:
 	$(MAKE) -C plugins/examples/c OUT=$(PLUGINS)

@@ -4,6 +4,10 @@
 mod bad_input;
 mod cross_language;
 mod delivery;
+mod file_and_webhook;
+mod http;
 mod inspect;
 mod lifecycle;
+mod objects;
+mod schedule;
 mod support;

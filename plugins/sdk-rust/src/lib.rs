@@ -62,6 +62,7 @@
 //! [`Emitter`] it is given until it is done or [`Producer::stop`] asks it to return. See
 //! `plugins/examples/rust` for a producer and more consumers.
 
+pub mod cloudevents;
 mod context;
 mod emit;
 mod error;

@@ -1,0 +1,1 @@
+//! The `objects` plugin (being written).

@@ -1,0 +1,150 @@
+//! The CloudEvents JSON event format (structured mode): events to JSON objects and back.
+//! Plugins that speak HTTP, write files or talk to brokers share these so that every one
+//! writes and reads the same shape.
+
+use std::borrow::Cow;
+
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use crate::{Event, OutEvent};
+
+/// True for JSON media types: `application/json`, `text/json` and `*/*+json`, with or
+/// without parameters.
+pub fn is_json_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
+}
+
+/// An event in the CloudEvents JSON format: `data` inline when the content type is JSON
+/// and the bytes parse, `data_base64` otherwise.
+pub fn to_json(event: &Event) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("specversion".into(), event.specversion().into());
+    out.insert("id".into(), event.id().into());
+    out.insert("source".into(), event.source().into());
+    out.insert("type".into(), event.ty().into());
+    let optional = [
+        ("subject", event.subject()),
+        ("datacontenttype", event.datacontenttype()),
+        ("dataschema", event.dataschema()),
+        ("time", event.time()),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            out.insert(key.into(), value.into());
+        }
+    }
+    for (key, value) in event.extensions() {
+        out.insert(key.into(), value.into());
+    }
+    let data = event.data();
+    let inline = event.datacontenttype().is_none_or(is_json_type).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
+    match inline {
+        Some(value) => {
+            out.insert("data".into(), value);
+        }
+        None if data.is_empty() => {}
+        None => {
+            out.insert("data_base64".into(), base64::engine::general_purpose::STANDARD.encode(data).into());
+        }
+    }
+    out
+}
+
+/// Reads one event in the CloudEvents JSON format. The message says which attribute is
+/// wrong, for an HTTP 400 or a log line.
+pub fn from_json(value: &Value) -> Result<OutEvent<'static>, String> {
+    let object = value.as_object().ok_or("a CloudEvent in JSON must be an object")?;
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("`{key}` must be a string")),
+        }
+    };
+    match text("specversion")?.as_deref() {
+        Some("1.0") => {}
+        Some(other) => return Err(format!("specversion \"{other}\" is not supported; use \"1.0\"")),
+        None => return Err("`specversion` is required (\"1.0\")".into()),
+    }
+    let required = |key: &str| -> Result<String, String> {
+        match text(key)? {
+            Some(s) if !s.is_empty() => Ok(s),
+            _ => Err(format!("`{key}` is required and must be a non-empty string")),
+        }
+    };
+    let mut event = OutEvent::new(required("id")?, required("source")?, required("type")?);
+    event.subject = text("subject")?.map(Cow::Owned);
+    event.datacontenttype = text("datacontenttype")?.map(Cow::Owned);
+    event.dataschema = text("dataschema")?.map(Cow::Owned);
+    event.time = text("time")?.map(Cow::Owned);
+    match (object.get("data"), object.get("data_base64")) {
+        (Some(_), Some(_)) => return Err("`data` and `data_base64` are mutually exclusive".into()),
+        (Some(Value::String(s)), None) if !event.datacontenttype.as_deref().is_none_or(is_json_type) => {
+            event.data = Cow::Owned(s.clone().into_bytes());
+        }
+        (Some(data), None) => {
+            event.data = Cow::Owned(serde_json::to_vec(data).expect("a JSON value serializes"));
+            if event.datacontenttype.is_none() {
+                event.datacontenttype = Some(Cow::Borrowed("application/json"));
+            }
+        }
+        (None, Some(Value::String(encoded))) => {
+            event.data = Cow::Owned(base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("`data_base64` is not valid base64: {e}"))?);
+        }
+        (None, Some(_)) => return Err("`data_base64` must be a string".into()),
+        (None, None) => {}
+    }
+    const KNOWN: [&str; 10] = ["specversion", "id", "source", "type", "subject", "datacontenttype", "dataschema", "time", "data", "data_base64"];
+    for (key, value) in object.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())) {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return Err(format!("extension attribute name \"{key}\" is invalid; use only a-z and 0-9"));
+        }
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Bool(_) | Value::Number(_) => value.to_string(),
+            _ => return Err(format!("extension attribute `{key}` must be a string, number or boolean")),
+        };
+        event.extensions.push((Cow::Owned(key.clone()), Cow::Owned(value)));
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_spec_example() {
+        let event = from_json(&json!({
+            "specversion": "1.0", "type": "com.github.pull_request.opened",
+            "source": "https://github.com/cloudevents/spec/pull", "subject": "123",
+            "id": "A234-1234-1234", "time": "2018-04-05T17:31:00Z", "comexampleextension1": "value",
+            "datacontenttype": "application/json", "data": {"a": 1}
+        }))
+        .unwrap();
+        assert_eq!(event.id, "A234-1234-1234");
+        assert_eq!(event.subject.as_deref(), Some("123"));
+        assert_eq!(&*event.data, br#"{"a":1}"#);
+        assert_eq!(event.extensions, vec![(Cow::from("comexampleextension1"), Cow::from("value"))]);
+    }
+
+    #[test]
+    fn decodes_base64_and_rejects_bad_input() {
+        let event = from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data_base64": "AAEC"})).unwrap();
+        assert_eq!(&*event.data, &[0, 1, 2]);
+        assert!(from_json(&json!({"specversion": "0.3", "id": "1", "source": "/s", "type": "t"})).unwrap_err().contains("0.3"));
+        assert!(from_json(&json!({"specversion": "1.0", "source": "/s", "type": "t"})).unwrap_err().contains("`id`"));
+        assert!(from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "Bad-Name": "x"})).unwrap_err().contains("Bad-Name"));
+        assert!(from_json(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn json_types() {
+        assert!(is_json_type("application/json; charset=utf-8"));
+        assert!(is_json_type("application/cloudevents+json"));
+        assert!(!is_json_type("text/plain"));
+    }
+}

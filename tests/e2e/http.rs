@@ -1,0 +1,1 @@
+//! Tests of the first-party plugin(s) (being written).
