@@ -147,4 +147,41 @@ mod tests {
         assert!(is_json_type("application/cloudevents+json"));
         assert!(!is_json_type("text/plain"));
     }
+
+    /// An event over borrowed parts, as the host would deliver it.
+    fn event(content_type: &str, data: &[u8]) -> Event {
+        use evhost_abi::{evh_bytes, evh_event, evh_str, struct_size};
+        Event::from_abi(evh_event {
+            struct_size: struct_size::<evh_event>(),
+            reserved: 0,
+            seq: 7,
+            id: evh_str::from_str("id-7"),
+            source: evh_str::from_str("/s"),
+            specversion: evh_str::EMPTY,
+            r#type: evh_str::from_str("t"),
+            subject: evh_str::EMPTY,
+            datacontenttype: evh_str::from_str(content_type),
+            dataschema: evh_str::EMPTY,
+            time: evh_str::EMPTY,
+            data: evh_bytes::from_slice(data),
+            extensions: std::ptr::null(),
+            extensions_len: 0,
+        })
+    }
+
+    #[test]
+    fn json_data_is_inline_and_other_data_is_base64() {
+        let inline = to_json(&event("application/json", br#"{"a":[1,2]}"#));
+        assert_eq!(inline.get("data"), Some(&json!({"a": [1, 2]})));
+        assert_eq!(inline.get("data_base64"), None);
+        assert_eq!(inline.get("specversion"), Some(&json!("1.0")));
+        // Declared JSON that does not parse, and non-JSON types, travel as base64.
+        for (content_type, data) in [("application/json", &b"{not json"[..]), ("text/plain", &b"{}"[..])] {
+            let out = to_json(&event(content_type, data));
+            assert_eq!(out.get("data"), None, "{content_type}");
+            assert_eq!(out.get("data_base64"), Some(&json!(base64::engine::general_purpose::STANDARD.encode(data))));
+        }
+        let empty = to_json(&event("application/octet-stream", b""));
+        assert!(!empty.contains_key("data") && !empty.contains_key("data_base64"));
+    }
 }

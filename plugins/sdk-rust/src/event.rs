@@ -132,6 +132,14 @@ impl Event {
     }
 }
 
+/// Unit tests build events without a host.
+#[cfg(test)]
+impl Event {
+    pub(crate) fn from_abi(raw: evh_event) -> Event {
+        Event(raw)
+    }
+}
+
 impl std::fmt::Debug for Event {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Event")

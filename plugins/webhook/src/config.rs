@@ -1,0 +1,146 @@
+//! The `config` table: `url`, `mode`, `headers`, `timeout`, `pool_size`, `keep_alive`,
+//! checked into `Settings`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use evhost_sdk::Error;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to POST, `http://host:port/path`.
+    url: Option<String>,
+    /// "binary" (default), "structured" or "batched".
+    mode: Option<String>,
+    /// Extra headers on every request, e.g. `{ authorization = "Bearer ..." }`.
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    /// The limit for one request, connecting included: "5s", "500ms".
+    timeout: Option<String>,
+    /// Idle connections kept open for reuse.
+    pool_size: Option<usize>,
+    /// false: a new connection per request.
+    keep_alive: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Binary,
+    Structured,
+    Batched,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub url: String,
+    pub mode: Mode,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Duration,
+    /// Idle connections kept; 0 without keep-alive.
+    pub pool_size: usize,
+}
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_POOL_SIZE: usize = 8;
+
+impl Config {
+    pub fn check(self) -> Result<Settings, Error> {
+        let url = match self.url {
+            Some(url) if !url.is_empty() => url,
+            _ => return Err(Error::config("`url` is required: where to POST events, e.g. url = \"http://127.0.0.1:8080/events\"")),
+        };
+        if url.starts_with("https://") {
+            return Err(Error::config(format!(
+                "`url` {url} is https://, but this build of the plugin speaks plain http:// only; post to a TLS-terminating proxy on http://"
+            )));
+        }
+        if !url.starts_with("http://") {
+            return Err(Error::config(format!("`url` {url} is not an http:// URL")));
+        }
+        ureq::get(&url).request_url().map_err(|e| Error::config(format!("`url` {url} is not a valid URL: {e}")))?;
+        let mode = match self.mode.as_deref() {
+            None | Some("binary") => Mode::Binary,
+            Some("structured") => Mode::Structured,
+            Some("batched") => Mode::Batched,
+            Some(other) => return Err(Error::config(format!("`mode` is \"{other}\"; use \"binary\" (the default), \"structured\" or \"batched\""))),
+        };
+        let mut headers = Vec::with_capacity(self.headers.len());
+        for (name, value) in self.headers {
+            check_header(&name, &value)?;
+            headers.push((name, value));
+        }
+        let timeout = match self.timeout {
+            None => DEFAULT_TIMEOUT,
+            Some(text) => parse_duration(&text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| Error::config(format!("`timeout` = \"{text}\" is not a duration above zero; use e.g. \"500ms\", \"5s\" or \"1m\"")))?,
+        };
+        let pool_size = match (self.keep_alive, self.pool_size) {
+            (Some(false), Some(_)) => return Err(Error::config("`pool_size` needs keep-alive; drop one of `pool_size` and `keep_alive = false`")),
+            (Some(false), None) => 0,
+            (_, Some(0)) => return Err(Error::config("`pool_size` must be at least 1; for no reuse, set keep_alive = false")),
+            (_, size) => size.unwrap_or(DEFAULT_POOL_SIZE),
+        };
+        Ok(Settings { url, mode, headers, timeout, pool_size })
+    }
+}
+
+/// Rejects headers the plugin sets itself and names or values HTTP cannot carry.
+fn check_header(name: &str, value: &str) -> Result<(), Error> {
+    const TOKEN: &str = "!#$%&'*+-.^_`|~";
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || TOKEN.contains(c)) {
+        return Err(Error::config(format!("`headers`: \"{name}\" is not a valid header name")));
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("ce-") || lower == "content-type" || lower == "content-length" {
+        return Err(Error::config(format!("`headers`: \"{name}\" is set by the plugin from each event; remove it")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Error::config(format!("`headers`: the value of \"{name}\" contains a control character")));
+    }
+    Ok(())
+}
+
+/// "250ms", "5s", "2m", "1h".
+fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(number.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: &str) -> Result<Settings, String> {
+        serde_json::from_str::<Config>(json).unwrap().check().map_err(|e| e.message().to_owned())
+    }
+
+    #[test]
+    fn defaults() {
+        let settings = check(r#"{"url": "http://127.0.0.1:9/x"}"#).unwrap();
+        assert_eq!((settings.mode, settings.timeout, settings.pool_size), (Mode::Binary, DEFAULT_TIMEOUT, DEFAULT_POOL_SIZE));
+        let settings = check(r#"{"url": "http://h/", "timeout": "250ms", "keep_alive": false, "mode": "batched"}"#).unwrap();
+        assert_eq!((settings.mode, settings.timeout, settings.pool_size), (Mode::Batched, Duration::from_millis(250), 0));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(check("{}").unwrap_err().contains("`url` is required"));
+        assert!(check(r#"{"url": "https://h/"}"#).unwrap_err().contains("http:// only"));
+        assert!(check(r#"{"url": "ftp://h/"}"#).unwrap_err().contains("not an http:// URL"));
+        assert!(check(r#"{"url": "http://h/", "mode": "bulk"}"#).unwrap_err().contains("\"bulk\""));
+        assert!(check(r#"{"url": "http://h/", "timeout": "5 parsecs"}"#).unwrap_err().contains("`timeout`"));
+        assert!(check(r#"{"url": "http://h/", "headers": {"ce-id": "x"}}"#).unwrap_err().contains("set by the plugin"));
+        assert!(check(r#"{"url": "http://h/", "headers": {"bad name": "x"}}"#).unwrap_err().contains("not a valid header name"));
+    }
+}
