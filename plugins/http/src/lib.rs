@@ -1,1 +1,122 @@
-//! The `http` plugin (being written).
+//! `http`: a producer that turns HTTP requests into events.
+//!
+//! It speaks the CloudEvents HTTP protocol binding — binary mode (`ce-*` headers, the body
+//! is the data), structured mode (`Content-Type: application/cloudevents+json`) and batched
+//! mode (`application/cloudevents-batch+json`, a JSON array emitted as one atomic batch) —
+//! and turns any other request into one event:
+//!
+//! | attribute | value |
+//! | --- | --- |
+//! | `id` | a fresh UUID v4 |
+//! | `source` | the request path, e.g. `/hooks/github` |
+//! | `type` | the `type` from config |
+//! | `time` | when the request arrived (RFC 3339, UTC) |
+//! | `datacontenttype` | the request's Content-Type, if any |
+//! | `data` | the body |
+//! | `method` (extension) | the HTTP method, e.g. `POST` |
+//! | `query` (extension) | the raw query string, when there is one |
+//!
+//! # Config
+//!
+//! | key | default | meaning |
+//! | --- | --- | --- |
+//! | `listen` | `"127.0.0.1:8080"` | address to listen on; `"0.0.0.0:8080"` for every interface |
+//! | `type` | `"dev.evhost.http.request"` | the type of a plain request's event |
+//! | `max_body_bytes` | `1048576` | largest body; a number or a size such as `"64KiB"`, `"1MiB"` |
+//! | `token` | none | when set, requests need `Authorization: Bearer <token>` |
+//! | `methods` | `["POST", "PUT"]` | the methods accepted; others get 405 |
+//!
+//! # Responses
+//!
+//! | status | when |
+//! | --- | --- |
+//! | 202 | the host accepted the events; the body is `{"accepted": n, "ids": [...]}` |
+//! | 400 | malformed JSON, or an invalid CloudEvent (the reason says which attribute); nothing of a batch is accepted |
+//! | 401 | `token` is set and the bearer token is missing or wrong |
+//! | 405 | the method is not in `methods` (with `Allow`) |
+//! | 413 | the body is over `max_body_bytes`, or an event over the host's `max_event_bytes` |
+//! | 415 | a structured format other than JSON (`application/cloudevents+xml`, ...) |
+//! | 503 | the host's log is full, or the host is stopping; nothing was accepted; `Retry-After: 1` |
+//!
+//! Errors come as `{"error": "<reason>"}`.
+//!
+//! # Threads and stopping
+//!
+//! The port is bound in `create`, so a port in use fails `evhost check` and the start of
+//! `evhost run`. `run` serves on a single-threaded tokio runtime; requests emit with
+//! `try_emit`, which never waits, so a full log answers 503 instead of stalling the server.
+//! `stop` refuses new connections, lets requests in flight finish (up to 5 s) and returns.
+#![forbid(unsafe_code)]
+
+mod binding;
+mod config;
+mod server;
+
+use std::io::ErrorKind;
+use std::net::{TcpListener, ToSocketAddrs};
+use std::sync::{Mutex, PoisonError};
+
+use evhost_sdk::{Context, Emitter, Error, Producer};
+use tokio::sync::watch;
+
+pub use config::Config;
+use config::Settings;
+
+pub struct Http {
+    ctx: Context,
+    /// Taken by `run`; bound in `create` so that bind errors are config errors.
+    bound: Mutex<Option<(TcpListener, Settings)>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Producer for Http {
+    const NAME: &'static str = "http";
+    const DESCRIPTION: &'static str = "HTTP requests and CloudEvents (binary, structured, batched) in, as events";
+    type Config = Config;
+
+    fn create(ctx: Context, config: Config) -> Result<Self, Error> {
+        let settings = config.check()?;
+        let listener = bind(&settings.listen)?;
+        Ok(Http { ctx, bound: Mutex::new(Some((listener, settings))), stop: watch::Sender::new(false) })
+    }
+
+    fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
+        let taken = self.bound.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let (listener, settings) = taken.ok_or_else(|| Error::new("run was called twice"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::new(format!("cannot start the tokio runtime: {e}")))?;
+        let stop = self.stop.subscribe();
+        runtime
+            .block_on(server::serve(listener, settings, emitter.clone(), &self.ctx, stop))
+            .map_err(|e| Error::new(format!("the server failed: {e}")))
+    }
+
+    fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// Binds `listen` (nonblocking, for tokio), with a message that says what to do.
+fn bind(listen: &str) -> Result<TcpListener, Error> {
+    let not_an_address = || Error::config(format!("config: `listen` = {listen:?} is not an address; write host:port, e.g. \"127.0.0.1:8080\" (or \"0.0.0.0:8080\" for every interface)"));
+    let addresses: Vec<_> = listen.to_socket_addrs().map_err(|_| not_an_address())?.collect();
+    if addresses.is_empty() {
+        return Err(not_an_address());
+    }
+    let listener = TcpListener::bind(&addresses[..]).map_err(|e| {
+        let fix = match e.kind() {
+            ErrorKind::AddrInUse => "another process listens there: stop it, or choose another port in `listen`",
+            ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a port from 1024 up in `listen`",
+            ErrorKind::AddrNotAvailable => "that address is not one of this machine's: use 127.0.0.1, 0.0.0.0 or an address of an interface in `listen`",
+            _ => "check the address in `listen`",
+        };
+        let what = match e.kind() {
+            ErrorKind::AddrInUse => "address in use".to_owned(),
+            _ => e.to_string(),
+        };
+        Error::config(format!("cannot listen on {listen}: {what}; {fix}"))
+    })?;
+    listener.set_nonblocking(true).map_err(|e| Error::new(format!("cannot make the socket on {listen} nonblocking: {e}")))?;
+    Ok(listener)
+}
+
+evhost_sdk::export_plugins!(producer Http);

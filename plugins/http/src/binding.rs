@@ -1,0 +1,267 @@
+//! The CloudEvents HTTP protocol binding, receiving side: one request (head and whole body)
+//! to the events it carries. Pure functions, no I/O, so every mode is tested here without a
+//! server.
+//!
+//! The mode comes from the Content-Type first, as the binding prescribes: structured
+//! (`application/cloudevents+json`), batched (`application/cloudevents-batch+json`), another
+//! `application/cloudevents...` format (415: not supported); otherwise binary when a
+//! `ce-specversion` header is present; otherwise a plain request, which becomes one event of
+//! the configured type.
+
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use evhost_sdk::cloudevents::from_json;
+use evhost_sdk::OutEvent;
+use serde_json::Value;
+
+/// Why a request carries no acceptable event: the status and a reason for the client.
+#[derive(Debug)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub reason: String,
+}
+
+impl Rejection {
+    fn bad(reason: impl Into<String>) -> Self {
+        Rejection { status: StatusCode::BAD_REQUEST, reason: reason.into() }
+    }
+}
+
+/// The event(s) of one request, in order: emit them as one batch.
+///
+/// `plain_type` is the type of a plain request's event. Events borrow the request's path and
+/// body where they can.
+pub fn events<'a>(parts: &'a Parts, body: &'a [u8], plain_type: &'a str) -> Result<Vec<OutEvent<'a>>, Rejection> {
+    let content_type = match parts.headers.get(CONTENT_TYPE) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| Rejection::bad("the Content-Type header is not visible ASCII"))?),
+    };
+    let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/cloudevents+json") => Ok(vec![structured(body)?]),
+        Some("application/cloudevents-batch+json") => batched(body),
+        Some(other) if other.starts_with("application/cloudevents") => Err(Rejection {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            reason: format!("the event format {other:?} is not supported; send application/cloudevents+json, application/cloudevents-batch+json or binary mode (ce-* headers)"),
+        }),
+        _ if parts.headers.contains_key("ce-specversion") => Ok(vec![binary(&parts.headers, content_type, body)?]),
+        _ => Ok(vec![plain(parts, content_type, body, plain_type)]),
+    }
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, Rejection> {
+    serde_json::from_slice(body).map_err(|e| Rejection::bad(format!("malformed JSON: {e}")))
+}
+
+fn structured(body: &[u8]) -> Result<OutEvent<'static>, Rejection> {
+    from_json(&parse_json(body)?).map_err(|e| Rejection::bad(format!("invalid CloudEvent: {e}")))
+}
+
+/// All events or none: one bad event rejects the whole batch.
+fn batched(body: &[u8]) -> Result<Vec<OutEvent<'static>>, Rejection> {
+    let Value::Array(items) = parse_json(body)? else {
+        return Err(Rejection::bad("a batch (application/cloudevents-batch+json) must be a JSON array of events"));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| from_json(item).map_err(|e| Rejection::bad(format!("invalid CloudEvent at index {i} of the batch: {e}; nothing was accepted"))))
+        .collect()
+}
+
+/// Attributes other than extensions, which binary mode reads into their own fields.
+const ATTRIBUTES: [&str; 7] = ["specversion", "id", "source", "type", "subject", "time", "dataschema"];
+
+fn binary<'a>(headers: &HeaderMap, content_type: Option<&'a str>, body: &'a [u8]) -> Result<OutEvent<'a>, Rejection> {
+    let attribute = |name: &str| -> Result<Option<String>, Rejection> {
+        match headers.get(format!("ce-{name}")) {
+            None => Ok(None),
+            Some(value) => percent_decode(value.as_bytes()).map(Some).ok_or_else(|| Rejection::bad(format!("the ce-{name} header is not UTF-8 after percent-decoding"))),
+        }
+    };
+    let required = |name: &str| -> Result<String, Rejection> {
+        attribute(name)?.filter(|v| !v.is_empty()).ok_or_else(|| Rejection::bad(format!("invalid CloudEvent: the ce-{name} header is required and must not be empty")))
+    };
+    match attribute("specversion")?.as_deref() {
+        Some("1.0") => {}
+        other => return Err(Rejection::bad(format!("invalid CloudEvent: ce-specversion {:?} is not supported; use \"1.0\"", other.unwrap_or("")))),
+    }
+    let mut event = OutEvent::new(required("id")?, required("source")?, required("type")?);
+    event.subject = attribute("subject")?.map(Cow::Owned);
+    event.time = attribute("time")?.map(Cow::Owned);
+    event.dataschema = attribute("dataschema")?.map(Cow::Owned);
+    event.datacontenttype = content_type.map(Cow::Borrowed);
+    event.data = Cow::Borrowed(body);
+    for name in headers.keys() {
+        let Some(key) = name.as_str().strip_prefix("ce-") else { continue };
+        if ATTRIBUTES.contains(&key) {
+            continue;
+        }
+        if key == "datacontenttype" || key == "data" {
+            return Err(Rejection::bad(format!("invalid CloudEvent: in binary mode the {key} is the request's {}, not a ce-{key} header", if key == "data" { "body" } else { "Content-Type" })));
+        }
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return Err(Rejection::bad(format!("invalid CloudEvent: extension attribute name \"{key}\" (header ce-{key}) is invalid; use only a-z and 0-9")));
+        }
+        let value = attribute(key)?.unwrap_or_default();
+        event.extensions.push((Cow::Owned(key.to_owned()), Cow::Owned(value)));
+    }
+    Ok(event)
+}
+
+/// Decodes `%XX` escapes, as the binding asks of header values; a `%` without two hex digits
+/// stays as it is. `None` when the result is not UTF-8.
+fn percent_decode(raw: &[u8]) -> Option<String> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(high << 4 | low);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn plain<'a>(parts: &'a Parts, content_type: Option<&'a str>, body: &'a [u8], ty: &'a str) -> OutEvent<'a> {
+    let mut event = OutEvent::new(uuid::Uuid::new_v4().to_string(), parts.uri.path(), ty)
+        .time(now_rfc3339())
+        .data(body)
+        .extension("method", parts.method.as_str());
+    event.datacontenttype = content_type.map(Cow::Borrowed);
+    if let Some(query) = parts.uri.query().filter(|q| !q.is_empty()) {
+        event = event.extension("query", query);
+    }
+    event
+}
+
+/// The current time in RFC 3339, UTC, to the microsecond.
+fn now_rfc3339() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339(since.as_secs(), since.subsec_micros())
+}
+
+/// Formats seconds since the Unix epoch (days to a civil date after H. Hinnant's
+/// `civil_from_days`).
+fn rfc3339(secs: u64, micros: u32) -> String {
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", rest / 3600, rest / 60 % 60, rest % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &[u8])]) -> Parts {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    fn reason(result: Result<Vec<OutEvent<'_>>, Rejection>) -> String {
+        let rejection = result.unwrap_err();
+        assert_eq!(rejection.status, StatusCode::BAD_REQUEST, "{rejection:?}");
+        rejection.reason
+    }
+
+    #[test]
+    fn binary_mode_reads_headers_and_extensions() {
+        let p = parts("POST", "/x", &[
+            ("ce-specversion", b"1.0"),
+            ("ce-id", b"42"),
+            ("ce-source", b"/orders"),
+            ("ce-type", b"com.example.created"),
+            ("ce-subject", b"caf%C3%A9%20au%20lait"),
+            ("ce-time", b"2024-05-01T00:00:00Z"),
+            ("ce-TraceParent", b"00-abc-01"),
+            ("content-type", b"text/plain"),
+        ]);
+        let events = events(&p, b"hello", "t").unwrap();
+        let event = &events[0];
+        assert_eq!((&*event.id, &*event.source, &*event.ty), ("42", "/orders", "com.example.created"));
+        assert_eq!(event.subject.as_deref(), Some("café au lait"));
+        assert_eq!(event.time.as_deref(), Some("2024-05-01T00:00:00Z"));
+        assert_eq!(event.datacontenttype.as_deref(), Some("text/plain"));
+        assert_eq!(&*event.data, b"hello");
+        assert_eq!(event.extensions, vec![(Cow::from("traceparent"), Cow::from("00-abc-01"))]);
+    }
+
+    #[test]
+    fn binary_mode_rejects_bad_events() {
+        let base: [(&str, &[u8]); 3] = [("ce-specversion", b"1.0"), ("ce-source", b"/s"), ("ce-type", b"t")];
+        assert!(reason(events(&parts("POST", "/", &base), b"", "t")).contains("ce-id"));
+        let mut bad_name = base.to_vec();
+        bad_name.extend([("ce-id", &b"1"[..]), ("ce-my_ext", b"v")]);
+        assert!(reason(events(&parts("POST", "/", &bad_name), b"", "t")).contains("my_ext"));
+        let old = [("ce-specversion", &b"0.3"[..]), ("ce-id", b"1"), ("ce-source", b"/s"), ("ce-type", b"t")];
+        assert!(reason(events(&parts("POST", "/", &old), b"", "t")).contains("0.3"));
+    }
+
+    #[test]
+    fn structured_and_batched() {
+        let p = parts("POST", "/", &[("content-type", b"application/cloudevents+json; charset=utf-8")]);
+        let event = &events(&p, br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}"#, "t").unwrap()[0];
+        assert_eq!(&*event.data, br#"{"a":1}"#);
+        assert!(reason(events(&p, b"{not json", "t")).starts_with("malformed JSON"));
+        assert!(reason(events(&p, br#"{"specversion":"1.0","id":"1","type":"t"}"#, "t")).contains("`source`"));
+
+        let p = parts("POST", "/", &[("content-type", b"application/cloudevents-batch+json")]);
+        let batch = br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0","id":"2","source":"/s","type":"t"}]"#;
+        assert_eq!(events(&p, batch, "t").unwrap().len(), 2);
+        let bad = br#"[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{"specversion":"1.0","source":"/s","type":"t"}]"#;
+        assert!(reason(events(&p, bad, "t")).contains("index 1"));
+        assert!(reason(events(&p, b"{}", "t")).contains("JSON array"));
+
+        let p = parts("POST", "/", &[("content-type", b"application/cloudevents+xml")]);
+        assert_eq!(events(&p, b"<e/>", "t").unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn plain_requests() {
+        let p = parts("PUT", "/hooks/github?x=1&y=2", &[("content-type", b"application/json")]);
+        let events = events(&p, b"{}", "dev.example").unwrap();
+        let event = &events[0];
+        assert_eq!((&*event.source, &*event.ty), ("/hooks/github", "dev.example"));
+        assert_eq!(event.id.len(), 36);
+        assert_eq!(event.datacontenttype.as_deref(), Some("application/json"));
+        assert_eq!(event.extensions, vec![(Cow::from("method"), Cow::from("PUT")), (Cow::from("query"), Cow::from("x=1&y=2"))]);
+        let p = parts("POST", "/", &[]);
+        assert_eq!(super::events(&p, b"", "t").unwrap()[0].extensions.len(), 1, "no query, no `query`");
+    }
+
+    #[test]
+    fn formats_times() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(951_782_400 + 86_399, 5), "2000-02-29T23:59:59.000005Z");
+        assert_eq!(rfc3339(1_714_521_600, 123_456), "2024-05-01T00:00:00.123456Z");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode(b"a%20b%zz%"), Some("a b%zz%".into()));
+        assert_eq!(percent_decode(b"%FF"), None);
+    }
+}

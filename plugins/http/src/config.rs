@@ -1,0 +1,171 @@
+//! The `config` table: what users write (`Config`), checked once into what the server uses
+//! (`Settings`). Every error says which key is wrong and how to write it.
+
+use std::fmt;
+
+use axum::http::Method;
+use evhost_sdk::Error;
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_TYPE: &str = "dev.evhost.http.request";
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    listen: String,
+    #[serde(default = "default_type", rename = "type")]
+    ty: String,
+    #[serde(default)]
+    max_body_bytes: Option<Size>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    methods: Option<Vec<String>>,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+
+fn default_type() -> String {
+    DEFAULT_TYPE.to_owned()
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen: String,
+    pub ty: String,
+    pub max_body_bytes: usize,
+    pub token: Option<String>,
+    pub methods: Vec<Method>,
+    /// `methods` joined for the `Allow` header of a 405.
+    pub allow: String,
+}
+
+impl Config {
+    pub fn check(self) -> Result<Settings, Error> {
+        if self.ty.is_empty() {
+            return Err(Error::config(format!("config: `type` must not be empty; leave it out for \"{DEFAULT_TYPE}\"")));
+        }
+        let max_body_bytes = match self.max_body_bytes {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(Size(0)) => return Err(Error::config("config: `max_body_bytes` must be at least 1, e.g. 1048576 or \"1MiB\"")),
+            Some(Size(n)) => usize::try_from(n).map_err(|_| Error::config(format!("config: `max_body_bytes` = {n} is too large for this machine")))?,
+        };
+        if self.token.as_deref() == Some("") {
+            return Err(Error::config("config: `token` must not be empty; leave it out to accept requests without one"));
+        }
+        let names = self.methods.unwrap_or_else(|| vec!["POST".into(), "PUT".into()]);
+        if names.is_empty() {
+            return Err(Error::config("config: `methods` must name at least one method, e.g. [\"POST\"]"));
+        }
+        let mut methods: Vec<Method> = Vec::with_capacity(names.len());
+        for name in &names {
+            // HTTP methods are case-sensitive and conventionally upper case; "post" means POST.
+            let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+                .ok()
+                .filter(|_| !name.is_empty())
+                .ok_or_else(|| Error::config(format!("config: `methods` has {name:?}, which is not an HTTP method; write e.g. [\"POST\", \"PUT\"]")))?;
+            if !methods.contains(&method) {
+                methods.push(method);
+            }
+        }
+        let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+        Ok(Settings { listen: self.listen, ty: self.ty, max_body_bytes, token: self.token, methods, allow })
+    }
+}
+
+/// A byte count: a number, or a string with a unit as in the host's config ("512KiB", "1MiB").
+struct Size(u64);
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+
+        impl Visitor<'_> for SizeVisitor {
+            type Value = Size;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of bytes or a size such as \"1MiB\"")
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Size, E> {
+                Ok(Size(n))
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
+                u64::try_from(n).map(Size).map_err(|_| E::custom(format!("`max_body_bytes` = {n} is negative; write e.g. 1048576 or \"1MiB\"")))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Size, E> {
+                parse_size(text).map(Size).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// "4096", "512KiB", "1MiB", "1GiB", and KB/MB/GB as powers of 1000.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("`max_body_bytes` = \"{text}\" is not a size; write a whole number and a unit, e.g. \"1MiB\""))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(format!("`max_body_bytes` = \"{text}\" has no known unit; use B, KiB, MiB or GiB, e.g. \"1MiB\"")),
+    };
+    value.checked_mul(factor).ok_or_else(|| format!("`max_body_bytes` = \"{text}\" is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: &str) -> Result<Settings, String> {
+        let config: Config = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        config.check().map_err(|e| e.message().to_owned())
+    }
+
+    #[test]
+    fn defaults() {
+        let settings = check("{}").unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:8080");
+        assert_eq!(settings.ty, DEFAULT_TYPE);
+        assert_eq!(settings.max_body_bytes, 1 << 20);
+        assert_eq!(settings.allow, "POST, PUT");
+        assert!(settings.token.is_none());
+    }
+
+    #[test]
+    fn sizes_and_methods() {
+        assert_eq!(check(r#"{"max_body_bytes": "64KiB"}"#).unwrap().max_body_bytes, 65536);
+        assert_eq!(check(r#"{"max_body_bytes": 10}"#).unwrap().max_body_bytes, 10);
+        assert_eq!(check(r#"{"methods": ["post", "PATCH", "POST"]}"#).unwrap().allow, "POST, PATCH");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(check(r#"{"max_body_bytes": 0}"#).unwrap_err().contains("at least 1"));
+        assert!(check(r#"{"max_body_bytes": -1}"#).unwrap_err().contains("negative"));
+        assert!(check(r#"{"max_body_bytes": "lots"}"#).unwrap_err().contains("not a size"));
+        assert!(check(r#"{"max_body_bytes": "1 TiB"}"#).unwrap_err().contains("no known unit"));
+        assert!(check(r#"{"methods": []}"#).unwrap_err().contains("at least one"));
+        assert!(check(r#"{"methods": ["GET POST"]}"#).unwrap_err().contains("not an HTTP method"));
+        assert!(check(r#"{"token": ""}"#).unwrap_err().contains("`token`"));
+        assert!(check(r#"{"type": ""}"#).unwrap_err().contains("`type`"));
+        assert!(check(r#"{"lisen": "x"}"#).unwrap_err().contains("unknown field `lisen`"));
+    }
+}
