@@ -8,7 +8,7 @@ EVHOST  := target/release/evhost
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
 SOURCES := http schedule objects file webhook
 
-.PHONY: all build host rust-plugins c-plugins go-plugins demo test test-go clean
+.PHONY: all build host rust-plugins c-plugins go-plugins demo test test-go bench clean
 
 all: build
 
@@ -18,10 +18,12 @@ build: host rust-plugins c-plugins go-plugins
 host:
 	$(CARGO) build --release -p evhost
 
+# --remove-destination: a new file, not a rewrite in place, which would kill a running host
+# that has the old one loaded (SIGBUS).
 rust-plugins:
 	$(CARGO) build --release -p evhost-example-rust $(addprefix -p evhost-plugin-,$(SOURCES))
 	@mkdir -p $(PLUGINS)
-	cp target/release/libevh_example_rust.so $(addprefix target/release/libevh_,$(addsuffix .so,$(SOURCES))) $(PLUGINS)/
+	cp --remove-destination target/release/libevh_example_rust.so $(addprefix target/release/libevh_,$(addsuffix .so,$(SOURCES))) $(PLUGINS)/
 
 c-plugins:
 	$(MAKE) -C plugins/examples/c OUT=$(PLUGINS)
@@ -39,6 +41,10 @@ test: build test-go
 
 test-go:
 	$(MAKE) -C plugins/examples/go test
+
+# Every scenario of the performance issue in one run: a table, and target/bench/results.json.
+bench: build
+	$(CARGO) bench -p evhost --bench bench
 
 clean:
 	$(CARGO) clean

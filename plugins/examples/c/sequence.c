@@ -19,9 +19,6 @@
 #include "plugins.h"
 #include "util.h"
 
-/* Decimal digits of UINT64_MAX. */
-#define ID_MAX 20
-
 typedef struct sequence {
     evh_host *host;
     const evh_host_api *api;
@@ -32,7 +29,7 @@ typedef struct sequence {
     /* payload_bytes + 255 bytes, pattern[j] = j mod 256; NULL when payload_bytes is 0. */
     uint8_t *pattern;
     evh_event *events;
-    /* One ID_MAX-byte slot per event; an id is written right-aligned in its slot. */
+    /* One EVH_EX_ID_MAX-byte slot per event; an id is written right-aligned in its slot. */
     char *ids;
     /* Set by on_stop from another thread; read between batches. */
     atomic_bool stop;
@@ -44,21 +41,6 @@ static void sequence_free(sequence *s)
     free(s->events);
     free(s->ids);
     free(s);
-}
-
-/* Writes k in decimal so that it ends at the end of `slot`, and returns its view. */
-static evh_str format_id(char *slot, uint64_t k)
-{
-    char *p = slot + ID_MAX;
-    evh_str id;
-
-    do {
-        *--p = (char)('0' + k % 10);
-        k /= 10;
-    } while (k != 0);
-    id.ptr = (const uint8_t *)p;
-    id.len = (size_t)(slot + ID_MAX - p);
-    return id;
 }
 
 /* Allocates the reusable batch; false when the config asks for more memory than there is. */
@@ -73,7 +55,7 @@ static bool sequence_alloc(sequence *s)
         return true;
     }
     s->events = calloc(s->batch, sizeof(evh_event));
-    s->ids = malloc(s->batch * ID_MAX);
+    s->ids = malloc(s->batch * EVH_EX_ID_MAX);
     if (s->events == NULL || s->ids == NULL) {
         return false;
     }
@@ -133,7 +115,7 @@ static evh_status sequence_create(const evh_create_args *args, void **instance_o
         return EVH_ERR_CONFIG;
     }
 
-    /* Size checks before the casts to size_t; sizeof(evh_event) > ID_MAX covers the ids. */
+    /* Size checks before the casts to size_t; sizeof(evh_event) > EVH_EX_ID_MAX covers the ids. */
     per_emit = batch < count ? batch : count;
     if (per_emit > SIZE_MAX / sizeof(evh_event) || payload_bytes > SIZE_MAX - 255) {
         return too_large(args, batch, payload_bytes);
@@ -180,7 +162,7 @@ static evh_status sequence_run(void *instance)
 
         for (i = 0; i < n; i++) {
             uint64_t k = next + i;
-            s->events[i].id = format_id(s->ids + i * ID_MAX, k);
+            s->events[i].id = evh_ex_format_id(s->ids + i * EVH_EX_ID_MAX, k);
             s->events[i].data.ptr = s->pattern != NULL ? s->pattern + (k & 0xFF) : NULL;
         }
         status = s->api->emit(s->host, s->events, n, EVH_EMIT_BLOCK);

@@ -1,0 +1,143 @@
+//! What the scenarios share: where `make build` put the binary and the plugin libraries,
+//! config files for them, and the check that every consumer saw every event.
+
+use std::path::{Path, PathBuf};
+
+/// A correctness failure or a broken setup: the benchmark stops and exits non-zero.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// Consumers per scenario, as in the anchors.
+pub const CONSUMERS: usize = 4;
+/// Data bytes per event.
+pub const PAYLOAD: u64 = 64;
+/// Events per emit of the `sequence` producer.
+pub const EMIT_BATCH: u64 = 256;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the workspace").to_path_buf()
+}
+
+/// Where the benchmark keeps its own copies of the example libraries.
+fn libraries() -> PathBuf {
+    workspace().join("target/bench/plugins")
+}
+
+/// Copies the example libraries from target/plugins into a folder of the benchmark's own.
+/// `make build` rewrites target/plugins in place (cp), and a library rewritten under a
+/// running host kills it with SIGBUS; the copies stay put while another build runs.
+pub fn snapshot_libraries() -> Result<()> {
+    let dir = libraries();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for lang in ["c", "rust", "go"] {
+        let name = format!("libevh_example_{lang}.so");
+        let from = workspace().join("target/plugins").join(&name);
+        if !from.exists() {
+            return Err(format!("{} is missing; run `make bench`, which builds it", from.display()));
+        }
+        let to = dir.join(&name);
+        // A new file, not an overwrite: a process still mapping the old one keeps it intact.
+        let _ = std::fs::remove_file(&to);
+        std::fs::copy(&from, &to).map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+/// The benchmark's copy of an example library: `lang` is c, rust or go.
+pub fn library(lang: &str) -> Result<PathBuf> {
+    let path = libraries().join(format!("libevh_example_{lang}.so"));
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing; the benchmark copies it from target/plugins at its start", path.display()))
+    }
+}
+
+pub fn evhost_binary() -> Result<PathBuf> {
+    let path = workspace().join("target/release/evhost");
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{} is missing; run `make bench`, which builds it", path.display()))
+    }
+}
+
+/// A path as a TOML string literal.
+pub fn quoted(path: &Path) -> String {
+    toml::Value::String(path.display().to_string()).to_string()
+}
+
+/// A config file, written table by table.
+#[derive(Default)]
+pub struct Config(String);
+
+impl Config {
+    /// `[log] capacity` in events.
+    pub fn log_capacity(mut self, events: usize) -> Self {
+        self.0 += &format!("[log]\ncapacity = {events}\n\n");
+        self
+    }
+
+    /// A `[[producer]]` or `[[consumer]]`; `config` is the inside of the inline table and
+    /// `extra` more keys of the entry (each `key = value` on its own line).
+    pub fn plugin(mut self, role: &str, name: &str, library: &Path, plugin: &str, config: &str, extra: &str) -> Self {
+        let library = quoted(library);
+        self.0 += &format!("[[{role}]]\nname = \"{name}\"\nlibrary = {library}\nplugin = \"{plugin}\"\nconfig = {{ {config} }}\n{extra}\n");
+        self
+    }
+
+    /// A consumer that writes its totals to `path` on stop.
+    pub fn counting(self, name: &str, library: &Path, plugin: &str, path: &Path) -> Self {
+        self.plugin("consumer", name, library, plugin, &format!("path = {}", quoted(path)), "")
+    }
+
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The `sequence` producer's config for `events` events of [`PAYLOAD`] bytes.
+pub fn sequence(events: u64) -> String {
+    format!("count = {events}, payload_bytes = {PAYLOAD}, batch = {EMIT_BATCH}")
+}
+
+/// The standard fan-out: one `sequence` producer from `producer_lib` into [`CONSUMERS`]
+/// `count` consumers from `consumer_lib`, each writing its totals into `dir`.
+pub fn fan_out(dir: &Path, producer_lib: &Path, consumer_lib: &Path, events: u64) -> (Config, Vec<PathBuf>) {
+    let mut config = Config::default().plugin("producer", "sequence", producer_lib, "sequence", &sequence(events), "");
+    let files: Vec<PathBuf> = (0..CONSUMERS).map(|i| dir.join(format!("count{i}.json"))).collect();
+    for (i, file) in files.iter().enumerate() {
+        config = config.counting(&format!("count{i}"), consumer_lib, "count", file);
+    }
+    (config, files)
+}
+
+/// Reads one consumer's output file as a JSON object.
+pub fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e} (the consumer wrote no totals)", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON ({e}): {text:?}", path.display()))
+}
+
+pub fn field(json: &serde_json::Value, path: &Path, key: &str) -> Result<u64> {
+    json[key].as_u64().ok_or_else(|| format!("{} has no number \"{key}\": {json}", path.display()))
+}
+
+/// Checks that each file says `{"count": events, "bytes": events * bytes_per_event}`.
+pub fn verify_counts(files: &[PathBuf], events: u64, bytes_per_event: u64) -> Result<()> {
+    for path in files {
+        let json = read_json(path)?;
+        let (count, bytes) = (field(&json, path, "count")?, field(&json, path, "bytes")?);
+        if count != events || bytes != events * bytes_per_event {
+            return Err(format!(
+                "a consumer missed events: {} says count {count}, bytes {bytes}; expected count {events}, bytes {}",
+                path.display(),
+                events * bytes_per_event
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fresh folder for one run's config and output files.
+pub fn run_dir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix("evhost-bench-").tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))
+}

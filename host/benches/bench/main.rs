@@ -1,0 +1,98 @@
+//! `make bench`: every scenario of the performance issue, in one run on one machine, so
+//! that ratios compare like with like. All throughput scenarios move 64-byte events from one
+//! C `sequence` producer (batches of 256) to 4 `count` consumers and check that each
+//! consumer saw every event and byte; a miss fails the run. Each figure is the median of
+//! its runs. Prints a table with the issue's targets and writes target/bench/results.json.
+//!
+//! Needs `make build` first (the release host and target/plugins); `make bench` does both.
+
+mod fixture;
+mod host_process;
+mod in_process;
+mod report;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fixture::Result;
+use report::{Results, Scenario};
+
+const THROUGHPUT_RUNS: usize = 5;
+const RUNS: usize = 3;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nbench FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// Runs `scenario` with `events` events [`THROUGHPUT_RUNS`] times; the median rate.
+fn throughput(name: &'static str, events: u64, scenario: impl Fn(u64) -> Result<Duration>) -> Result<Scenario> {
+    let mut rates = Vec::new();
+    for run in 1..=THROUGHPUT_RUNS {
+        let elapsed = scenario(events).map_err(|e| format!("{name}: {e}"))?;
+        let rate = events as f64 / elapsed.as_secs_f64();
+        eprintln!("{name:<16} run {run}/{THROUGHPUT_RUNS}: {:>8.2} M events/s ({elapsed:.2?})", rate / 1e6);
+        rates.push(rate);
+    }
+    Ok(Scenario { name, events_per_sec: median(rates), events, runs: THROUGHPUT_RUNS })
+}
+
+/// Runs `scenario` [`RUNS`] times, printing each result.
+fn repeat<T: std::fmt::Debug>(name: &str, scenario: impl Fn() -> Result<T>) -> Result<Vec<T>> {
+    (1..=RUNS)
+        .map(|run| {
+            let value = scenario().map_err(|e| format!("{name}: {e}"))?;
+            eprintln!("{name:<16} run {run}/{RUNS}: {value:.4?}");
+            Ok(value)
+        })
+        .collect()
+}
+
+fn run() -> Result<()> {
+    fixture::snapshot_libraries()?;
+    let (c, rust, go) = (fixture::library("c")?, fixture::library("rust")?, fixture::library("go")?);
+    // Sized so that each run takes roughly 0.5 to 2 s on 2 cores.
+    let scenarios = vec![
+        throughput("direct_calls", 20_000_000, in_process::direct_calls)?,
+        throughput("tokio_broadcast", 2_000_000, in_process::tokio_broadcast)?,
+        throughput("evhost_c", 10_000_000, |n| host_process::throughput(&c, &c, n))?,
+        throughput("evhost_rust", 10_000_000, |n| host_process::throughput(&rust, &rust, n))?,
+        throughput("evhost_go", 10_000_000, |n| host_process::throughput(&c, &go, n))?,
+    ];
+
+    let latencies = repeat("latency", host_process::latency)?;
+    let percentile = |pick: fn(&host_process::Latency) -> u64| median(latencies.iter().map(|l| pick(l) as f64).collect()) as u64;
+    let latency_ns = [percentile(|l| l.p50), percentile(|l| l.p99), percentile(|l| l.p999)];
+    let idle = repeat("idle (cores)", host_process::idle)?;
+    let rss = repeat("slow RSS (MiB)", host_process::slow_consumer)?;
+
+    let results = Results {
+        scenarios,
+        latency_ns,
+        latency_runs: latencies.len(),
+        idle_cpu_cores: median(idle.clone()),
+        idle_runs: idle.len(),
+        slow_consumer_rss_mib: median(rss.clone()),
+        slow_runs: rss.len(),
+    };
+    results.print();
+    let path = fixture::workspace().join("target/bench/results.json");
+    results.write_json(&path)?;
+    println!("\nwrote {}", path.display());
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The results: a table with the issue's targets marked PASS or MISS, and
+//! target/bench/results.json. A missed target is reported, never a failure: only a consumer
+//! that missed events fails the run.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::fixture::{Result, PAYLOAD};
+use crate::host_process::{LATENCY_RATE, SLOW_CAPACITY};
+
+/// One throughput scenario: the median over its runs.
+pub struct Scenario {
+    pub name: &'static str,
+    pub events_per_sec: f64,
+    pub events: u64,
+    pub runs: usize,
+}
+
+/// Medians over the runs of each scenario.
+pub struct Results {
+    pub scenarios: Vec<Scenario>,
+    /// p50, p99, p999 in ns.
+    pub latency_ns: [u64; 3],
+    pub latency_runs: usize,
+    pub idle_cpu_cores: f64,
+    pub idle_runs: usize,
+    pub slow_consumer_rss_mib: f64,
+    pub slow_runs: usize,
+}
+
+/// What the log may hold at most, for the RSS bound: each event's struct plus its data.
+const EVENT_STRUCT_BYTES: u64 = 176;
+const BASE_RSS_MIB: f64 = 64.0;
+
+pub fn rss_bound_mib() -> f64 {
+    BASE_RSS_MIB + (SLOW_CAPACITY as u64 * (EVENT_STRUCT_BYTES + PAYLOAD)) as f64 / (1u64 << 20) as f64
+}
+
+impl Results {
+    fn rate(&self, name: &str) -> Option<f64> {
+        self.scenarios.iter().find(|s| s.name == name).map(|s| s.events_per_sec)
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let scenarios: serde_json::Map<String, serde_json::Value> = self
+            .scenarios
+            .iter()
+            .map(|s| (s.name.to_string(), json!({"events_per_sec": s.events_per_sec.round(), "events": s.events, "runs": s.runs})))
+            .collect();
+        let [p50, p99, p999] = self.latency_ns;
+        json!({
+            "scenarios": scenarios,
+            "latency_ns": {"p50": p50, "p99": p99, "p999": p999, "rate": LATENCY_RATE},
+            "idle_cpu_cores": self.idle_cpu_cores,
+            "slow_consumer_rss_mib": (self.slow_consumer_rss_mib * 10.0).round() / 10.0,
+        })
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().expect("a file in a folder");
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let text = serde_json::to_string_pretty(&self.to_json()).expect("plain values serialize") + "\n";
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// Each target of the issue: what, the measured value, the goal, and whether it is met.
+    fn targets(&self) -> Vec<(String, String, String, bool)> {
+        let mut targets = Vec::new();
+        let mut ratio = |a: &str, b: &str, goal: f64| {
+            if let (Some(x), Some(y)) = (self.rate(a), self.rate(b)) {
+                targets.push((format!("{a} / {b}"), format!("{:.2}", x / y), format!(">= {goal}"), x / y >= goal));
+            }
+        };
+        ratio("evhost_c", "direct_calls", 0.3);
+        ratio("evhost_c", "tokio_broadcast", 3.0);
+        ratio("evhost_go", "evhost_c", 0.25);
+        let p99_us = self.latency_ns[1] as f64 / 1000.0;
+        targets.push(("latency p99".into(), format!("{p99_us:.1} us"), "<= 100 us".into(), p99_us <= 100.0));
+        targets.push(("idle CPU".into(), format!("{:.4} cores", self.idle_cpu_cores), "<= 0.02 cores".into(), self.idle_cpu_cores <= 0.02));
+        let bound = rss_bound_mib();
+        targets.push((
+            "slow consumer peak RSS".into(),
+            format!("{:.1} MiB", self.slow_consumer_rss_mib),
+            format!("<= {bound:.1} MiB"),
+            self.slow_consumer_rss_mib <= bound,
+        ));
+        targets
+    }
+
+    pub fn print(&self) {
+        println!();
+        println!("{:<18} {:>12} {:>5} {:>14} {:>10}", "scenario", "events", "runs", "events/s", "/ direct");
+        let direct = self.rate("direct_calls");
+        for s in &self.scenarios {
+            let share = direct.map_or(String::new(), |d| format!("{:.3}", s.events_per_sec / d));
+            println!("{:<18} {:>12} {:>5} {:>12.2} M {:>10}", s.name, s.events, s.runs, s.events_per_sec / 1e6, share);
+        }
+        let [p50, p99, p999] = self.latency_ns.map(|ns| ns as f64 / 1000.0);
+        println!();
+        println!("latency at {LATENCY_RATE} events/s: p50 {p50:.1} us, p99 {p99:.1} us, p999 {p999:.1} us ({} runs)", self.latency_runs);
+        println!("idle: {:.4} cores ({} runs of 5 s)", self.idle_cpu_cores, self.idle_runs);
+        println!(
+            "slow consumer: peak RSS {:.1} MiB with a log capacity of {SLOW_CAPACITY} events ({} runs)",
+            self.slow_consumer_rss_mib, self.slow_runs
+        );
+        println!();
+        println!("{:<34} {:>14} {:>16}  result", "target", "value", "goal");
+        for (what, value, goal, pass) in self.targets() {
+            println!("{what:<34} {value:>14} {goal:>16}  {}", if pass { "PASS" } else { "MISS" });
+        }
+    }
+}
