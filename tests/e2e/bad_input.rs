@@ -143,7 +143,7 @@ fn the_header_compiles_a_library_the_host_accepts() {
 #[test]
 fn library_with_several_plugins_and_no_plugin_key() {
     let env = Env::new();
-    env.config(&format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{{C}}\"\nconfig = {{ count = 10 }}\n"));
+    env.config(&format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{{RUST}}\"\nconfig = {{ count = 10 }}\n"));
     let stderr = run_fails(&env);
     assert!(stderr.contains("add `plugin = \"sequence\"`, its only producer"), "{stderr}");
     insta::assert_snapshot!("several_plugins_none_named", stderr);
