@@ -326,8 +326,15 @@ impl Bus {
         state.waiting_consumers -= 1;
     }
 
-    /// Marks everything up to `end` (exclusive) as done for this consumer.
-    pub fn commit(&self, id: ConsumerId, end: u64) {
+    /// Marks the consumer's batch as done and lets go of it, so that its chunks can be
+    /// recycled as soon as every consumer has passed them.
+    pub fn commit(&self, id: ConsumerId, batch: &mut Batch) {
+        let end = batch.first_seq + batch.events.len() as u64;
+        self.commit_to(id, end);
+        batch.clear();
+    }
+
+    fn commit_to(&self, id: ConsumerId, end: u64) {
         let mut state = self.lock();
         let cursor = &mut state.cursors[id.0];
         // A drop_oldest cursor may have been moved further meanwhile; never go back.

@@ -47,7 +47,7 @@ fn drain(bus: &Bus, id: ConsumerId, max: usize) -> Vec<u64> {
             assert_eq!(event.data(), b"xy");
             seen.push(event.id().parse().unwrap());
         }
-        bus.commit(id, batch.first_seq() + batch.len() as u64);
+        bus.commit(id, &mut batch);
     }
     seen
 }
@@ -89,7 +89,7 @@ fn a_full_log_blocks_or_answers_full() {
     let mut batch = Batch::default();
     for _ in 0..2 {
         assert!(matches!(read(&bus, slow, 2, &mut batch), Read::Events { dropped: 0 }));
-        bus.commit(slow, batch.first_seq() + 2);
+        bus.commit(slow, &mut batch);
     }
     assert_eq!(producer.join().unwrap(), Ok(5..7));
 }
@@ -103,7 +103,7 @@ fn drop_oldest_skips_for_that_consumer_alone() {
         bus.append(batch_of(start..start + 5), false).unwrap();
         let mut batch = Batch::default();
         read(&bus, keeping, 100, &mut batch);
-        bus.commit(keeping, batch.first_seq() + batch.len() as u64);
+        bus.commit(keeping, &mut batch);
     }
     let mut batch = Batch::default();
     let Read::Events { dropped } = read(&bus, lagging, 100, &mut batch) else { panic!("events expected") };

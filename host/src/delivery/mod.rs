@@ -192,7 +192,8 @@ impl Pool {
             self.failed(c, answer.status);
         }
         if c.from >= c.batch.len() {
-            self.bus.commit(c.id, c.batch.first_seq() + c.batch.len() as u64);
+            self.bus.commit(c.id, &mut c.batch);
+            c.from = 0;
         }
         Turn::Worked { slow }
     }
