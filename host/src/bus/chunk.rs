@@ -107,6 +107,7 @@ impl Arena {
     }
 
     /// Copies `bytes` in and returns where the copy starts.
+    #[inline]
     fn put(&mut self, bytes: &[u8]) -> *const u8 {
         let fits = self.blocks.last().is_some_and(|b| b.capacity() - b.len() >= bytes.len());
         if !fits {
@@ -117,6 +118,22 @@ impl Arena {
         // Within capacity: the block does not reallocate, so earlier pointers stay valid.
         block.extend_from_slice(bytes);
         self.bytes += bytes.len();
+        block.as_ptr().wrapping_add(start)
+    }
+
+    /// Copies `a` and then `b` in, back to back, and returns where `a` starts.
+    #[inline]
+    fn put2(&mut self, a: &[u8], b: &[u8]) -> *const u8 {
+        let len = a.len() + b.len();
+        if !self.blocks.last().is_some_and(|block| block.capacity() - block.len() >= len) {
+            self.blocks.push(Vec::with_capacity(len.max(BLOCK)));
+        }
+        let block = self.blocks.last_mut().expect("a block with room exists now");
+        let start = block.len();
+        // Within capacity: the block does not reallocate (see `put`).
+        block.extend_from_slice(a);
+        block.extend_from_slice(b);
+        self.bytes += len;
         block.as_ptr().wrapping_add(start)
     }
 
@@ -286,11 +303,21 @@ impl ChunkBuilder {
 
     /// Copies `bytes` into the arena and returns a view of the copy, for an event given to
     /// [`push`](Self::push). Views may be shared by several events of the chunk.
+    #[inline]
     pub fn put(&mut self, bytes: &[u8]) -> evh_str {
         if bytes.is_empty() {
             return evh_str::EMPTY;
         }
         evh_str { ptr: self.arena.put(bytes), len: bytes.len() }
+    }
+
+    /// Copies an event's id and data in one go (the two that differ from event to event).
+    #[inline]
+    pub fn put_pair(&mut self, id: &[u8], data: &[u8]) -> (evh_str, evh_bytes) {
+        let start = self.arena.put2(id, data);
+        let id_view = if id.is_empty() { evh_str::EMPTY } else { evh_str { ptr: start, len: id.len() } };
+        let data_view = if data.is_empty() { evh_bytes::EMPTY } else { evh_bytes { ptr: start.wrapping_add(id.len()), len: data.len() } };
+        (id_view, data_view)
     }
 
     /// The bytes behind a view from [`put`](Self::put).

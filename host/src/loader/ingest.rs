@@ -7,7 +7,7 @@
 //! the one before (the same pointers and lengths, as a producer's constant source and
 //! type), those attributes are checked and stored once per batch.
 
-use evhost_abi::{self as evh, evh_attr, evh_bytes, evh_event, evh_status, evh_str};
+use evhost_abi::{self as evh, evh_attr, evh_event, evh_status, evh_str};
 
 use crate::bus::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
 
@@ -21,6 +21,7 @@ fn invalid(message: String) -> Refused {
 /// # Safety
 /// `view` must be NULL with any length, or point to `len` readable bytes that stay valid for
 /// `'a` (the ABI's promise for the duration of an `emit` call).
+#[inline]
 unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     match (ptr.is_null(), len) {
         (_, 0) => Some(&[]),
@@ -30,35 +31,52 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     }
 }
 
-/// Checks that a view is UTF-8 and returns its bytes.
+/// Checks that a view is UTF-8 and returns its bytes. Inlined, with the messages in cold
+/// functions: it runs for every event.
 ///
 /// # Safety
 /// As for [`bytes`].
+#[inline(always)]
 unsafe fn text<'a>(view: evh_str, event: usize, field: &str) -> Result<&'a [u8], Refused> {
-    // SAFETY: forwarded from the caller.
-    let raw = unsafe { bytes(view.ptr, view.len) }
-        .ok_or_else(|| invalid(format!("event {event}: `{field}` has a NULL pointer and a length of {}", view.len)))?;
-    // ASCII first: attributes almost always are, and the full check costs more on short text.
-    if raw.is_ascii() {
-        return Ok(raw);
+    if view.len == 0 {
+        return Ok(&[]);
     }
-    match std::str::from_utf8(raw) {
-        Ok(_) => Ok(raw),
-        Err(e) => Err(invalid(format!("event {event}: `{field}` is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text"))),
+    if view.ptr.is_null() {
+        return Err(null_view(event, field, view.len));
+    }
+    // SAFETY: non-NULL with a length: the caller promises `len` readable bytes.
+    let raw = unsafe { std::slice::from_raw_parts(view.ptr, view.len) };
+    // ASCII first: attributes almost always are, and the full check costs more on short text.
+    if raw.is_ascii() || std::str::from_utf8(raw).is_ok() {
+        Ok(raw)
+    } else {
+        Err(not_utf8(event, field, raw))
     }
 }
 
+#[cold]
+fn null_view(event: usize, field: &str, len: usize) -> Refused {
+    invalid(format!("event {event}: `{field}` has a NULL pointer and a length of {len}"))
+}
+
+#[cold]
+fn not_utf8(event: usize, field: &str, raw: &[u8]) -> Refused {
+    let e = std::str::from_utf8(raw).expect_err("checked by the caller");
+    invalid(format!("event {event}: `{field}` is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text"))
+}
+
 /// True when two events of one batch share every string attribute but the id: the same
-/// pointers and lengths, so the same bytes for the duration of the call.
+/// pointers and lengths, so the same bytes for the duration of the call. The seven views
+/// from `source` to `time` sit back to back in `evh_event`, so they compare as one block.
 fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
-    let same = |x: evh_str, y: evh_str| x.ptr == y.ptr && x.len == y.len;
-    same(a.source, b.source)
-        && same(a.specversion, b.specversion)
-        && same(a.r#type, b.r#type)
-        && same(a.subject, b.subject)
-        && same(a.datacontenttype, b.datacontenttype)
-        && same(a.dataschema, b.dataschema)
-        && same(a.time, b.time)
+    const START: usize = std::mem::offset_of!(evh_event, source);
+    const END: usize = std::mem::offset_of!(evh_event, time) + std::mem::size_of::<evh_str>();
+    let block = |e: &evh_event| {
+        // SAFETY: START..END lies within the struct, whose fields there are evh_str views
+        // (pointers and lengths): plain bytes without padding, read only for comparison.
+        unsafe { std::slice::from_raw_parts((e as *const evh_event).cast::<u8>().add(START), END - START) }
+    };
+    block(a) == block(b)
 }
 
 /// Copies `n` events starting at `events` into a new chunk.
@@ -120,8 +138,7 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
             return Err(invalid(format!("event {index}: `id` is empty; every CloudEvent needs an id, a source and a type")));
         }
         // SAFETY: as above.
-        let data = unsafe { bytes(e.data.ptr, e.data.len) }
-            .ok_or_else(|| invalid(format!("event {index}: `data` has a NULL pointer and a length of {}", e.data.len)))?;
+        let data = unsafe { bytes(e.data.ptr, e.data.len) }.ok_or_else(|| null_view(index, "data", e.data.len))?;
         let size = id.len() + shared_size + data.len() + attrs_len(e);
         if size > max_event_bytes {
             return Err(Refused(
@@ -129,14 +146,14 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
                 format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(id)),
             ));
         }
-        event.id = builder.put(id);
-        let data = builder.put(data);
-        event.data = evh_bytes { ptr: data.ptr, len: data.len };
+        (event.id, event.data) = builder.put_pair(id, data);
         builder.push(event);
-        // SAFETY: as above.
-        for (key, value) in unsafe { extensions(e, index)? } {
-            let (key, value) = (builder.put(key), builder.put(value));
-            builder.push_extension(key, value);
+        if e.extensions_len > 0 {
+            // SAFETY: as above.
+            for (key, value) in unsafe { extensions(e, index)? } {
+                let (key, value) = (builder.put(key), builder.put(value));
+                builder.push_extension(key, value);
+            }
         }
     }
     Ok(builder)
