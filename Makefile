@@ -32,7 +32,9 @@ c-plugins:
 go-plugins:
 	$(MAKE) -C plugins/examples/go OUT=$(PLUGINS)
 
+# The objects producer watches ./demo-bucket; the file consumer writes ./demo-events.jsonl.
 demo: build
+	@mkdir -p demo-bucket
 	$(EVHOST) run --config examples/demo.toml
 
 # Release mode, so the tests reuse what `build` compiled and run the same binary users get.

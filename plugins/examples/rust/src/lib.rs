@@ -9,11 +9,13 @@ mod digest;
 mod faulty;
 mod print;
 mod sequence;
+mod types;
 
 pub use count::Count;
 pub use digest::Digest;
 pub use faulty::Faulty;
 pub use print::Print;
 pub use sequence::Sequence;
+pub use types::Types;
 
-evhost_sdk::export_plugins!(producer Sequence, consumer Digest, consumer Count, consumer Faulty, consumer Print);
+evhost_sdk::export_plugins!(producer Sequence, consumer Digest, consumer Count, consumer Faulty, consumer Print, consumer Types);
