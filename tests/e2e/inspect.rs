@@ -51,7 +51,7 @@ fn json_lists_names_and_kinds() {
         .iter()
         .map(|p| (p["name"].as_str().expect("a name").to_string(), p["kind"].as_str().expect("a kind").to_string()))
         .collect();
-    let expected = [("sequence", "producer"), ("digest", "consumer"), ("count", "consumer"), ("faulty", "consumer"), ("print", "consumer")];
+    let expected = [("sequence", "producer"), ("digest", "consumer"), ("count", "consumer"), ("faulty", "consumer"), ("print", "consumer"), ("types", "consumer")];
     assert_eq!(plugins, expected.map(|(n, k)| (n.to_string(), k.to_string())));
 }
 
