@@ -77,9 +77,6 @@ pub struct Chunk {
 /// Bounded, so it never holds more than a few chunks' worth.
 static POOL: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
 const POOL_SIZE: usize = 16;
-/// Batches smaller than this neither take from nor give to the pool: their buffers are
-/// cheap to allocate, and a lock per single-event emit would cost more than it saves.
-const POOLED_EVENTS: usize = 16;
 
 /// The three buffers of a chunk or of a staging area, emptied, with their capacity.
 #[derive(Default)]
@@ -137,9 +134,6 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        if self.events.capacity() < POOLED_EVENTS {
-            return;
-        }
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL_SIZE {
             let mut buffers = Buffers {
@@ -248,7 +242,7 @@ impl ChunkBuilder {
         stage.clear();
         stage.events.reserve(events);
         stage.arena.reserve(bytes);
-        let mut own = if events < POOLED_EVENTS { None } else { POOL.lock().unwrap_or_else(|e| e.into_inner()).pop() }.unwrap_or_default();
+        let mut own = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
         own.arena.reserve(bytes);
         own.events.reserve(events);
         let base = own.arena.as_ptr();
