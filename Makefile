@@ -8,7 +8,7 @@ EVHOST  := target/release/evhost
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
 SOURCES := http schedule objects file webhook
 
-.PHONY: all build host rust-plugins c-plugins go-plugins demo test test-go bench clean
+.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench clean
 
 all: build
 
@@ -38,8 +38,13 @@ demo: build
 	$(EVHOST) run --config examples/demo.toml
 
 # Release mode, so the tests reuse what `build` compiled and run the same binary users get.
-test: build test-go
+test: build lint test-go
 	$(CARGO) test --workspace --release
+
+# One format and no lint warnings, checked like the tests.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 test-go:
 	$(MAKE) -C plugins/examples/go test

@@ -178,14 +178,8 @@ pub struct evh_host_api {
     ///
     /// OWNERSHIP: `events` stays the caller's; the host copies everything before returning.
     /// LIFETIME: `events` must be valid for the duration of the call only.
-    pub emit: Option<
-        unsafe extern "C" fn(
-            host: *mut evh_host,
-            events: *const evh_event,
-            n: usize,
-            flags: u32,
-        ) -> evh_status,
-    >,
+    pub emit:
+        Option<unsafe extern "C" fn(host: *mut evh_host, events: *const evh_event, n: usize, flags: u32) -> evh_status>,
     /// Records the message that explains the failure the calling hook is about to return
     /// (`on_create`, `on_events`, `on_run`, ...). The host shows it in logs and errors.
     ///
@@ -270,9 +264,8 @@ pub struct evh_plugin {
     /// what is wrong and how to fix it, and return `EVH_ERR_CONFIG` or another error.
     ///
     /// OWNERSHIP: the instance is the plugin's; `on_destroy` frees it.
-    pub on_create: Option<
-        unsafe extern "C" fn(args: *const evh_create_args, instance_out: *mut *mut c_void) -> evh_status,
-    >,
+    pub on_create:
+        Option<unsafe extern "C" fn(args: *const evh_create_args, instance_out: *mut *mut c_void) -> evh_status>,
     /// Frees the instance. Called exactly once per successful `on_create`, after every
     /// other hook has returned.
     pub on_destroy: Option<unsafe extern "C" fn(instance: *mut c_void)>,

@@ -65,7 +65,8 @@ impl fmt::Display for Diagnostic {
             gutter = " ".repeat(line.to_string().len());
             writeln!(f, "{gutter}--> {}:{line}:{column}", location.file.path.display())?;
             let text = location.file.text.lines().nth(line - 1).unwrap_or("");
-            let width = location.file.text[location.span.clone()].lines().next().map_or(1, |s| s.chars().count().max(1));
+            let width =
+                location.file.text[location.span.clone()].lines().next().map_or(1, |s| s.chars().count().max(1));
             writeln!(f, "{gutter} |")?;
             writeln!(f, "{line} | {text}")?;
             writeln!(f, "{gutter} | {}{}", " ".repeat(column - 1), "^".repeat(width))?;

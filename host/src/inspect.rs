@@ -15,7 +15,13 @@ pub fn text(library: &Library) -> String {
     );
     for plugin in &library.plugins {
         let version = if plugin.version.is_empty() { "-" } else { &plugin.version };
-        out.push_str(&format!("    {:<12} {:<8} {:<8} {}\n", plugin.name, plugin.kind.to_string(), version, plugin.description));
+        out.push_str(&format!(
+            "    {:<12} {:<8} {:<8} {}\n",
+            plugin.name,
+            plugin.kind.to_string(),
+            version,
+            plugin.description
+        ));
     }
     out
 }

@@ -38,19 +38,36 @@ pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -
         .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;
     let plugin = select(&library.plugins, entry)?;
     if plugin.kind != kind_of(entry.role) {
-        return Err(Diagnostic::new(format!("plugin \"{}\" is a {}, but \"{}\" is listed as a [[{}]]", plugin.name, plugin.kind, entry.name, entry.role.as_str()))
-            .at(Some(entry.plugin_at.clone().unwrap_or_else(|| entry.library_at.clone())))
-            .help(match plugin.kind {
-                Kind::Producer => "move this entry to a [[producer]] table, or name one of the library's consumers".to_string(),
-                Kind::Consumer => "move this entry to a [[consumer]] table, or name one of the library's producers".to_string(),
-                Kind::Unknown(_) => "the plugin declares a kind this host does not know; rebuild it against include/evhost.h".to_string(),
-            }));
+        return Err(Diagnostic::new(format!(
+            "plugin \"{}\" is a {}, but \"{}\" is listed as a [[{}]]",
+            plugin.name,
+            plugin.kind,
+            entry.name,
+            entry.role.as_str()
+        ))
+        .at(Some(entry.plugin_at.clone().unwrap_or_else(|| entry.library_at.clone())))
+        .help(match plugin.kind {
+            Kind::Producer => {
+                "move this entry to a [[producer]] table, or name one of the library's consumers".to_string()
+            }
+            Kind::Consumer => {
+                "move this entry to a [[consumer]] table, or name one of the library's producers".to_string()
+            }
+            Kind::Unknown(_) => {
+                "the plugin declares a kind this host does not know; rebuild it against include/evhost.h".to_string()
+            }
+        }));
     }
     let host = InstanceHost::new(&entry.name, sink);
     let instance = Instance::create(plugin.clone(), host, &entry.config_json).map_err(|e| {
-        Diagnostic::new(format!("{} \"{}\" (plugin \"{}\") failed to start: {e}", entry.role.as_str(), entry.name, plugin.name))
-            .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
-            .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
+        Diagnostic::new(format!(
+            "{} \"{}\" (plugin \"{}\") failed to start: {e}",
+            entry.role.as_str(),
+            entry.name,
+            plugin.name
+        ))
+        .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
+        .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
     })?;
     Ok(Arc::new(instance))
 }
@@ -67,16 +84,22 @@ fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a 
             Diagnostic::new(format!("library {path} has no plugin \"{name}\"")).at(entry.plugin_at.clone()).help(help)
         }),
         None if plugins.len() == 1 => Ok(&plugins[0]),
-        None if plugins.is_empty() => Err(Diagnostic::new(format!("library {path} carries no plugins")).at(Some(entry.library_at.clone())).help("rebuild it with at least one plugin registered")),
+        None if plugins.is_empty() => Err(Diagnostic::new(format!("library {path} carries no plugins"))
+            .at(Some(entry.library_at.clone()))
+            .help("rebuild it with at least one plugin registered")),
         None => {
             let fitting: Vec<&Arc<Plugin>> = plugins.iter().filter(|p| p.kind == kind_of(entry.role)).collect();
             let help = match fitting.as_slice() {
                 [only] => format!("add `plugin = \"{}\"`, its only {}", only.name, entry.role.as_str()),
                 _ => format!("add `plugin = \"...\"` naming one of {}", names()),
             };
-            Err(Diagnostic::new(format!("library {path} carries {} plugins, and \"{}\" does not say which one", plugins.len(), entry.name))
-                .at(Some(entry.name_at.clone()))
-                .help(help))
+            Err(Diagnostic::new(format!(
+                "library {path} carries {} plugins, and \"{}\" does not say which one",
+                plugins.len(),
+                entry.name
+            ))
+            .at(Some(entry.name_at.clone()))
+            .help(help))
         }
     }
 }

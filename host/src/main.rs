@@ -59,7 +59,12 @@ fn main() -> ExitCode {
     };
     let cli = Cli::parse();
     let colors = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt().with_max_level(cli.log_level).with_writer(std::io::stderr).with_ansi(colors).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_max_level(cli.log_level)
+        .with_writer(std::io::stderr)
+        .with_ansi(colors)
+        .with_target(false)
+        .init();
 
     match cli.command {
         Command::Run { config } => {
@@ -85,7 +90,12 @@ fn main() -> ExitCode {
             match checked {
                 Ok((producers, consumers)) => {
                     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-                    println!("{}: OK ({}, {})", path.display(), plural(producers, "producer"), plural(consumers, "consumer"));
+                    println!(
+                        "{}: OK ({}, {})",
+                        path.display(),
+                        plural(producers, "producer"),
+                        plural(consumers, "consumer")
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => setup_error(e),

@@ -60,7 +60,8 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
         shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
     }
     for (n, share) in shares.into_iter().enumerate() {
-        pool.spawn(format!("deliver-{n}"), share).map_err(|e| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
+        pool.spawn(format!("deliver-{n}"), share)
+            .map_err(|e| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
     drop(pool);
 
@@ -120,7 +121,10 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
             }
             Ok(Event::Signal(name)) => tracing::warn!("{name} received again; still stopping producers"),
             Err(_) => {
-                failures.push(format!("{running} producer(s) did not stop within the drain timeout ({:?})", config.drain_timeout));
+                failures.push(format!(
+                    "{running} producer(s) did not stop within the drain timeout ({:?})",
+                    config.drain_timeout
+                ));
                 break;
             }
         }
@@ -129,7 +133,9 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
 
     let mut undrained: Vec<usize> = (0..consumers.len()).collect();
     while !undrained.is_empty() {
-        let Ok((index, report)) = drains.recv_timeout(deadline.saturating_duration_since(Instant::now())) else { break };
+        let Ok((index, report)) = drains.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            break;
+        };
         undrained.retain(|i| *i != index);
         let name = &consumers[index].0.name;
         tracing::info!(consumer = %name, delivered = report.delivered, dead_lettered = report.dead_lettered, dropped = report.dropped, retries = report.retries, "consumer drained");

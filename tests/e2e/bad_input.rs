@@ -219,7 +219,10 @@ fn check_rejects_bad_configs() {
         ("no plugins", Some("[log]\ncapacity = 16\n".to_string())),
         ("bad retry backoff", Some(format!("{DIGEST}retry = {{ backoff = \"10s..1s\" }}\n"))),
         ("missing library", Some(format!("{DIGEST}\n[[consumer]]\nname = \"x\"\nlibrary = \"nope.so\"\n"))),
-        ("create fails", Some(format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{{C}}\"\nplugin = \"sequence\"\n"))),
+        (
+            "create fails",
+            Some(format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{{C}}\"\nplugin = \"sequence\"\n")),
+        ),
     ];
     for (what, config) in bad {
         let env = Env::new();
@@ -256,5 +259,8 @@ fn a_bare_library_file_name_is_the_file_next_to_the_config() {
     std::fs::copy(plugin(crate::support::C), env.path("libmine.so")).expect("copy the C library");
     env.config("[[producer]]\nname = \"seq\"\nlibrary = \"libmine.so\"\nplugin = \"sequence\"\nconfig = { count = 1000 }\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"libmine.so\"\nplugin = \"digest\"\nconfig = { path = \"digest.json\" }\n");
     env.run().expect_code(0);
-    assert_eq!(env.json("digest.json"), serde_json::json!({"count": 1000, "digest": "00fcfcd9c9dd86e5", "in_order": true}));
+    assert_eq!(
+        env.json("digest.json"),
+        serde_json::json!({"count": 1000, "digest": "00fcfcd9c9dd86e5", "in_order": true})
+    );
 }

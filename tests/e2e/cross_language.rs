@@ -104,6 +104,10 @@ config = { path = "go.json" }
     );
     env.run().expect_code(0);
     for name in ["c", "rust", "go"] {
-        assert_eq!(env.json(&format!("{name}.json")), json!({"count": 5000, "bytes": 5000 * 37}), "count consumer {name}");
+        assert_eq!(
+            env.json(&format!("{name}.json")),
+            json!({"count": 5000, "bytes": 5000 * 37}),
+            "count consumer {name}"
+        );
     }
 }

@@ -52,7 +52,8 @@ fn dead_letters(env: &Env) -> BTreeMap<u64, Value> {
         assert_eq!(line["source"], "/evhost/examples/sequence", "{line}");
         assert_eq!(line["type"], "dev.evhost.example.sequence", "{line}");
         assert_eq!(line["evhostconsumer"], "faulty", "{line}");
-        let id: u64 = line["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("a numeric id: {line}"));
+        let id: u64 =
+            line["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("a numeric id: {line}"));
         // Event k carries 16 bytes (k + i) mod 256: not JSON, so it is base64.
         let data: Vec<u8> = (0..16).map(|i| ((id + i) % 256) as u8).collect();
         assert_eq!(line["data_base64"], json!(base64::engine::general_purpose::STANDARD.encode(&data)), "{line}");
@@ -62,7 +63,11 @@ fn dead_letters(env: &Env) -> BTreeMap<u64, Value> {
 }
 
 fn every_event_once(letters: &BTreeMap<u64, Value>) {
-    assert_eq!(letters.keys().copied().collect::<Vec<_>>(), (0..EVENTS).collect::<Vec<_>>(), "every event dead-lettered exactly once");
+    assert_eq!(
+        letters.keys().copied().collect::<Vec<_>>(),
+        (0..EVENTS).collect::<Vec<_>>(),
+        "every event dead-lettered exactly once"
+    );
 }
 
 #[test]
@@ -134,7 +139,10 @@ fn a_panicking_go_consumer_leaves_the_host_running() {
     let letters = dead_letters(&env);
     every_event_once(&letters);
     for line in letters.values() {
-        assert!(line["evhosterror"].as_str().expect("evhosterror").contains("panicky: deliberate panic in OnEvents"), "{line}");
+        assert!(
+            line["evhosterror"].as_str().expect("evhosterror").contains("panicky: deliberate panic in OnEvents"),
+            "{line}"
+        );
     }
 }
 
@@ -192,5 +200,10 @@ fn a_slow_drop_oldest_consumer_skips_without_stalling_the_others() {
 fn a_drop_oldest_consumer_counts_each_event_as_delivered_or_dropped() {
     let (_env, out) = slow_drop_oldest_consumer();
     let (delivered, dropped) = (drained(&out.stderr, "faulty", "delivered"), drained(&out.stderr, "faulty", "dropped"));
-    assert_eq!(delivered + dropped, 100000, "every event is either delivered or counted as dropped, never both:\n{}", out.stderr);
+    assert_eq!(
+        delivered + dropped,
+        100000,
+        "every event is either delivered or counted as dropped, never both:\n{}",
+        out.stderr
+    );
 }

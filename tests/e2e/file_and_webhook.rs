@@ -3,7 +3,6 @@
 //! statuses) receives, including retries and dead letters.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -84,7 +83,11 @@ fn file_dash_writes_to_stdout() {
     let env = sequence_into(20, FILE, "config = { path = \"-\" }");
     let out = env.run();
     out.expect_code(0);
-    let lines: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"))).collect();
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect();
     assert_eq!(ids(&lines), (0..20).collect::<Vec<_>>());
 }
 
@@ -161,8 +164,14 @@ fn file_config_mistakes() {
 #[test]
 fn webhook_config_mistakes() {
     insta::assert_snapshot!("webhook_without_url", check_fails(WEBHOOK, "config = { mode = \"binary\" }"));
-    insta::assert_snapshot!("webhook_bad_mode", check_fails(WEBHOOK, "config = { url = \"http://127.0.0.1:9/\", mode = \"bulk\" }"));
-    insta::assert_snapshot!("webhook_bad_timeout", check_fails(WEBHOOK, "config = { url = \"http://127.0.0.1:9/\", timeout = \"soon\" }"));
+    insta::assert_snapshot!(
+        "webhook_bad_mode",
+        check_fails(WEBHOOK, "config = { url = \"http://127.0.0.1:9/\", mode = \"bulk\" }")
+    );
+    insta::assert_snapshot!(
+        "webhook_bad_timeout",
+        check_fails(WEBHOOK, "config = { url = \"http://127.0.0.1:9/\", timeout = \"soon\" }")
+    );
 }
 
 // webhook
@@ -184,7 +193,8 @@ impl Received {
     }
 
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
 }
 
@@ -200,7 +210,9 @@ impl Server {
     fn start(script: &[u16]) -> Server {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a test HTTP server"));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (srv, log, mut script) = (server.clone(), received.clone(), script.to_vec().into_iter());
+        // Owned: the server thread outlives the borrow.
+        let script: Vec<u16> = script.to_vec();
+        let (srv, log, mut script) = (server.clone(), received.clone(), script.into_iter());
         let thread = std::thread::spawn(move || {
             for mut request in srv.incoming_requests() {
                 let mut body = Vec::new();
@@ -209,7 +221,11 @@ impl Server {
                 log.lock().unwrap().push(Received {
                     method: request.method().to_string(),
                     path: request.url().to_owned(),
-                    headers: request.headers().iter().map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned())).collect(),
+                    headers: request
+                        .headers()
+                        .iter()
+                        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_owned()))
+                        .collect(),
                     body,
                     status,
                 });
@@ -241,7 +257,11 @@ impl Drop for Server {
 /// The sequence into a webhook posting to `url`, with `config` (more keys of its table) and
 /// a fast retry policy.
 fn webhook(count: u64, url: &str, config: &str, retry: &str) -> Env {
-    sequence_into(count, WEBHOOK, &format!("dead_letter = \"dlq.jsonl\"\nretry = {retry}\nconfig = {{ url = \"{url}\"{config} }}"))
+    sequence_into(
+        count,
+        WEBHOOK,
+        &format!("dead_letter = \"dlq.jsonl\"\nretry = {retry}\nconfig = {{ url = \"{url}\"{config} }}"),
+    )
 }
 
 const FAST_RETRY: &str = "{ attempts = 5, backoff = \"1ms..10ms\" }";
@@ -276,7 +296,10 @@ fn webhook_structured_mode_sends_one_json_event_per_request() {
     let env = webhook(5, &server.url(), ", mode = \"structured\"", FAST_RETRY);
     env.run().expect_code(0);
     let received = server.received();
-    assert!(received.iter().all(|r| r.header("content-type").starts_with("application/cloudevents+json")), "{received:?}");
+    assert!(
+        received.iter().all(|r| r.header("content-type").starts_with("application/cloudevents+json")),
+        "{received:?}"
+    );
     assert!(received.iter().all(|r| !r.headers.contains_key("ce-id")), "no ce-* headers in structured mode");
     assert_eq!(ids(&received.iter().map(Received::json).collect::<Vec<_>>()), [0, 1, 2, 3, 4]);
 }
@@ -350,7 +373,12 @@ fn webhook_400_sends_the_batch_to_the_dead_letter_file() {
 fn webhook_connection_refused_retries_then_dead_letters() {
     // A port that was just free: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let env = webhook(5, &format!("http://127.0.0.1:{port}/hook"), ", timeout = \"2s\"", "{ attempts = 2, backoff = \"1ms..2ms\" }");
+    let env = webhook(
+        5,
+        &format!("http://127.0.0.1:{port}/hook"),
+        ", timeout = \"2s\"",
+        "{ attempts = 2, backoff = \"1ms..2ms\" }",
+    );
     let out = env.run();
     out.expect_code(0);
     let letters = dead_letters(&env);

@@ -85,7 +85,12 @@ impl Reply {
     /// The ids of a 202.
     fn ids(&self) -> Vec<String> {
         assert_eq!(self.status, 202, "{self:?}");
-        self.body["ids"].as_array().expect("ids").iter().map(|id| id.as_str().expect("a string id").to_owned()).collect()
+        self.body["ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .map(|id| id.as_str().expect("a string id").to_owned())
+            .collect()
     }
 }
 
@@ -122,7 +127,8 @@ impl Host {
         self.running.signal(Signal::SIGTERM);
         let out = self.running.wait();
         out.expect_code(0);
-        let lines = if self.env.path("events.jsonl").exists() { self.env.json_lines("events.jsonl") } else { Vec::new() };
+        let lines =
+            if self.env.path("events.jsonl").exists() { self.env.json_lines("events.jsonl") } else { Vec::new() };
         (out, lines)
     }
 }
@@ -197,7 +203,10 @@ fn structured_mode_round_trips_an_event() {
     });
     for event in [&with_json, &with_bytes] {
         let id = event["id"].as_str().unwrap();
-        assert_eq!(host.post("/", "application/cloudevents+json; charset=UTF-8", event.to_string().as_bytes()).ids(), [id]);
+        assert_eq!(
+            host.post("/", "application/cloudevents+json; charset=UTF-8", event.to_string().as_bytes()).ids(),
+            [id]
+        );
     }
     let (_, lines) = host.stop();
     assert_eq!(lines, [with_json, with_bytes]);
@@ -206,7 +215,9 @@ fn structured_mode_round_trips_an_event() {
 #[test]
 fn batched_mode_emits_the_whole_array_in_order() {
     let host = start("", "", "");
-    let batch: Vec<Value> = (0..5).map(|i| json!({"specversion": "1.0", "id": format!("b{i}"), "source": "/batch", "type": "t", "data": i})).collect();
+    let batch: Vec<Value> = (0..5)
+        .map(|i| json!({"specversion": "1.0", "id": format!("b{i}"), "source": "/batch", "type": "t", "data": i}))
+        .collect();
     let reply = host.post("/", "application/cloudevents-batch+json", Value::from(batch.clone()).to_string().as_bytes());
     assert_eq!(reply.body["accepted"], 5, "{reply:?}");
     assert_eq!(reply.ids(), ["b0", "b1", "b2", "b3", "b4"]);
@@ -229,7 +240,8 @@ fn batched_mode_emits_the_whole_array_in_order() {
 fn plain_requests_become_events_of_the_configured_type() {
     let host = start("", r#"type = "com.example.api.call""#, "");
     let first = host.post("/orders/42?expand=items&dry=1", "application/json", br#"{"qty": 2}"#).ids();
-    let second = host.send(host.request("PUT", "/upload").set("Content-Type", "text/plain; charset=utf-8"), b"hello").ids();
+    let second =
+        host.send(host.request("PUT", "/upload").set("Content-Type", "text/plain; charset=utf-8"), b"hello").ids();
     let third = host.send(host.request("POST", "/no-type"), b"").ids();
     let (_, lines) = host.stop();
     assert_eq!(ids(&lines), [&first[0], &second[0], &third[0]]);
@@ -288,12 +300,14 @@ fn invalid_events_and_malformed_json_get_400_and_nothing_is_emitted() {
     let reply = host.post("/", "application/cloudevents-batch+json", br#"{"not": "an array"}"#);
     assert!(reply.status == 400 && reply.error().contains("JSON array"), "{reply:?}");
     // Binary mode without a required attribute.
-    let reply = host.send(host.request("POST", "/").set("ce-specversion", "1.0").set("ce-source", "/s").set("ce-type", "t"), b"x");
+    let reply = host
+        .send(host.request("POST", "/").set("ce-specversion", "1.0").set("ce-source", "/s").set("ce-type", "t"), b"x");
     assert!(reply.status == 400 && reply.error().contains("ce-id"), "{reply:?}");
     let reply = host.post("/", "application/cloudevents+xml", b"<event/>");
     assert_eq!(reply.status, 415, "{reply:?}");
     // A good one, so the file shows that the host ran and took only it.
-    let good = host.post("/", structured, br#"{"specversion": "1.0", "id": "good-2", "source": "/s", "type": "t"}"#).ids();
+    let good =
+        host.post("/", structured, br#"{"specversion": "1.0", "id": "good-2", "source": "/s", "type": "t"}"#).ids();
     let (_, lines) = host.stop();
     assert_eq!(ids(&lines), good);
 }
@@ -398,7 +412,11 @@ retry = { attempts = 1000, backoff = "1s..1s" }
     assert!(busy > 0, "the log never filled");
     let (out, lines) = host.stop();
     assert_eq!(ids(&lines), accepted, "every accepted event exactly once, in order");
-    assert!(out.stderr.contains(&format!("20 events accepted, {busy} refused while the log was full (503)")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("20 events accepted, {busy} refused while the log was full (503)")),
+        "{}",
+        out.stderr
+    );
 }
 
 /// SIGTERM while a request is in flight: it is answered 202 and its event delivered; new
@@ -409,7 +427,11 @@ fn a_stop_finishes_requests_in_flight_and_refuses_new_ones() {
     let address = host.base.trim_start_matches("http://").to_owned();
     let mut slow = TcpStream::connect(&address).expect("connect");
     slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(slow, "POST /slow HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello").unwrap();
+    write!(
+        slow,
+        "POST /slow HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello"
+    )
+    .unwrap();
     slow.flush().unwrap();
     // Let the server accept the connection and read the head before the stop.
     std::thread::sleep(Duration::from_millis(500));
@@ -467,7 +489,10 @@ fn an_unknown_key_fails_the_check() {
 #[test]
 fn a_listen_that_is_not_an_address_fails_the_check() {
     let env = Env::new();
-    env.config(&format!("[[producer]]\nname = \"api\"\nlibrary = \"{}\"\nconfig = {{ listen = \"8080\" }}\n", plugin(HTTP).display()));
+    env.config(&format!(
+        "[[producer]]\nname = \"api\"\nlibrary = \"{}\"\nconfig = {{ listen = \"8080\" }}\n",
+        plugin(HTTP).display()
+    ));
     let out = env.evhost(&["check", "-c", "evhost.toml"]);
     out.expect_code(2);
     assert!(out.stderr.contains("`listen` = \"8080\" is not an address; write host:port"), "{}", out.stderr);

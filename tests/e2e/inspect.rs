@@ -41,7 +41,8 @@ fn json_lists_names_and_kinds() {
     let library = plugin(RUST);
     let out = env.evhost(&["inspect", "--json", library.to_str().expect("a UTF-8 path")]);
     out.expect_code(0);
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", out.stdout));
+    let value: serde_json::Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", out.stdout));
     assert_eq!(value["library"], library.display().to_string());
     assert_eq!(value["abi"]["major"], 1);
     assert_eq!(value["go_runtime"], false);
@@ -51,7 +52,14 @@ fn json_lists_names_and_kinds() {
         .iter()
         .map(|p| (p["name"].as_str().expect("a name").to_string(), p["kind"].as_str().expect("a kind").to_string()))
         .collect();
-    let expected = [("sequence", "producer"), ("digest", "consumer"), ("count", "consumer"), ("faulty", "consumer"), ("print", "consumer"), ("types", "consumer")];
+    let expected = [
+        ("sequence", "producer"),
+        ("digest", "consumer"),
+        ("count", "consumer"),
+        ("faulty", "consumer"),
+        ("print", "consumer"),
+        ("types", "consumer"),
+    ];
     assert_eq!(plugins, expected.map(|(n, k)| (n.to_string(), k.to_string())));
 }
 

@@ -34,7 +34,8 @@ fn stops_cleanly_on(signal: Signal, env: &Env, consumers: &[(&str, &str)]) {
     assert!(took < Duration::from_secs(5), "took {took:?} to stop after {signal}:\n{}", out.stderr);
     assert!(out.stderr.contains(&format!("{} received", signal.as_str())), "{}", out.stderr);
     assert!(out.stderr.contains("evhost stopped cleanly"), "{}", out.stderr);
-    let results: Vec<(&str, Value)> = consumers.iter().map(|(name, _)| (*name, env.json(&format!("{name}.json")))).collect();
+    let results: Vec<(&str, Value)> =
+        consumers.iter().map(|(name, _)| (*name, env.json(&format!("{name}.json")))).collect();
     let (first, reference) = &results[0];
     let count = reference["count"].as_u64().expect("a count");
     assert!(count > 0, "no events flowed before the signal: {reference}");

@@ -43,7 +43,11 @@ config = {{ path = "events.jsonl" }}
 fn stop(env: &Env, running: Running) -> Vec<Value> {
     running.signal(Signal::SIGTERM);
     running.wait().expect_code(0);
-    if env.path("events.jsonl").exists() { env.json_lines("events.jsonl") } else { Vec::new() }
+    if env.path("events.jsonl").exists() {
+        env.json_lines("events.jsonl")
+    } else {
+        Vec::new()
+    }
 }
 
 /// Checks the attributes every object event has; returns (type suffix, subject, data).
@@ -57,7 +61,10 @@ fn object(event: &Value, bucket: &str) -> (String, String, Value) {
     assert!(id.starts_with(&format!("{bucket}/{subject}/")), "the id names the bucket and key: {event}");
     assert_eq!(event["data"]["bucket"], bucket, "{event}");
     assert_eq!(event["data"]["key"], json!(subject), "{event}");
-    let ty = event["type"].as_str().and_then(|t| t.strip_prefix("dev.evhost.object.")).unwrap_or_else(|| panic!("an object type: {event}"));
+    let ty = event["type"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("dev.evhost.object."))
+        .unwrap_or_else(|| panic!("an object type: {event}"));
     (ty.to_owned(), subject, event["data"].clone())
 }
 
@@ -84,8 +91,16 @@ fn create_update_and_delete_give_three_events_in_order() {
     assert_eq!(
         seen,
         [
-            ("created".into(), "docs/a.txt".into(), json!({ "bucket": "bucket", "key": "docs/a.txt", "size": 5, "etag": md5_hex_of_hello() })),
-            ("updated".into(), "docs/a.txt".into(), json!({ "bucket": "bucket", "key": "docs/a.txt", "size": 12, "etag": "e4d7f1b4ed2e42d15898f4b27b019da4" })),
+            (
+                "created".into(),
+                "docs/a.txt".into(),
+                json!({ "bucket": "bucket", "key": "docs/a.txt", "size": 5, "etag": md5_hex_of_hello() })
+            ),
+            (
+                "updated".into(),
+                "docs/a.txt".into(),
+                json!({ "bucket": "bucket", "key": "docs/a.txt", "size": 12, "etag": "e4d7f1b4ed2e42d15898f4b27b019da4" })
+            ),
             ("deleted".into(), "docs/a.txt".into(), json!({ "bucket": "bucket", "key": "docs/a.txt", "size": 0 })),
         ]
     );
@@ -108,7 +123,10 @@ fn a_file_written_slowly_is_one_created_after_it_is_closed() {
         std::thread::sleep(Duration::from_millis(40));
     }
     std::thread::sleep(SETTLE);
-    assert!(!env.path("events.jsonl").exists() || env.json_lines("events.jsonl").is_empty(), "nothing before the writer closes the file");
+    assert!(
+        !env.path("events.jsonl").exists() || env.json_lines("events.jsonl").is_empty(),
+        "nothing before the writer closes the file"
+    );
     drop(file);
     std::thread::sleep(SETTLE);
     let events = stop(&env, running);
@@ -140,7 +158,14 @@ fn initial_scan_reports_what_is_there_through_the_filters() {
     for folder in ["bucket", "bucket/sub", "bucket/photos"] {
         std::fs::create_dir(env.path(folder)).unwrap();
     }
-    for (file, text) in [("a.txt", "hello"), ("sub/b.txt", "hello"), ("photos/c.jpg", "hello"), ("d.tmp", "x"), ("e.md", "x"), ("photos/f.tmp", "x")] {
+    for (file, text) in [
+        ("a.txt", "hello"),
+        ("sub/b.txt", "hello"),
+        ("photos/c.jpg", "hello"),
+        ("d.tmp", "x"),
+        ("e.md", "x"),
+        ("photos/f.tmp", "x"),
+    ] {
         std::fs::write(env.path(&format!("bucket/{file}")), text).unwrap();
     }
     let mut running = env.spawn();
@@ -216,7 +241,8 @@ fn s3_notifications_map_to_the_same_events() {
         aws_record("ObjectCreated:Put", "photos/my+summer%281%29.jpg", json!({ "size": 1024, "eTag": "d41d8cd98f00b204e9800998ecf8427e", "versionId": "096fKKXTRTtl3on89fVO.nfljtsv6qko" })),
         aws_record("ObjectRemoved:Delete", "photos/my+summer%281%29.jpg", json!({ "versionId": "096fKKXTRTtl3on89fVO.nfljtsv6qko" })),
     ]});
-    let (status, _) = answer(ureq::post(&url).set("Content-Type", "application/json").send_string(&message.to_string()));
+    let (status, _) =
+        answer(ureq::post(&url).set("Content-Type", "application/json").send_string(&message.to_string()));
     assert_eq!(status, 200);
     let (status, reason) = answer(ureq::post(&url).send_string("{ not json"));
     assert_eq!(status, 400, "{reason}");
@@ -229,7 +255,11 @@ fn s3_notifications_map_to_the_same_events() {
     assert_eq!(
         seen,
         [
-            ("created".into(), key.into(), json!({ "bucket": "amzn-s3-demo-bucket", "key": key, "size": 1024, "etag": "d41d8cd98f00b204e9800998ecf8427e" })),
+            (
+                "created".into(),
+                key.into(),
+                json!({ "bucket": "amzn-s3-demo-bucket", "key": key, "size": 1024, "etag": "d41d8cd98f00b204e9800998ecf8427e" })
+            ),
             ("deleted".into(), key.into(), json!({ "bucket": "amzn-s3-demo-bucket", "key": key, "size": 0 })),
         ]
     );

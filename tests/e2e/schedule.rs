@@ -46,7 +46,9 @@ fn run_for(env: &Env, duration: Duration) -> Vec<Value> {
 
 /// Milliseconds since the Unix epoch of an RFC 3339 UTC time ("2024-05-01T12:00:00.100Z").
 fn epoch_ms(time: &str) -> i64 {
-    let number = |range: std::ops::Range<usize>| -> i64 { time[range].parse().unwrap_or_else(|_| panic!("not an RFC 3339 UTC time: {time}")) };
+    let number = |range: std::ops::Range<usize>| -> i64 {
+        time[range].parse().unwrap_or_else(|_| panic!("not an RFC 3339 UTC time: {time}"))
+    };
     assert!(time.ends_with('Z') && time.len() >= 20, "not an RFC 3339 UTC time: {time}");
     let (year, month, day) = (number(0..4), number(5..7), number(8..10));
     // Days from civil (Howard Hinnant's algorithm).
@@ -56,7 +58,11 @@ fn epoch_ms(time: &str) -> i64 {
     let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
     let seconds = days * 86_400 + number(11..13) * 3_600 + number(14..16) * 60 + number(17..19);
-    let millis = if time.as_bytes()[19] == b'.' { format!("{:0<3}", &time[20..time.len() - 1])[..3].parse().unwrap() } else { 0 };
+    let millis = if time.as_bytes()[19] == b'.' {
+        format!("{:0<3}", &time[20..time.len() - 1])[..3].parse().unwrap()
+    } else {
+        0
+    };
     seconds * 1_000 + millis
 }
 
@@ -95,7 +101,10 @@ fn cron_every_second_fires_at_whole_seconds() {
     for event in &events {
         let time = event["time"].as_str().unwrap();
         assert!(!time.contains('.'), "a whole second, without a fraction: {time}");
-        assert!(event.get("data").is_none() && event.get("datacontenttype").is_none(), "no data without `data`: {event}");
+        assert!(
+            event.get("data").is_none() && event.get("datacontenttype").is_none(),
+            "no data without `data`: {event}"
+        );
     }
     assert!(times.windows(2).all(|w| w[1] - w[0] == 1000), "one tick per second: {times:?}");
 }
@@ -104,7 +113,15 @@ fn cron_every_second_fires_at_whole_seconds() {
 fn jobs_tick_side_by_side() {
     let env = schedule(r#"[{ name = "a", every = "200ms" }, { name = "b", cron = "*/1 * * * * *" }]"#);
     let events = run_for(&env, Duration::from_millis(1500));
-    let count = |name: &str| events.iter().filter(|e| e["subject"] == name).inspect(|e| { tick(e, name); }).count();
+    let count = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["subject"] == name)
+            .inspect(|e| {
+                tick(e, name);
+            })
+            .count()
+    };
     assert!((6..=8).contains(&count("a")), "{events:#?}");
     assert!((1..=2).contains(&count("b")), "{events:#?}");
 }
@@ -121,8 +138,17 @@ fn config_mistakes() {
     insta::assert_snapshot!("schedule_bad_cron", check_fails(r#"[{ name = "report", cron = "*/5 * * * *" }]"#));
     insta::assert_snapshot!("schedule_bad_cron_field", check_fails(r#"[{ name = "report", cron = "0 0 25 * * *" }]"#));
     insta::assert_snapshot!("schedule_bad_duration", check_fails(r#"[{ name = "poll", every = "5 minutes" }]"#));
-    insta::assert_snapshot!("schedule_both_every_and_cron", check_fails(r#"[{ name = "x", every = "1s", cron = "* * * * * *" }]"#));
-    insta::assert_snapshot!("schedule_unknown_timezone", check_fails(r#"[{ name = "x", cron = "0 0 9 * * *", timezone = "Europe/Atlantis" }]"#));
-    insta::assert_snapshot!("schedule_duplicate_names", check_fails(r#"[{ name = "x", every = "1s" }, { name = "x", every = "2s" }]"#));
+    insta::assert_snapshot!(
+        "schedule_both_every_and_cron",
+        check_fails(r#"[{ name = "x", every = "1s", cron = "* * * * * *" }]"#)
+    );
+    insta::assert_snapshot!(
+        "schedule_unknown_timezone",
+        check_fails(r#"[{ name = "x", cron = "0 0 9 * * *", timezone = "Europe/Atlantis" }]"#)
+    );
+    insta::assert_snapshot!(
+        "schedule_duplicate_names",
+        check_fails(r#"[{ name = "x", every = "1s" }, { name = "x", every = "2s" }]"#)
+    );
     insta::assert_snapshot!("schedule_no_jobs", check_fails("[]"));
 }

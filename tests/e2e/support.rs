@@ -13,9 +13,7 @@ pub const RUN_LIMIT: Duration = Duration::from_secs(20);
 
 /// The repository root, canonical.
 pub fn root() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .canonicalize()
-        .expect("the repository root exists")
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).canonicalize().expect("the repository root exists")
 }
 
 /// The absolute path of a library `make build` puts in target/plugins.
@@ -39,7 +37,9 @@ pub struct Output {
 
 impl Output {
     pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or_else(|| panic!("evhost died by a signal: {:?}\nstderr:\n{}", self.status, self.stderr))
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("evhost died by a signal: {:?}\nstderr:\n{}", self.status, self.stderr))
     }
 
     /// Asserts the exit code, showing both streams when it differs.
@@ -117,7 +117,9 @@ impl Env {
     pub fn json_lines(&self, relative: &str) -> Vec<serde_json::Value> {
         let path = self.path(relative);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))).collect()
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")))
+            .collect()
     }
 
     /// `text` with the repository as `[ROOT]` and this folder as `[TMP]`.
@@ -255,6 +257,7 @@ pub fn drained(stderr: &str, name: &str, key: &str) -> u64 {
         .lines()
         .find(|l| l.contains("consumer drained") && log_fields(l).iter().any(|(k, v)| k == "consumer" && v == name))
         .unwrap_or_else(|| panic!("no \"consumer drained\" line for {name}; stderr:\n{stderr}"));
-    let value = log_fields(line).into_iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key}= in {line:?}")).1;
+    let value =
+        log_fields(line).into_iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key}= in {line:?}")).1;
     value.parse().unwrap_or_else(|_| panic!("{key}={value} is not a number in {line:?}"))
 }

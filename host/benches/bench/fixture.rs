@@ -113,7 +113,8 @@ pub fn fan_out(dir: &Path, producer_lib: &Path, consumer_lib: &Path, events: u64
 
 /// Reads one consumer's output file as a JSON object.
 pub fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e} (the consumer wrote no totals)", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e} (the consumer wrote no totals)", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{} is not JSON ({e}): {text:?}", path.display()))
 }
 
@@ -139,5 +140,8 @@ pub fn verify_counts(files: &[PathBuf], events: u64, bytes_per_event: u64) -> Re
 
 /// A fresh folder for one run's config and output files.
 pub fn run_dir() -> Result<tempfile::TempDir> {
-    tempfile::Builder::new().prefix("evhost-bench-").tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))
+    tempfile::Builder::new()
+        .prefix("evhost-bench-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary folder: {e}"))
 }

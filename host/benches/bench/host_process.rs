@@ -111,9 +111,12 @@ pub fn latency() -> Result<Latency> {
     let c = fixture::library("c")?;
     let ticker = format!("rate = {LATENCY_RATE}, count = {LATENCY_EVENTS}, batch = 1");
     let latency_file = dir.path().join("latency.json");
-    let mut config = Config::default()
-        .plugin("producer", "ticker", &c, "ticker", &ticker, "")
-        .counting("latency", &c, "latency", &latency_file);
+    let mut config = Config::default().plugin("producer", "ticker", &c, "ticker", &ticker, "").counting(
+        "latency",
+        &c,
+        "latency",
+        &latency_file,
+    );
     let files: Vec<PathBuf> = (1..CONSUMERS).map(|i| dir.path().join(format!("count{i}.json"))).collect();
     for (i, file) in files.iter().enumerate() {
         config = config.counting(&format!("count{i}"), &c, "count", file);
@@ -142,7 +145,11 @@ fn cpu_time(pid: u32) -> Result<Duration> {
         let path = task.map_err(|e| e.to_string())?.path().join("schedstat");
         // A thread that ended meanwhile has no file any more; the idle host starts none.
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
-        ns += text.split_whitespace().next().and_then(|f| f.parse::<u64>().ok()).ok_or_else(|| format!("{} reads {text:?}", path.display()))?;
+        ns += text
+            .split_whitespace()
+            .next()
+            .and_then(|f| f.parse::<u64>().ok())
+            .ok_or_else(|| format!("{} reads {text:?}", path.display()))?;
     }
     Ok(Duration::from_nanos(ns))
 }
@@ -167,7 +174,8 @@ pub fn idle() -> Result<f64> {
     thread::sleep(IDLE_MEASURE);
     host.still_running()?;
     let used = cpu_time(host.pid())? - before;
-    kill(Pid::from_raw(host.pid() as i32), Signal::SIGTERM).map_err(|e| format!("cannot send SIGTERM to evhost: {e}"))?;
+    kill(Pid::from_raw(host.pid() as i32), Signal::SIGTERM)
+        .map_err(|e| format!("cannot send SIGTERM to evhost: {e}"))?;
     host.wait()?;
     fixture::verify_counts(&files, 0, 0)?;
     Ok(used.as_secs_f64() / IDLE_MEASURE.as_secs_f64())
@@ -194,7 +202,14 @@ pub fn slow_consumer() -> Result<f64> {
     let mut config = Config::default()
         .log_capacity(SLOW_CAPACITY)
         .plugin("producer", "sequence", &c, "sequence", &fixture::sequence(SLOW_EVENTS), "")
-        .plugin("consumer", "slow", &c, "slow", &format!("sleep_ms = 1, path = {}", fixture::quoted(&slow_file)), "policy = \"block\"\n");
+        .plugin(
+            "consumer",
+            "slow",
+            &c,
+            "slow",
+            &format!("sleep_ms = 1, path = {}", fixture::quoted(&slow_file)),
+            "policy = \"block\"\n",
+        );
     let mut files = vec![slow_file];
     for i in 1..CONSUMERS {
         let file = dir.path().join(format!("count{i}.json"));

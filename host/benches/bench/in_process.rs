@@ -47,7 +47,8 @@ fn setup(events: u64, sink: impl FnOnce(&[Arc<Instance>]) -> Sink) -> Result<Set
         .map(|entry| instances::create(&mut loader, entry, None))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|d| d.to_string())?;
-    let producer = instances::create(&mut loader, &config.producers[0], Some(sink(&consumers))).map_err(|d| d.to_string())?;
+    let producer =
+        instances::create(&mut loader, &config.producers[0], Some(sink(&consumers))).map_err(|d| d.to_string())?;
     Ok(Setup { consumers, producer, files, _dir: dir })
 }
 
@@ -84,7 +85,16 @@ fn owned(e: EventRef<'_>) -> Chunk {
         time: e.time(),
         data: e.data(),
     };
-    let strings = [event.id, event.source, event.specversion, event.ty, event.subject, event.datacontenttype, event.dataschema, event.time];
+    let strings = [
+        event.id,
+        event.source,
+        event.specversion,
+        event.ty,
+        event.subject,
+        event.datacontenttype,
+        event.dataschema,
+        event.time,
+    ];
     let bytes = strings.iter().map(|s| s.len()).sum::<usize>() + event.data.len();
     let mut builder = ChunkBuilder::with_capacity(1, bytes);
     builder.push_event(&event);
@@ -139,11 +149,16 @@ pub fn tokio_broadcast(events: u64) -> Result<Duration> {
                         Ok(chunk) => {
                             let delivered = consumer.deliver_chunk(&chunk);
                             if delivered.status != evh::EVH_OK {
-                                return Err(format!("tokio_broadcast: a consumer answered {}", evh::status_name(delivered.status)));
+                                return Err(format!(
+                                    "tokio_broadcast: a consumer answered {}",
+                                    evh::status_name(delivered.status)
+                                ));
                             }
                         }
                         Err(RecvError::Closed) => return Ok(()),
-                        Err(RecvError::Lagged(n)) => return Err(format!("tokio_broadcast: a consumer lagged and lost {n} events")),
+                        Err(RecvError::Lagged(n)) => {
+                            return Err(format!("tokio_broadcast: a consumer lagged and lost {n} events"))
+                        }
                     }
                 }
             })
@@ -160,4 +175,3 @@ pub fn tokio_broadcast(events: u64) -> Result<Duration> {
     finish(&consumers, &files, events)?;
     Ok(elapsed)
 }
-

@@ -79,7 +79,8 @@ fn run() -> Result<()> {
     ];
 
     let latencies = repeat("latency", host_process::latency)?;
-    let percentile = |pick: fn(&host_process::Latency) -> u64| median(latencies.iter().map(|l| pick(l) as f64).collect()) as u64;
+    let percentile =
+        |pick: fn(&host_process::Latency) -> u64| median(latencies.iter().map(|l| pick(l) as f64).collect()) as u64;
     let latency_ns = [percentile(|l| l.p50), percentile(|l| l.p99), percentile(|l| l.p999)];
     let idle = repeat("idle (cores)", host_process::idle)?;
     let rss = repeat("slow RSS (MiB)", host_process::slow_consumer)?;

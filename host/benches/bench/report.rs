@@ -46,7 +46,12 @@ impl Results {
         let scenarios: serde_json::Map<String, serde_json::Value> = self
             .scenarios
             .iter()
-            .map(|s| (s.name.to_string(), json!({"events_per_sec": s.events_per_sec.round(), "events": s.events, "runs": s.runs})))
+            .map(|s| {
+                (
+                    s.name.to_string(),
+                    json!({"events_per_sec": s.events_per_sec.round(), "events": s.events, "runs": s.runs}),
+                )
+            })
             .collect();
         let [p50, p99, p999] = self.latency_ns;
         json!({
@@ -77,7 +82,12 @@ impl Results {
         ratio("evhost_go", "evhost_c", 0.25);
         let p99_us = self.latency_ns[1] as f64 / 1000.0;
         targets.push(("latency p99".into(), format!("{p99_us:.1} us"), "<= 100 us".into(), p99_us <= 100.0));
-        targets.push(("idle CPU".into(), format!("{:.4} cores", self.idle_cpu_cores), "<= 0.02 cores".into(), self.idle_cpu_cores <= 0.02));
+        targets.push((
+            "idle CPU".into(),
+            format!("{:.4} cores", self.idle_cpu_cores),
+            "<= 0.02 cores".into(),
+            self.idle_cpu_cores <= 0.02,
+        ));
         let bound = rss_bound_mib();
         targets.push((
             "slow consumer peak RSS".into(),
@@ -98,7 +108,10 @@ impl Results {
         }
         let [p50, p99, p999] = self.latency_ns.map(|ns| ns as f64 / 1000.0);
         println!();
-        println!("latency at {LATENCY_RATE} events/s: p50 {p50:.1} us, p99 {p99:.1} us, p999 {p999:.1} us ({} runs)", self.latency_runs);
+        println!(
+            "latency at {LATENCY_RATE} events/s: p50 {p50:.1} us, p99 {p99:.1} us, p999 {p999:.1} us ({} runs)",
+            self.latency_runs
+        );
         println!("idle: {:.4} cores ({} runs of 5 s)", self.idle_cpu_cores, self.idle_runs);
         println!(
             "slow consumer: peak RSS {:.1} MiB with a log capacity of {SLOW_CAPACITY} events ({} runs)",

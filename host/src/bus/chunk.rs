@@ -35,7 +35,8 @@ pub fn strings(e: &evh_event) -> [evh_str; 8] {
 }
 
 /// The names of [`strings`], for messages.
-pub const STRING_NAMES: [&str; 8] = ["id", "source", "specversion", "type", "subject", "datacontenttype", "dataschema", "time"];
+pub const STRING_NAMES: [&str; 8] =
+    ["id", "source", "specversion", "type", "subject", "datacontenttype", "dataschema", "time"];
 
 /// An event with no attributes, sized for this host's ABI.
 pub fn empty_event() -> evh_event {
@@ -234,7 +235,11 @@ impl ChunkBuilder {
     pub fn with_capacity(events: usize, bytes: usize) -> Self {
         let aged = {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() >= POOL_AGE { pool.pop_front() } else { None }
+            if pool.len() >= POOL_AGE {
+                pool.pop_front()
+            } else {
+                None
+            }
         };
         let mut stage = aged.unwrap_or_default();
         stage.events.reserve(events);

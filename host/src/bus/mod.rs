@@ -225,7 +225,8 @@ impl Bus {
             }
             let commits = self.commits.load(Ordering::Acquire);
             drop(state);
-            let moved = spin_until(|| self.commits.load(Ordering::Acquire) != commits || self.ended.load(Ordering::Acquire));
+            let moved =
+                spin_until(|| self.commits.load(Ordering::Acquire) != commits || self.ended.load(Ordering::Acquire));
             state = self.lock();
             if !moved && self.commits.load(Ordering::Acquire) == commits {
                 state.waiting_producers += 1;
@@ -249,8 +250,10 @@ impl Bus {
     /// allow: `block` cursors hold chunks they have not passed; `drop_oldest` cursors are
     /// moved past the chunks freed. True when the batch fits now.
     fn make_room(&self, state: &mut State, events: usize, bytes: usize) -> bool {
-        let fits = |s: &State| (s.head - s.tail) as usize + events <= self.capacity && s.bytes + bytes <= self.max_bytes;
-        let floor = state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX);
+        let fits =
+            |s: &State| (s.head - s.tail) as usize + events <= self.capacity && s.bytes + bytes <= self.max_bytes;
+        let floor =
+            state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX);
         let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head);
         // Chunks every consumer has passed are garbage; the rest go only when needed.
         while let Some(front) = state.chunks.front() {

@@ -119,9 +119,10 @@ pub fn parse(path: &Path, text: String) -> Result<Config, Diagnostic> {
     let at = |span: std::ops::Range<usize>| Some(Location { file: file.clone(), span });
     let raw: RawConfig = toml::from_str(&file.text).map_err(|e| {
         let message = e.message().trim().to_string();
-        let (message, help) = suggest::unknown_field(&message)
-            .or_else(|| missing_field(&message))
-            .unwrap_or_else(|| (format!("invalid config: {message}"), "see the example config in the README".to_string()));
+        let (message, help) =
+            suggest::unknown_field(&message).or_else(|| missing_field(&message)).unwrap_or_else(|| {
+                (format!("invalid config: {message}"), "see the example config in the README".to_string())
+            });
         Diagnostic::new(message).at(e.span().and_then(at)).help(help)
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -137,7 +138,11 @@ fn missing_field(message: &str) -> Option<(String, String)> {
         "library" => "library = \"target/plugins/libevh_example_c.so\"",
         _ => "",
     };
-    let help = if example.is_empty() { format!("add `{field}` to this table") } else { format!("add `{example}` to this table") };
+    let help = if example.is_empty() {
+        format!("add `{field}` to this table")
+    } else {
+        format!("add `{example}` to this table")
+    };
     Some((format!("missing key `{field}`"), help))
 }
 
@@ -161,28 +166,44 @@ impl Validator {
             None => DEFAULT_DRAIN_TIMEOUT,
         };
         let max_event_bytes = match &raw.host.max_event_bytes {
-            Some(v) => units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? as usize,
+            Some(v) => {
+                units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? as usize
+            }
             None => DEFAULT_MAX_EVENT_BYTES,
         };
         if let Some(kind) = &raw.log.kind {
             if kind.get_ref() != "memory" {
-                return Err(self.error(kind, format!("unknown log kind `{}`", kind.get_ref()), "use kind = \"memory\""));
+                return Err(self.error(
+                    kind,
+                    format!("unknown log kind `{}`", kind.get_ref()),
+                    "use kind = \"memory\"",
+                ));
             }
         }
         let capacity = match &raw.log.capacity {
             Some(v) if *v.get_ref() < 1 || *v.get_ref() > (1 << 30) => {
-                return Err(self.error(v, "invalid log `capacity`", "give a number of events from 1 to 1073741824, e.g. 65536"))
+                return Err(self.error(
+                    v,
+                    "invalid log `capacity`",
+                    "give a number of events from 1 to 1073741824, e.g. 65536",
+                ))
             }
             Some(v) => *v.get_ref() as usize,
             None => DEFAULT_CAPACITY,
         };
         let max_bytes = match &raw.log.max_bytes {
-            Some(v) => units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid log `max_bytes`", e))? as usize,
+            Some(v) => {
+                units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid log `max_bytes`", e))? as usize
+            }
             None => DEFAULT_MAX_BYTES.max(max_event_bytes),
         };
         if max_bytes < max_event_bytes {
             let v = raw.log.max_bytes.as_ref().expect("only an explicit max_bytes can be smaller");
-            return Err(self.error(v, "log `max_bytes` is smaller than the largest event", format!("raise it to at least {max_event_bytes} bytes or lower host.max_event_bytes")));
+            return Err(self.error(
+                v,
+                "log `max_bytes` is smaller than the largest event",
+                format!("raise it to at least {max_event_bytes} bytes or lower host.max_event_bytes"),
+            ));
         }
 
         let mut seen: HashMap<String, Location> = HashMap::new();
@@ -191,7 +212,11 @@ impl Validator {
             for raw in list {
                 let instance = self.instance(raw, role)?;
                 if let Some(other) = seen.get(&instance.name) {
-                    let (first, second) = if other.span.start < instance.name_at.span.start { (other.clone(), instance.name_at) } else { (instance.name_at, other.clone()) };
+                    let (first, second) = if other.span.start < instance.name_at.span.start {
+                        (other.clone(), instance.name_at)
+                    } else {
+                        (instance.name_at, other.clone())
+                    };
                     let (line, _) = first.line_col();
                     return Err(Diagnostic::new(format!("duplicate name \"{}\"", instance.name))
                         .at(Some(second))
@@ -214,13 +239,27 @@ impl Validator {
     fn instance(&self, raw: RawInstance, role: Role) -> Result<InstanceConfig, Diagnostic> {
         let name = raw.name.get_ref();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(self.error(&raw.name, format!("invalid name \"{name}\""), "use letters, digits, '-', '_' or '.', e.g. name = \"audit\""));
+            return Err(self.error(
+                &raw.name,
+                format!("invalid name \"{name}\""),
+                "use letters, digits, '-', '_' or '.', e.g. name = \"audit\"",
+            ));
         }
         if raw.library.get_ref().is_empty() {
-            return Err(self.error(&raw.library, "empty `library`", "give the path of the plugin's shared library, e.g. library = \"target/plugins/libevh_example_c.so\""));
+            return Err(self.error(
+                &raw.library,
+                "empty `library`",
+                "give the path of the plugin's shared library, e.g. library = \"target/plugins/libevh_example_c.so\"",
+            ));
         }
         let config_json = match &raw.config {
-            Some(table) => serde_json::to_string(table.get_ref()).map_err(|e| self.error(table, format!("`config` cannot be passed to the plugin: {e}"), "use plain strings, numbers, booleans, arrays and tables"))?,
+            Some(table) => serde_json::to_string(table.get_ref()).map_err(|e| {
+                self.error(
+                    table,
+                    format!("`config` cannot be passed to the plugin: {e}"),
+                    "use plain strings, numbers, booleans, arrays and tables",
+                )
+            })?,
             None => "{}".to_string(),
         };
         let delivery = match role {
@@ -260,12 +299,22 @@ impl Validator {
             delivery.policy = match policy.get_ref().as_str() {
                 "block" => Policy::Block,
                 "drop_oldest" => Policy::DropOldest,
-                other => return Err(self.error(policy, format!("unknown policy `{other}`"), "use policy = \"block\" (producers wait) or \"drop_oldest\" (this consumer skips)")),
+                other => {
+                    return Err(self.error(
+                        policy,
+                        format!("unknown policy `{other}`"),
+                        "use policy = \"block\" (producers wait) or \"drop_oldest\" (this consumer skips)",
+                    ))
+                }
             };
         }
         if let Some(batch) = &raw.batch {
             if !(1..=65536).contains(batch.get_ref()) {
-                return Err(self.error(batch, "invalid `batch`", "give the largest batch size from 1 to 65536, e.g. batch = 256"));
+                return Err(self.error(
+                    batch,
+                    "invalid `batch`",
+                    "give the largest batch size from 1 to 65536, e.g. batch = 256",
+                ));
             }
             delivery.batch = *batch.get_ref() as usize;
         }
@@ -273,19 +322,28 @@ impl Validator {
             let retry = retry.get_ref();
             if let Some(attempts) = &retry.attempts {
                 if !(0..=1000).contains(attempts.get_ref()) {
-                    return Err(self.error(attempts, "invalid retry `attempts`", "give a number from 0 to 1000, e.g. attempts = 10"));
+                    return Err(self.error(
+                        attempts,
+                        "invalid retry `attempts`",
+                        "give a number from 0 to 1000, e.g. attempts = 10",
+                    ));
                 }
                 delivery.retry_attempts = *attempts.get_ref() as u32;
             }
             if let Some(backoff) = &retry.backoff {
-                let (first, max) = units::parse_backoff(backoff.get_ref()).map_err(|e| self.error(backoff, "invalid retry `backoff`", e))?;
+                let (first, max) = units::parse_backoff(backoff.get_ref())
+                    .map_err(|e| self.error(backoff, "invalid retry `backoff`", e))?;
                 delivery.backoff_first = first;
                 delivery.backoff_max = max;
             }
         }
         if let Some(path) = &raw.dead_letter {
             if path.get_ref().is_empty() {
-                return Err(self.error(path, "empty `dead_letter`", "give a file path, e.g. dead_letter = \"audit-dlq.jsonl\""));
+                return Err(self.error(
+                    path,
+                    "empty `dead_letter`",
+                    "give a file path, e.g. dead_letter = \"audit-dlq.jsonl\"",
+                ));
             }
             delivery.dead_letter = Some(self.base.join(path.get_ref()));
         }

@@ -7,9 +7,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write a whole number and a unit, e.g. \"250ms\" or \"30s\""))?;
+    let value: u64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration; write a whole number and a unit, e.g. \"250ms\" or \"30s\"")
+    })?;
     let duration = match unit {
         "us" => Duration::from_micros(value),
         "ms" => Duration::from_millis(value),
@@ -49,7 +49,9 @@ pub fn parse_backoff(text: &str) -> Result<(Duration, Duration), String> {
         .ok_or_else(|| format!("`{text}` is not a backoff range; write \"FIRST..MAX\", e.g. \"100ms..30s\""))?;
     let (low, high) = (parse_duration(low)?, parse_duration(high)?);
     if low.is_zero() || low > high {
-        return Err(format!("`{text}`: the first delay must be above zero and at most the largest, e.g. \"100ms..30s\""));
+        return Err(format!(
+            "`{text}`: the first delay must be above zero and at most the largest, e.g. \"100ms..30s\""
+        ));
     }
     Ok((low, high))
 }

@@ -23,7 +23,12 @@ pub fn to_json(event: &EventRef<'_>) -> Map<String, Value> {
     out.insert("id".into(), json!(event.id()));
     out.insert("source".into(), json!(event.source()));
     out.insert("type".into(), json!(event.ty()));
-    for (key, value) in [("subject", event.subject()), ("datacontenttype", event.datacontenttype()), ("dataschema", event.dataschema()), ("time", event.time())] {
+    for (key, value) in [
+        ("subject", event.subject()),
+        ("datacontenttype", event.datacontenttype()),
+        ("dataschema", event.dataschema()),
+        ("time", event.time()),
+    ] {
         if !value.is_empty() {
             out.insert(key.into(), json!(value));
         }
@@ -32,7 +37,8 @@ pub fn to_json(event: &EventRef<'_>) -> Map<String, Value> {
         out.insert(key.into(), json!(value));
     }
     let ct = event.datacontenttype();
-    let json_type = ct.starts_with("application/json") || ct.split(';').next().is_some_and(|t| t.trim().ends_with("+json"));
+    let json_type =
+        ct.starts_with("application/json") || ct.split(';').next().is_some_and(|t| t.trim().ends_with("+json"));
     match serde_json::from_slice::<Value>(event.data()) {
         Ok(value) if json_type => {
             out.insert("data".into(), value);

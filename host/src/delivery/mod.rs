@@ -11,8 +11,8 @@
 mod dead_letter;
 mod retry;
 
-use std::sync::mpsc::Sender;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,10 +137,12 @@ impl Pool {
                             continue;
                         }
                     }
-                    Turn::Idle(at) => wake_at = match (wake_at, at) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    },
+                    Turn::Idle(at) => {
+                        wake_at = match (wake_at, at) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        }
+                    }
                     Turn::Ended => {
                         let consumer = consumers.swap_remove(i);
                         let _ = self.done.send((consumer.index, consumer.report));
@@ -222,7 +224,9 @@ impl Pool {
                 c.report.dead_lettered += count as u64;
                 tracing::error!(consumer = %c.name(), events = count, "batch failed: {reason}; sent to the dead-letter target");
             }
-            Err(e) => tracing::error!(consumer = %c.name(), "batch failed ({reason}) and writing the dead-letter file failed: {e}"),
+            Err(e) => {
+                tracing::error!(consumer = %c.name(), "batch failed ({reason}) and writing the dead-letter file failed: {e}")
+            }
         }
         c.from = c.batch.len();
     }

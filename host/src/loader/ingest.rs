@@ -96,7 +96,9 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     let stride = unsafe { (*events).struct_size } as usize;
     let minimum = std::mem::size_of::<evh_event>();
     if stride < minimum || !stride.is_multiple_of(std::mem::align_of::<evh_event>()) {
-        return Err(invalid(format!("events[0].struct_size is {stride}; set it to sizeof(evh_event) ({minimum} in ABI 1.0)")));
+        return Err(invalid(format!(
+            "events[0].struct_size is {stride}; set it to sizeof(evh_event) ({minimum} in ABI 1.0)"
+        )));
     }
     // SAFETY: the producer promises n events, `stride` bytes apart; the stride is at least
     // the size of the struct we read and keeps its alignment.
@@ -125,18 +127,25 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
             set_strings(&mut event, stored);
             for (view, name) in [(e.source, "source"), (e.r#type, "type")] {
                 if view.len == 0 {
-                    return Err(invalid(format!("event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type")));
+                    return Err(invalid(format!(
+                        "event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type"
+                    )));
                 }
             }
             if !matches!(builder.view(event.specversion), b"" | b"1.0") {
-                return Err(invalid(format!("event {index}: specversion \"{}\" is not supported; leave it empty or set \"1.0\"", String::from_utf8_lossy(builder.view(event.specversion)))));
+                return Err(invalid(format!(
+                    "event {index}: specversion \"{}\" is not supported; leave it empty or set \"1.0\"",
+                    String::from_utf8_lossy(builder.view(event.specversion))
+                )));
             }
         }
         previous = Some(e);
         // SAFETY: as above.
         let id = unsafe { text(e.id, index, "id")? };
         if id.is_empty() {
-            return Err(invalid(format!("event {index}: `id` is empty; every CloudEvent needs an id, a source and a type")));
+            return Err(invalid(format!(
+                "event {index}: `id` is empty; every CloudEvent needs an id, a source and a type"
+            )));
         }
         // SAFETY: as above.
         let data = unsafe { bytes(e.data.ptr, e.data.len) }.ok_or_else(|| null_view(index, "data", e.data.len))?;
@@ -175,7 +184,10 @@ fn attrs_len(e: &evh_event) -> usize {
 /// The event's views must be valid for `'a`.
 unsafe fn extensions(e: &evh_event, index: usize) -> Result<impl Iterator<Item = (&[u8], &[u8])>, Refused> {
     if e.extensions_len > 0 && e.extensions.is_null() {
-        return Err(invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {}", e.extensions_len)));
+        return Err(invalid(format!(
+            "event {index}: `extensions` is NULL but `extensions_len` is {}",
+            e.extensions_len
+        )));
     }
     let attrs: &[evh_attr] = if e.extensions_len == 0 {
         &[]
@@ -186,9 +198,13 @@ unsafe fn extensions(e: &evh_event, index: usize) -> Result<impl Iterator<Item =
     let mut checked = Vec::with_capacity(attrs.len());
     for attr in attrs {
         // SAFETY: attribute views live as long as the event.
-        let (key, value) = unsafe { (text(attr.key, index, "extension name")?, text(attr.value, index, "extension value")?) };
+        let (key, value) =
+            unsafe { (text(attr.key, index, "extension name")?, text(attr.value, index, "extension value")?) };
         if key.is_empty() || !key.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-            return Err(invalid(format!("event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9", String::from_utf8_lossy(key))));
+            return Err(invalid(format!(
+                "event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9",
+                String::from_utf8_lossy(key)
+            )));
         }
         checked.push((key, value));
     }

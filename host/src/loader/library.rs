@@ -19,7 +19,8 @@ pub(super) struct Hooks {
     pub on_run: Option<unsafe extern "C" fn(*mut c_void) -> evh_status>,
     pub on_start: Option<unsafe extern "C" fn(*mut c_void) -> evh_status>,
     pub on_stop: Option<unsafe extern "C" fn(*mut c_void)>,
-    pub on_events: Option<unsafe extern "C" fn(*mut c_void, *const *const evh::evh_event, usize, *mut usize) -> evh_status>,
+    pub on_events:
+        Option<unsafe extern "C" fn(*mut c_void, *const *const evh::evh_event, usize, *mut usize) -> evh_status>,
 }
 
 /// Producer or consumer, as the plugin declares itself. Unknown values are kept as numbers.
@@ -74,7 +75,9 @@ const GO_BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 
 /// True when the file at `path` was built by the Go toolchain.
 pub fn file_has_go_runtime(path: &Path) -> bool {
-    std::fs::read(path).map(|bytes| bytes.windows(GO_BUILDINFO_MAGIC.len()).any(|w| w == GO_BUILDINFO_MAGIC)).unwrap_or(false)
+    std::fs::read(path)
+        .map(|bytes| bytes.windows(GO_BUILDINFO_MAGIC.len()).any(|w| w == GO_BUILDINFO_MAGIC))
+        .unwrap_or(false)
 }
 
 /// Reads a view the library promises to keep valid while it is loaded.
@@ -98,11 +101,18 @@ impl Library {
         }
         let elf = std::fs::read(path).map(|b| b.starts_with(b"\x7fELF")).unwrap_or(false);
         if !elf {
-            return Err(LoadError::NotSharedObject { path: shown, reason: "the file is not an ELF shared object".into() });
+            return Err(LoadError::NotSharedObject {
+                path: shown,
+                reason: "the file is not an ELF shared object".into(),
+            });
         }
         // dlopen searches the system's library path for a bare file name ("libx.so"); a
         // config names a file, so make it a path ("./libx.so").
-        let path = if path.components().count() == 1 && path.is_relative() { Path::new(".").join(path) } else { path.to_path_buf() };
+        let path = if path.components().count() == 1 && path.is_relative() {
+            Path::new(".").join(path)
+        } else {
+            path.to_path_buf()
+        };
         // SAFETY: loading a library runs its initializers. That is the point of a plugin
         // host: the user named this file as a plugin in the config, and it runs with the
         // host's trust (see the TRUST section of include/evhost.h).
@@ -123,7 +133,10 @@ impl Library {
         // SAFETY: on EVH_OK the library stored a pointer to its description, which lives
         // as long as the library; a NULL is refused.
         let Some(description) = (unsafe { description.as_ref() }) else {
-            return Err(LoadError::Malformed { path: shown, reason: "evh_library_init returned EVH_OK but no description".into() });
+            return Err(LoadError::Malformed {
+                path: shown,
+                reason: "evh_library_init returned EVH_OK but no description".into(),
+            });
         };
         // Never unloaded; see the module doc.
         std::mem::forget(library);
@@ -136,7 +149,11 @@ impl Library {
     unsafe fn read(path: PathBuf, description: &evh_library) -> Result<Library, LoadError> {
         let malformed = |reason: String| LoadError::Malformed { path: path.clone(), reason };
         if (description.struct_size as usize) < std::mem::size_of::<evh_library>() {
-            return Err(malformed(format!("evh_library.struct_size is {}, smaller than ABI 1.0's {}", description.struct_size, std::mem::size_of::<evh_library>())));
+            return Err(malformed(format!(
+                "evh_library.struct_size is {}, smaller than ABI 1.0's {}",
+                description.struct_size,
+                std::mem::size_of::<evh_library>()
+            )));
         }
         let (major, minor) = (description.abi_major, description.abi_minor);
         if major != evh::EVH_ABI_VERSION_MAJOR || minor > evh::EVH_ABI_VERSION_MINOR {
@@ -160,7 +177,11 @@ impl Library {
             // The host never reads past the size the library reported. Every field of ABI
             // 1.0 is required; fields appended later are read only when struct_size covers them.
             if (plugin.struct_size as usize) < std::mem::size_of::<evh_plugin>() {
-                return Err(malformed(format!("plugin {i}: struct_size is {}, smaller than ABI 1.0's {}", plugin.struct_size, std::mem::size_of::<evh_plugin>())));
+                return Err(malformed(format!(
+                    "plugin {i}: struct_size is {}, smaller than ABI 1.0's {}",
+                    plugin.struct_size,
+                    std::mem::size_of::<evh_plugin>()
+                )));
             }
             let kind = match plugin.kind {
                 evh::EVH_KIND_PRODUCER => Kind::Producer,
@@ -187,7 +208,9 @@ impl Library {
                 Kind::Producer if hooks.on_run.is_none() && hooks.on_start.is_none() => {
                     return Err(malformed(format!("producer \"{name}\" has neither on_run nor on_start")))
                 }
-                Kind::Consumer if hooks.on_events.is_none() => return Err(malformed(format!("consumer \"{name}\" has no on_events hook"))),
+                Kind::Consumer if hooks.on_events.is_none() => {
+                    return Err(malformed(format!("consumer \"{name}\" has no on_events hook")))
+                }
                 _ => {}
             }
             plugins.push(Arc::new(Plugin {

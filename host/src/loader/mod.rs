@@ -27,7 +27,11 @@ pub enum LoadError {
     NoEntryPoint { path: PathBuf },
     #[error("{path}: evh_library_init failed with {}", evhost_abi::status_name(*status))]
     InitFailed { path: PathBuf, status: i32 },
-    #[error("{path} was built for evhost ABI {major}.{minor}, but this host speaks ABI {}.{}", evhost_abi::EVH_ABI_VERSION_MAJOR, evhost_abi::EVH_ABI_VERSION_MINOR)]
+    #[error(
+        "{path} was built for evhost ABI {major}.{minor}, but this host speaks ABI {}.{}",
+        evhost_abi::EVH_ABI_VERSION_MAJOR,
+        evhost_abi::EVH_ABI_VERSION_MINOR
+    )]
     Version { path: PathBuf, major: u32, minor: u32 },
     #[error("{path} describes itself wrongly: {reason}")]
     Malformed { path: PathBuf, reason: String },

@@ -46,7 +46,11 @@ impl Config {
         let fsync = match self.fsync.as_deref() {
             None | Some("never") => false,
             Some("batch") => true,
-            Some(other) => return Err(Error::config(format!("`fsync` is \"{other}\"; use \"never\" (the default) or \"batch\" (fsync after each batch)"))),
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "`fsync` is \"{other}\"; use \"never\" (the default) or \"batch\" (fsync after each batch)"
+                )))
+            }
         };
         let rotate_bytes = self.rotate_bytes.map(Size::bytes).transpose()?;
         if rotate_bytes == Some(0) {
@@ -54,7 +58,9 @@ impl Config {
         }
         if path == "-" {
             if rotate_bytes.is_some() || self.keep.is_some() || fsync {
-                return Err(Error::config("`rotate_bytes`, `keep` and `fsync` apply to files, not to stdout (path = \"-\")"));
+                return Err(Error::config(
+                    "`rotate_bytes`, `keep` and `fsync` apply to files, not to stdout (path = \"-\")",
+                ));
             }
             return Ok(Target::Stdout);
         }
@@ -65,7 +71,11 @@ impl Config {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = parent {
             if !parent.is_dir() {
-                return Err(Error::config(format!("`path` {} is in the folder {}, which does not exist; create it first", path.display(), parent.display())));
+                return Err(Error::config(format!(
+                    "`path` {} is in the folder {}, which does not exist; create it first",
+                    path.display(),
+                    parent.display()
+                )));
             }
         }
         if path.is_dir() {
@@ -81,7 +91,9 @@ impl Size {
             Size::Bytes(n) => return Ok(n),
             Size::Text(text) => text,
         };
-        let bad = || Error::config(format!("`rotate_bytes` = \"{text}\" is not a size; use a number of bytes or e.g. \"512KiB\", \"64MiB\", \"1GiB\""));
+        let bad = || {
+            Error::config(format!("`rotate_bytes` = \"{text}\" is not a size; use a number of bytes or e.g. \"512KiB\", \"64MiB\", \"1GiB\""))
+        };
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let number: u64 = number.parse().map_err(|_| bad())?;

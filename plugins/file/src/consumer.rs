@@ -17,7 +17,8 @@ pub struct File {
 
 impl Consumer for File {
     const NAME: &'static str = "file";
-    const DESCRIPTION: &'static str = "writes every event as a CloudEvents JSON line to a file (with rotation) or stdout";
+    const DESCRIPTION: &'static str =
+        "writes every event as a CloudEvents JSON line to a file (with rotation) or stdout";
     type Config = Config;
 
     fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
@@ -30,13 +31,16 @@ impl Consumer for File {
         self.buf.clear();
         self.ends.clear();
         for event in batch {
-            serde_json::to_writer(&mut self.buf, &cloudevents::to_json(event)).expect("a JSON map serializes into a Vec");
+            serde_json::to_writer(&mut self.buf, &cloudevents::to_json(event))
+                .expect("a JSON map serializes into a Vec");
             self.buf.push(b'\n');
             self.ends.push(self.buf.len());
         }
         match self.out.write(&self.buf, &self.ends) {
             Ok(()) => Delivery::Ok,
-            Err(WriteError { handled, error }) => Delivery::retry(handled, format!("cannot write {}: {error}", self.out.describe())),
+            Err(WriteError { handled, error }) => {
+                Delivery::retry(handled, format!("cannot write {}: {error}", self.out.describe()))
+            }
         }
     }
 }

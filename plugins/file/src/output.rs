@@ -174,7 +174,8 @@ mod tests {
     fn a_line_longer_than_the_limit_gets_a_file_of_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
-        let mut out = Output::new(Target::File { path: path.clone(), rotate_bytes: Some(3), keep: 5, fsync: false }).unwrap();
+        let mut out =
+            Output::new(Target::File { path: path.clone(), rotate_bytes: Some(3), keep: 5, fsync: false }).unwrap();
         let (buf, ends) = lines(&["long line", "x"]);
         assert!(out.write(&buf, &ends).is_ok());
         assert_eq!(fs::read_to_string(&path).unwrap(), "x\n");
@@ -186,7 +187,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
         fs::write(&path, "{\"half").unwrap();
-        let mut out = Output::new(Target::File { path: path.clone(), rotate_bytes: None, keep: 5, fsync: false }).unwrap();
+        let mut out =
+            Output::new(Target::File { path: path.clone(), rotate_bytes: None, keep: 5, fsync: false }).unwrap();
         let (buf, ends) = lines(&["{}"]);
         assert!(out.write(&buf, &ends).is_ok());
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"half\n{}\n");

@@ -38,7 +38,9 @@ impl Rejection {
 pub fn events<'a>(parts: &'a Parts, body: &'a [u8], plain_type: &'a str) -> Result<Vec<OutEvent<'a>>, Rejection> {
     let content_type = match parts.headers.get(CONTENT_TYPE) {
         None => None,
-        Some(value) => Some(value.to_str().map_err(|_| Rejection::bad("the Content-Type header is not visible ASCII"))?),
+        Some(value) => {
+            Some(value.to_str().map_err(|_| Rejection::bad("the Content-Type header is not visible ASCII"))?)
+        }
     };
     let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     match essence.as_deref() {
@@ -69,7 +71,11 @@ fn batched(body: &[u8]) -> Result<Vec<OutEvent<'static>>, Rejection> {
     items
         .iter()
         .enumerate()
-        .map(|(i, item)| from_json(item).map_err(|e| Rejection::bad(format!("invalid CloudEvent at index {i} of the batch: {e}; nothing was accepted"))))
+        .map(|(i, item)| {
+            from_json(item).map_err(|e| {
+                Rejection::bad(format!("invalid CloudEvent at index {i} of the batch: {e}; nothing was accepted"))
+            })
+        })
         .collect()
 }
 
@@ -80,15 +86,24 @@ fn binary<'a>(headers: &HeaderMap, content_type: Option<&'a str>, body: &'a [u8]
     let attribute = |name: &str| -> Result<Option<String>, Rejection> {
         match headers.get(format!("ce-{name}")) {
             None => Ok(None),
-            Some(value) => percent_decode(value.as_bytes()).map(Some).ok_or_else(|| Rejection::bad(format!("the ce-{name} header is not UTF-8 after percent-decoding"))),
+            Some(value) => percent_decode(value.as_bytes())
+                .map(Some)
+                .ok_or_else(|| Rejection::bad(format!("the ce-{name} header is not UTF-8 after percent-decoding"))),
         }
     };
     let required = |name: &str| -> Result<String, Rejection> {
-        attribute(name)?.filter(|v| !v.is_empty()).ok_or_else(|| Rejection::bad(format!("invalid CloudEvent: the ce-{name} header is required and must not be empty")))
+        attribute(name)?.filter(|v| !v.is_empty()).ok_or_else(|| {
+            Rejection::bad(format!("invalid CloudEvent: the ce-{name} header is required and must not be empty"))
+        })
     };
     match attribute("specversion")?.as_deref() {
         Some("1.0") => {}
-        other => return Err(Rejection::bad(format!("invalid CloudEvent: ce-specversion {:?} is not supported; use \"1.0\"", other.unwrap_or("")))),
+        other => {
+            return Err(Rejection::bad(format!(
+                "invalid CloudEvent: ce-specversion {:?} is not supported; use \"1.0\"",
+                other.unwrap_or("")
+            )))
+        }
     }
     let mut event = OutEvent::new(required("id")?, required("source")?, required("type")?);
     event.subject = attribute("subject")?.map(Cow::Owned);
@@ -102,7 +117,10 @@ fn binary<'a>(headers: &HeaderMap, content_type: Option<&'a str>, body: &'a [u8]
             continue;
         }
         if key == "datacontenttype" || key == "data" {
-            return Err(Rejection::bad(format!("invalid CloudEvent: in binary mode the {key} is the request's {}, not a ce-{key} header", if key == "data" { "body" } else { "Content-Type" })));
+            return Err(Rejection::bad(format!(
+                "invalid CloudEvent: in binary mode the {key} is the request's {}, not a ce-{key} header",
+                if key == "data" { "body" } else { "Content-Type" }
+            )));
         }
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
             return Err(Rejection::bad(format!("invalid CloudEvent: extension attribute name \"{key}\" (header ce-{key}) is invalid; use only a-z and 0-9")));
@@ -189,16 +207,20 @@ mod tests {
 
     #[test]
     fn binary_mode_reads_headers_and_extensions() {
-        let p = parts("POST", "/x", &[
-            ("ce-specversion", b"1.0"),
-            ("ce-id", b"42"),
-            ("ce-source", b"/orders"),
-            ("ce-type", b"com.example.created"),
-            ("ce-subject", b"caf%C3%A9%20au%20lait"),
-            ("ce-time", b"2024-05-01T00:00:00Z"),
-            ("ce-TraceParent", b"00-abc-01"),
-            ("content-type", b"text/plain"),
-        ]);
+        let p = parts(
+            "POST",
+            "/x",
+            &[
+                ("ce-specversion", b"1.0"),
+                ("ce-id", b"42"),
+                ("ce-source", b"/orders"),
+                ("ce-type", b"com.example.created"),
+                ("ce-subject", b"caf%C3%A9%20au%20lait"),
+                ("ce-time", b"2024-05-01T00:00:00Z"),
+                ("ce-TraceParent", b"00-abc-01"),
+                ("content-type", b"text/plain"),
+            ],
+        );
         let events = events(&p, b"hello", "t").unwrap();
         let event = &events[0];
         assert_eq!((&*event.id, &*event.source, &*event.ty), ("42", "/orders", "com.example.created"));
@@ -223,7 +245,8 @@ mod tests {
     #[test]
     fn structured_and_batched() {
         let p = parts("POST", "/", &[("content-type", b"application/cloudevents+json; charset=utf-8")]);
-        let event = &events(&p, br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}"#, "t").unwrap()[0];
+        let event =
+            &events(&p, br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}"#, "t").unwrap()[0];
         assert_eq!(&*event.data, br#"{"a":1}"#);
         assert!(reason(events(&p, b"{not json", "t")).starts_with("malformed JSON"));
         assert!(reason(events(&p, br#"{"specversion":"1.0","id":"1","type":"t"}"#, "t")).contains("`source`"));
@@ -247,7 +270,10 @@ mod tests {
         assert_eq!((&*event.source, &*event.ty), ("/hooks/github", "dev.example"));
         assert_eq!(event.id.len(), 36);
         assert_eq!(event.datacontenttype.as_deref(), Some("application/json"));
-        assert_eq!(event.extensions, vec![(Cow::from("method"), Cow::from("PUT")), (Cow::from("query"), Cow::from("x=1&y=2"))]);
+        assert_eq!(
+            event.extensions,
+            vec![(Cow::from("method"), Cow::from("PUT")), (Cow::from("query"), Cow::from("x=1&y=2"))]
+        );
         let p = parts("POST", "/", &[]);
         assert_eq!(super::events(&p, b"", "t").unwrap()[0].extensions.len(), 1, "no query, no `query`");
     }

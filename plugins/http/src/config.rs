@@ -50,15 +50,22 @@ pub struct Settings {
 impl Config {
     pub fn check(self) -> Result<Settings, Error> {
         if self.ty.is_empty() {
-            return Err(Error::config(format!("config: `type` must not be empty; leave it out for \"{DEFAULT_TYPE}\"")));
+            return Err(Error::config(format!(
+                "config: `type` must not be empty; leave it out for \"{DEFAULT_TYPE}\""
+            )));
         }
         let max_body_bytes = match self.max_body_bytes {
             None => DEFAULT_MAX_BODY_BYTES,
-            Some(Size(0)) => return Err(Error::config("config: `max_body_bytes` must be at least 1, e.g. 1048576 or \"1MiB\"")),
-            Some(Size(n)) => usize::try_from(n).map_err(|_| Error::config(format!("config: `max_body_bytes` = {n} is too large for this machine")))?,
+            Some(Size(0)) => {
+                return Err(Error::config("config: `max_body_bytes` must be at least 1, e.g. 1048576 or \"1MiB\""))
+            }
+            Some(Size(n)) => usize::try_from(n)
+                .map_err(|_| Error::config(format!("config: `max_body_bytes` = {n} is too large for this machine")))?,
         };
         if self.token.as_deref() == Some("") {
-            return Err(Error::config("config: `token` must not be empty; leave it out to accept requests without one"));
+            return Err(Error::config(
+                "config: `token` must not be empty; leave it out to accept requests without one",
+            ));
         }
         let names = self.methods.unwrap_or_else(|| vec!["POST".into(), "PUT".into()]);
         if names.is_empty() {
@@ -70,7 +77,11 @@ impl Config {
             let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
                 .ok()
                 .filter(|_| !name.is_empty())
-                .ok_or_else(|| Error::config(format!("config: `methods` has {name:?}, which is not an HTTP method; write e.g. [\"POST\", \"PUT\"]")))?;
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "config: `methods` has {name:?}, which is not an HTTP method; write e.g. [\"POST\", \"PUT\"]"
+                    ))
+                })?;
             if !methods.contains(&method) {
                 methods.push(method);
             }
@@ -99,7 +110,9 @@ impl<'de> Deserialize<'de> for Size {
             }
 
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
-                u64::try_from(n).map(Size).map_err(|_| E::custom(format!("`max_body_bytes` = {n} is negative; write e.g. 1048576 or \"1MiB\"")))
+                u64::try_from(n).map(Size).map_err(|_| {
+                    E::custom(format!("`max_body_bytes` = {n} is negative; write e.g. 1048576 or \"1MiB\""))
+                })
             }
 
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Size, E> {
@@ -116,7 +129,9 @@ fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let value: u64 = number.parse().map_err(|_| format!("`max_body_bytes` = \"{text}\" is not a size; write a whole number and a unit, e.g. \"1MiB\""))?;
+    let value: u64 = number.parse().map_err(|_| {
+        format!("`max_body_bytes` = \"{text}\" is not a size; write a whole number and a unit, e.g. \"1MiB\"")
+    })?;
     let factor: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
@@ -125,7 +140,11 @@ fn parse_size(text: &str) -> Result<u64, String> {
         "KB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        _ => return Err(format!("`max_body_bytes` = \"{text}\" has no known unit; use B, KiB, MiB or GiB, e.g. \"1MiB\"")),
+        _ => {
+            return Err(format!(
+                "`max_body_bytes` = \"{text}\" has no known unit; use B, KiB, MiB or GiB, e.g. \"1MiB\""
+            ))
+        }
     };
     value.checked_mul(factor).ok_or_else(|| format!("`max_body_bytes` = \"{text}\" is too large"))
 }

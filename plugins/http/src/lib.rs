@@ -83,7 +83,10 @@ impl Producer for Http {
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
         let taken = self.bound.lock().unwrap_or_else(PoisonError::into_inner).take();
         let (listener, settings) = taken.ok_or_else(|| Error::new("run was called twice"))?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| Error::new(format!("cannot start the tokio runtime: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::new(format!("cannot start the tokio runtime: {e}")))?;
         let stop = self.stop.subscribe();
         runtime
             .block_on(server::serve(listener, settings, emitter.clone(), &self.ctx, stop))
@@ -97,7 +100,9 @@ impl Producer for Http {
 
 /// Binds `listen` (nonblocking, for tokio), with a message that says what to do.
 fn bind(listen: &str) -> Result<TcpListener, Error> {
-    let not_an_address = || Error::config(format!("config: `listen` = {listen:?} is not an address; write host:port, e.g. \"127.0.0.1:8080\" (or \"0.0.0.0:8080\" for every interface)"));
+    let not_an_address = || {
+        Error::config(format!("config: `listen` = {listen:?} is not an address; write host:port, e.g. \"127.0.0.1:8080\" (or \"0.0.0.0:8080\" for every interface)"))
+    };
     let addresses: Vec<_> = listen.to_socket_addrs().map_err(|_| not_an_address())?.collect();
     if addresses.is_empty() {
         return Err(not_an_address());
@@ -115,7 +120,9 @@ fn bind(listen: &str) -> Result<TcpListener, Error> {
         };
         Error::config(format!("cannot listen on {listen}: {what}; {fix}"))
     })?;
-    listener.set_nonblocking(true).map_err(|e| Error::new(format!("cannot make the socket on {listen} nonblocking: {e}")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::new(format!("cannot make the socket on {listen} nonblocking: {e}")))?;
     Ok(listener)
 }
 

@@ -44,7 +44,13 @@ struct Stats {
 
 /// Serves until `stop` turns true, then lets in-flight requests finish (for up to `GRACE`)
 /// and returns. New connections are refused from the moment `stop` turns true.
-pub async fn serve(listener: std::net::TcpListener, settings: Settings, emitter: Emitter, ctx: &Context, stop: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: std::net::TcpListener,
+    settings: Settings,
+    emitter: Emitter,
+    ctx: &Context,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     ctx.info(format!("listening on http://{}", listener.local_addr()?));
     let shared = Arc::new(Shared { settings, emitter: Mutex::new(emitter), stats: Stats::default() });
@@ -111,10 +117,22 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Refusal> 
             let ids: Vec<&str> = events.iter().map(|e| &*e.id).collect();
             Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response())
         }
-        Err(EmitError::Busy) => Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "the event log is full; nothing was accepted, retry later").header(RETRY_AFTER, "1".into())),
-        Err(EmitError::Stopped) => Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "the host is stopping; nothing was accepted").header(RETRY_AFTER, "1".into())),
-        Err(EmitError::Invalid(why)) => Err(Refusal::new(StatusCode::BAD_REQUEST, format!("the host refused the events: {why}"))),
-        Err(EmitError::TooLarge) => Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "an event is over the host's max_event_bytes; nothing was accepted")),
+        Err(EmitError::Busy) => Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event log is full; nothing was accepted, retry later",
+        )
+        .header(RETRY_AFTER, "1".into())),
+        Err(EmitError::Stopped) => {
+            Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "the host is stopping; nothing was accepted")
+                .header(RETRY_AFTER, "1".into()))
+        }
+        Err(EmitError::Invalid(why)) => {
+            Err(Refusal::new(StatusCode::BAD_REQUEST, format!("the host refused the events: {why}")))
+        }
+        Err(EmitError::TooLarge) => Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "an event is over the host's max_event_bytes; nothing was accepted",
+        )),
         Err(other) => Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())),
     }
 }
@@ -137,7 +155,8 @@ fn authorize(headers: &HeaderMap, token: &str) -> Result<(), Refusal> {
 
 /// The whole body, or 413 as soon as it is known to be over `max`.
 async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<axum::body::Bytes, Refusal> {
-    let too_large = || Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over max_body_bytes ({max} bytes)"));
+    let too_large =
+        || Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over max_body_bytes ({max} bytes)"));
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());

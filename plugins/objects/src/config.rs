@@ -81,7 +81,11 @@ fn sets(field: &str, patterns: &[String]) -> Result<(GlobSet, GlobSet), Error> {
         let glob = globset::GlobBuilder::new(pattern.trim_start_matches('/')).literal_separator(true).build().map_err(|e| {
             Error::config(format!("`{field}` pattern \"{pattern}\" is not a glob ({}); examples: \"*.jpg\", \"photos/**\", \"**/*.{{png,gif}}\"", e.kind()))
         })?;
-        if pattern.contains('/') { by_key.add(glob) } else { by_name.add(glob) };
+        if pattern.contains('/') {
+            by_key.add(glob)
+        } else {
+            by_name.add(glob)
+        };
     }
     let build = |builder: GlobSetBuilder| builder.build().map_err(|e| Error::config(format!("`{field}`: {e}")));
     Ok((build(by_key)?, build(by_name)?))
@@ -95,7 +99,9 @@ impl Config {
             ));
         }
         let directory = match self.path {
-            Some(path) => Some(directory(path, self.bucket, self.recursive, &self.include, &self.exclude, self.initial_scan)?),
+            Some(path) => {
+                Some(directory(path, self.bucket, self.recursive, &self.include, &self.exclude, self.initial_scan)?)
+            }
             None => {
                 let stray = [
                     ("bucket", self.bucket.is_some()),
@@ -114,18 +120,29 @@ impl Config {
         };
         let s3 = match self.s3_listen {
             Some(listen) => Some(S3 { listener: bind(&listen)?, token: self.s3_token.filter(|t| !t.is_empty()) }),
-            None if self.s3_token.is_some() => return Err(Error::config("`s3_token` applies to S3 mode, which needs `s3_listen`")),
+            None if self.s3_token.is_some() => {
+                return Err(Error::config("`s3_token` applies to S3 mode, which needs `s3_listen`"))
+            }
             None => None,
         };
         Ok(Settings { directory, s3 })
     }
 }
 
-fn directory(path: String, bucket: Option<String>, recursive: Option<bool>, include: &[String], exclude: &[String], initial_scan: Option<bool>) -> Result<Directory, Error> {
+fn directory(
+    path: String,
+    bucket: Option<String>,
+    recursive: Option<bool>,
+    include: &[String],
+    exclude: &[String],
+    initial_scan: Option<bool>,
+) -> Result<Directory, Error> {
     let root = match std::fs::canonicalize(&path) {
         Ok(root) => root,
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(Error::config(format!("`path` {path} does not exist; create the folder first (mkdir -p {path}), or fix the path")));
+            return Err(Error::config(format!(
+                "`path` {path} does not exist; create the folder first (mkdir -p {path}), or fix the path"
+            )));
         }
         Err(e) => return Err(Error::config(format!("`path` {path}: {e}"))),
     };
@@ -141,12 +158,20 @@ fn directory(path: String, bucket: Option<String>, recursive: Option<bool>, incl
     if bucket.is_empty() || bucket.contains('/') {
         return Err(Error::config(format!("`bucket` \"{bucket}\" must be non-empty and without '/'")));
     }
-    Ok(Directory { root, bucket, recursive: recursive.unwrap_or(true), filter: Filter::new(include, exclude)?, initial_scan: initial_scan.unwrap_or(false) })
+    Ok(Directory {
+        root,
+        bucket,
+        recursive: recursive.unwrap_or(true),
+        filter: Filter::new(include, exclude)?,
+        initial_scan: initial_scan.unwrap_or(false),
+    })
 }
 
 /// Binds `listen`, with a message that says what to do.
 fn bind(listen: &str) -> Result<TcpListener, Error> {
-    let not_an_address = || Error::config(format!("`s3_listen` = {listen:?} is not an address; write host:port, e.g. \"127.0.0.1:9000\""));
+    let not_an_address = || {
+        Error::config(format!("`s3_listen` = {listen:?} is not an address; write host:port, e.g. \"127.0.0.1:9000\""))
+    };
     let addresses: Vec<_> = listen.to_socket_addrs().map_err(|_| not_an_address())?.collect();
     if addresses.is_empty() {
         return Err(not_an_address());
@@ -154,7 +179,9 @@ fn bind(listen: &str) -> Result<TcpListener, Error> {
     TcpListener::bind(&addresses[..]).map_err(|e| {
         let fix = match e.kind() {
             ErrorKind::AddrInUse => "another process listens there: stop it, or choose another port in `s3_listen`",
-            ErrorKind::PermissionDenied => "ports below 1024 need privileges: choose a port from 1024 up in `s3_listen`",
+            ErrorKind::PermissionDenied => {
+                "ports below 1024 need privileges: choose a port from 1024 up in `s3_listen`"
+            }
             _ => "check the address in `s3_listen`",
         };
         Error::config(format!("cannot listen on {listen}: {e}; {fix}"))

@@ -59,14 +59,22 @@ const SETTLE: Duration = Duration::from_millis(300);
 
 /// Watches until `Message::Stop` arrives. `sender` feeds `receiver`; the watcher gets a
 /// clone, so the channel lives as long as the watch.
-pub fn run(settings: &Directory, ctx: &Context, emitter: &mut Emitter, sender: Sender<Message>, receiver: &Receiver<Message>) -> Result<(), Error> {
+pub fn run(
+    settings: &Directory,
+    ctx: &Context,
+    emitter: &mut Emitter,
+    sender: Sender<Message>,
+    receiver: &Receiver<Message>,
+) -> Result<(), Error> {
     let mut watcher = notify::recommended_watcher(move |event| {
         let _ = sender.send(Message::Fs(event));
     })
     .map_err(|e| Error::new(format!("cannot start watching: {e}")))?;
     let mode = if settings.recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
     // Watch first, then scan: a change during the scan is seen twice at worst, never lost.
-    watcher.watch(&settings.root, mode).map_err(|e| Error::new(format!("cannot watch {}: {e}", settings.root.display())))?;
+    watcher
+        .watch(&settings.root, mode)
+        .map_err(|e| Error::new(format!("cannot watch {}: {e}", settings.root.display())))?;
     let mut bucket = Bucket { settings, ctx, known: HashMap::new(), pending: HashMap::new() };
     let existing = bucket.scan_at_start();
     if !send(emitter, &existing)? {
@@ -167,7 +175,8 @@ impl Bucket<'_> {
     /// Reports the pending files no event claimed within `SETTLE`.
     fn settle(&mut self, out: &mut Vec<ObjectEvent>) {
         let now = Instant::now();
-        let due: Vec<PathBuf> = self.pending.iter().filter(|(_, since)| now >= **since + SETTLE).map(|(path, _)| path.clone()).collect();
+        let due: Vec<PathBuf> =
+            self.pending.iter().filter(|(_, since)| now >= **since + SETTLE).map(|(path, _)| path.clone()).collect();
         for path in due {
             self.pending.remove(&path);
             if let Some(key) = self.key(&path).filter(|k| !self.known.contains_key(k)) {
@@ -198,7 +207,10 @@ impl Bucket<'_> {
     fn gone(&mut self, path: &Path, out: &mut Vec<ObjectEvent>) {
         let Some(key) = self.key(path) else { return };
         if key.is_empty() {
-            self.ctx.error(format!("the bucket folder {} was removed or moved away; no more events from it", self.settings.root.display()));
+            self.ctx.error(format!(
+                "the bucket folder {} was removed or moved away; no more events from it",
+                self.settings.root.display()
+            ));
             return;
         }
         let mut gone: Vec<String> = if self.known.contains_key(&key) {
@@ -225,7 +237,13 @@ impl Bucket<'_> {
         if !self.settings.filter.allows(&key) {
             return;
         }
-        let read = fs::symlink_metadata(path).and_then(|meta| if meta.is_file() { Ok(Some((md5_hex(path)?, meta))) } else { Ok(None) });
+        let read = fs::symlink_metadata(path).and_then(|meta| {
+            if meta.is_file() {
+                Ok(Some((md5_hex(path)?, meta)))
+            } else {
+                Ok(None)
+            }
+        });
         let (etag, meta) = match read {
             Ok(Some(found)) => found,
             Ok(None) => return,
@@ -246,8 +264,24 @@ impl Bucket<'_> {
         out.push(self.event(change, key, meta.len(), Some(etag), version, mtime));
     }
 
-    fn event(&self, change: Change, key: String, size: u64, etag: Option<String>, version: i128, time: SystemTime) -> ObjectEvent {
-        ObjectEvent { change, bucket: self.settings.bucket.clone(), key, size, etag, version: version.to_string(), time: DateTime::<Utc>::from(time) }
+    fn event(
+        &self,
+        change: Change,
+        key: String,
+        size: u64,
+        etag: Option<String>,
+        version: i128,
+        time: SystemTime,
+    ) -> ObjectEvent {
+        ObjectEvent {
+            change,
+            bucket: self.settings.bucket.clone(),
+            key,
+            size,
+            etag,
+            version: version.to_string(),
+            time: DateTime::<Utc>::from(time),
+        }
     }
 
     /// Learns the objects already there; with `initial_scan`, reads them and returns a
@@ -271,7 +305,8 @@ impl Bucket<'_> {
         for (path, key) in self.files() {
             seen.insert(key.clone());
             let Ok(meta) = fs::symlink_metadata(&path) else { continue };
-            let unchanged = self.known.get(&key).is_some_and(|k| k.size == meta.len() && meta.modified().ok() == Some(k.mtime));
+            let unchanged =
+                self.known.get(&key).is_some_and(|k| k.size == meta.len() && meta.modified().ok() == Some(k.mtime));
             if !unchanged {
                 self.upsert(&path, key, out);
             }

@@ -50,10 +50,14 @@ impl ObjectEvent {
         if let Some(etag) = &self.etag {
             data["etag"] = etag.as_str().into();
         }
-        OutEvent::new(format!("{}/{}/{}", self.bucket, self.key, self.version), format!("/objects/{}", self.bucket), self.change.event_type())
-            .subject(Cow::Owned(self.key.clone()))
-            .time(self.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-            .datacontenttype("application/json")
-            .data(serde_json::to_vec(&data).expect("JSON serializes"))
+        OutEvent::new(
+            format!("{}/{}/{}", self.bucket, self.key, self.version),
+            format!("/objects/{}", self.bucket),
+            self.change.event_type(),
+        )
+        .subject(Cow::Owned(self.key.clone()))
+        .time(self.time.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        .datacontenttype("application/json")
+        .data(serde_json::to_vec(&data).expect("JSON serializes"))
     }
 }

@@ -22,14 +22,16 @@ pub struct Objects {
 
 impl Producer for Objects {
     const NAME: &'static str = "objects";
-    const DESCRIPTION: &'static str = "object-storage events from a watched folder (a bucket) or S3 bucket notifications";
+    const DESCRIPTION: &'static str =
+        "object-storage events from a watched folder (a bucket) or S3 bucket notifications";
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {
         let settings = config.check()?;
         let s3 = match settings.s3 {
             Some(s3) => {
-                let server = Server::from_listener(s3.listener, None).map_err(|e| Error::config(format!("cannot serve on `s3_listen`: {e}")))?;
+                let server = Server::from_listener(s3.listener, None)
+                    .map_err(|e| Error::config(format!("cannot serve on `s3_listen`: {e}")))?;
                 Some((server, s3.token))
             }
             None => None,

@@ -41,12 +41,19 @@ pub fn serve(server: &Server, token: Option<&str>, ctx: &Context, mut emitter: E
 }
 
 /// The status and body to answer one request with, after emitting its events.
-fn handle(request: &mut Request, token: Option<&str>, counter: &AtomicI64, ctx: &Context, emitter: &mut Emitter) -> (u16, String) {
+fn handle(
+    request: &mut Request,
+    token: Option<&str>,
+    counter: &AtomicI64,
+    ctx: &Context,
+    emitter: &mut Emitter,
+) -> (u16, String) {
     if *request.method() != Method::Post {
         return (405, "send S3 event notifications with POST\n".into());
     }
     if let Some(token) = token {
-        let given = request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.as_str()).unwrap_or("");
+        let given =
+            request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.as_str()).unwrap_or("");
         let given = given.strip_prefix("Bearer ").unwrap_or(given);
         if !same(given.as_bytes(), token.as_bytes()) {
             return (401, "a missing or wrong token: send Authorization: Bearer <s3_token>\n".into());
@@ -142,7 +149,10 @@ pub fn parse(body: &[u8], counter: &AtomicI64) -> Result<Parsed, String> {
     let message: Message = serde_json::from_slice(body).map_err(|e| format!("not an S3 event message: {e}"))?;
     match message.sns_type.as_deref() {
         Some("SubscriptionConfirmation") => {
-            return message.subscribe_url.map(Parsed::Subscribe).ok_or_else(|| "an SNS SubscriptionConfirmation without SubscribeURL".into());
+            return message
+                .subscribe_url
+                .map(Parsed::Subscribe)
+                .ok_or_else(|| "an SNS SubscriptionConfirmation without SubscribeURL".into());
         }
         Some("Notification") => {
             let inner = message.sns_message.ok_or("an SNS Notification without Message")?;
@@ -179,16 +189,23 @@ fn object_event(record: Record, counter: &AtomicI64) -> Result<Option<ObjectEven
         return Err("`s3.bucket.name` and `s3.object.key` must not be empty".into());
     }
     let time = match record.event_time {
-        Some(text) => DateTime::parse_from_rfc3339(&text).map_err(|e| format!("`eventTime` {text:?} is not RFC 3339: {e}"))?.with_timezone(&Utc),
+        Some(text) => DateTime::parse_from_rfc3339(&text)
+            .map_err(|e| format!("`eventTime` {text:?} is not RFC 3339: {e}"))?
+            .with_timezone(&Utc),
         None => Utc::now(),
     };
     let version = match record.s3.object.sequencer.filter(|s| !s.is_empty()) {
         Some(sequencer) => sequencer,
-        None => format!("{}-{}", time.timestamp_nanos_opt().unwrap_or_default(), counter.fetch_add(1, Ordering::Relaxed)),
+        None => {
+            format!("{}-{}", time.timestamp_nanos_opt().unwrap_or_default(), counter.fetch_add(1, Ordering::Relaxed))
+        }
     };
     let (size, etag) = match change {
         Change::Deleted => (0, None),
-        _ => (record.s3.object.size.unwrap_or(0), record.s3.object.e_tag.map(|t| t.trim_matches('"').to_owned()).filter(|t| !t.is_empty())),
+        _ => (
+            record.s3.object.size.unwrap_or(0),
+            record.s3.object.e_tag.map(|t| t.trim_matches('"').to_owned()).filter(|t| !t.is_empty()),
+        ),
     };
     Ok(Some(ObjectEvent { change, bucket, key, size, etag, version, time }))
 }
@@ -196,7 +213,10 @@ fn object_event(record: Record, counter: &AtomicI64) -> Result<Option<ObjectEven
 /// S3 sends keys form-encoded: `+` is a space, `%XX` a byte.
 fn decode_key(raw: &str) -> Result<String, String> {
     let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8().map(|k| k.into_owned()).map_err(|_| format!("`s3.object.key` {raw:?} does not decode to UTF-8"))
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| format!("`s3.object.key` {raw:?} does not decode to UTF-8"))
 }
 
 #[cfg(test)]
@@ -230,7 +250,10 @@ mod tests {
     fn records_map_to_changes() {
         let got = events(json!({ "Records": [record("ObjectCreated:Put", "a+b"), record("s3:ObjectRemoved:Delete", "c"), record("s3:ObjectTagging:Put", "d")] })).unwrap();
         assert_eq!(got.len(), 2, "tagging is not an object change");
-        assert_eq!((got[0].change, got[0].key.as_str(), got[0].size, got[0].etag.as_deref()), (Change::Created, "a b", 7, Some("abc")));
+        assert_eq!(
+            (got[0].change, got[0].key.as_str(), got[0].size, got[0].etag.as_deref()),
+            (Change::Created, "a b", 7, Some("abc"))
+        );
         assert_eq!((got[1].change, got[1].size, got[1].etag.as_deref()), (Change::Deleted, 0, None));
         assert_eq!(got[0].version, "0055AED6DCD90281E5");
     }
@@ -241,14 +264,19 @@ mod tests {
         assert_eq!(events(json!({ "Type": "Notification", "Message": inner })).unwrap().len(), 1);
         assert_eq!(events(json!({ "Service": "Amazon S3", "Event": "s3:TestEvent" })).unwrap(), vec![]);
         let confirm = json!({ "Type": "SubscriptionConfirmation", "SubscribeURL": "https://sns.example/confirm" });
-        assert_eq!(parse(confirm.to_string().as_bytes(), &AtomicI64::new(0)), Ok(Parsed::Subscribe("https://sns.example/confirm".into())));
+        assert_eq!(
+            parse(confirm.to_string().as_bytes(), &AtomicI64::new(0)),
+            Ok(Parsed::Subscribe("https://sns.example/confirm".into()))
+        );
     }
 
     #[test]
     fn malformed_messages_say_why() {
         assert!(parse(b"{", &AtomicI64::new(0)).unwrap_err().contains("not an S3 event message"));
         assert!(events(json!({ "hello": 1 })).unwrap_err().contains("no `Records`"));
-        assert!(events(json!({ "Records": [{ "eventName": "ObjectCreated:Put" }] })).unwrap_err().contains("not an S3 event message"));
+        assert!(events(json!({ "Records": [{ "eventName": "ObjectCreated:Put" }] }))
+            .unwrap_err()
+            .contains("not an S3 event message"));
         let mut bad_time = record("ObjectCreated:Put", "k");
         bad_time["eventTime"] = "yesterday".into();
         assert!(events(json!({ "Records": [bad_time] })).unwrap_err().contains("record 0: `eventTime`"));

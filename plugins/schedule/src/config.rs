@@ -70,7 +70,10 @@ impl JobConfig {
                         "job \"{name}\": `timezone` applies to `cron` only; an `every` interval does not depend on it"
                     )));
                 }
-                Timing::Every { nanos: parse_duration(&every).map_err(|why| Error::config(format!("job \"{name}\": `every` = \"{every}\" {why}")))? }
+                Timing::Every {
+                    nanos: parse_duration(&every)
+                        .map_err(|why| Error::config(format!("job \"{name}\": `every` = \"{every}\" {why}")))?,
+                }
             }
             (None, Some(expression)) => {
                 let timezone = match self.timezone.as_deref() {
@@ -135,7 +138,10 @@ fn parse_duration(text: &str) -> Result<i64, String> {
             other => return Err(format!("has the unknown unit \"{other}\"; {HINT}")),
         };
         rest = &rest[unit_len..];
-        nanos = number.checked_mul(unit).and_then(|n| nanos.checked_add(n)).ok_or_else(|| format!("is too long; {HINT}"))?;
+        nanos = number
+            .checked_mul(unit)
+            .and_then(|n| nanos.checked_add(n))
+            .ok_or_else(|| format!("is too long; {HINT}"))?;
     }
     if nanos < 1_000_000 {
         return Err("is shorter than 1ms; the shortest interval is \"1ms\"".into());
@@ -174,12 +180,22 @@ mod tests {
     fn mistakes_are_named() {
         assert!(check("{}").unwrap_err().contains("`jobs` is empty"));
         assert!(check(r#"{"jobs": [{"name": "a"}]}"#).unwrap_err().contains("needs `every`"));
-        assert!(check(r#"{"jobs": [{"name": "a", "every": "1s", "cron": "* * * * * *"}]}"#).unwrap_err().contains("both"));
-        assert!(check(r#"{"jobs": [{"name": "a", "every": "1s"}, {"name": "a", "every": "2s"}]}"#).unwrap_err().contains("two jobs"));
+        assert!(check(r#"{"jobs": [{"name": "a", "every": "1s", "cron": "* * * * * *"}]}"#)
+            .unwrap_err()
+            .contains("both"));
+        assert!(check(r#"{"jobs": [{"name": "a", "every": "1s"}, {"name": "a", "every": "2s"}]}"#)
+            .unwrap_err()
+            .contains("two jobs"));
         assert!(check(r#"{"jobs": [{"name": "a", "cron": "*/5 * * * *"}]}"#).unwrap_err().contains("it has 5 fields"));
-        assert!(check(r#"{"jobs": [{"name": "a", "cron": "0 0 25 * * *"}]}"#).unwrap_err().contains("6 fields with seconds first"));
-        assert!(check(r#"{"jobs": [{"name": "a", "cron": "* * * * * *", "timezone": "Mars/Olympus"}]}"#).unwrap_err().contains("Mars/Olympus"));
-        assert!(check(r#"{"jobs": [{"name": "a", "every": "1s", "timezone": "UTC"}]}"#).unwrap_err().contains("`cron` only"));
+        assert!(check(r#"{"jobs": [{"name": "a", "cron": "0 0 25 * * *"}]}"#)
+            .unwrap_err()
+            .contains("6 fields with seconds first"));
+        assert!(check(r#"{"jobs": [{"name": "a", "cron": "* * * * * *", "timezone": "Mars/Olympus"}]}"#)
+            .unwrap_err()
+            .contains("Mars/Olympus"));
+        assert!(check(r#"{"jobs": [{"name": "a", "every": "1s", "timezone": "UTC"}]}"#)
+            .unwrap_err()
+            .contains("`cron` only"));
         assert!(check(r#"{"jobs": [{"name": "a b", "every": "1s"}]}"#).unwrap_err().contains("not allowed"));
     }
 }

@@ -39,7 +39,8 @@ pub fn to_json(event: &Event) -> Map<String, Value> {
         out.insert(key.into(), value.into());
     }
     let data = event.data();
-    let inline = event.datacontenttype().is_none_or(is_json_type).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
+    let inline =
+        event.datacontenttype().is_none_or(is_json_type).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
     match inline {
         Some(value) => {
             out.insert("data".into(), value);
@@ -91,12 +92,27 @@ pub fn from_json(value: &Value) -> Result<OutEvent<'static>, String> {
             }
         }
         (None, Some(Value::String(encoded))) => {
-            event.data = Cow::Owned(base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| format!("`data_base64` is not valid base64: {e}"))?);
+            event.data = Cow::Owned(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|e| format!("`data_base64` is not valid base64: {e}"))?,
+            );
         }
         (None, Some(_)) => return Err("`data_base64` must be a string".into()),
         (None, None) => {}
     }
-    const KNOWN: [&str; 10] = ["specversion", "id", "source", "type", "subject", "datacontenttype", "dataschema", "time", "data", "data_base64"];
+    const KNOWN: [&str; 10] = [
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "datacontenttype",
+        "dataschema",
+        "time",
+        "data",
+        "data_base64",
+    ];
     for (key, value) in object.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())) {
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
             return Err(format!("extension attribute name \"{key}\" is invalid; use only a-z and 0-9"));
@@ -133,11 +149,17 @@ mod tests {
 
     #[test]
     fn decodes_base64_and_rejects_bad_input() {
-        let event = from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data_base64": "AAEC"})).unwrap();
+        let event =
+            from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data_base64": "AAEC"}))
+                .unwrap();
         assert_eq!(&*event.data, &[0, 1, 2]);
-        assert!(from_json(&json!({"specversion": "0.3", "id": "1", "source": "/s", "type": "t"})).unwrap_err().contains("0.3"));
+        assert!(from_json(&json!({"specversion": "0.3", "id": "1", "source": "/s", "type": "t"}))
+            .unwrap_err()
+            .contains("0.3"));
         assert!(from_json(&json!({"specversion": "1.0", "source": "/s", "type": "t"})).unwrap_err().contains("`id`"));
-        assert!(from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "Bad-Name": "x"})).unwrap_err().contains("Bad-Name"));
+        assert!(from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "Bad-Name": "x"}))
+            .unwrap_err()
+            .contains("Bad-Name"));
         assert!(from_json(&json!([1])).is_err());
     }
 

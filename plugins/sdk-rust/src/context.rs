@@ -5,8 +5,8 @@ use std::ptr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use evhost_abi::{
-    evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str, EVH_LOG_DEBUG,
-    EVH_LOG_ERROR, EVH_LOG_INFO, EVH_LOG_TRACE, EVH_LOG_WARN,
+    evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str, EVH_LOG_DEBUG, EVH_LOG_ERROR, EVH_LOG_INFO,
+    EVH_LOG_TRACE, EVH_LOG_WARN,
 };
 
 use crate::emit::Emitter;
@@ -32,10 +32,7 @@ impl HostCell {
     /// `api` must be valid as long as the library is loaded and at least ABI 1.0 in size,
     /// and `host` valid until `close`; `on_create` checks both before it builds one.
     pub(crate) fn new(api: *const evh_host_api, host: *mut evh_host) -> Self {
-        HostCell {
-            api,
-            host: RwLock::new(host),
-        }
+        HostCell { api, host: RwLock::new(host) }
     }
 
     /// Runs `f` with the API table and the live handle; `None` once the instance is gone.
@@ -130,11 +127,7 @@ pub struct Context {
 
 impl Context {
     pub(crate) fn new(cell: Arc<HostCell>, plugin: &'static str, instance: &str) -> Self {
-        Context {
-            cell,
-            plugin,
-            instance: instance.into(),
-        }
+        Context { cell, plugin, instance: instance.into() }
     }
 
     pub(crate) fn cell(&self) -> &Arc<HostCell> {

@@ -4,9 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use evhost_abi::{
-    evh_attr, evh_bytes, evh_event, evh_str, struct_size, EVH_EMIT_BLOCK, EVH_EMIT_NONBLOCK, EVH_OK,
-};
+use evhost_abi::{evh_attr, evh_bytes, evh_event, evh_str, struct_size, EVH_EMIT_BLOCK, EVH_EMIT_NONBLOCK, EVH_OK};
 
 use crate::context::HostCell;
 use crate::error::EmitError;
@@ -42,17 +40,8 @@ pub struct OutEvent<'a> {
 
 impl<'a> OutEvent<'a> {
     /// An event with the three required attributes and nothing else.
-    pub fn new(
-        id: impl Into<Cow<'a, str>>,
-        source: impl Into<Cow<'a, str>>,
-        ty: impl Into<Cow<'a, str>>,
-    ) -> Self {
-        OutEvent {
-            id: id.into(),
-            source: source.into(),
-            ty: ty.into(),
-            ..Default::default()
-        }
+    pub fn new(id: impl Into<Cow<'a, str>>, source: impl Into<Cow<'a, str>>, ty: impl Into<Cow<'a, str>>) -> Self {
+        OutEvent { id: id.into(), source: source.into(), ty: ty.into(), ..Default::default() }
     }
 
     /// Sets `subject`.
@@ -86,11 +75,7 @@ impl<'a> OutEvent<'a> {
     }
 
     /// Adds an extension attribute.
-    pub fn extension(
-        mut self,
-        key: impl Into<Cow<'a, str>>,
-        value: impl Into<Cow<'a, str>>,
-    ) -> Self {
+    pub fn extension(mut self, key: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
         self.extensions.push((key.into(), value.into()));
         self
     }
@@ -115,11 +100,7 @@ pub struct Emitter {
 
 impl Emitter {
     pub(crate) fn new(cell: Arc<HostCell>) -> Self {
-        Emitter {
-            cell,
-            events: Vec::new(),
-            attrs: Vec::new(),
-        }
+        Emitter { cell, events: Vec::new(), attrs: Vec::new() }
     }
 
     /// Appends `events` to the log, atomically and in order, in ONE host call; waits while
@@ -149,21 +130,13 @@ impl Emitter {
         // when the events take pointers into it.
         self.attrs.clear();
         for event in events {
-            self.attrs
-                .extend(event.extensions.iter().map(|(k, v)| evh_attr {
-                    key: view(k),
-                    value: view(v),
-                }));
+            self.attrs.extend(event.extensions.iter().map(|(k, v)| evh_attr { key: view(k), value: view(v) }));
         }
         self.events.clear();
         let mut next_attr = 0;
         for event in events {
             let n = event.extensions.len();
-            let extensions = if n == 0 {
-                std::ptr::null()
-            } else {
-                self.attrs[next_attr..].as_ptr()
-            };
+            let extensions = if n == 0 { std::ptr::null() } else { self.attrs[next_attr..].as_ptr() };
             next_attr += n;
             self.events.push(evh_event {
                 struct_size: struct_size::<evh_event>(),
@@ -196,17 +169,11 @@ impl Emitter {
 
 fn check(events: &[OutEvent<'_>]) -> Result<(), EmitError> {
     for (i, event) in events.iter().enumerate() {
-        let missing = [
-            ("id", &event.id),
-            ("source", &event.source),
-            ("type", &event.ty),
-        ]
-        .into_iter()
-        .find(|(_, value)| value.is_empty());
+        let missing = [("id", &event.id), ("source", &event.source), ("type", &event.ty)]
+            .into_iter()
+            .find(|(_, value)| value.is_empty());
         if let Some((name, _)) = missing {
-            return Err(EmitError::Invalid(format!(
-                "event {i} of the batch has an empty `{name}`"
-            )));
+            return Err(EmitError::Invalid(format!("event {i} of the batch has an empty `{name}`")));
         }
     }
     Ok(())

@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use evhost_abi::{
-    evh_status, EVH_BUSY, EVH_ERR_CONFIG, EVH_ERR_INVALID_ARGUMENT, EVH_ERR_TOO_LARGE, EVH_STOPPED,
-};
+use evhost_abi::{evh_status, EVH_BUSY, EVH_ERR_CONFIG, EVH_ERR_INVALID_ARGUMENT, EVH_ERR_TOO_LARGE, EVH_STOPPED};
 
 /// An error from a plugin's `create` or `run`: a message for the host's log and, optionally,
 /// the status to return.
@@ -22,18 +20,12 @@ pub struct Error {
 impl Error {
     /// An error with this message and the hook's default status.
     pub fn new(message: impl Into<String>) -> Self {
-        Error {
-            status: None,
-            message: message.into(),
-        }
+        Error { status: None, message: message.into() }
     }
 
     /// An error with an explicit status, such as `EVH_ERR_UNSUPPORTED`.
     pub fn with_status(status: evh_status, message: impl Into<String>) -> Self {
-        Error {
-            status: Some(status),
-            message: message.into(),
-        }
+        Error { status: Some(status), message: message.into() }
     }
 
     /// A configuration error (`EVH_ERR_CONFIG`).
@@ -66,9 +58,7 @@ impl fmt::Debug for Error {
 
 impl<E: std::error::Error + 'static> From<E> for Error {
     fn from(err: E) -> Self {
-        let status = (&err as &dyn std::any::Any)
-            .downcast_ref::<EmitError>()
-            .map(EmitError::status);
+        let status = (&err as &dyn std::any::Any).downcast_ref::<EmitError>().map(EmitError::status);
         let mut message = err.to_string();
         let mut source = err.source();
         while let Some(cause) = source {
@@ -114,9 +104,7 @@ impl EmitError {
         match status {
             EVH_BUSY => EmitError::Busy,
             EVH_STOPPED => EmitError::Stopped,
-            EVH_ERR_INVALID_ARGUMENT => {
-                EmitError::Invalid("the host rejected an event (its log says why)".into())
-            }
+            EVH_ERR_INVALID_ARGUMENT => EmitError::Invalid("the host rejected an event (its log says why)".into()),
             EVH_ERR_TOO_LARGE => EmitError::TooLarge,
             other => EmitError::Other(other),
         }
@@ -131,11 +119,7 @@ impl fmt::Display for EmitError {
             EmitError::Invalid(why) => write!(f, "emit: invalid event: {why}"),
             EmitError::TooLarge => f.write_str("emit: event too large (EVH_ERR_TOO_LARGE)"),
             EmitError::Other(status) => {
-                write!(
-                    f,
-                    "emit: failed with {} ({status})",
-                    evhost_abi::status_name(*status)
-                )
+                write!(f, "emit: failed with {} ({status})", evhost_abi::status_name(*status))
             }
         }
     }

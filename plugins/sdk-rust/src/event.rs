@@ -114,20 +114,13 @@ impl Event {
 
     /// An owned copy, to keep past the call or to emit again (without the sequence number).
     pub fn to_owned_event(&self) -> OutEvent<'static> {
-        let mut out = OutEvent::new(
-            self.id().to_owned(),
-            self.source().to_owned(),
-            self.ty().to_owned(),
-        )
-        .data(self.data().to_vec());
+        let mut out = OutEvent::new(self.id().to_owned(), self.source().to_owned(), self.ty().to_owned())
+            .data(self.data().to_vec());
         out.subject = self.subject().map(|s| s.to_owned().into());
         out.datacontenttype = self.datacontenttype().map(|s| s.to_owned().into());
         out.dataschema = self.dataschema().map(|s| s.to_owned().into());
         out.time = self.time().map(|s| s.to_owned().into());
-        out.extensions = self
-            .extensions()
-            .map(|(k, v)| (k.to_owned().into(), v.to_owned().into()))
-            .collect();
+        out.extensions = self.extensions().map(|(k, v)| (k.to_owned().into(), v.to_owned().into())).collect();
         out
     }
 }
@@ -167,30 +160,21 @@ impl<'a> Batch<'a> {
     ///
     /// `events` must point to `n` pointers, each NULL or pointing to an event of at least
     /// its `struct_size` bytes, all valid for `'a`.
-    pub(crate) unsafe fn from_raw(
-        events: *const *const evh_event,
-        n: usize,
-    ) -> Result<Batch<'a>, String> {
+    pub(crate) unsafe fn from_raw(events: *const *const evh_event, n: usize) -> Result<Batch<'a>, String> {
         if events.is_null() || n == 0 {
-            return Err(format!(
-                "on_events: got no events (events = {events:?}, n = {n})"
-            ));
+            return Err(format!("on_events: got no events (events = {events:?}, n = {n})"));
         }
         // SAFETY: the caller promises `n` readable pointers at `events`.
         let raw = unsafe { slice::from_raw_parts(events, n) };
         for (i, &event) in raw.iter().enumerate() {
             if event.is_null() || !event.is_aligned() {
-                return Err(format!(
-                    "on_events: event {i} is a NULL or misaligned pointer"
-                ));
+                return Err(format!("on_events: event {i} is a NULL or misaligned pointer"));
             }
             // SAFETY: non-NULL and aligned; the caller promises the event is readable, and
             // `struct_size` is its first field in every ABI version.
             let size = unsafe { (*event).struct_size } as usize;
             if size < size_of::<evh_event>() {
-                return Err(format!(
-                    "on_events: event {i} has struct_size {size}, below ABI 1.0"
-                ));
+                return Err(format!("on_events: event {i} has struct_size {size}, below ABI 1.0"));
             }
         }
         // SAFETY: every pointer is non-NULL, aligned and points to at least a full 1.0

@@ -276,10 +276,7 @@ unsafe extern "C" fn on_events<C: Consumer>(
     let batch = match unsafe { Batch::from_raw(events, n) } {
         Ok(batch) => batch,
         Err(why) => {
-            instance
-                .ctx
-                .cell()
-                .set_error(&format!("{}: {why}", C::NAME));
+            instance.ctx.cell().set_error(&format!("{}: {why}", C::NAME));
             return EVH_ERR_INVALID_ARGUMENT;
         }
     };
@@ -288,17 +285,10 @@ unsafe extern "C" fn on_events<C: Consumer>(
         Ok(Delivery::Ok) => return EVH_OK,
         Ok(Delivery::Retry { handled, reason }) => (EVH_RETRY, handled, reason),
         Ok(Delivery::Fail { handled, reason }) => (EVH_FAIL, handled, reason),
-        Err(panic) => (
-            EVH_ERR_INTERNAL,
-            0,
-            format!("panicked in on_events: {panic}"),
-        ),
+        Err(panic) => (EVH_ERR_INTERNAL, 0, format!("panicked in on_events: {panic}")),
     };
     if !reason.is_empty() {
-        instance
-            .ctx
-            .cell()
-            .set_error(&format!("{}: {reason}", C::NAME));
+        instance.ctx.cell().set_error(&format!("{}: {reason}", C::NAME));
     }
     // SAFETY: non-NULL, and the host makes it writable for the call.
     unsafe { *handled = done.min(n) };
@@ -313,9 +303,7 @@ unsafe extern "C" fn consumer_on_stop<C: Consumer>(instance: *mut c_void) {
     let instance = unsafe { &mut *instance.cast::<Instance<C>>() };
     let plugin = &mut instance.plugin;
     if let Err(panic) = guard(|| plugin.on_stop()) {
-        instance
-            .ctx
-            .error(format!("{}: panicked in on_stop: {panic}", C::NAME));
+        instance.ctx.error(format!("{}: panicked in on_stop: {panic}", C::NAME));
     }
 }
 
@@ -329,16 +317,10 @@ unsafe extern "C" fn producer_on_run<P: Producer>(instance: *mut c_void) -> evh_
     let mut emitter = Emitter::new(instance.ctx.cell().clone());
     let (status, message) = match guard(|| instance.plugin.run(&mut emitter)) {
         Ok(Ok(())) => return EVH_OK,
-        Ok(Err(err)) => (
-            err.status().unwrap_or(EVH_ERR_INTERNAL),
-            err.message().to_owned(),
-        ),
+        Ok(Err(err)) => (err.status().unwrap_or(EVH_ERR_INTERNAL), err.message().to_owned()),
         Err(panic) => (EVH_ERR_INTERNAL, format!("panicked in on_run: {panic}")),
     };
-    instance
-        .ctx
-        .cell()
-        .set_error(&format!("{}: {message}", P::NAME));
+    instance.ctx.cell().set_error(&format!("{}: {message}", P::NAME));
     status
 }
 
@@ -349,8 +331,6 @@ unsafe extern "C" fn producer_on_stop<P: Producer>(instance: *mut c_void) {
     // SAFETY: as in `producer_on_run`: live, shared borrows only.
     let instance = unsafe { &*instance.cast::<Instance<P>>() };
     if let Err(panic) = guard(|| instance.plugin.stop()) {
-        instance
-            .ctx
-            .error(format!("{}: panicked in on_stop: {panic}", P::NAME));
+        instance.ctx.error(format!("{}: panicked in on_stop: {panic}", P::NAME));
     }
 }

@@ -81,17 +81,11 @@ pub enum Delivery {
 impl Delivery {
     /// `Delivery::Retry` with `handled` leading events handled.
     pub fn retry(handled: usize, reason: impl Into<String>) -> Self {
-        Delivery::Retry {
-            handled,
-            reason: reason.into(),
-        }
+        Delivery::Retry { handled, reason: reason.into() }
     }
 
     /// `Delivery::Fail` with `handled` leading events handled.
     pub fn fail(handled: usize, reason: impl Into<String>) -> Self {
-        Delivery::Fail {
-            handled,
-            reason: reason.into(),
-        }
+        Delivery::Fail { handled, reason: reason.into() }
     }
 }

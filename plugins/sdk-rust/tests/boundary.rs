@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use evhost_sdk::abi::*;
-use evhost_sdk::{
-    Batch, Consumer, Context, Delivery, EmitError, Emitter, Error, OutEvent, Producer,
-};
+use evhost_sdk::{Batch, Consumer, Context, Delivery, EmitError, Emitter, Error, OutEvent, Producer};
 use serde::Deserialize;
 
 // ---- test plugins -------------------------------------------------------------------------
@@ -47,11 +45,7 @@ impl Consumer for Probe {
             }
             _ => {}
         }
-        Ok(Probe {
-            ctx,
-            mode: config.mode,
-            handled: config.handled,
-        })
+        Ok(Probe { ctx, mode: config.mode, handled: config.handled })
     }
 
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {
@@ -61,8 +55,7 @@ impl Consumer for Probe {
             "fail" => Delivery::fail(self.handled, "downstream said no"),
             "inspect" => {
                 for e in batch {
-                    let ext: Vec<String> =
-                        e.extensions().map(|(k, v)| format!("{k}={v}")).collect();
+                    let ext: Vec<String> = e.extensions().map(|(k, v)| format!("{k}={v}")).collect();
                     self.ctx.info(format!(
                         "{} {:?} {:?} {} {} {:?} {:?} {:?} {:?} {:?} {:?}",
                         e.seq(),
@@ -112,10 +105,7 @@ impl Producer for Burst {
     type Config = BurstConfig;
 
     fn create(_ctx: Context, config: BurstConfig) -> Result<Self, Error> {
-        Ok(Burst {
-            config,
-            stopped: AtomicBool::new(false),
-        })
+        Ok(Burst { config, stopped: AtomicBool::new(false) })
     }
 
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
@@ -128,9 +118,7 @@ impl Producer for Burst {
                 .map(|id| {
                     let e = OutEvent::new(id.as_str(), "/test", "t").data(&payload[..]);
                     if id.ends_with('1') {
-                        e.subject("one")
-                            .extension("a", id.as_str())
-                            .extension("b", "2")
+                        e.subject("one").extension("a", id.as_str()).extension("b", "2")
                     } else {
                         e
                     }
@@ -188,12 +176,7 @@ impl Host {
         self.errors.lock().unwrap().clone()
     }
     fn logs(&self) -> Vec<String> {
-        self.logs
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, m)| m.clone())
-            .collect()
+        self.logs.lock().unwrap().iter().map(|(_, m)| m.clone()).collect()
     }
 }
 
@@ -204,12 +187,7 @@ unsafe fn string(s: evh_str) -> String {
     String::from_utf8(std::slice::from_raw_parts(s.ptr, s.len).to_vec()).unwrap()
 }
 
-unsafe extern "C" fn emit(
-    host: *mut evh_host,
-    events: *const evh_event,
-    n: usize,
-    _flags: u32,
-) -> evh_status {
+unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usize, _flags: u32) -> evh_status {
     let host = &*(host as *const Host);
     if host.busy.load(Ordering::SeqCst) {
         return EVH_BUSY;
@@ -226,12 +204,7 @@ unsafe extern "C" fn emit(
                 })
                 .collect();
             let data = std::slice::from_raw_parts(e.data.ptr, e.data.len).to_vec();
-            Emitted {
-                id: string(e.id),
-                subject: string(e.subject),
-                data,
-                ext,
-            }
+            Emitted { id: string(e.id), subject: string(e.subject), data, ext }
         })
         .collect();
     host.emits.lock().unwrap().push(batch);
@@ -239,19 +212,11 @@ unsafe extern "C" fn emit(
 }
 
 unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
-    (*(host as *const Host))
-        .errors
-        .lock()
-        .unwrap()
-        .push(string(message));
+    (*(host as *const Host)).errors.lock().unwrap().push(string(message));
 }
 
 unsafe extern "C" fn log(host: *mut evh_host, level: evh_log_level, message: evh_str) {
-    (*(host as *const Host))
-        .logs
-        .lock()
-        .unwrap()
-        .push((level, string(message)));
+    (*(host as *const Host)).logs.lock().unwrap().push((level, string(message)));
 }
 
 unsafe extern "C" fn stop_requested(_host: *mut evh_host) -> u32 {
@@ -284,11 +249,7 @@ fn plugin(name: &str) -> &'static evh_plugin {
     let lib = library();
     // SAFETY (test): the library's static descriptor array.
     let plugins = unsafe { std::slice::from_raw_parts(lib.plugins, lib.plugins_len) };
-    plugins
-        .iter()
-        .map(|&p| unsafe { &*p })
-        .find(|p| unsafe { string(p.name) } == name)
-        .unwrap()
+    plugins.iter().map(|&p| unsafe { &*p }).find(|p| unsafe { string(p.name) } == name).unwrap()
 }
 
 fn create(host: &Host, plugin: &evh_plugin, json: &str) -> Result<*mut c_void, evh_status> {
@@ -329,16 +290,10 @@ fn event(seq: u64, id: &str) -> evh_event {
     }
 }
 
-fn deliver(
-    plugin: &evh_plugin,
-    instance: *mut c_void,
-    events: &[evh_event],
-) -> (evh_status, usize) {
+fn deliver(plugin: &evh_plugin, instance: *mut c_void, events: &[evh_event]) -> (evh_status, usize) {
     let pointers: Vec<*const evh_event> = events.iter().map(|e| e as *const _).collect();
     let mut handled = 0;
-    let status = unsafe {
-        plugin.on_events.unwrap()(instance, pointers.as_ptr(), pointers.len(), &mut handled)
-    };
+    let status = unsafe { plugin.on_events.unwrap()(instance, pointers.as_ptr(), pointers.len(), &mut handled) };
     (status, handled)
 }
 
@@ -358,16 +313,10 @@ fn handles_are_send_and_sync() {
 #[test]
 fn handshake_reports_the_sdk_abi_and_the_plugins() {
     let lib = library();
-    assert_eq!(
-        (lib.struct_size as usize, lib.abi_major, lib.abi_minor),
-        (size_of::<evh_library>(), 1, 0)
-    );
+    assert_eq!((lib.struct_size as usize, lib.abi_major, lib.abi_minor), (size_of::<evh_library>(), 1, 0));
     assert_eq!(lib.plugins_len, 2);
     let probe = plugin("probe");
-    assert_eq!(
-        (probe.kind, probe.struct_size as usize),
-        (EVH_KIND_CONSUMER, size_of::<evh_plugin>())
-    );
+    assert_eq!((probe.kind, probe.struct_size as usize), (EVH_KIND_CONSUMER, size_of::<evh_plugin>()));
     assert!(probe.on_events.is_some() && probe.on_run.is_none() && probe.on_start.is_none());
     let burst = plugin("burst");
     assert_eq!(burst.kind, EVH_KIND_PRODUCER);
@@ -378,29 +327,14 @@ fn handshake_reports_the_sdk_abi_and_the_plugins() {
 #[test]
 fn handshake_rejects_another_major_a_short_table_and_null() {
     let mut out = ptr::null();
-    let other = evh_host_api {
-        abi_major: 2,
-        ..API
-    };
+    let other = evh_host_api { abi_major: 2, ..API };
     assert_eq!(evh_library_init(&other, &mut out), EVH_ERR_VERSION);
-    let short = evh_host_api {
-        struct_size: 12,
-        ..API
-    };
+    let short = evh_host_api { struct_size: 12, ..API };
     assert_eq!(evh_library_init(&short, &mut out), EVH_ERR_VERSION);
     assert!(out.is_null(), "out written on failure");
-    assert_eq!(
-        evh_library_init(ptr::null(), &mut out),
-        EVH_ERR_INVALID_ARGUMENT
-    );
-    assert_eq!(
-        evh_library_init(&API, ptr::null_mut()),
-        EVH_ERR_INVALID_ARGUMENT
-    );
-    let newer_minor = evh_host_api {
-        abi_minor: 7,
-        ..API
-    };
+    assert_eq!(evh_library_init(ptr::null(), &mut out), EVH_ERR_INVALID_ARGUMENT);
+    assert_eq!(evh_library_init(&API, ptr::null_mut()), EVH_ERR_INVALID_ARGUMENT);
+    let newer_minor = evh_host_api { abi_minor: 7, ..API };
     assert_eq!(evh_library_init(&newer_minor, &mut out), EVH_OK);
 }
 
@@ -408,14 +342,8 @@ fn handshake_rejects_another_major_a_short_table_and_null() {
 fn config_errors_name_the_plugin_and_the_field() {
     let host = Host::default();
     assert_eq!(create(&host, plugin("probe"), "{}"), Err(EVH_ERR_CONFIG));
-    assert_eq!(
-        create(&host, plugin("probe"), r#"{"mode": "ok", "mdoe": 1}"#),
-        Err(EVH_ERR_CONFIG)
-    );
-    assert_eq!(
-        create(&host, plugin("probe"), "not json"),
-        Err(EVH_ERR_CONFIG)
-    );
+    assert_eq!(create(&host, plugin("probe"), r#"{"mode": "ok", "mdoe": 1}"#), Err(EVH_ERR_CONFIG));
+    assert_eq!(create(&host, plugin("probe"), "not json"), Err(EVH_ERR_CONFIG));
     assert_eq!(
         host.errors(),
         [
@@ -429,21 +357,9 @@ fn config_errors_name_the_plugin_and_the_field() {
 #[test]
 fn create_errors_and_panics_become_statuses() {
     let host = Host::default();
-    assert_eq!(
-        create(&host, plugin("probe"), r#"{"mode": "fail_create"}"#),
-        Err(EVH_ERR_UNSUPPORTED)
-    );
-    assert_eq!(
-        create(&host, plugin("probe"), r#"{"mode": "panic_create"}"#),
-        Err(EVH_ERR_INTERNAL)
-    );
-    assert_eq!(
-        host.errors(),
-        [
-            "probe: not today",
-            "probe: panicked in on_create: create exploded"
-        ]
-    );
+    assert_eq!(create(&host, plugin("probe"), r#"{"mode": "fail_create"}"#), Err(EVH_ERR_UNSUPPORTED));
+    assert_eq!(create(&host, plugin("probe"), r#"{"mode": "panic_create"}"#), Err(EVH_ERR_INTERNAL));
+    assert_eq!(host.errors(), ["probe: not today", "probe: panicked in on_create: create exploded"]);
 }
 
 #[test]
@@ -451,21 +367,12 @@ fn a_panic_in_on_events_fails_closed_with_its_message() {
     let host = Host::default();
     let probe = plugin("probe");
     let instance = create(&host, probe, r#"{"mode": "panic"}"#).unwrap();
-    assert_eq!(
-        deliver(probe, instance, &[event(41, "a"), event(42, "b")]),
-        (EVH_ERR_INTERNAL, 0)
-    );
+    assert_eq!(deliver(probe, instance, &[event(41, "a"), event(42, "b")]), (EVH_ERR_INTERNAL, 0));
     // The instance stays usable: the next call is guarded too.
-    assert_eq!(
-        deliver(probe, instance, &[event(43, "c")]),
-        (EVH_ERR_INTERNAL, 0)
-    );
+    assert_eq!(deliver(probe, instance, &[event(43, "c")]), (EVH_ERR_INTERNAL, 0));
     assert_eq!(
         host.errors(),
-        [
-            "probe: panicked in on_events: boom at seq 41",
-            "probe: panicked in on_events: boom at seq 43"
-        ]
+        ["probe: panicked in on_events: boom at seq 41", "probe: panicked in on_events: boom at seq 43"]
     );
     destroy(probe, instance);
 }
@@ -495,14 +402,7 @@ fn retry_and_fail_report_handled_counts_and_reasons() {
     assert_eq!(deliver(probe, greedy, &events), (EVH_RETRY, 3));
     let ok = create(&host, probe, r#"{"mode": "ok"}"#).unwrap();
     assert_eq!(deliver(probe, ok, &events), (EVH_OK, 0));
-    assert_eq!(
-        host.errors(),
-        [
-            "probe: downstream is slow",
-            "probe: downstream said no",
-            "probe: downstream is slow"
-        ]
-    );
+    assert_eq!(host.errors(), ["probe: downstream is slow", "probe: downstream said no", "probe: downstream is slow"]);
     for instance in [retry, fail, greedy, ok] {
         destroy(probe, instance);
     }
@@ -513,10 +413,7 @@ fn event_views_read_every_attribute_and_never_trust_bytes() {
     let host = Host::default();
     let probe = plugin("probe");
     let instance = create(&host, probe, r#"{"mode": "inspect"}"#).unwrap();
-    let attrs = [evh_attr {
-        key: evh_str::from_str("k"),
-        value: evh_str::from_str("v"),
-    }];
+    let attrs = [evh_attr { key: evh_str::from_str("k"), value: evh_str::from_str("v") }];
     let full = evh_event {
         specversion: evh_str::from_str("1.0"),
         subject: evh_str::from_str("sub"),
@@ -530,14 +427,8 @@ fn event_views_read_every_attribute_and_never_trust_bytes() {
     };
     let bad_utf8 = [0xffu8, 0xfe];
     let broken = evh_event {
-        id: evh_str {
-            ptr: bad_utf8.as_ptr(),
-            len: 2,
-        },
-        subject: evh_str {
-            ptr: ptr::null(),
-            len: 9,
-        },
+        id: evh_str { ptr: bad_utf8.as_ptr(), len: 2 },
+        subject: evh_str { ptr: ptr::null(), len: 9 },
         ..event(6, "")
     };
     assert_eq!(deliver(probe, instance, &[full, broken]), (EVH_OK, 0));
@@ -556,14 +447,8 @@ fn malformed_batches_are_rejected_before_the_plugin_sees_them() {
     let host = Host::default();
     let probe = plugin("probe");
     let instance = create(&host, probe, r#"{"mode": "panic"}"#).unwrap();
-    let short = evh_event {
-        struct_size: 16,
-        ..event(1, "a")
-    };
-    assert_eq!(
-        deliver(probe, instance, &[short]),
-        (EVH_ERR_INVALID_ARGUMENT, 0)
-    );
+    let short = evh_event { struct_size: 16, ..event(1, "a") };
+    assert_eq!(deliver(probe, instance, &[short]), (EVH_ERR_INVALID_ARGUMENT, 0));
     let mut handled = 0;
     let nulls = [ptr::null::<evh_event>()];
     let status = unsafe { probe.on_events.unwrap()(instance, nulls.as_ptr(), 1, &mut handled) };
@@ -582,10 +467,7 @@ fn a_context_kept_past_destroy_does_nothing() {
     destroy(probe, instance);
     kept.info("after destroy");
     assert!(kept.stop_requested());
-    assert_eq!(
-        kept.emitter().emit(&[OutEvent::new("1", "/s", "t")]),
-        Err(EmitError::Stopped)
-    );
+    assert_eq!(kept.emitter().emit(&[OutEvent::new("1", "/s", "t")]), Err(EmitError::Stopped));
     assert_eq!((kept.plugin_name(), kept.instance_name()), ("probe", "it"));
     assert_eq!(host.logs(), ["alive"]);
 }
@@ -603,12 +485,7 @@ fn emit_sends_each_batch_in_one_call() {
     let emits = host.emits.lock().unwrap();
     assert_eq!(emits.iter().map(Vec::len).collect::<Vec<_>>(), [3, 1, 12]);
     let all: Vec<&Emitted> = emits.iter().flatten().collect();
-    assert_eq!(
-        all.iter()
-            .map(|e| e.id.parse::<usize>().unwrap())
-            .collect::<Vec<_>>(),
-        (0..16).collect::<Vec<_>>()
-    );
+    assert_eq!(all.iter().map(|e| e.id.parse::<usize>().unwrap()).collect::<Vec<_>>(), (0..16).collect::<Vec<_>>());
     let with_ext = |id: &str| Emitted {
         id: id.into(),
         subject: "one".into(),
@@ -617,15 +494,7 @@ fn emit_sends_each_batch_in_one_call() {
     };
     assert_eq!(*all[1], with_ext("1"));
     assert_eq!(*all[11], with_ext("11"));
-    assert_eq!(
-        *all[2],
-        Emitted {
-            id: "2".into(),
-            subject: String::new(),
-            data: vec![7; 5],
-            ext: vec![]
-        }
-    );
+    assert_eq!(*all[2], Emitted { id: "2".into(), subject: String::new(), data: vec![7; 5], ext: vec![] });
     drop(emits);
     destroy(burst, instance);
 }
@@ -642,10 +511,7 @@ fn emit_errors_are_typed_and_reported() {
     assert_eq!(run(burst, invalid), EVH_ERR_INVALID_ARGUMENT);
     let panics = create(&host, burst, r#"{"mode": "panic"}"#).unwrap();
     assert_eq!(run(burst, panics), EVH_ERR_INTERNAL);
-    assert!(
-        host.emits.lock().unwrap().is_empty(),
-        "an invalid batch reached the host"
-    );
+    assert!(host.emits.lock().unwrap().is_empty(), "an invalid batch reached the host");
     assert_eq!(
         host.errors(),
         [

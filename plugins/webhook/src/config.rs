@@ -49,7 +49,11 @@ impl Config {
     pub fn check(self) -> Result<Settings, Error> {
         let url = match self.url {
             Some(url) if !url.is_empty() => url,
-            _ => return Err(Error::config("`url` is required: where to POST events, e.g. url = \"http://127.0.0.1:8080/events\"")),
+            _ => {
+                return Err(Error::config(
+                    "`url` is required: where to POST events, e.g. url = \"http://127.0.0.1:8080/events\"",
+                ))
+            }
         };
         if url.starts_with("https://") {
             return Err(Error::config(format!(
@@ -64,7 +68,11 @@ impl Config {
             None | Some("binary") => Mode::Binary,
             Some("structured") => Mode::Structured,
             Some("batched") => Mode::Batched,
-            Some(other) => return Err(Error::config(format!("`mode` is \"{other}\"; use \"binary\" (the default), \"structured\" or \"batched\""))),
+            Some(other) => {
+                return Err(Error::config(format!(
+                    "`mode` is \"{other}\"; use \"binary\" (the default), \"structured\" or \"batched\""
+                )))
+            }
         };
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in self.headers {
@@ -73,14 +81,22 @@ impl Config {
         }
         let timeout = match self.timeout {
             None => DEFAULT_TIMEOUT,
-            Some(text) => parse_duration(&text)
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| Error::config(format!("`timeout` = \"{text}\" is not a duration above zero; use e.g. \"500ms\", \"5s\" or \"1m\"")))?,
+            Some(text) => parse_duration(&text).filter(|d| !d.is_zero()).ok_or_else(|| {
+                Error::config(format!(
+                    "`timeout` = \"{text}\" is not a duration above zero; use e.g. \"500ms\", \"5s\" or \"1m\""
+                ))
+            })?,
         };
         let pool_size = match (self.keep_alive, self.pool_size) {
-            (Some(false), Some(_)) => return Err(Error::config("`pool_size` needs keep-alive; drop one of `pool_size` and `keep_alive = false`")),
+            (Some(false), Some(_)) => {
+                return Err(Error::config(
+                    "`pool_size` needs keep-alive; drop one of `pool_size` and `keep_alive = false`",
+                ))
+            }
             (Some(false), None) => 0,
-            (_, Some(0)) => return Err(Error::config("`pool_size` must be at least 1; for no reuse, set keep_alive = false")),
+            (_, Some(0)) => {
+                return Err(Error::config("`pool_size` must be at least 1; for no reuse, set keep_alive = false"))
+            }
             (_, size) => size.unwrap_or(DEFAULT_POOL_SIZE),
         };
         Ok(Settings { url, mode, headers, timeout, pool_size })
@@ -128,9 +144,16 @@ mod tests {
     #[test]
     fn defaults() {
         let settings = check(r#"{"url": "http://127.0.0.1:9/x"}"#).unwrap();
-        assert_eq!((settings.mode, settings.timeout, settings.pool_size), (Mode::Binary, DEFAULT_TIMEOUT, DEFAULT_POOL_SIZE));
-        let settings = check(r#"{"url": "http://h/", "timeout": "250ms", "keep_alive": false, "mode": "batched"}"#).unwrap();
-        assert_eq!((settings.mode, settings.timeout, settings.pool_size), (Mode::Batched, Duration::from_millis(250), 0));
+        assert_eq!(
+            (settings.mode, settings.timeout, settings.pool_size),
+            (Mode::Binary, DEFAULT_TIMEOUT, DEFAULT_POOL_SIZE)
+        );
+        let settings =
+            check(r#"{"url": "http://h/", "timeout": "250ms", "keep_alive": false, "mode": "batched"}"#).unwrap();
+        assert_eq!(
+            (settings.mode, settings.timeout, settings.pool_size),
+            (Mode::Batched, Duration::from_millis(250), 0)
+        );
     }
 
     #[test]
@@ -141,6 +164,8 @@ mod tests {
         assert!(check(r#"{"url": "http://h/", "mode": "bulk"}"#).unwrap_err().contains("\"bulk\""));
         assert!(check(r#"{"url": "http://h/", "timeout": "5 parsecs"}"#).unwrap_err().contains("`timeout`"));
         assert!(check(r#"{"url": "http://h/", "headers": {"ce-id": "x"}}"#).unwrap_err().contains("set by the plugin"));
-        assert!(check(r#"{"url": "http://h/", "headers": {"bad name": "x"}}"#).unwrap_err().contains("not a valid header name"));
+        assert!(check(r#"{"url": "http://h/", "headers": {"bad name": "x"}}"#)
+            .unwrap_err()
+            .contains("not a valid header name"));
     }
 }

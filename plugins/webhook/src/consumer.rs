@@ -35,7 +35,8 @@ impl Failure {
 
 impl Consumer for Webhook {
     const NAME: &'static str = "webhook";
-    const DESCRIPTION: &'static str = "POSTs events to a URL (CloudEvents HTTP binding: binary, structured or batched mode)";
+    const DESCRIPTION: &'static str =
+        "POSTs events to a URL (CloudEvents HTTP binding: binary, structured or batched mode)";
     type Config = Config;
 
     fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
@@ -59,7 +60,8 @@ impl Consumer for Webhook {
             },
             mode => {
                 for (i, event) in batch.iter().enumerate() {
-                    let outgoing = if mode == Mode::Binary { request::binary(event) } else { request::structured(event) };
+                    let outgoing =
+                        if mode == Mode::Binary { request::binary(event) } else { request::structured(event) };
                     if let Err(failure) = self.post(outgoing) {
                         return failure.delivery(i);
                     }
@@ -100,7 +102,9 @@ impl Webhook {
                 match transport.kind() {
                     // The request itself is wrong (an event's attribute cannot be a header,
                     // say): sending it again cannot help.
-                    ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme | ureq::ErrorKind::BadHeader => Err(Failure::Fail(reason)),
+                    ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme | ureq::ErrorKind::BadHeader => {
+                        Err(Failure::Fail(reason))
+                    }
                     _ => Err(Failure::Retry(reason)),
                 }
             }

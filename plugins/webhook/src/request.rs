@@ -30,14 +30,20 @@ pub fn binary(event: &Event) -> Outgoing {
 /// Structured mode: the event in the CloudEvents JSON format.
 pub fn structured(event: &Event) -> Outgoing {
     let body = serde_json::to_vec(&cloudevents::to_json(event)).expect("a JSON map serializes");
-    Outgoing { headers: vec![("content-type".to_owned(), "application/cloudevents+json; charset=utf-8".to_owned())], body }
+    Outgoing {
+        headers: vec![("content-type".to_owned(), "application/cloudevents+json; charset=utf-8".to_owned())],
+        body,
+    }
 }
 
 /// Batched mode: the whole batch as one JSON array of events.
 pub fn batched(batch: &Batch<'_>) -> Outgoing {
     let events: Vec<_> = batch.iter().map(|event| serde_json::Value::Object(cloudevents::to_json(event))).collect();
     let body = serde_json::to_vec(&events).expect("JSON values serialize");
-    Outgoing { headers: vec![("content-type".to_owned(), "application/cloudevents-batch+json; charset=utf-8".to_owned())], body }
+    Outgoing {
+        headers: vec![("content-type".to_owned(), "application/cloudevents-batch+json; charset=utf-8".to_owned())],
+        body,
+    }
 }
 
 /// Percent-encodes a header value as the binding asks: space, `"`, `%`, and everything

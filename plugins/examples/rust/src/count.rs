@@ -26,12 +26,7 @@ impl Consumer for Count {
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {
-        Ok(Count {
-            ctx,
-            path: config.path,
-            count: 0,
-            bytes: 0,
-        })
+        Ok(Count { ctx, path: config.path, count: 0, bytes: 0 })
     }
 
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {
@@ -44,8 +39,7 @@ impl Consumer for Count {
         let Some(path) = &self.path else { return };
         let out = format!("{{\"count\": {}, \"bytes\": {}}}\n", self.count, self.bytes);
         if let Err(err) = std::fs::write(path, out) {
-            self.ctx
-                .error(format!("count: cannot write {}: {err}", path.display()));
+            self.ctx.error(format!("count: cannot write {}: {err}", path.display()));
         }
     }
 }

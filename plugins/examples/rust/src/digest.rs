@@ -37,19 +37,11 @@ fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 
 impl Consumer for Digest {
     const NAME: &'static str = "digest";
-    const DESCRIPTION: &'static str =
-        "hashes every event (FNV-1a over id, type, data) and writes the digest on stop";
+    const DESCRIPTION: &'static str = "hashes every event (FNV-1a over id, type, data) and writes the digest on stop";
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {
-        Ok(Digest {
-            ctx,
-            path: config.path,
-            hash: FNV_OFFSET_BASIS,
-            count: 0,
-            last_seq: None,
-            in_order: true,
-        })
+        Ok(Digest { ctx, path: config.path, hash: FNV_OFFSET_BASIS, count: 0, last_seq: None, in_order: true })
     }
 
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {
@@ -75,10 +67,7 @@ impl Consumer for Digest {
             self.count, self.hash, self.in_order
         );
         if let Err(err) = std::fs::write(&self.path, out) {
-            self.ctx.error(format!(
-                "digest: cannot write {}: {err}",
-                self.path.display()
-            ));
+            self.ctx.error(format!("digest: cannot write {}: {err}", self.path.display()));
         }
     }
 }

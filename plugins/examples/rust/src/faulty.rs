@@ -39,14 +39,9 @@ impl Consumer for Faulty {
     fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
         if let Mode::FailCreate = config.mode {
             // The SDK prefixes "faulty: ".
-            return Err(Error::config(
-                "asked to fail in create (mode = \"fail_create\")",
-            ));
+            return Err(Error::config("asked to fail in create (mode = \"fail_create\")"));
         }
-        Ok(Faulty {
-            mode: config.mode,
-            retries_left: config.times,
-        })
+        Ok(Faulty { mode: config.mode, retries_left: config.times })
     }
 
     fn on_events(&mut self, _batch: &Batch<'_>) -> Delivery {

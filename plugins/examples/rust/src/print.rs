@@ -17,7 +17,15 @@ impl Consumer for Print {
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {
         let mut out = std::io::stdout().lock();
         for e in batch {
-            let _ = writeln!(out, "[rust] #{} {} id={} source={} ({} bytes)", e.seq(), e.ty(), e.id(), e.source(), e.data().len());
+            let _ = writeln!(
+                out,
+                "[rust] #{} {} id={} source={} ({} bytes)",
+                e.seq(),
+                e.ty(),
+                e.id(),
+                e.source(),
+                e.data().len()
+            );
         }
         Delivery::Ok
     }

@@ -38,26 +38,18 @@ pub struct Sequence {
 
 impl Producer for Sequence {
     const NAME: &'static str = "sequence";
-    const DESCRIPTION: &'static str =
-        "emits `count` numbered events with a known payload, then finishes";
+    const DESCRIPTION: &'static str = "emits `count` numbered events with a known payload, then finishes";
     type Config = Config;
 
     fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
         if config.batch == 0 {
             return Err(Error::config("config: `batch` must be at least 1"));
         }
-        Ok(Sequence {
-            config,
-            stop: AtomicBool::new(false),
-        })
+        Ok(Sequence { config, stop: AtomicBool::new(false) })
     }
 
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
-        let Config {
-            count,
-            payload_bytes,
-            batch,
-        } = self.config;
+        let Config { count, payload_bytes, batch } = self.config;
         // One batch's ids and payloads live in these buffers, reused from batch to batch;
         // the events borrow from them.
         let mut ids = String::new();
