@@ -156,8 +156,7 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
                 format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(id)),
             ));
         }
-        (event.id, event.data) = builder.put_pair(id, data);
-        builder.push(event);
+        builder.push_like(&event, id, data);
         if e.extensions_len > 0 {
             // SAFETY: as above.
             for (key, value) in unsafe { extensions(e, index)? } {
