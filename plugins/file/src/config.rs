@@ -91,23 +91,9 @@ impl Size {
             Size::Bytes(n) => return Ok(n),
             Size::Text(text) => text,
         };
-        let bad = || {
+        evhost_sdk::units::parse_size(&text).map_err(|_| {
             Error::config(format!("`rotate_bytes` = \"{text}\" is not a size; use a number of bytes or e.g. \"512KiB\", \"64MiB\", \"1GiB\""))
-        };
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number.parse().map_err(|_| bad())?;
-        let unit: u64 = match unit.trim() {
-            "" | "B" => 1,
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "KB" | "kB" => 1_000,
-            "MB" => 1_000_000,
-            "GB" => 1_000_000_000,
-            _ => return Err(bad()),
-        };
-        number.checked_mul(unit).ok_or_else(bad)
+        })
     }
 }
 

@@ -124,29 +124,10 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-/// "4096", "512KiB", "1MiB", "1GiB", and KB/MB/GB as powers of 1000.
+/// A size for `max_body_bytes`, with the key and an example in the message.
 fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: u64 = number.parse().map_err(|_| {
-        format!("`max_body_bytes` = \"{text}\" is not a size; write a whole number and a unit, e.g. \"1MiB\"")
-    })?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        _ => {
-            return Err(format!(
-                "`max_body_bytes` = \"{text}\" has no known unit; use B, KiB, MiB or GiB, e.g. \"1MiB\""
-            ))
-        }
-    };
-    value.checked_mul(factor).ok_or_else(|| format!("`max_body_bytes` = \"{text}\" is too large"))
+    evhost_sdk::units::parse_size(text)
+        .map_err(|reason| format!("`max_body_bytes` = \"{text}\" {reason}, e.g. \"1MiB\""))
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ mod error;
 mod event;
 mod export;
 mod plugin;
+pub mod units;
 
 pub use context::{Context, Level};
 pub use emit::{Emitter, OutEvent};

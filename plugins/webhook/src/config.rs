@@ -81,7 +81,7 @@ impl Config {
         }
         let timeout = match self.timeout {
             None => DEFAULT_TIMEOUT,
-            Some(text) => parse_duration(&text).filter(|d| !d.is_zero()).ok_or_else(|| {
+            Some(text) => evhost_sdk::units::parse_duration(&text).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
                 Error::config(format!(
                     "`timeout` = \"{text}\" is not a duration above zero; use e.g. \"500ms\", \"5s\" or \"1m\""
                 ))
@@ -117,20 +117,6 @@ fn check_header(name: &str, value: &str) -> Result<(), Error> {
         return Err(Error::config(format!("`headers`: the value of \"{name}\" contains a control character")));
     }
     Ok(())
-}
-
-/// "250ms", "5s", "2m", "1h".
-fn parse_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(number)),
-        "s" => Some(Duration::from_secs(number)),
-        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
-        "h" => Some(Duration::from_secs(number.checked_mul(3600)?)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
