@@ -220,6 +220,10 @@ pub struct evh_create_args {
     /// The plugin being instantiated, as the library described it; lets one `on_create`
     /// serve several plugins.
     pub plugin: *const evh_plugin,
+    /// The folder of the host's config file, absolute. Resolve relative paths in the
+    /// plugin's config against it, as the host does for `library`, so that a config means
+    /// the same files wherever the host is started.
+    pub config_dir: evh_str,
 }
 
 // ---------------------------------------------------------------------------------------

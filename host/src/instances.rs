@@ -59,16 +59,17 @@ pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -
         }));
     }
     let host = InstanceHost::new(&entry.name, sink);
-    let instance = Instance::create(plugin.clone(), host, &entry.config_json).map_err(|e| {
-        Diagnostic::new(format!(
-            "{} \"{}\" (plugin \"{}\") failed to start: {e}",
-            entry.role.as_str(),
-            entry.name,
-            plugin.name
-        ))
-        .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
-        .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
-    })?;
+    let instance = Instance::create(plugin.clone(), host, &entry.config_json, &entry.config_dir.to_string_lossy())
+        .map_err(|e| {
+            Diagnostic::new(format!(
+                "{} \"{}\" (plugin \"{}\") failed to start: {e}",
+                entry.role.as_str(),
+                entry.name,
+                plugin.name
+            ))
+            .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
+            .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
+        })?;
     Ok(Arc::new(instance))
 }
 

@@ -2,6 +2,7 @@ package evhost
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +26,19 @@ func newContext(host abi.Host, name string) *Context {
 
 // Name is the instance name from the host's config.
 func (c *Context) Name() string { return c.name }
+
+// ConfigDir is the folder of the host's config file (absolute).
+func (c *Context) ConfigDir() string { return c.host.ConfigDir }
+
+// Resolve returns path from the plugin's config the way the host resolves its own: a
+// relative path is relative to the config file's folder. "-" (stdout by convention) and
+// absolute paths come back as they are.
+func (c *Context) Resolve(path string) string {
+	if path == "-" || filepath.IsAbs(path) || c.host.ConfigDir == "" {
+		return path
+	}
+	return filepath.Join(c.host.ConfigDir, path)
+}
 
 // StopRequested reports whether the host has asked this instance to stop, either by
 // calling Stop or through the host's stop flag. A producer's Run polls it between batches.

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::Env;
+use crate::support::{plugin, Env, C, CPP, GO, RUST};
 
 /// `sequence` with count 200000 and payload_bytes 100, per the C example's README.
 const VECTOR_200K: &str = "068686317c7cffc9";
@@ -110,4 +110,33 @@ config = { path = "go.json" }
             "count consumer {name}"
         );
     }
+}
+
+/// Plugins resolve relative paths in their config against the config file's folder, as the
+/// host does for `library`, in every language: run from elsewhere, the files land next to
+/// the config.
+#[test]
+fn relative_plugin_paths_are_relative_to_the_config_file() {
+    let env = Env::new();
+    let mut config = String::from(
+        "[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 100 }\n",
+    );
+    for (name, library) in ALL_DIGESTS {
+        config.push_str(&format!(
+            "\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"digest\"\nconfig = {{ path = \"out/{name}.json\" }}\n"
+        ));
+    }
+    config
+        .push_str("\n[[consumer]]\nname = \"file\"\nlibrary = \"{FILE}\"\nconfig = { path = \"out/events.jsonl\" }\n");
+    for (key, file) in [("{C}", C), ("{CPP}", CPP), ("{RUST}", RUST), ("{GO}", GO), ("{FILE}", "libevh_file.so")] {
+        config = config.replace(key, &plugin(file).display().to_string());
+    }
+    std::fs::create_dir_all(env.path("conf/out")).expect("the output folder");
+    env.write("conf/evhost.toml", &config);
+    env.evhost(&["run", "-c", "conf/evhost.toml"]).expect_code(0);
+    for (name, _) in ALL_DIGESTS {
+        assert_eq!(env.json(&format!("conf/out/{name}.json"))["count"], 100, "{name}'s digest is next to the config");
+    }
+    assert_eq!(env.json_lines("conf/out/events.jsonl").len(), 100);
+    assert!(!env.path("out").exists(), "nothing is written relative to the working directory");
 }

@@ -65,6 +65,8 @@ pub struct InstanceConfig {
     pub plugin_at: Option<Location>,
     /// The `config` table, when there is one.
     pub config_at: Option<Location>,
+    /// The config file's folder, absolute: plugins resolve their relative paths against it.
+    pub config_dir: PathBuf,
 }
 
 /// What to do for a consumer that falls a full log behind.
@@ -290,6 +292,7 @@ impl Validator {
             library_at: self.at(&raw.library),
             plugin_at: raw.plugin.as_ref().map(|p| self.at(p)),
             config_at: raw.config.as_ref().map(|c| self.at(c)),
+            config_dir: std::path::absolute(&self.base).unwrap_or_else(|_| self.base.clone()),
         })
     }
 

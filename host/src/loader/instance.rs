@@ -53,8 +53,13 @@ unsafe impl Send for Instance {}
 unsafe impl Sync for Instance {}
 
 impl Instance {
-    /// Calls `on_create` with the instance's JSON config.
-    pub fn create(plugin: Arc<Plugin>, host: Arc<InstanceHost>, config_json: &str) -> Result<Instance, HookError> {
+    /// Calls `on_create` with the instance's JSON config and the config file's folder.
+    pub fn create(
+        plugin: Arc<Plugin>,
+        host: Arc<InstanceHost>,
+        config_json: &str,
+        config_dir: &str,
+    ) -> Result<Instance, HookError> {
         let on_create = plugin.hooks.on_create.expect("checked when the library was loaded");
         let args = evh_create_args {
             struct_size: evh::struct_size::<evh_create_args>(),
@@ -63,6 +68,7 @@ impl Instance {
             instance_name: evh_str::from_str(&host.name),
             config_json: evh_str::from_str(config_json),
             plugin: plugin.raw,
+            config_dir: evh_str::from_str(config_dir),
         };
         let mut pointer: *mut c_void = std::ptr::null_mut();
         // SAFETY: on_create gets valid args for the call and an out-pointer, per the ABI.

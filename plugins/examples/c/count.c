@@ -44,6 +44,10 @@ static evh_status count_create(const evh_create_args *args, void **instance_out)
         return EVH_ERR_CONFIG;
     }
 
+    if (path != NULL && (path = evh_ex_resolve_path(args, path)) == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "count: out of memory");
+        return EVH_ERR_INTERNAL;
+    }
     c = calloc(1, sizeof *c);
     if (c == NULL) {
         free(path);

@@ -67,6 +67,10 @@ static evh_status digest_create(const evh_create_args *args, void **instance_out
         return EVH_ERR_CONFIG;
     }
 
+    if (path != NULL && (path = evh_ex_resolve_path(args, path)) == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "digest: out of memory");
+        return EVH_ERR_INTERNAL;
+    }
     d = calloc(1, sizeof *d);
     if (d == NULL) {
         free(path);

@@ -51,6 +51,10 @@ static evh_status latency_create(const evh_create_args *args, void **instance_ou
                           "path = \"latency.json\"");
         return EVH_ERR_CONFIG;
     }
+    if (path != NULL && (path = evh_ex_resolve_path(args, path)) == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "latency: out of memory");
+        return EVH_ERR_INTERNAL;
+    }
     l = calloc(1, sizeof *l);
     if (l == NULL) {
         free(path);

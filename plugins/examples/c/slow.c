@@ -58,6 +58,10 @@ static evh_status slow_create(const evh_create_args *args, void **instance_out)
         return EVH_ERR_CONFIG;
     }
 
+    if (path != NULL && (path = evh_ex_resolve_path(args, path)) == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "slow: out of memory");
+        return EVH_ERR_INTERNAL;
+    }
     s = calloc(1, sizeof *s);
     if (s == NULL) {
         free(path);

@@ -138,4 +138,30 @@ static inline int evh_ex_write_file(const char *path, const char *text, size_t l
     return err;
 }
 
+/*
+ * Resolves a path from a plugin's config the way the host resolves its own: a relative path
+ * is relative to the config file's folder (args->config_dir). "-" and absolute paths stay.
+ * Takes ownership of `path` (malloc'd, not NULL) and returns a malloc'd path, or NULL when
+ * out of memory (`path` is then freed).
+ */
+static inline char *evh_ex_resolve_path(const evh_create_args *args, char *path)
+{
+    size_t dir_len = args->config_dir.len;
+    size_t path_len;
+    char *joined;
+
+    if (path[0] == '/' || dir_len == 0 || strcmp(path, "-") == 0) {
+        return path;
+    }
+    path_len = strlen(path);
+    joined = malloc(dir_len + 1 + path_len + 1);
+    if (joined != NULL) {
+        memcpy(joined, args->config_dir.ptr, dir_len);
+        joined[dir_len] = '/';
+        memcpy(joined + dir_len + 1, path, path_len + 1);
+    }
+    free(path);
+    return joined;
+}
+
 #endif /* EVH_EX_UTIL_H */

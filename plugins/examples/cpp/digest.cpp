@@ -179,6 +179,11 @@ evh_status create(const evh_create_args &args, void **instance_out)
         return EVH_ERR_CONFIG;
     }
 
+    // Relative paths are relative to the host's config file, as the host resolves its own.
+    if (path.front() != '/' && path != "-" && args.config_dir.len > 0) {
+        path = std::string(reinterpret_cast<const char *>(args.config_dir.ptr), args.config_dir.len) + "/" + path;
+    }
+
     auto digest = std::make_unique<Digest>(args.host, args.api, std::move(path));
     *instance_out = digest.release();
     return EVH_OK;

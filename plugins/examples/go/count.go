@@ -34,7 +34,11 @@ func newCount(ctx *evhost.Context, config []byte) (evhost.Consumer, error) {
 	if err := evhost.DecodeConfig(config, &c); err != nil {
 		return nil, err
 	}
-	return &count{ctx: ctx, path: c.Path}, nil
+	path := c.Path
+	if path != "" {
+		path = ctx.Resolve(path)
+	}
+	return &count{ctx: ctx, path: path}, nil
 }
 
 func (c *count) OnEvents(batch evhost.Batch) evhost.Result {

@@ -45,7 +45,7 @@ func newDigest(ctx *evhost.Context, config []byte) (evhost.Consumer, error) {
 	if c.Path == "" {
 		return nil, errors.New(`config: "path" is required: the file the digest is written to on stop`)
 	}
-	return &digest{ctx: ctx, path: c.Path, hash: fnvOffset, inOrder: true}, nil
+	return &digest{ctx: ctx, path: ctx.Resolve(c.Path), hash: fnvOffset, inOrder: true}, nil
 }
 
 func (d *digest) OnEvents(batch evhost.Batch) evhost.Result {

@@ -12,7 +12,7 @@ const DEFAULT_KEEP: u32 = 5;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The file to append to (relative to the host's working folder), or `-` for stdout.
-    path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Rotate before a line would take the file past this size: bytes, or "64MiB".
     rotate_bytes: Option<Size>,
     /// How many rotated files to keep.

@@ -21,7 +21,8 @@ impl Consumer for File {
         "writes every event as a CloudEvents JSON line to a file (with rotation) or stdout";
     type Config = Config;
 
-    fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
+    fn create(ctx: Context, mut config: Config) -> Result<Self, Error> {
+        config.path = config.path.map(|path| ctx.resolve(path).to_string_lossy().into_owned());
         let target = config.check()?;
         let out = Output::new(target).map_err(|e| Error::config(format!("cannot open `path` for appending: {e}")))?;
         Ok(File { out, buf: Vec::new(), ends: Vec::new() })

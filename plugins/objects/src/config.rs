@@ -13,7 +13,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Directory mode: the folder to watch as a bucket.
-    path: Option<String>,
+    pub(crate) path: Option<String>,
     /// The bucket name in directory mode; the folder's name by default.
     bucket: Option<String>,
     /// Watch the folders below `path` too (default true).

@@ -26,7 +26,8 @@ impl Producer for Objects {
         "object-storage events from a watched folder (a bucket) or S3 bucket notifications";
     type Config = Config;
 
-    fn create(ctx: Context, config: Config) -> Result<Self, Error> {
+    fn create(ctx: Context, mut config: Config) -> Result<Self, Error> {
+        config.path = config.path.map(|path| ctx.resolve(path).to_string_lossy().into_owned());
         let settings = config.check()?;
         let s3 = match settings.s3 {
             Some(s3) => {

@@ -1,6 +1,7 @@
 //! `Context`: an instance's link to the host — its names, the host's log, stop requests and
 //! emitters. All calls into the host API table (other than `emit`'s batching) live here.
 
+use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -123,11 +124,29 @@ pub struct Context {
     cell: Arc<HostCell>,
     plugin: &'static str,
     instance: Arc<str>,
+    config_dir: Arc<Path>,
 }
 
 impl Context {
-    pub(crate) fn new(cell: Arc<HostCell>, plugin: &'static str, instance: &str) -> Self {
-        Context { cell, plugin, instance: instance.into() }
+    pub(crate) fn new(cell: Arc<HostCell>, plugin: &'static str, instance: &str, config_dir: &str) -> Self {
+        Context { cell, plugin, instance: instance.into(), config_dir: Path::new(config_dir).into() }
+    }
+
+    /// The folder of the host's config file (absolute).
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    /// `path` from the plugin's config, resolved the way the host resolves its own: a
+    /// relative path is relative to the config file's folder. `-` (stdout by convention)
+    /// and absolute paths are returned as they are.
+    pub fn resolve(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref();
+        if path.is_absolute() || path == Path::new("-") {
+            path.to_path_buf()
+        } else {
+            self.config_dir.join(path)
+        }
     }
 
     pub(crate) fn cell(&self) -> &Arc<HostCell> {

@@ -218,8 +218,9 @@ unsafe extern "C" fn on_create<T: Create<K>, K>(
     }
     let cell = Arc::new(HostCell::new(args.api, args.host));
     // SAFETY: the host keeps both views valid for the call.
-    let (name, json) = unsafe { (host_str(args.instance_name), host_str(args.config_json)) };
-    let ctx = Context::new(cell.clone(), T::NAME, name.as_deref().unwrap_or(""));
+    let (name, json, dir) =
+        unsafe { (host_str(args.instance_name), host_str(args.config_json), host_str(args.config_dir)) };
+    let ctx = Context::new(cell.clone(), T::NAME, name.as_deref().unwrap_or(""), dir.as_deref().unwrap_or(""));
     if instance_out.is_null() {
         cell.set_error(&format!("{}: on_create: instance_out is NULL", T::NAME));
         return EVH_ERR_INVALID_ARGUMENT;

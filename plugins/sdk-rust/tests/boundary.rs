@@ -260,6 +260,7 @@ fn create(host: &Host, plugin: &evh_plugin, json: &str) -> Result<*mut c_void, e
         instance_name: evh_str::from_str("it"),
         config_json: evh_str::from_str(json),
         plugin,
+        config_dir: evh_str::from_str("/etc/evhost"),
     };
     let mut instance = ptr::null_mut();
     match unsafe { plugin.on_create.unwrap()(&args, &mut instance) } {

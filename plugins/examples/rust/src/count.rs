@@ -26,7 +26,8 @@ impl Consumer for Count {
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {
-        Ok(Count { ctx, path: config.path, count: 0, bytes: 0 })
+        let path = config.path.map(|path| ctx.resolve(path));
+        Ok(Count { ctx, path, count: 0, bytes: 0 })
     }
 
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {

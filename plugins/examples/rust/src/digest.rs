@@ -41,7 +41,8 @@ impl Consumer for Digest {
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {
-        Ok(Digest { ctx, path: config.path, hash: FNV_OFFSET_BASIS, count: 0, last_seq: None, in_order: true })
+        let path = ctx.resolve(&config.path);
+        Ok(Digest { ctx, path, hash: FNV_OFFSET_BASIS, count: 0, last_seq: None, in_order: true })
     }
 
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {

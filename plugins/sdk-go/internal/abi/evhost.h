@@ -273,6 +273,12 @@ typedef struct evh_create_args {
      * serve several plugins.
      */
     const struct evh_plugin *plugin;
+    /**
+     * The folder of the host's config file, absolute. Resolve relative paths in the
+     * plugin's config against it, as the host does for `library`, so that a config means
+     * the same files wherever the host is started.
+     */
+    struct evh_str config_dir;
 } evh_create_args;
 
 /**

@@ -61,6 +61,7 @@ func evhgoOnCreate(slot C.int, args *C.evh_create_args, out *C.uintptr_t) (statu
 	p := plugin(int(slot))
 	name := strings.Clone(goString(args.instance_name))
 	config := []byte(goString(args.config_json))
+	host.ConfigDir = strings.Clone(goString(args.config_dir))
 	impl, err := p.Create(host, name, config)
 	if err != nil {
 		host.SetError(err.Error())

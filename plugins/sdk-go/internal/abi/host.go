@@ -11,6 +11,8 @@ import "unsafe"
 type Host struct {
 	api  *C.evh_host_api
 	host *C.evh_host
+	// ConfigDir is the folder of the host's config file (absolute), from on_create.
+	ConfigDir string
 }
 
 // SetError records msg as the reason for the failure the current hook is about to return.

@@ -45,6 +45,7 @@ evh_status testhost_create(const evh_plugin *p, evh_host *host, const char *name
         .instance_name = {(const uint8_t *)name, name_len},
         .config_json = {(const uint8_t *)config, config_len},
         .plugin = p,
+        .config_dir = {(const uint8_t *)"/etc/evhost", 11},
     };
     return p->on_create(&args, out);
 }
