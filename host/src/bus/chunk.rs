@@ -225,7 +225,7 @@ impl<'a> EventRef<'a> {
 /// Builds a chunk in its own (recycled) buffers. Views point at their final place in the
 /// arena; if the batch outgrows the arena's reservation, `finish` moves them along.
 pub struct ChunkBuilder {
-    stage: Buffers,
+    buffers: Buffers,
     /// Where the arena started when views were made.
     base: *const u8,
 }
@@ -241,23 +241,23 @@ impl ChunkBuilder {
                 None
             }
         };
-        let mut stage = aged.unwrap_or_default();
-        stage.events.reserve(events);
-        stage.arena.reserve(bytes);
-        let base = stage.arena.as_ptr();
-        ChunkBuilder { stage, base }
+        let mut buffers = aged.unwrap_or_default();
+        buffers.events.reserve(events);
+        buffers.arena.reserve(bytes);
+        let base = buffers.arena.as_ptr();
+        ChunkBuilder { buffers, base }
     }
 
     pub fn len(&self) -> usize {
-        self.stage.events.len()
+        self.buffers.events.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.stage.events.is_empty()
+        self.buffers.events.is_empty()
     }
 
     pub fn bytes(&self) -> usize {
-        self.stage.arena.len()
+        self.buffers.arena.len()
     }
 
     fn view_at(&self, start: usize, len: usize) -> evh_str {
@@ -272,8 +272,8 @@ impl ChunkBuilder {
     /// [`push`](Self::push). Views may be shared by several events of the chunk.
     #[inline]
     pub fn put(&mut self, bytes: &[u8]) -> evh_str {
-        let start = self.stage.arena.len();
-        self.stage.arena.extend_from_slice(bytes);
+        let start = self.buffers.arena.len();
+        self.buffers.arena.extend_from_slice(bytes);
         self.view_at(start, bytes.len())
     }
 
@@ -281,14 +281,14 @@ impl ChunkBuilder {
     /// that share every other attribute with the one before.
     #[inline]
     pub fn push_like(&mut self, template: &evh_event, id: &[u8], data: &[u8]) {
-        let arena = &mut self.stage.arena;
+        let arena = &mut self.buffers.arena;
         let start = arena.len();
         arena.reserve(id.len() + data.len());
         arena.extend_from_slice(id);
         arena.extend_from_slice(data);
         let data = self.view_at(start + id.len(), data.len());
         let id = self.view_at(start, id.len());
-        self.stage.events.push(evh_event {
+        self.buffers.events.push(evh_event {
             id,
             data: evh_bytes { ptr: data.ptr, len: data.len },
             extensions: std::ptr::null(),
@@ -303,7 +303,7 @@ impl ChunkBuilder {
             return &[];
         }
         let start = (v.ptr as usize).wrapping_sub(self.base as usize);
-        &self.stage.arena[start..start + v.len]
+        &self.buffers.arena[start..start + v.len]
     }
 
     /// Adds an event whose views came from [`put`](Self::put); its extensions follow with
@@ -311,18 +311,18 @@ impl ChunkBuilder {
     pub fn push(&mut self, mut event: evh_event) {
         event.extensions = std::ptr::null();
         event.extensions_len = 0;
-        self.stage.events.push(event);
+        self.buffers.events.push(event);
     }
 
     /// Adds an extension attribute (views from `put`) to the event pushed last.
     pub fn push_extension(&mut self, key: evh_str, value: evh_str) {
-        let event = self.stage.events.last_mut().expect("push comes first");
+        let event = self.buffers.events.last_mut().expect("push comes first");
         if event.extensions_len == 0 {
             // Until `finish`, this holds the index of the event's first attribute.
-            event.extensions = std::ptr::without_provenance(self.stage.attrs.len());
+            event.extensions = std::ptr::without_provenance(self.buffers.attrs.len());
         }
         event.extensions_len += 1;
-        self.stage.attrs.push(evh_attr { key, value });
+        self.buffers.attrs.push(evh_attr { key, value });
     }
 
     /// Copies a whole event in; the convenient form of `put` and `push`.
@@ -337,15 +337,15 @@ impl ChunkBuilder {
 
     /// Freezes the batch; the log numbers it (`Chunk::number`) when it takes it in.
     pub fn finish(mut self) -> Chunk {
-        let moved = (self.stage.arena.as_ptr() as usize).wrapping_sub(self.base as usize);
-        let attrs_base = self.stage.attrs.as_ptr();
-        if moved != 0 || !self.stage.attrs.is_empty() {
+        let moved = (self.buffers.arena.as_ptr() as usize).wrapping_sub(self.base as usize);
+        let attrs_base = self.buffers.attrs.as_ptr();
+        if moved != 0 || !self.buffers.attrs.is_empty() {
             // The batch outgrew the arena's reservation, or has extensions: fix the views.
             let fix = |v: evh_str| if v.len == 0 { v } else { evh_str { ptr: v.ptr.wrapping_add(moved), len: v.len } };
-            for attr in &mut self.stage.attrs {
+            for attr in &mut self.buffers.attrs {
                 *attr = evh_attr { key: fix(attr.key), value: fix(attr.value) };
             }
-            for event in &mut self.stage.events {
+            for event in &mut self.buffers.events {
                 if moved != 0 {
                     let fixed = strings(event).map(fix);
                     set_strings(event, fixed);
@@ -357,7 +357,7 @@ impl ChunkBuilder {
                 }
             }
         }
-        let Buffers { events, arena, attrs } = std::mem::take(&mut self.stage);
+        let Buffers { events, arena, attrs } = std::mem::take(&mut self.buffers);
         Chunk { first_seq: 0, events, arena, attrs }
     }
 }
