@@ -128,7 +128,10 @@ pub fn parse(path: &Path, text: String) -> Result<Config, Diagnostic> {
         Diagnostic::new(message).at(e.span().and_then(at)).help(help)
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let validator = Validator { file: file.clone(), base };
+    // `Path::new("evhost.toml").parent()` is "", which std::path::absolute refuses.
+    let folder = if base.as_os_str().is_empty() { Path::new(".") } else { base.as_path() };
+    let config_dir = std::path::absolute(folder).unwrap_or_else(|_| base.clone());
+    let validator = Validator { file: file.clone(), base, config_dir };
     validator.config(raw)
 }
 
@@ -151,6 +154,8 @@ fn missing_field(message: &str) -> Option<(String, String)> {
 struct Validator {
     file: Arc<SourceFile>,
     base: PathBuf,
+    /// `base`, absolute, for plugins.
+    config_dir: PathBuf,
 }
 
 impl Validator {
@@ -292,7 +297,7 @@ impl Validator {
             library_at: self.at(&raw.library),
             plugin_at: raw.plugin.as_ref().map(|p| self.at(p)),
             config_at: raw.config.as_ref().map(|c| self.at(c)),
-            config_dir: std::path::absolute(&self.base).unwrap_or_else(|_| self.base.clone()),
+            config_dir: self.config_dir.clone(),
         })
     }
 

@@ -22,6 +22,13 @@ fn valid_config_resolves_paths_and_passes_plugin_config_as_json() {
 }
 
 #[test]
+fn plugins_get_the_config_folder_as_an_absolute_path() {
+    let config = parse(Path::new("evhost.toml"), PLUGIN.to_string()).unwrap();
+    assert!(config.consumers[0].config_dir.is_absolute());
+    assert_eq!(config.consumers[0].config_dir, std::path::absolute(".").unwrap());
+}
+
+#[test]
 fn missing_file() {
     let message = load(Path::new("/nonexistent/evhost.toml")).unwrap_err().to_string();
     insta::assert_snapshot!(message);
