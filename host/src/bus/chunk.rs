@@ -2,15 +2,21 @@
 //! in one arena, and the `evh_event` structs consumers receive point into it, so the copy is
 //! made once at emit and delivery to any number of consumers copies nothing.
 //!
-//! A batch is written straight into the buffers of the chunk it becomes, with views that
-//! point at their final place. Those buffers are recycled, oldest first: a buffer the
-//! consumers' core read recently is still in that core's cache, and every first store to one
-//! of its lines would be a read-for-ownership from there. Aged buffers have left it, which
-//! cut a 4-consumer run by a fifth (and beat staging plus one large copy).
+//! The work is split between the two sides of the log, because on a small machine the
+//! producer's thread is the bottleneck. The producer's side copies the bytes and writes a
+//! 32-byte [`Record`] per event: where its id and data are, and which of the batch's
+//! templates holds its other attributes (a producer's events usually share them all). The
+//! first reader makes the 176-byte `evh_event`s from the records, numbered, once for every
+//! consumer. That cut the producer's time per event by a fifth (docs/performance.md).
+//!
+//! Buffers are recycled, oldest first: a buffer the consumers' core read recently is still in
+//! that core's cache, and every first store to one of its lines would be a read-for-ownership
+//! from there. Aged buffers have left it, which cut a 4-consumer run by a fifth (and beat
+//! staging plus one large copy).
 
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use evh::{evh_attr, evh_bytes, evh_event, evh_str};
 use evhost_abi as evh;
@@ -63,13 +69,33 @@ pub fn set_strings(e: &mut evh_event, s: [evh_str; 8]) {
     [e.id, e.source, e.specversion, e.r#type, e.subject, e.datacontenttype, e.dataschema, e.time] = s;
 }
 
-/// An immutable, shared batch of events: `events[i]` has sequence number `first_seq + i`.
+/// An immutable, shared batch of events: event `i` has sequence number `first_seq + i`.
 pub struct Chunk {
     pub first_seq: u64,
-    events: Vec<evh_event>,
     /// The memory the events' views point into.
     arena: Vec<u8>,
     attrs: Vec<evh_attr>,
+    /// The attributes events share; each record names one (`extensions` unused).
+    templates: Vec<evh_event>,
+    records: Vec<Record>,
+    /// The events consumers receive, made from the records by the first reader.
+    events: OnceLock<Vec<evh_event>>,
+    /// A recycled buffer for `events`.
+    spare: Mutex<Vec<evh_event>>,
+}
+
+/// One event as the producer's side stores it.
+#[derive(Clone, Copy)]
+struct Record {
+    /// The id is `arena[at..at + id_len]`; the data follows it.
+    at: usize,
+    data_len: usize,
+    id_len: u32,
+    /// Index into `templates`.
+    template: u32,
+    /// The event's extension attributes, `attrs[ext_start..ext_start + ext_len]`.
+    ext_start: u32,
+    ext_len: u32,
 }
 
 /// Buffers of dropped chunks, kept for the next ones: reusing them skips the allocator,
@@ -80,42 +106,80 @@ static POOL: Mutex<VecDeque<Buffers>> = Mutex::new(VecDeque::new());
 const POOL_SIZE: usize = 64;
 const POOL_AGE: usize = 32;
 
-/// The three buffers of a chunk, emptied, with their capacity.
+/// The buffers of a chunk, emptied, with their capacity.
 #[derive(Default)]
 struct Buffers {
-    events: Vec<evh_event>,
     arena: Vec<u8>,
     attrs: Vec<evh_attr>,
+    templates: Vec<evh_event>,
+    records: Vec<Record>,
+    events: Vec<evh_event>,
 }
 
 // SAFETY of the impl: pooled buffers are empty, so they hold no pointers; `Buffers` only has
 // raw pointers in its types because `evh_event` and `evh_attr` are made of them.
 unsafe impl Send for Buffers {}
 
+impl Buffers {
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.attrs.clear();
+        self.templates.clear();
+        self.records.clear();
+        self.events.clear();
+    }
+}
+
 impl Chunk {
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.records.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.records.is_empty()
     }
 
     pub fn end_seq(&self) -> u64 {
-        self.first_seq + self.events.len() as u64
+        self.first_seq + self.records.len() as u64
     }
 
-    /// The events with sequence numbers in `seqs`, which must lie within the chunk.
+    /// The events with sequence numbers in `seqs`, which must lie within the chunk. The
+    /// first call makes them.
     pub fn events(&self, seqs: Range<u64>) -> &[evh_event] {
-        &self.events[(seqs.start - self.first_seq) as usize..(seqs.end - self.first_seq) as usize]
+        let events = self.events.get_or_init(|| self.make_events());
+        &events[(seqs.start - self.first_seq) as usize..(seqs.end - self.first_seq) as usize]
     }
 
-    /// Gives the events their sequence numbers, `first_seq` onwards.
+    fn make_events(&self) -> Vec<evh_event> {
+        let mut events = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        events.reserve(self.records.len());
+        let base = self.arena.as_ptr();
+        let view = |at: usize, len: usize| evh_str {
+            ptr: if len == 0 { std::ptr::null() } else { base.wrapping_add(at) },
+            len,
+        };
+        events.extend(self.records.iter().zip(self.first_seq..).map(|(r, seq)| {
+            let data = view(r.at + r.id_len as usize, r.data_len);
+            evh_event {
+                seq,
+                id: view(r.at, r.id_len as usize),
+                data: evh_bytes { ptr: data.ptr, len: data.len },
+                extensions: if r.ext_len == 0 {
+                    std::ptr::null()
+                } else {
+                    self.attrs.as_ptr().wrapping_add(r.ext_start as usize)
+                },
+                extensions_len: r.ext_len as usize,
+                ..self.templates[r.template as usize]
+            }
+        }));
+        events
+    }
+
+    /// Gives the events their sequence numbers, `first_seq` onwards. Only before the chunk
+    /// is shared: the events are made with them.
     pub fn number(&mut self, first_seq: u64) {
         self.first_seq = first_seq;
-        for (i, event) in self.events.iter_mut().enumerate() {
-            event.seq = first_seq + i as u64;
-        }
     }
 
     /// The payload bytes the chunk holds, for the log's byte budget.
@@ -133,22 +197,20 @@ impl Drop for Chunk {
     fn drop(&mut self) {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL_SIZE {
+            let events = match self.events.take() {
+                Some(events) => events,
+                None => std::mem::take(self.spare.get_mut().unwrap_or_else(|e| e.into_inner())),
+            };
             let mut buffers = Buffers {
-                events: std::mem::take(&mut self.events),
                 arena: std::mem::take(&mut self.arena),
                 attrs: std::mem::take(&mut self.attrs),
+                templates: std::mem::take(&mut self.templates),
+                records: std::mem::take(&mut self.records),
+                events,
             };
             buffers.clear();
             pool.push_back(buffers);
         }
-    }
-}
-
-impl Buffers {
-    fn clear(&mut self) {
-        self.events.clear();
-        self.arena.clear();
-        self.attrs.clear();
     }
 }
 
@@ -242,59 +304,35 @@ impl ChunkBuilder {
             }
         };
         let mut buffers = aged.unwrap_or_default();
-        buffers.events.reserve(events);
+        buffers.records.reserve(events);
         buffers.arena.reserve(bytes);
         let base = buffers.arena.as_ptr();
         ChunkBuilder { buffers, base }
     }
 
     pub fn len(&self) -> usize {
-        self.buffers.events.len()
+        self.buffers.records.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buffers.events.is_empty()
+        self.buffers.records.is_empty()
     }
 
     pub fn bytes(&self) -> usize {
         self.buffers.arena.len()
     }
 
-    fn view_at(&self, start: usize, len: usize) -> evh_str {
-        if len == 0 {
-            evh_str::EMPTY
-        } else {
-            evh_str { ptr: self.base.wrapping_add(start), len }
-        }
-    }
-
-    /// Copies `bytes` in and returns a view of the copy, for an event given to
-    /// [`push`](Self::push). Views may be shared by several events of the chunk.
+    /// Copies `bytes` in and returns a view of the copy, for a template's attributes or an
+    /// extension attribute.
     #[inline]
     pub fn put(&mut self, bytes: &[u8]) -> evh_str {
         let start = self.buffers.arena.len();
         self.buffers.arena.extend_from_slice(bytes);
-        self.view_at(start, bytes.len())
-    }
-
-    /// Adds `template` with its own id and data, copied in one go: the hot path for events
-    /// that share every other attribute with the one before.
-    #[inline]
-    pub fn push_like(&mut self, template: &evh_event, id: &[u8], data: &[u8]) {
-        let arena = &mut self.buffers.arena;
-        let start = arena.len();
-        arena.reserve(id.len() + data.len());
-        arena.extend_from_slice(id);
-        arena.extend_from_slice(data);
-        let data = self.view_at(start + id.len(), data.len());
-        let id = self.view_at(start, id.len());
-        self.buffers.events.push(evh_event {
-            id,
-            data: evh_bytes { ptr: data.ptr, len: data.len },
-            extensions: std::ptr::null(),
-            extensions_len: 0,
-            ..*template
-        });
+        if bytes.is_empty() {
+            evh_str::EMPTY
+        } else {
+            evh_str { ptr: self.base.wrapping_add(start), len: bytes.len() }
+        }
     }
 
     /// The bytes behind a view from [`put`](Self::put).
@@ -306,58 +344,68 @@ impl ChunkBuilder {
         &self.buffers.arena[start..start + v.len]
     }
 
-    /// Adds an event whose views came from [`put`](Self::put); its extensions follow with
-    /// [`push_extension`](Self::push_extension).
-    pub fn push(&mut self, mut event: evh_event) {
-        event.extensions = std::ptr::null();
-        event.extensions_len = 0;
-        self.buffers.events.push(event);
+    /// Sets the attributes of the events pushed from now on, all but id, data and
+    /// extensions, as views from [`put`](Self::put).
+    pub fn template(&mut self, attributes: &evh_event) {
+        self.buffers.templates.push(*attributes);
+    }
+
+    /// Adds an event with the current template's attributes and its own id and data, copied
+    /// in one go: the hot path.
+    #[inline]
+    pub fn push(&mut self, id: &[u8], data: &[u8]) {
+        let arena = &mut self.buffers.arena;
+        let at = arena.len();
+        arena.reserve(id.len() + data.len());
+        arena.extend_from_slice(id);
+        arena.extend_from_slice(data);
+        let template = self.buffers.templates.len().checked_sub(1).expect("a template comes first");
+        self.buffers.records.push(Record {
+            at,
+            data_len: data.len(),
+            id_len: id.len() as u32,
+            template: template as u32,
+            ext_start: 0,
+            ext_len: 0,
+        });
     }
 
     /// Adds an extension attribute (views from `put`) to the event pushed last.
     pub fn push_extension(&mut self, key: evh_str, value: evh_str) {
-        let event = self.buffers.events.last_mut().expect("push comes first");
-        if event.extensions_len == 0 {
-            // Until `finish`, this holds the index of the event's first attribute.
-            event.extensions = std::ptr::without_provenance(self.buffers.attrs.len());
+        let record = self.buffers.records.last_mut().expect("push comes first");
+        if record.ext_len == 0 {
+            record.ext_start = self.buffers.attrs.len() as u32;
         }
-        event.extensions_len += 1;
+        record.ext_len += 1;
         self.buffers.attrs.push(evh_attr { key, value });
     }
 
-    /// Copies a whole event in; the convenient form of `put` and `push`.
+    /// Copies a whole event in, with a template of its own; the convenient form of
+    /// `template` and `push`.
     pub fn push_event(&mut self, e: &EventIn<'_>) {
         let mut event = empty_event();
-        let fields = [e.id, e.source, e.specversion, e.ty, e.subject, e.datacontenttype, e.dataschema, e.time];
+        let fields = ["", e.source, e.specversion, e.ty, e.subject, e.datacontenttype, e.dataschema, e.time];
         set_strings(&mut event, fields.map(|f| self.put(f.as_bytes())));
-        let data = self.put(e.data);
-        event.data = evh_bytes { ptr: data.ptr, len: data.len };
-        self.push(event);
+        self.template(&event);
+        self.push(e.id.as_bytes(), e.data);
     }
 
     /// Freezes the batch; the log numbers it (`Chunk::number`) when it takes it in.
     pub fn finish(mut self) -> Chunk {
         let moved = (self.buffers.arena.as_ptr() as usize).wrapping_sub(self.base as usize);
-        let attrs_base = self.buffers.attrs.as_ptr();
-        if moved != 0 || !self.buffers.attrs.is_empty() {
-            // The batch outgrew the arena's reservation, or has extensions: fix the views.
+        if moved != 0 {
+            // The batch outgrew the arena's reservation: move the views along. (Records
+            // hold offsets.)
             let fix = |v: evh_str| if v.len == 0 { v } else { evh_str { ptr: v.ptr.wrapping_add(moved), len: v.len } };
             for attr in &mut self.buffers.attrs {
                 *attr = evh_attr { key: fix(attr.key), value: fix(attr.value) };
             }
-            for event in &mut self.buffers.events {
-                if moved != 0 {
-                    let fixed = strings(event).map(fix);
-                    set_strings(event, fixed);
-                    let data = fix(evh_str { ptr: event.data.ptr, len: event.data.len });
-                    event.data = evh_bytes { ptr: data.ptr, len: data.len };
-                }
-                if event.extensions_len > 0 {
-                    event.extensions = attrs_base.wrapping_add(event.extensions as usize);
-                }
+            for template in &mut self.buffers.templates {
+                let fixed = strings(template).map(fix);
+                set_strings(template, fixed);
             }
         }
-        let Buffers { events, arena, attrs } = std::mem::take(&mut self.buffers);
-        Chunk { first_seq: 0, events, arena, attrs }
+        let Buffers { arena, attrs, templates, records, events } = std::mem::take(&mut self.buffers);
+        Chunk { first_seq: 0, arena, attrs, templates, records, events: OnceLock::new(), spare: Mutex::new(events) }
     }
 }

@@ -293,13 +293,12 @@ impl Bus {
         let dropped = std::mem::take(&mut cursor.dropped);
         cursor.reading = end;
         let first = state.chunks.partition_point(|c| c.end_seq() <= start);
-        for chunk in state.chunks.range(first..) {
-            if chunk.first_seq >= end {
-                break;
-            }
+        batch.chunks.extend(state.chunks.range(first..).take_while(|c| c.first_seq < end).cloned());
+        drop(state);
+        // Outside the lock: the first reader of a chunk makes its events.
+        for chunk in &batch.chunks {
             let range = start.max(chunk.first_seq)..end.min(chunk.end_seq());
             batch.events.extend(chunk.events(range).iter().map(|e| e as *const evh_event));
-            batch.chunks.push(chunk.clone());
         }
         batch.first_seq = start;
         Read::Events { dropped }

@@ -126,3 +126,56 @@ fn oversized_batches_are_refused_and_stop_ends_waits() {
     bus.stop();
     assert_eq!(producer.join().unwrap(), Err(AppendError::Stopped));
 }
+
+#[test]
+fn a_chunk_keeps_every_attribute_through_templates_extensions_and_arena_growth() {
+    // No reservation, so the arena moves while the batch is built and `finish` must move
+    // the templates' and extensions' views along.
+    let mut builder = ChunkBuilder::with_capacity(0, 0);
+    let mut template = empty_event();
+    template.source = builder.put(b"/a");
+    template.r#type = builder.put(b"t.a");
+    builder.template(&template);
+    builder.push(b"1", b"one");
+    let (key, value) = (builder.put(b"traceparent"), builder.put(b"00-1"));
+    builder.push_extension(key, value);
+    builder.push(b"2", &[7; 4096]);
+    builder.push_event(&EventIn {
+        id: "3",
+        source: "/b",
+        specversion: "1.0",
+        ty: "t.b",
+        subject: "s",
+        datacontenttype: "text/plain",
+        dataschema: "",
+        time: "2026-11-27T00:00:00Z",
+        data: b"three",
+    });
+    let (key, value) = (builder.put(b"x"), builder.put(b"y"));
+    builder.push_extension(key, value);
+
+    let bus = bus(16);
+    let (first, second) = (bus.add_consumer(Policy::Block), bus.add_consumer(Policy::Block));
+    assert_eq!(bus.append(builder, false), Ok(1..4));
+    let (mut a, mut b) = (Batch::default(), Batch::default());
+    read(&bus, first, 10, &mut a);
+    read(&bus, second, 10, &mut b);
+    assert_eq!(a.events(), b.events(), "both consumers get the same stored events");
+
+    let events: Vec<_> = a.iter_from(0).collect();
+    let summary: Vec<_> =
+        events.iter().map(|e| (e.seq(), e.id(), e.source(), e.ty(), e.subject(), e.time(), e.data().len())).collect();
+    assert_eq!(
+        summary,
+        [
+            (1, "1", "/a", "t.a", "", "", 3),
+            (2, "2", "/a", "t.a", "", "", 4096),
+            (3, "3", "/b", "t.b", "s", "2026-11-27T00:00:00Z", 5),
+        ]
+    );
+    assert_eq!(events[0].data(), b"one");
+    assert_eq!(events[2].data(), b"three");
+    assert_eq!(events[2].datacontenttype(), "text/plain");
+    let extensions: Vec<Vec<_>> = events.iter().map(|e| e.extensions().collect()).collect();
+    assert_eq!(extensions, [vec![("traceparent", "00-1")], vec![], vec![("x", "y")]]);
+}

@@ -6,7 +6,8 @@
 //! delivery goes on. When none of its consumers has work, the thread spins briefly and parks.
 //!
 //! A consumer whose `on_events` call takes long would hold up the others on its thread, so
-//! after one slow call it is moved to a thread of its own.
+//! after a few slow calls in a row it is moved to a thread of its own. (One slow call proves
+//! nothing: a thread preempted mid-call looks slow too, and on a small machine that happens.)
 
 mod dead_letter;
 mod retry;
@@ -27,6 +28,8 @@ use retry::Backoff;
 
 /// A call longer than this moves its consumer to a thread of its own.
 const SLOW_CALL: Duration = Duration::from_millis(1);
+/// This many slow calls in a row do.
+const SLOW_CALLS: u32 = 3;
 
 /// What one consumer's delivery did, for the shutdown summary.
 #[derive(Debug, Default, Clone)]
@@ -67,6 +70,8 @@ pub struct Consumer {
     attempt: u32,
     retry_at: Option<Instant>,
     ended: bool,
+    /// Slow calls in a row.
+    slow_calls: u32,
 }
 
 impl Consumer {
@@ -84,6 +89,7 @@ impl Consumer {
             attempt: 0,
             retry_at: None,
             ended: false,
+            slow_calls: 0,
         }
     }
 
@@ -94,7 +100,7 @@ impl Consumer {
 
 /// What one turn of a consumer did.
 enum Turn {
-    /// Delivered (or dead-lettered) something.
+    /// Delivered (or dead-lettered) something; `slow` after `SLOW_CALLS` slow calls in a row.
     Worked { slow: bool },
     /// Nothing to do until events arrive, or until the given time (a retry).
     Idle(Option<Instant>),
@@ -129,7 +135,7 @@ impl Pool {
                         worked = true;
                         if slow && consumers.len() > 1 {
                             let consumer = consumers.swap_remove(i);
-                            tracing::info!(consumer = %consumer.name(), "on_events took over {SLOW_CALL:?}; this consumer gets a delivery thread of its own so the others are not held up");
+                            tracing::info!(consumer = %consumer.name(), "on_events took over {SLOW_CALL:?} {SLOW_CALLS} times in a row; this consumer gets a delivery thread of its own so the others are not held up");
                             let name = format!("deliver:{}", consumer.name());
                             if let Err(e) = self.spawn(name, vec![consumer]) {
                                 tracing::error!("cannot start a delivery thread: {e}");
@@ -187,7 +193,7 @@ impl Pool {
         }
         let started = Instant::now();
         let answer = c.instance.deliver(&c.batch, c.from);
-        let slow = started.elapsed() > SLOW_CALL;
+        c.slow_calls = if started.elapsed() > SLOW_CALL { c.slow_calls + 1 } else { 0 };
         c.report.delivered += answer.handled as u64;
         c.from += answer.handled;
         if answer.status != evh::EVH_OK && c.from < c.batch.len() {
@@ -197,7 +203,7 @@ impl Pool {
             self.bus.commit(c.id, &mut c.batch);
             c.from = 0;
         }
-        Turn::Worked { slow }
+        Turn::Worked { slow: c.slow_calls >= SLOW_CALLS }
     }
 
     /// Handles RETRY and FAIL: schedules a retry, or dead-letters the rest of the batch.

@@ -138,6 +138,7 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
                     String::from_utf8_lossy(builder.view(event.specversion))
                 )));
             }
+            builder.template(&event);
         }
         previous = Some(e);
         // SAFETY: as above.
@@ -156,7 +157,7 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
                 format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(id)),
             ));
         }
-        builder.push_like(&event, id, data);
+        builder.push(id, data);
         if e.extensions_len > 0 {
             // SAFETY: as above.
             for (key, value) in unsafe { extensions(e, index)? } {
