@@ -4,7 +4,7 @@
 //! `dev.evhost.example.sequence`, datacontenttype `application/octet-stream`, and
 //! `payload_bytes` data bytes where byte i = (k + i) mod 256.
 
-use std::fmt::Write;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use evhost_sdk::{Context, EmitError, Emitter, Error, OutEvent, Producer};
@@ -50,11 +50,13 @@ impl Producer for Sequence {
 
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
         let Config { count, payload_bytes, batch } = self.config;
-        // One batch's ids and payloads live in these buffers, reused from batch to batch;
-        // the events borrow from them.
+        // pattern[j] = j mod 256, so the data of event k is the window starting at k mod 256.
+        let pattern: Vec<u8> = (0..payload_bytes + 255).map(|j| j as u8).collect();
+        // One batch's ids live in this buffer, reused from batch to batch; the events borrow
+        // from it and from the pattern.
         let mut ids = String::new();
         let mut id_ends = Vec::with_capacity(batch);
-        let mut data = Vec::with_capacity(batch * payload_bytes);
+        let mut number = itoa::Buffer::new();
         let mut k = 0;
         while k < count {
             if self.stop.load(Ordering::Relaxed) || emitter.stop_requested() {
@@ -63,18 +65,22 @@ impl Producer for Sequence {
             let n = (count - k).min(batch as u64) as usize;
             ids.clear();
             id_ends.clear();
-            data.clear();
             for key in k..k + n as u64 {
-                write!(ids, "{key}").expect("writing to a String cannot fail");
+                ids.push_str(number.format(key));
                 id_ends.push(ids.len());
-                data.extend((0..payload_bytes).map(|i| (key as u8).wrapping_add(i as u8)));
             }
             let events: Vec<OutEvent<'_>> = (0..n)
                 .map(|j| {
                     let id_start = if j == 0 { 0 } else { id_ends[j - 1] };
-                    OutEvent::new(&ids[id_start..id_ends[j]], SOURCE, TYPE)
-                        .datacontenttype(CONTENT_TYPE)
-                        .data(&data[j * payload_bytes..(j + 1) * payload_bytes])
+                    let window = (k as usize + j) % 256;
+                    OutEvent {
+                        id: Cow::Borrowed(&ids[id_start..id_ends[j]]),
+                        source: Cow::Borrowed(SOURCE),
+                        ty: Cow::Borrowed(TYPE),
+                        datacontenttype: Some(Cow::Borrowed(CONTENT_TYPE)),
+                        data: Cow::Borrowed(&pattern[window..window + payload_bytes]),
+                        ..OutEvent::default()
+                    }
                 })
                 .collect();
             match emitter.emit(&events) {
