@@ -80,8 +80,6 @@ pub struct Chunk {
     records: Vec<Record>,
     /// The events consumers receive, made from the records by the first reader.
     events: OnceLock<Vec<evh_event>>,
-    /// A recycled buffer for `events`.
-    spare: Mutex<Vec<evh_event>>,
 }
 
 /// One event as the producer's side stores it.
@@ -106,6 +104,11 @@ static POOL: Mutex<VecDeque<Buffers>> = Mutex::new(VecDeque::new());
 const POOL_SIZE: usize = 64;
 const POOL_AGE: usize = 32;
 
+/// Buffers for the events readers make, taken newest first: the reading side wrote and read
+/// them last, so they are still in its cache. Bounded.
+static EVENTS_POOL: Mutex<Vec<Vec<evh_event>>> = Mutex::new(Vec::new());
+const EVENTS_POOL_SIZE: usize = 8;
+
 /// The buffers of a chunk, emptied, with their capacity.
 #[derive(Default)]
 struct Buffers {
@@ -113,12 +116,7 @@ struct Buffers {
     attrs: Vec<evh_attr>,
     templates: Vec<evh_event>,
     records: Vec<Record>,
-    events: Vec<evh_event>,
 }
-
-// SAFETY of the impl: pooled buffers are empty, so they hold no pointers; `Buffers` only has
-// raw pointers in its types because `evh_event` and `evh_attr` are made of them.
-unsafe impl Send for Buffers {}
 
 impl Buffers {
     fn clear(&mut self) {
@@ -126,7 +124,6 @@ impl Buffers {
         self.attrs.clear();
         self.templates.clear();
         self.records.clear();
-        self.events.clear();
     }
 }
 
@@ -151,7 +148,7 @@ impl Chunk {
     }
 
     fn make_events(&self) -> Vec<evh_event> {
-        let mut events = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut events = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
         events.reserve(self.records.len());
         let base = self.arena.as_ptr();
         let view = |at: usize, len: usize| evh_str {
@@ -195,18 +192,20 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
+        if let Some(mut events) = self.events.take() {
+            let mut pool = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < EVENTS_POOL_SIZE {
+                events.clear();
+                pool.push(events);
+            }
+        }
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL_SIZE {
-            let events = match self.events.take() {
-                Some(events) => events,
-                None => std::mem::take(self.spare.get_mut().unwrap_or_else(|e| e.into_inner())),
-            };
             let mut buffers = Buffers {
                 arena: std::mem::take(&mut self.arena),
                 attrs: std::mem::take(&mut self.attrs),
                 templates: std::mem::take(&mut self.templates),
                 records: std::mem::take(&mut self.records),
-                events,
             };
             buffers.clear();
             pool.push_back(buffers);
@@ -290,6 +289,8 @@ pub struct ChunkBuilder {
     buffers: Buffers,
     /// Where the arena started when views were made.
     base: *const u8,
+    /// The index of the template events are pushed with.
+    template: u32,
 }
 
 impl ChunkBuilder {
@@ -307,7 +308,7 @@ impl ChunkBuilder {
         buffers.records.reserve(events);
         buffers.arena.reserve(bytes);
         let base = buffers.arena.as_ptr();
-        ChunkBuilder { buffers, base }
+        ChunkBuilder { buffers, base, template: 0 }
     }
 
     pub fn len(&self) -> usize {
@@ -347,24 +348,24 @@ impl ChunkBuilder {
     /// Sets the attributes of the events pushed from now on, all but id, data and
     /// extensions, as views from [`put`](Self::put).
     pub fn template(&mut self, attributes: &evh_event) {
+        self.template = self.buffers.templates.len() as u32;
         self.buffers.templates.push(*attributes);
     }
 
     /// Adds an event with the current template's attributes and its own id and data, copied
     /// in one go: the hot path.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, id: &[u8], data: &[u8]) {
+        debug_assert!(!self.buffers.templates.is_empty(), "a template comes first");
         let arena = &mut self.buffers.arena;
         let at = arena.len();
-        arena.reserve(id.len() + data.len());
         arena.extend_from_slice(id);
         arena.extend_from_slice(data);
-        let template = self.buffers.templates.len().checked_sub(1).expect("a template comes first");
         self.buffers.records.push(Record {
             at,
             data_len: data.len(),
             id_len: id.len() as u32,
-            template: template as u32,
+            template: self.template,
             ext_start: 0,
             ext_len: 0,
         });
@@ -405,7 +406,7 @@ impl ChunkBuilder {
                 set_strings(template, fixed);
             }
         }
-        let Buffers { arena, attrs, templates, records, events } = std::mem::take(&mut self.buffers);
-        Chunk { first_seq: 0, arena, attrs, templates, records, events: OnceLock::new(), spare: Mutex::new(events) }
+        let Buffers { arena, attrs, templates, records } = std::mem::take(&mut self.buffers);
+        Chunk { first_seq: 0, arena, attrs, templates, records, events: OnceLock::new() }
     }
 }
