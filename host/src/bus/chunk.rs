@@ -72,8 +72,11 @@ pub fn set_strings(e: &mut evh_event, s: [evh_str; 8]) {
 /// An immutable, shared batch of events: event `i` has sequence number `first_seq + i`.
 pub struct Chunk {
     pub first_seq: u64,
-    /// The memory the events' views point into.
+    /// The memory the events' views point into: the ids in `ids`, everything else in
+    /// `arena`. Ids have a buffer of their own so that one pass checks all of them (see
+    /// `ChunkBuilder::ids_are_ascii`).
     arena: Vec<u8>,
+    ids: Vec<u8>,
     attrs: Vec<evh_attr>,
     /// The attributes events share; each record names one (`extensions` unused).
     templates: Vec<evh_event>,
@@ -85,9 +88,11 @@ pub struct Chunk {
 /// One event as the producer's side stores it.
 #[derive(Clone, Copy)]
 struct Record {
-    /// The id is `arena[at..at + id_len]`; the data follows it.
-    at: usize,
+    /// The data is `arena[data_at..data_at + data_len]`.
+    data_at: usize,
     data_len: usize,
+    /// The id is `ids[id_at..id_at + id_len]`.
+    id_at: usize,
     id_len: u32,
     /// Index into `templates`.
     template: u32,
@@ -113,6 +118,7 @@ const EVENTS_POOL_SIZE: usize = 8;
 #[derive(Default)]
 struct Buffers {
     arena: Vec<u8>,
+    ids: Vec<u8>,
     attrs: Vec<evh_attr>,
     templates: Vec<evh_event>,
     records: Vec<Record>,
@@ -121,6 +127,7 @@ struct Buffers {
 impl Buffers {
     fn clear(&mut self) {
         self.arena.clear();
+        self.ids.clear();
         self.attrs.clear();
         self.templates.clear();
         self.records.clear();
@@ -150,16 +157,15 @@ impl Chunk {
     fn make_events(&self) -> Vec<evh_event> {
         let mut events = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
         events.reserve(self.records.len());
-        let base = self.arena.as_ptr();
-        let view = |at: usize, len: usize| evh_str {
-            ptr: if len == 0 { std::ptr::null() } else { base.wrapping_add(at) },
+        let view = |buffer: &[u8], at: usize, len: usize| evh_str {
+            ptr: if len == 0 { std::ptr::null() } else { buffer.as_ptr().wrapping_add(at) },
             len,
         };
         events.extend(self.records.iter().zip(self.first_seq..).map(|(r, seq)| {
-            let data = view(r.at + r.id_len as usize, r.data_len);
+            let data = view(&self.arena, r.data_at, r.data_len);
             evh_event {
                 seq,
-                id: view(r.at, r.id_len as usize),
+                id: view(&self.ids, r.id_at, r.id_len as usize),
                 data: evh_bytes { ptr: data.ptr, len: data.len },
                 extensions: if r.ext_len == 0 {
                     std::ptr::null()
@@ -181,7 +187,7 @@ impl Chunk {
 
     /// The payload bytes the chunk holds, for the log's byte budget.
     pub fn bytes(&self) -> usize {
-        self.arena.len()
+        self.arena.len() + self.ids.len()
     }
 
     /// Safe views of the events with sequence numbers in `seqs`.
@@ -203,6 +209,7 @@ impl Drop for Chunk {
         if pool.len() < POOL_SIZE {
             let mut buffers = Buffers {
                 arena: std::mem::take(&mut self.arena),
+                ids: std::mem::take(&mut self.ids),
                 attrs: std::mem::take(&mut self.attrs),
                 templates: std::mem::take(&mut self.templates),
                 records: std::mem::take(&mut self.records),
@@ -227,8 +234,11 @@ impl<'a> EventRef<'a> {
         if len == 0 {
             return &[];
         }
-        let start = (ptr as usize).wrapping_sub(self.chunk.arena.as_ptr() as usize);
-        self.chunk.arena.get(start..start.saturating_add(len)).unwrap_or_default()
+        let within = |buffer: &'a [u8]| {
+            let start = (ptr as usize).wrapping_sub(buffer.as_ptr() as usize);
+            buffer.get(start..start.checked_add(len)?)
+        };
+        within(&self.chunk.arena).or_else(|| within(&self.chunk.ids)).unwrap_or_default()
     }
 
     fn text(&self, view: evh_str) -> &'a str {
@@ -320,7 +330,7 @@ impl ChunkBuilder {
     }
 
     pub fn bytes(&self) -> usize {
-        self.buffers.arena.len()
+        self.buffers.arena.len() + self.buffers.ids.len()
     }
 
     /// Copies `bytes` in and returns a view of the copy, for a template's attributes or an
@@ -357,18 +367,24 @@ impl ChunkBuilder {
     #[inline(always)]
     pub fn push(&mut self, id: &[u8], data: &[u8]) {
         debug_assert!(!self.buffers.templates.is_empty(), "a template comes first");
-        let arena = &mut self.buffers.arena;
-        let at = arena.len();
-        arena.extend_from_slice(id);
-        arena.extend_from_slice(data);
+        let (id_at, data_at) = (self.buffers.ids.len(), self.buffers.arena.len());
+        self.buffers.ids.extend_from_slice(id);
+        self.buffers.arena.extend_from_slice(data);
         self.buffers.records.push(Record {
-            at,
+            data_at,
             data_len: data.len(),
+            id_at,
             id_len: id.len() as u32,
             template: self.template,
             ext_start: 0,
             ext_len: 0,
         });
+    }
+
+    /// True when every id pushed so far is ASCII, so UTF-8: one pass over all of them,
+    /// which costs less than a check per short id.
+    pub fn ids_are_ascii(&self) -> bool {
+        self.buffers.ids.is_ascii()
     }
 
     /// Adds an extension attribute (views from `put`) to the event pushed last.
@@ -406,7 +422,7 @@ impl ChunkBuilder {
                 set_strings(template, fixed);
             }
         }
-        let Buffers { arena, attrs, templates, records } = std::mem::take(&mut self.buffers);
-        Chunk { first_seq: 0, arena, attrs, templates, records, events: OnceLock::new() }
+        let Buffers { arena, ids, attrs, templates, records } = std::mem::take(&mut self.buffers);
+        Chunk { first_seq: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
     }
 }

@@ -7,7 +7,7 @@
 //! the one before (the same pointers and lengths, as a producer's constant source and
 //! type), those attributes are checked and stored once per batch.
 
-use evhost_abi::{self as evh, evh_attr, evh_event, evh_status, evh_str};
+use evhost_abi::{self as evh, evh_event, evh_status, evh_str};
 
 use crate::bus::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
 
@@ -37,7 +37,7 @@ unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
 /// # Safety
 /// As for [`bytes`].
 #[inline(always)]
-unsafe fn text<'a>(view: evh_str, event: usize, field: &str) -> Result<&'a [u8], Refused> {
+unsafe fn text<'a>(view: evh_str, event: usize, field: Field<'_>) -> Result<&'a [u8], Refused> {
     if view.len == 0 {
         return Ok(&[]);
     }
@@ -56,15 +56,33 @@ unsafe fn text<'a>(view: evh_str, event: usize, field: &str) -> Result<&'a [u8],
     }
 }
 
-#[cold]
-fn null_view(event: usize, field: &str, len: usize) -> Refused {
-    invalid(format!("event {event}: `{field}` has a NULL pointer and a length of {len}"))
+/// What a message names: an attribute, or a part of an extension attribute.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    Attribute(&'static str),
+    ExtensionName,
+    ExtensionValue(&'a [u8]),
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Attribute(name) => write!(f, "`{name}`"),
+            Field::ExtensionName => f.write_str("an extension name"),
+            Field::ExtensionValue(key) => write!(f, "the value of extension `{}`", String::from_utf8_lossy(key)),
+        }
+    }
 }
 
 #[cold]
-fn not_utf8(event: usize, field: &str, raw: &[u8]) -> Refused {
+fn null_view(event: usize, field: Field<'_>, len: usize) -> Refused {
+    invalid(format!("event {event}: {field} has a NULL pointer and a length of {len}"))
+}
+
+#[cold]
+fn not_utf8(event: usize, field: Field<'_>, raw: &[u8]) -> Refused {
     let e = std::str::from_utf8(raw).expect_err("checked by the caller");
-    invalid(format!("event {event}: `{field}` is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text"))
+    invalid(format!("event {event}: {field} is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text"))
 }
 
 /// True when two events of one batch share every string attribute but the id: the same
@@ -122,7 +140,7 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
             let mut stored = strings(&event);
             for (k, field) in strings(e).into_iter().enumerate().skip(1) {
                 // SAFETY: the event's views are valid for the duration of `emit`.
-                let value = unsafe { text(field, index, STRING_NAMES[k])? };
+                let value = unsafe { text(field, index, Field::Attribute(STRING_NAMES[k]))? };
                 stored[k] = builder.put(value);
                 shared_size += value.len();
             }
@@ -143,15 +161,17 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
             builder.template(&event);
         }
         previous = Some(e);
-        // SAFETY: as above.
-        let id = unsafe { text(e.id, index, "id")? };
+        // SAFETY: as above. The ids are checked for UTF-8 all at once, after the loop.
+        let id =
+            unsafe { bytes(e.id.ptr, e.id.len) }.ok_or_else(|| null_view(index, Field::Attribute("id"), e.id.len))?;
         if id.is_empty() {
             return Err(invalid(format!(
                 "event {index}: `id` is empty; every CloudEvent needs an id, a source and a type"
             )));
         }
         // SAFETY: as above.
-        let data = unsafe { bytes(e.data.ptr, e.data.len) }.ok_or_else(|| null_view(index, "data", e.data.len))?;
+        let data = unsafe { bytes(e.data.ptr, e.data.len) }
+            .ok_or_else(|| null_view(index, Field::Attribute("data"), e.data.len))?;
         let size = id.len() + shared_size + data.len() + attrs_len(e);
         if size > max_event_bytes {
             return Err(Refused(
@@ -162,10 +182,13 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
         builder.push(id, data);
         if e.extensions_len > 0 {
             // SAFETY: as above.
-            for (key, value) in unsafe { extensions(e, index)? } {
-                let (key, value) = (builder.put(key), builder.put(value));
-                builder.push_extension(key, value);
-            }
+            unsafe { put_extensions(&mut builder, e, index)? };
+        }
+    }
+    if !builder.ids_are_ascii() {
+        for index in 0..n {
+            // SAFETY: as above.
+            unsafe { text(event_at(index).id, index, Field::Attribute("id"))? };
         }
     }
     Ok(builder)
@@ -180,35 +203,36 @@ fn attrs_len(e: &evh_event) -> usize {
     attrs.iter().map(|a| a.key.len + a.value.len).sum()
 }
 
-/// The event's checked extension attributes.
+/// Checks the event's extension attributes and adds them to the event pushed last.
 ///
 /// # Safety
-/// The event's views must be valid for `'a`.
-unsafe fn extensions(e: &evh_event, index: usize) -> Result<impl Iterator<Item = (&[u8], &[u8])>, Refused> {
-    if e.extensions_len > 0 && e.extensions.is_null() {
+/// The event's views must be valid for the duration of the call.
+unsafe fn put_extensions(builder: &mut ChunkBuilder, e: &evh_event, index: usize) -> Result<(), Refused> {
+    if e.extensions.is_null() {
         return Err(invalid(format!(
             "event {index}: `extensions` is NULL but `extensions_len` is {}",
             e.extensions_len
         )));
     }
-    let attrs: &[evh_attr] = if e.extensions_len == 0 {
-        &[]
-    } else {
-        // SAFETY: non-NULL, and the producer promises `extensions_len` attributes.
-        unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) }
-    };
-    let mut checked = Vec::with_capacity(attrs.len());
+    // SAFETY: non-NULL, and the producer promises `extensions_len` attributes.
+    let attrs = unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) };
     for attr in attrs {
         // SAFETY: attribute views live as long as the event.
-        let (key, value) =
-            unsafe { (text(attr.key, index, "extension name")?, text(attr.value, index, "extension value")?) };
+        let key = unsafe { text(attr.key, index, Field::ExtensionName)? };
         if key.is_empty() || !key.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
             return Err(invalid(format!(
                 "event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9",
                 String::from_utf8_lossy(key)
             )));
         }
-        checked.push((key, value));
+        // SAFETY: as above.
+        let value = unsafe { text(attr.value, index, Field::ExtensionValue(key))? };
+        let (key, value) = (builder.put(key), builder.put(value));
+        builder.push_extension(key, value);
     }
-    Ok(checked.into_iter())
+    Ok(())
 }
+
+#[cfg(test)]
+#[path = "ingest_tests.rs"]
+mod tests;
