@@ -96,7 +96,7 @@ fn owned(e: EventRef<'_>) -> Chunk {
         event.time,
     ];
     let bytes = strings.iter().map(|s| s.len()).sum::<usize>() + event.data.len();
-    let mut builder = ChunkBuilder::with_capacity(1, bytes);
+    let mut builder = ChunkBuilder::with_capacity(1, event.id.len(), bytes);
     builder.push_event(&event);
     builder.finish()
 }

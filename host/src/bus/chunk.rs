@@ -304,8 +304,9 @@ pub struct ChunkBuilder {
 }
 
 impl ChunkBuilder {
-    /// A builder for about `events` events of about `bytes` bytes in all.
-    pub fn with_capacity(events: usize, bytes: usize) -> Self {
+    /// A builder for about `events` events, with about `id_bytes` bytes of ids and `bytes`
+    /// bytes of everything else.
+    pub fn with_capacity(events: usize, id_bytes: usize, bytes: usize) -> Self {
         let aged = {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() >= POOL_AGE {
@@ -316,6 +317,7 @@ impl ChunkBuilder {
         };
         let mut buffers = aged.unwrap_or_default();
         buffers.records.reserve(events);
+        buffers.ids.reserve(id_bytes);
         buffers.arena.reserve(bytes);
         let base = buffers.arena.as_ptr();
         ChunkBuilder { buffers, base, template: 0 }

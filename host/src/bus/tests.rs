@@ -3,7 +3,7 @@ use std::thread;
 use std::time::Duration;
 
 fn batch_of(ids: std::ops::Range<u64>) -> ChunkBuilder {
-    let mut builder = ChunkBuilder::with_capacity(ids.clone().count(), 0);
+    let mut builder = ChunkBuilder::with_capacity(ids.clone().count(), 0, 0);
     for i in ids {
         let id = i.to_string();
         builder.push_event(&EventIn {
@@ -131,7 +131,7 @@ fn oversized_batches_are_refused_and_stop_ends_waits() {
 fn a_chunk_keeps_every_attribute_through_templates_extensions_and_arena_growth() {
     // No reservation, so the arena moves while the batch is built and `finish` must move
     // the templates' and extensions' views along.
-    let mut builder = ChunkBuilder::with_capacity(0, 0);
+    let mut builder = ChunkBuilder::with_capacity(0, 0, 0);
     let mut template = empty_event();
     template.source = builder.put(b"/a");
     template.r#type = builder.put(b"t.a");

@@ -107,7 +107,7 @@ fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
 /// ABI's `emit` documents, valid for the duration of the call.
 pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: usize) -> Result<ChunkBuilder, Refused> {
     if n == 0 {
-        return Ok(ChunkBuilder::with_capacity(0, 0));
+        return Ok(ChunkBuilder::with_capacity(0, 0, 0));
     }
     if events.is_null() {
         return Err(invalid(format!("emit was given NULL events and n = {n}")));
@@ -124,10 +124,15 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     // the size of the struct we read and keeps its alignment.
     let event_at = |index: usize| unsafe { &*events.cast::<u8>().add(index * stride).cast::<evh_event>() };
 
-    // The arena starts at the first event's size times n and grows in blocks if needed.
+    // Room for n events like the first, sharing its other attributes; more if needed.
     let first = event_at(0);
-    let estimate = strings(first).iter().map(|s| s.len).sum::<usize>() + first.data.len + attrs_len(first);
-    let mut builder = ChunkBuilder::with_capacity(n, estimate.saturating_mul(n).min(1 << 24));
+    let shared = strings(first).iter().skip(1).map(|s| s.len).sum::<usize>();
+    let per_event = first.data.len.saturating_add(attrs_len(first));
+    let mut builder = ChunkBuilder::with_capacity(
+        n,
+        first.id.len.saturating_mul(n).min(1 << 20),
+        per_event.saturating_mul(n).saturating_add(shared).min(1 << 24),
+    );
     // `event` keeps the stored attributes between iterations: a producer's events usually
     // share all but id and data, and those are then checked and copied once per batch.
     let mut event = empty_event();
