@@ -126,12 +126,17 @@ impl Producer for Burst {
                 .collect();
             match self.config.mode.as_str() {
                 "try" => emitter.try_emit(&events)?,
+                "like" => {
+                    let template = OutEvent::new("ignored", "/test", "t").subject("all").extension("c", "3");
+                    emitter.emit_like(&template, ids.iter().map(|id| (id.as_str(), &payload[..])))?
+                }
                 _ => emitter.emit(&events)?,
             }
             next += n;
         }
         match self.config.mode.as_str() {
             "invalid" => emitter.emit(&[OutEvent::new("", "/test", "t")])?,
+            "invalid_like" => emitter.emit_like(&OutEvent::new("", "/test", ""), [("1", &payload[..])])?,
             "until_stop" => {
                 while !self.stopped.load(Ordering::SeqCst) {
                     std::thread::yield_now();
@@ -501,6 +506,24 @@ fn emit_sends_each_batch_in_one_call() {
 }
 
 #[test]
+fn emit_like_shares_the_template_s_attributes() {
+    let host = Host::default();
+    let burst = plugin("burst");
+    let instance = create(&host, burst, r#"{"mode": "like", "batches": [2, 3]}"#).unwrap();
+    assert_eq!(run(burst, instance), EVH_OK);
+    let emits = host.emits.lock().unwrap();
+    let like = |id: &str| Emitted {
+        id: id.into(),
+        subject: "all".into(),
+        data: vec![7; 5],
+        ext: vec![("c".into(), "3".into())],
+    };
+    assert_eq!(*emits, [vec![like("0"), like("1")], vec![like("2"), like("3"), like("4")]]);
+    drop(emits);
+    destroy(burst, instance);
+}
+
+#[test]
 fn emit_errors_are_typed_and_reported() {
     let host = Host::default();
     let burst = plugin("burst");
@@ -510,6 +533,8 @@ fn emit_errors_are_typed_and_reported() {
     host.busy.store(false, Ordering::SeqCst);
     let invalid = create(&host, burst, r#"{"mode": "invalid"}"#).unwrap();
     assert_eq!(run(burst, invalid), EVH_ERR_INVALID_ARGUMENT);
+    let invalid_like = create(&host, burst, r#"{"mode": "invalid_like"}"#).unwrap();
+    assert_eq!(run(burst, invalid_like), EVH_ERR_INVALID_ARGUMENT);
     let panics = create(&host, burst, r#"{"mode": "panic"}"#).unwrap();
     assert_eq!(run(burst, panics), EVH_ERR_INTERNAL);
     assert!(host.emits.lock().unwrap().is_empty(), "an invalid batch reached the host");
@@ -518,10 +543,11 @@ fn emit_errors_are_typed_and_reported() {
         [
             "burst: emit: the log is full (EVH_BUSY)",
             "burst: emit: invalid event: event 0 of the batch has an empty `id`",
+            "burst: emit: invalid event: the template has an empty `type`",
             "burst: panicked in on_run: run exploded",
         ]
     );
-    for instance in [busy, invalid, panics] {
+    for instance in [busy, invalid, invalid_like, panics] {
         destroy(burst, instance);
     }
 }

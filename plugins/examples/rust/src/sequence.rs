@@ -4,7 +4,6 @@
 //! `dev.evhost.example.sequence`, datacontenttype `application/octet-stream`, and
 //! `payload_bytes` data bytes where byte i = (k + i) mod 256.
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use evhost_sdk::{Context, EmitError, Emitter, Error, OutEvent, Producer};
@@ -57,6 +56,7 @@ impl Producer for Sequence {
         let mut ids = String::new();
         let mut id_ends = Vec::with_capacity(batch);
         let mut number = itoa::Buffer::new();
+        let template = OutEvent::new("", SOURCE, TYPE).datacontenttype(CONTENT_TYPE);
         let mut k = 0;
         while k < count {
             if self.stop.load(Ordering::Relaxed) || emitter.stop_requested() {
@@ -69,21 +69,14 @@ impl Producer for Sequence {
                 ids.push_str(number.format(key));
                 id_ends.push(ids.len());
             }
-            let events: Vec<OutEvent<'_>> = (0..n)
-                .map(|j| {
-                    let id_start = if j == 0 { 0 } else { id_ends[j - 1] };
-                    let window = (k as usize + j) % 256;
-                    OutEvent {
-                        id: Cow::Borrowed(&ids[id_start..id_ends[j]]),
-                        source: Cow::Borrowed(SOURCE),
-                        ty: Cow::Borrowed(TYPE),
-                        datacontenttype: Some(Cow::Borrowed(CONTENT_TYPE)),
-                        data: Cow::Borrowed(&pattern[window..window + payload_bytes]),
-                        ..OutEvent::default()
-                    }
-                })
-                .collect();
-            match emitter.emit(&events) {
+            // Every event shares the template's attributes: emit_like builds no OutEvent
+            // per event.
+            let events = (0..n).map(|j| {
+                let id_start = if j == 0 { 0 } else { id_ends[j - 1] };
+                let window = (k as usize + j) % 256;
+                (&ids[id_start..id_ends[j]], &pattern[window..window + payload_bytes])
+            });
+            match emitter.emit_like(&template, events) {
                 Ok(()) => k += n as u64,
                 Err(EmitError::Stopped) => break,
                 Err(err) => return Err(err.into()),
