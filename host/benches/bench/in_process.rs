@@ -3,16 +3,16 @@
 //!
 //! - `direct_calls`: the producer's emit calls the 4 consumers' `on_events` on the emitting
 //!   thread (`Sink::Direct`): the same work with zero transport, the ceiling.
-//! - `tokio_broadcast`: emit copies each event into an owned one-event `Chunk` and sends it
-//!   into a `tokio::sync::broadcast` channel; 4 tasks on a tokio runtime with one worker
-//!   thread per core receive and deliver one event per call.
+//! - `tokio_broadcast`: emit copies each checked event into an `OwnedEvent` (one allocation)
+//!   and sends it into a `tokio::sync::broadcast` channel; 4 tasks on a tokio runtime with a
+//!   worker thread per core left beside the producer's receive and deliver one event per call.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use evhost::bus::{AppendError, Chunk, ChunkBuilder, EventIn, EventRef};
+use evhost::bus::{AppendError, ChunkBuilder, OwnedEvent};
 use evhost::config;
 use evhost::instances;
 use evhost::loader::{Instance, Loader, Sink};
@@ -71,42 +71,12 @@ pub fn direct_calls(events: u64) -> Result<Duration> {
     Ok(elapsed)
 }
 
-/// One event of a checked batch as an owned, one-event chunk: what a channel-based bus
-/// would carry per message. (`sequence` sets no extension attributes, so none are copied.)
-fn owned(e: EventRef<'_>) -> Chunk {
-    let event = EventIn {
-        id: e.id(),
-        source: e.source(),
-        specversion: e.specversion(),
-        ty: e.ty(),
-        subject: e.subject(),
-        datacontenttype: e.datacontenttype(),
-        dataschema: e.dataschema(),
-        time: e.time(),
-        data: e.data(),
-    };
-    let strings = [
-        event.id,
-        event.source,
-        event.specversion,
-        event.ty,
-        event.subject,
-        event.datacontenttype,
-        event.dataschema,
-        event.time,
-    ];
-    let bytes = strings.iter().map(|s| s.len()).sum::<usize>() + event.data.len();
-    let mut builder = ChunkBuilder::with_capacity(1, event.id.len(), bytes);
-    builder.push_event(&event);
-    builder.finish()
-}
-
 /// broadcast has no backpressure: a receiver more than `CHANNEL` messages behind loses
 /// messages (`Lagged`). So before each batch the producer checks how far the slowest
 /// receiver is behind (`len`, which costs a search of the ring, hence once per batch), and
 /// when the batch would not fit it naps until the channel is half empty, leaving the cores
 /// to the consumers.
-fn wait_for_room(tx: &Sender<Arc<Chunk>>, events: usize) {
+fn wait_for_room(tx: &Sender<Arc<OwnedEvent>>, events: usize) {
     if tx.len() + events <= CHANNEL {
         return;
     }
@@ -118,13 +88,13 @@ fn wait_for_room(tx: &Sender<Arc<Chunk>>, events: usize) {
 /// The same producer and consumers joined by `tokio::sync::broadcast`, one owned event per
 /// message. Times `on_run` until every consumer thread has received the end of the channel.
 pub fn tokio_broadcast(events: u64) -> Result<Duration> {
-    let (tx, _) = broadcast::channel::<Arc<Chunk>>(CHANNEL);
+    let (tx, _) = broadcast::channel::<Arc<OwnedEvent>>(CHANNEL);
     let receivers: Vec<_> = (0..fixture::CONSUMERS).map(|_| tx.subscribe()).collect();
     let append = move |batch: ChunkBuilder, _block: bool| -> std::result::Result<(), AppendError> {
         wait_for_room(&tx, batch.len());
         let chunk = batch.finish();
         for event in chunk.refs(chunk.first_seq..chunk.end_seq()) {
-            tx.send(Arc::new(owned(event))).map_err(|_| AppendError::Stopped)?;
+            tx.send(Arc::new(OwnedEvent::new(&event))).map_err(|_| AppendError::Stopped)?;
         }
         Ok(())
     };
@@ -146,8 +116,8 @@ pub fn tokio_broadcast(events: u64) -> Result<Duration> {
             runtime.spawn(async move {
                 loop {
                     match rx.recv().await {
-                        Ok(chunk) => {
-                            let delivered = consumer.deliver_chunk(&chunk);
+                        Ok(event) => {
+                            let delivered = consumer.deliver_owned(&event);
                             if delivered.status != evh::EVH_OK {
                                 return Err(format!(
                                     "tokio_broadcast: a consumer answered {}",

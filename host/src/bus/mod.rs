@@ -15,6 +15,7 @@
 //! makes delivery copy-free (see docs/decisions.md).
 
 mod chunk;
+mod owned;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventIn, EventRef, STRING_NAMES};
 use evhost_abi::evh_event;
+pub use owned::OwnedEvent;
 
 use crate::config::{LogConfig, Policy};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
 
-use crate::bus::{Batch, Chunk};
+use crate::bus::{Batch, OwnedEvent};
 
 use super::host_api::{InstanceHost, HOST_API};
 use super::library::Plugin;
@@ -127,27 +127,12 @@ impl Instance {
         unsafe { self.deliver_raw(&batch.events()[from..]) }
     }
 
-    /// Consumer: hands every event of `chunk` to `on_events`, a few at a time, with no
-    /// allocation; stops at the first call that does not answer EVH_OK. The benchmark
-    /// delivers events it carried itself this way (`make bench`, `tokio_broadcast`).
-    pub fn deliver_chunk(&self, chunk: &Chunk) -> Delivered {
-        // Small, so that a one-event chunk does not pay for clearing a big array.
-        const GROUP: usize = 16;
-        let mut pointers = [std::ptr::null::<evh_event>(); GROUP];
-        let mut handled = 0;
-        for group in chunk.events(chunk.first_seq..chunk.end_seq()).chunks(GROUP) {
-            for (pointer, event) in pointers.iter_mut().zip(group) {
-                *pointer = event;
-            }
-            // SAFETY: the events and the arena they point into belong to `chunk`, which is
-            // borrowed for the call; callers keep one worker per consumer, as for `deliver`.
-            let delivered = unsafe { self.deliver_raw(&pointers[..group.len()]) };
-            handled += delivered.handled;
-            if delivered.status != evh::EVH_OK {
-                return Delivered { status: delivered.status, handled };
-            }
-        }
-        Delivered { status: evh::EVH_OK, handled }
+    /// Consumer: hands one owned event to `on_events`. The benchmark's `tokio_broadcast`
+    /// baseline delivers the events it carried itself this way (`make bench`).
+    pub fn deliver_owned(&self, event: &OwnedEvent) -> Delivered {
+        // SAFETY: the event and what it points to belong to `event`, which is borrowed for
+        // the call; callers keep one worker per consumer, as for `deliver`.
+        unsafe { self.deliver_raw(&[event.raw()]) }
     }
 
     /// # Safety
