@@ -104,6 +104,8 @@ impl Default for DeliveryConfig {
 pub const DEFAULT_CAPACITY: usize = 65536;
 pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+/// The largest `max_event_bytes` accepted: 1 GiB.
+const MAX_EVENT_BYTES_LIMIT: u64 = 1 << 30;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads and validates the config file at `path`.
@@ -174,7 +176,17 @@ impl Validator {
         };
         let max_event_bytes = match &raw.host.max_event_bytes {
             Some(v) => {
-                units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? as usize
+                match units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? {
+                    // The log stores an event's id length in 32 bits, and no event needs more.
+                    size if size > MAX_EVENT_BYTES_LIMIT => {
+                        return Err(self.error(
+                            v,
+                            "`max_event_bytes` is too large",
+                            "give at most \"1GiB\"; send larger payloads by reference (a URL or an object key)",
+                        ))
+                    }
+                    size => size as usize,
+                }
             }
             None => DEFAULT_MAX_EVENT_BYTES,
         };

@@ -65,6 +65,7 @@ fn bad_values() {
     insta::assert_snapshot!("backoff", error(&format!("{PLUGIN}retry = {{ backoff = \"1s\" }}\n")));
     insta::assert_snapshot!("capacity", error(&format!("[log]\ncapacity = 0\n{PLUGIN}")));
     insta::assert_snapshot!("drain_timeout", error(&format!("[host]\ndrain_timeout = \"soon\"\n{PLUGIN}")));
+    insta::assert_snapshot!("max_event_bytes", error(&format!("[host]\nmax_event_bytes = \"2GiB\"\n{PLUGIN}")));
 }
 
 #[test]
