@@ -4,7 +4,7 @@
 //!
 //! The work is split between the two sides of the log, because on a small machine the
 //! producer's thread is the bottleneck. The producer's side copies the bytes and writes a
-//! 32-byte [`Record`] per event: where its id and data are, and which of the batch's
+//! 40-byte [`Record`] per event: where its id and data are, and which of the batch's
 //! templates holds its other attributes (a producer's events usually share them all). The
 //! first reader makes the 176-byte `evh_event`s from the records, numbered, once for every
 //! consumer. That cut the producer's time per event by a fifth (docs/performance.md).
@@ -21,8 +21,9 @@ use std::sync::{Mutex, OnceLock};
 use evh::{evh_attr, evh_bytes, evh_event, evh_str};
 use evhost_abi as evh;
 
-/// One event as a producer handed it in, with UTF-8 already checked. (The loader builds
-/// chunks field by field; this is the convenient form for everyone else.)
+/// One event as a producer handed it in, with UTF-8 already checked: the convenient form
+/// for tests. (The loader builds chunks field by field.)
+#[cfg(test)]
 pub struct EventIn<'a> {
     pub id: &'a str,
     pub source: &'a str,
@@ -182,6 +183,7 @@ impl Chunk {
     /// Gives the events their sequence numbers, `first_seq` onwards. Only before the chunk
     /// is shared: the events are made with them.
     pub fn number(&mut self, first_seq: u64) {
+        debug_assert!(self.events.get().is_none(), "numbered after its events were made");
         self.first_seq = first_seq;
     }
 
@@ -205,23 +207,27 @@ impl Drop for Chunk {
                 pool.push(events);
             }
         }
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOL_SIZE {
-            let mut buffers = Buffers {
-                arena: std::mem::take(&mut self.arena),
-                ids: std::mem::take(&mut self.ids),
-                attrs: std::mem::take(&mut self.attrs),
-                templates: std::mem::take(&mut self.templates),
-                records: std::mem::take(&mut self.records),
-            };
-            buffers.clear();
-            pool.push_back(buffers);
-        }
+        recycle(Buffers {
+            arena: std::mem::take(&mut self.arena),
+            ids: std::mem::take(&mut self.ids),
+            attrs: std::mem::take(&mut self.attrs),
+            templates: std::mem::take(&mut self.templates),
+            records: std::mem::take(&mut self.records),
+        });
+    }
+}
+
+/// Puts a chunk's buffers back into the pool, if it has room.
+fn recycle(mut buffers: Buffers) {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < POOL_SIZE {
+        buffers.clear();
+        pool.push_back(buffers);
     }
 }
 
 /// A safe view of one event of a chunk, for the host's own reading (dead letters, tests).
-/// It resolves the event's pointers as offsets into the chunk's arena, so no `unsafe` is
+/// It resolves the event's pointers as offsets into the chunk's buffers, so no `unsafe` is
 /// needed.
 #[derive(Clone, Copy)]
 pub struct EventRef<'a> {
@@ -307,7 +313,9 @@ impl ChunkBuilder {
     /// A builder for about `events` events, with about `id_bytes` bytes of ids and `bytes`
     /// bytes of everything else.
     pub fn with_capacity(events: usize, id_bytes: usize, bytes: usize) -> Self {
-        let aged = {
+        let aged = if events == 0 {
+            None
+        } else {
             let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
             if pool.len() >= POOL_AGE {
                 pool.pop_front()
@@ -365,10 +373,11 @@ impl ChunkBuilder {
     }
 
     /// Adds an event with the current template's attributes and its own id and data, copied
-    /// in one go: the hot path.
+    /// in one go: the hot path. The id is under 4 GiB (the config caps events at 1 GiB).
     #[inline(always)]
     pub fn push(&mut self, id: &[u8], data: &[u8]) {
         debug_assert!(!self.buffers.templates.is_empty(), "a template comes first");
+        debug_assert!(u32::try_from(id.len()).is_ok(), "an id of 4 GiB or more");
         let (id_at, data_at) = (self.buffers.ids.len(), self.buffers.arena.len());
         self.buffers.ids.extend_from_slice(id);
         self.buffers.arena.extend_from_slice(data);
@@ -389,6 +398,21 @@ impl ChunkBuilder {
         self.buffers.ids.is_ascii()
     }
 
+    /// The first event whose stored id is not UTF-8, with that id.
+    pub fn first_non_utf8_id(&self) -> Option<(usize, &[u8])> {
+        self.buffers.records.iter().enumerate().find_map(|(index, r)| {
+            let id = &self.buffers.ids[r.id_at..r.id_at + r.id_len as usize];
+            std::str::from_utf8(id).is_err().then_some((index, id))
+        })
+    }
+
+    /// Gives the event pushed last the extension attributes of the one before it.
+    pub fn share_extensions(&mut self) {
+        if let [.., before, last] = &mut self.buffers.records[..] {
+            (last.ext_start, last.ext_len) = (before.ext_start, before.ext_len);
+        }
+    }
+
     /// Adds an extension attribute (views from `put`) to the event pushed last.
     pub fn push_extension(&mut self, key: evh_str, value: evh_str) {
         let record = self.buffers.records.last_mut().expect("push comes first");
@@ -400,7 +424,8 @@ impl ChunkBuilder {
     }
 
     /// Copies a whole event in, with a template of its own; the convenient form of
-    /// `template` and `push`.
+    /// `template` and `push`, for tests.
+    #[cfg(test)]
     pub fn push_event(&mut self, e: &EventIn<'_>) {
         let mut event = empty_event();
         let fields = ["", e.source, e.specversion, e.ty, e.subject, e.datacontenttype, e.dataschema, e.time];
@@ -411,11 +436,15 @@ impl ChunkBuilder {
 
     /// Freezes the batch; the log numbers it (`Chunk::number`) when it takes it in.
     pub fn finish(mut self) -> Chunk {
-        let moved = (self.buffers.arena.as_ptr() as usize).wrapping_sub(self.base as usize);
-        if moved != 0 {
-            // The batch outgrew the arena's reservation: move the views along. (Records
-            // hold offsets.)
-            let fix = |v: evh_str| if v.len == 0 { v } else { evh_str { ptr: v.ptr.wrapping_add(moved), len: v.len } };
+        let arena = self.buffers.arena.as_ptr();
+        if arena != self.base {
+            // The batch outgrew the arena's reservation: move the views to the same offsets
+            // in the arena's new place. (Records hold offsets.)
+            let base = self.base;
+            let fix = |v: evh_str| match v.len {
+                0 => v,
+                len => evh_str { ptr: arena.wrapping_add(v.ptr.addr().wrapping_sub(base.addr())), len },
+            };
             for attr in &mut self.buffers.attrs {
                 *attr = evh_attr { key: fix(attr.key), value: fix(attr.value) };
             }
@@ -426,5 +455,15 @@ impl ChunkBuilder {
         }
         let Buffers { arena, ids, attrs, templates, records } = std::mem::take(&mut self.buffers);
         Chunk { first_seq: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
+    }
+}
+
+impl Drop for ChunkBuilder {
+    /// A refused batch gives its buffers back. (`finish` leaves empty ones behind.)
+    fn drop(&mut self) {
+        let buffers = std::mem::take(&mut self.buffers);
+        if buffers.arena.capacity() + buffers.records.capacity() > 0 {
+            recycle(buffers);
+        }
     }
 }

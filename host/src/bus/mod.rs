@@ -22,7 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventIn, EventRef, STRING_NAMES};
+#[cfg(test)]
+pub use chunk::EventIn;
+pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, STRING_NAMES};
 use evhost_abi::evh_event;
 pub use owned::OwnedEvent;
 

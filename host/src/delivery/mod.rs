@@ -26,9 +26,9 @@ pub use dead_letter::to_json;
 use dead_letter::DeadLetter;
 use retry::Backoff;
 
-/// A call longer than this moves its consumer to a thread of its own.
+/// A call longer than this is slow; `SLOW_CALLS` of them in a row move a consumer to a
+/// thread of its own.
 const SLOW_CALL: Duration = Duration::from_millis(1);
-/// This many slow calls in a row do.
 const SLOW_CALLS: u32 = 3;
 
 /// What one consumer's delivery did, for the shutdown summary.
@@ -193,7 +193,7 @@ impl Pool {
         }
         let started = Instant::now();
         let answer = c.instance.deliver(&c.batch, c.from);
-        c.slow_calls = if started.elapsed() > SLOW_CALL { c.slow_calls + 1 } else { 0 };
+        c.slow_calls = if started.elapsed() > SLOW_CALL { c.slow_calls.saturating_add(1) } else { 0 };
         c.report.delivered += answer.handled as u64;
         c.from += answer.handled;
         if answer.status != evh::EVH_OK && c.from < c.batch.len() {

@@ -3,9 +3,11 @@
 //! taken whole or not at all.
 //!
 //! It is the producer's hot path, so it makes one pass over the events, copies each byte
-//! once and writes each event once. When an event shares every attribute but its id with
-//! the one before (the same pointers and lengths, as a producer's constant source and
-//! type), those attributes are checked and stored once per batch.
+//! once and writes one record per event (the log makes the consumers' structs later). When
+//! an event shares every attribute but its id and data with the one before (the same
+//! pointers and lengths, as a producer's constant source and type), those attributes are
+//! checked and stored once per batch; so are extension attributes in the same array. The
+//! copied ids are checked for UTF-8 together, in one pass after the loop.
 
 use evhost_abi::{self as evh, evh_event, evh_status, evh_str};
 
@@ -138,6 +140,8 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     let mut event = empty_event();
     let mut shared_size = 0;
     let mut previous: Option<&evh_event> = None;
+    // The extension array stored last, and the event it was stored for.
+    let mut stored_extensions = (std::ptr::null(), 0, usize::MAX);
     for index in 0..n {
         let e = event_at(index);
         if !previous.is_some_and(|p| same_attributes(p, e)) {
@@ -186,14 +190,21 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
         }
         builder.push(id, data);
         if e.extensions_len > 0 {
-            // SAFETY: as above.
-            unsafe { put_extensions(&mut builder, e, index)? };
+            // The same extension array as the event before: checked and stored once too.
+            if stored_extensions == (e.extensions, e.extensions_len, index.wrapping_sub(1)) {
+                builder.share_extensions();
+            } else {
+                // SAFETY: as above.
+                unsafe { put_extensions(&mut builder, e, index)? };
+            }
+            stored_extensions = (e.extensions, e.extensions_len, index);
         }
     }
+    // The copies are checked, not the producer's memory, which it might change meanwhile.
+    // (A bad id is reported after any other error of the batch, even a later event's.)
     if !builder.ids_are_ascii() {
-        for index in 0..n {
-            // SAFETY: as above.
-            unsafe { text(event_at(index).id, index, Field::Attribute("id"))? };
+        if let Some((index, id)) = builder.first_non_utf8_id() {
+            return Err(not_utf8(index, Field::Attribute("id"), id));
         }
     }
     Ok(builder)

@@ -39,8 +39,11 @@ fn a_batch_is_stored_whole_with_each_event_s_own_attributes() {
     let traceparent = [evh_attr { key: view(b"traceparent"), value: view(b"00-1") }];
     let mut events = [event(b"1"), event("é2".as_bytes()), event(b"3"), event(b"4")];
     events[1].subject = view(b"only-this-one");
-    events[2].extensions = traceparent.as_ptr();
-    events[2].extensions_len = 1;
+    // Events 2 and 3 share one extension array, stored once; 3 also starts a new template.
+    for e in &mut events[2..] {
+        e.extensions = traceparent.as_ptr();
+        e.extensions_len = 1;
+    }
     events[3].specversion = view(b"1.0");
     let chunk = read(&events).unwrap_or_else(|Refused(_, message)| panic!("{message}"));
     let stored: Vec<_> = chunk
@@ -54,7 +57,7 @@ fn a_batch_is_stored_whole_with_each_event_s_own_attributes() {
             plain("1"),
             ("é2", "/test", "dev.evhost.test", "only-this-one", &b"data"[..], vec![]),
             ("3", "/test", "dev.evhost.test", "", &b"data"[..], vec![("traceparent", "00-1")]),
-            plain("4"),
+            ("4", "/test", "dev.evhost.test", "", &b"data"[..], vec![("traceparent", "00-1")]),
         ]
     );
 }

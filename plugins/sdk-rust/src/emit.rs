@@ -143,6 +143,24 @@ impl Emitter {
         template: &OutEvent<'_>,
         events: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Result<(), EmitError> {
+        self.send_like(template, events, EVH_EMIT_BLOCK)
+    }
+
+    /// Like `emit_like`, but answers `Err(EmitError::Busy)` at once when the log is full.
+    pub fn try_emit_like<'a>(
+        &mut self,
+        template: &OutEvent<'_>,
+        events: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<(), EmitError> {
+        self.send_like(template, events, EVH_EMIT_NONBLOCK)
+    }
+
+    fn send_like<'a>(
+        &mut self,
+        template: &OutEvent<'_>,
+        events: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        flags: u32,
+    ) -> Result<(), EmitError> {
         if let Some(name) = [("source", &template.source), ("type", &template.ty)]
             .into_iter()
             .find_map(|(name, value)| value.is_empty().then_some(name))
@@ -160,7 +178,7 @@ impl Emitter {
             }
             self.events.push(evh_event { id: view(id), data: evh_bytes::from_slice(data), ..shared });
         }
-        self.submit(EVH_EMIT_BLOCK)
+        self.submit(flags)
     }
 
     fn send(&mut self, events: &[OutEvent<'_>], flags: u32) -> Result<(), EmitError> {

@@ -126,6 +126,7 @@ impl Producer for Burst {
                 .collect();
             match self.config.mode.as_str() {
                 "try" => emitter.try_emit(&events)?,
+                "try_like" => emitter.try_emit_like(&OutEvent::new("", "/test", "t"), [("1", &payload[..])])?,
                 "like" => {
                     let template = OutEvent::new("ignored", "/test", "t").subject("all").extension("c", "3");
                     emitter.emit_like(&template, ids.iter().map(|id| (id.as_str(), &payload[..])))?
@@ -530,6 +531,8 @@ fn emit_errors_are_typed_and_reported() {
     host.busy.store(true, Ordering::SeqCst);
     let busy = create(&host, burst, r#"{"mode": "try", "batches": [2]}"#).unwrap();
     assert_eq!(run(burst, busy), EVH_BUSY);
+    let busy_like = create(&host, burst, r#"{"mode": "try_like", "batches": [1]}"#).unwrap();
+    assert_eq!(run(burst, busy_like), EVH_BUSY);
     host.busy.store(false, Ordering::SeqCst);
     let invalid = create(&host, burst, r#"{"mode": "invalid"}"#).unwrap();
     assert_eq!(run(burst, invalid), EVH_ERR_INVALID_ARGUMENT);
@@ -542,12 +545,13 @@ fn emit_errors_are_typed_and_reported() {
         host.errors(),
         [
             "burst: emit: the log is full (EVH_BUSY)",
+            "burst: emit: the log is full (EVH_BUSY)",
             "burst: emit: invalid event: event 0 of the batch has an empty `id`",
             "burst: emit: invalid event: the template has an empty `type`",
             "burst: panicked in on_run: run exploded",
         ]
     );
-    for instance in [busy, invalid, invalid_like, panics] {
+    for instance in [busy, busy_like, invalid, invalid_like, panics] {
         destroy(burst, instance);
     }
 }
