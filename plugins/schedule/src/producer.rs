@@ -1,7 +1,6 @@
 //! The producer: one thread that sleeps until the earliest job is due, emits that moment's
 //! ticks as one batch, and wakes at once when the host asks it to stop.
 
-use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -20,8 +19,6 @@ const LONGEST_WAIT: Duration = Duration::from_secs(1);
 pub struct Schedule {
     ctx: Context,
     jobs: Vec<Job>,
-    stopped: Mutex<bool>,
-    wake: Condvar,
 }
 
 impl Producer for Schedule {
@@ -30,7 +27,7 @@ impl Producer for Schedule {
     type Config = Config;
 
     fn create(ctx: Context, config: Config) -> Result<Self, Error> {
-        Ok(Schedule { ctx, jobs: config.check()?, stopped: Mutex::new(false), wake: Condvar::new() })
+        Ok(Schedule { ctx, jobs: config.check()? })
     }
 
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
@@ -42,9 +39,8 @@ impl Producer for Schedule {
                 self.ctx.info(format!("job {} scheduled, first tick at {}", job.name, rfc3339(*next)));
             }
         }
-        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if *stopped {
+            if emitter.stop_requested() {
                 return Ok(());
             }
             let Some(due) = next.iter().flatten().min().copied() else {
@@ -54,25 +50,19 @@ impl Producer for Schedule {
             let now = Utc::now();
             if due > now {
                 let wait = (due - now).to_std().unwrap_or_default().min(LONGEST_WAIT);
-                stopped = self.wake.wait_timeout(stopped, wait).unwrap_or_else(PoisonError::into_inner).0;
+                if emitter.wait_stop(wait) {
+                    return Ok(());
+                }
                 continue;
             }
             let ticks = self.due_ticks(&mut next, now);
             let events: Vec<OutEvent<'_>> = ticks.iter().map(|(job, id, time)| self.event(job, id, time)).collect();
-            // Not under the lock: `stop` must get through while emit waits on a full log.
-            drop(stopped);
             match emitter.emit(&events) {
                 Ok(()) => {}
                 Err(EmitError::Stopped) => return Ok(()),
                 Err(err) => return Err(err.into()),
             }
-            stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
         }
-    }
-
-    fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        self.wake.notify_all();
     }
 }
 

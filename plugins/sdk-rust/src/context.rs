@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::ptr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use evhost_abi::{
     evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str, EVH_LOG_DEBUG, EVH_LOG_ERROR, EVH_LOG_INFO,
@@ -21,6 +22,9 @@ use crate::emit::Emitter;
 pub(crate) struct HostCell {
     api: *const evh_host_api,
     host: RwLock<*mut evh_host>,
+    /// Set by `on_stop` (and `close`), for `wait_stop`.
+    stop: Mutex<bool>,
+    stopping: Condvar,
 }
 
 // SAFETY: the ABI documents the host API and the `evh_host` handle as thread-safe, callable
@@ -33,7 +37,7 @@ impl HostCell {
     /// `api` must be valid as long as the library is loaded and at least ABI 1.0 in size,
     /// and `host` valid until `close`; `on_create` checks both before it builds one.
     pub(crate) fn new(api: *const evh_host_api, host: *mut evh_host) -> Self {
-        HostCell { api, host: RwLock::new(host) }
+        HostCell { api, host: RwLock::new(host), stop: Mutex::new(false), stopping: Condvar::new() }
     }
 
     /// Runs `f` with the API table and the live handle; `None` once the instance is gone.
@@ -51,6 +55,21 @@ impl HostCell {
     /// Forgets the handle; called by `on_destroy` after the instance was dropped.
     pub(crate) fn close(&self) {
         *self.host.write().unwrap_or_else(PoisonError::into_inner) = ptr::null_mut();
+        self.signal_stop();
+    }
+
+    /// Wakes every `wait_stop`; called when the host asks the instance to stop.
+    pub(crate) fn signal_stop(&self) {
+        *self.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.stopping.notify_all();
+    }
+
+    /// Waits until the instance is asked to stop or `timeout` passes; true when asked.
+    pub(crate) fn wait_stop(&self, timeout: Duration) -> bool {
+        let stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
+        let (stop, _) =
+            self.stopping.wait_timeout_while(stop, timeout, |stop| !*stop).unwrap_or_else(PoisonError::into_inner);
+        *stop || self.stop_requested()
     }
 
     pub(crate) fn log(&self, level: evh_log_level, message: &str) {
@@ -191,6 +210,14 @@ impl Context {
     /// True once the host asked this instance to stop (or destroyed it).
     pub fn stop_requested(&self) -> bool {
         self.cell.stop_requested()
+    }
+
+    /// Sleeps until the host asks this producer to stop, or `timeout` passes; true when it
+    /// was asked. The loop of a producer that polls:
+    /// `while !ctx.wait_stop(interval) { /* poll, emit */ }`. It wakes at once on a stop,
+    /// so such a producer needs no `stop` of its own.
+    pub fn wait_stop(&self, timeout: Duration) -> bool {
+        self.cell.wait_stop(timeout)
     }
 
     /// A new emitter for this instance, for a thread of the producer's own. Producers only:

@@ -126,6 +126,12 @@ impl Emitter {
         self.cell.stop_requested()
     }
 
+    /// As [`Context::wait_stop`](crate::Context::wait_stop): sleeps until the host asks the
+    /// producer to stop, or `timeout` passes; true when it was asked.
+    pub fn wait_stop(&self, timeout: std::time::Duration) -> bool {
+        self.cell.wait_stop(timeout)
+    }
+
     /// Emits events that share every attribute of `template` but differ in id and data, in
     /// ONE host call, like [`emit`](Self::emit) (the template's own id is not used). The
     /// fast path for a producer of many similar events: no `OutEvent` is built per event.

@@ -331,6 +331,7 @@ unsafe extern "C" fn producer_on_stop<P: Producer>(instance: *mut c_void) {
     }
     // SAFETY: as in `producer_on_run`: live, shared borrows only.
     let instance = unsafe { &*instance.cast::<Instance<P>>() };
+    instance.ctx.cell().signal_stop();
     if let Err(panic) = guard(|| instance.plugin.stop()) {
         instance.ctx.error(format!("{}: panicked in on_stop: {panic}", P::NAME));
     }

@@ -61,7 +61,7 @@ pub trait Producer: Sized + Send + Sync + 'static {
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error>;
 
     /// Asks `run` to return soon; called from another thread while `run` runs. The default
-    /// does nothing, for producers that poll `stop_requested`.
+    /// does nothing, for producers that wait with `wait_stop` or poll `stop_requested`.
     fn stop(&self) {}
 }
 

@@ -138,6 +138,8 @@ impl Producer for Burst {
         match self.config.mode.as_str() {
             "invalid" => emitter.emit(&[OutEvent::new("", "/test", "t")])?,
             "invalid_like" => emitter.emit_like(&OutEvent::new("", "/test", ""), [("1", &payload[..])])?,
+            // Waits far longer than any test: only a stop can end it in time.
+            "wait_stop" => while !emitter.wait_stop(std::time::Duration::from_secs(600)) {},
             "until_stop" => {
                 while !self.stopped.load(Ordering::SeqCst) {
                     std::thread::yield_now();
@@ -564,5 +566,20 @@ fn stop_from_another_thread_ends_run() {
     let runner = std::thread::spawn(move || run(burst, instance as *mut c_void));
     unsafe { burst.on_stop.unwrap()(instance as *mut c_void) };
     assert_eq!(runner.join().unwrap(), EVH_OK);
+    destroy(burst, instance as *mut c_void);
+}
+
+#[test]
+fn wait_stop_wakes_at_once_on_stop() {
+    let host = Host::default();
+    let burst = plugin("burst");
+    let instance = create(&host, burst, r#"{"mode": "wait_stop"}"#).unwrap() as usize;
+    let started = std::time::Instant::now();
+    let runner = std::thread::spawn(move || run(burst, instance as *mut c_void));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!runner.is_finished(), "run returned before the stop");
+    unsafe { burst.on_stop.unwrap()(instance as *mut c_void) };
+    assert_eq!(runner.join().unwrap(), EVH_OK);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "wait_stop slept through the stop");
     destroy(burst, instance as *mut c_void);
 }
