@@ -73,6 +73,7 @@ fn every_bad_event_is_refused_with_what_to_fix() {
         refusal(|e| e.source = evh_str::EMPTY),
         refusal(|e| e.r#type = view(b"t\xe2\x82")),
         refusal(|e| e.specversion = view(b"0.3")),
+        refusal(|e| e.time = view(b"2026-02-29T10:00:00Z")),
         refusal(|e| e.data = evh::evh_bytes { ptr: std::ptr::null(), len: 8 }),
         refusal(|e| e.data = evh::evh_bytes::from_slice(&[0; 2048])),
         refusal(|e| e.extensions_len = 2),
@@ -93,4 +94,34 @@ fn a_batch_without_events_or_with_the_wrong_struct_size_is_refused() {
     small.struct_size = 8;
     let Err(Refused(_, message)) = read(&[small]) else { panic!("taken") };
     assert_eq!(message, "events[0].struct_size is 8; set it to sizeof(evh_event) (176 in ABI 1.0)");
+}
+
+#[test]
+fn time_must_be_rfc_3339() {
+    for good in [
+        "2026-11-27T21:17:42Z",
+        "2026-11-27t21:17:42.123456789z",
+        "2024-02-29T23:59:60+14:00",
+        "1999-12-31T00:00:00.5-08:30",
+    ] {
+        assert!(is_rfc3339(good.as_bytes()), "{good} was refused");
+    }
+    for bad in [
+        "",
+        "2026-11-27",
+        "2026-11-27 21:17:42Z",
+        "2026-11-27T21:17:42",
+        "2026-13-01T00:00:00Z",
+        "2025-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "2026-11-27T24:00:00Z",
+        "2026-11-27T21:17:42.Z",
+        "2026-11-27T21:17:42+1:00",
+        "2026-11-27T21:17:42+01:60",
+        "2026-11-27T21:17:42Z ",
+        "２026-11-27T21:17:42Z",
+        "Fri, 27 Nov 2026 21:17:42 GMT",
+    ] {
+        assert!(!is_rfc3339(bad.as_bytes()), "{bad} was taken");
+    }
 }
