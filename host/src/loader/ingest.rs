@@ -103,52 +103,9 @@ fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
 }
 
 /// True when `s` is an RFC 3339 date-time, as CloudEvents requires of `time`:
-/// `2026-11-27T21:17:42Z`, with optional fractions of a second and a `+hh:mm`/`-hh:mm`
-/// offset in place of `Z` (`t` and `z` may be lowercase).
+/// `2026-11-27T21:17:42Z`, with optional fractions of a second and an offset.
 fn is_rfc3339(s: &[u8]) -> bool {
-    let number = |at: usize, len: usize| {
-        let digits = s.get(at..at + len)?;
-        digits.iter().all(u8::is_ascii_digit).then(|| digits.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
-    };
-    let separators = s.len() >= 20 && [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')].iter().all(|&(i, c)| s[i] == c);
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
-        (number(0, 4), number(5, 2), number(8, 2), number(11, 2), number(14, 2), number(17, 2))
-    else {
-        return false;
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if !separators
-        || !matches!(s[10], b'T' | b't')
-        || !(1..=12).contains(&month)
-        || !(1..=days).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return false;
-    }
-    let mut rest = &s[19..];
-    if let [b'.', fraction @ ..] = rest {
-        let digits = fraction.iter().take_while(|d| d.is_ascii_digit()).count();
-        if digits == 0 {
-            return false;
-        }
-        rest = &fraction[digits..];
-    }
-    match rest {
-        [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            let two = |a: u8, b: u8| (a.is_ascii_digit() && b.is_ascii_digit()).then(|| (a - b'0') * 10 + (b - b'0'));
-            matches!((two(*h1, *h2), two(*m1, *m2)), (Some(h), Some(m)) if h <= 23 && m <= 59)
-        }
-        _ => false,
-    }
+    std::str::from_utf8(s).is_ok_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
 }
 
 /// Copies `n` events starting at `events` into a new chunk.
