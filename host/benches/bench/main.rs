@@ -40,16 +40,32 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// Runs `scenario` with `events` events [`THROUGHPUT_RUNS`] times; the median rate.
-fn throughput(name: &'static str, events: u64, scenario: impl Fn(u64) -> Result<Duration>) -> Result<Scenario> {
-    let mut rates = Vec::new();
+/// A throughput scenario: its name, how many events a run moves, and the run.
+type Throughput<'a> = (&'static str, u64, Box<dyn Fn(u64) -> Result<Duration> + 'a>);
+
+/// Runs every scenario [`THROUGHPUT_RUNS`] times, in rounds (each scenario once per round),
+/// so that a noisy spell of the machine falls on all of them alike rather than on one
+/// scenario's runs; the median rate of each.
+fn throughput(scenarios: &[Throughput<'_>]) -> Result<Vec<Scenario>> {
+    let mut rates = vec![Vec::new(); scenarios.len()];
     for run in 1..=THROUGHPUT_RUNS {
-        let elapsed = scenario(events).map_err(|e| format!("{name}: {e}"))?;
-        let rate = events as f64 / elapsed.as_secs_f64();
-        eprintln!("{name:<16} run {run}/{THROUGHPUT_RUNS}: {:>8.2} M events/s ({elapsed:.2?})", rate / 1e6);
-        rates.push(rate);
+        for ((name, events, scenario), rates) in scenarios.iter().zip(&mut rates) {
+            let elapsed = scenario(*events).map_err(|e| format!("{name}: {e}"))?;
+            let rate = *events as f64 / elapsed.as_secs_f64();
+            eprintln!("{name:<16} run {run}/{THROUGHPUT_RUNS}: {:>8.2} M events/s ({elapsed:.2?})", rate / 1e6);
+            rates.push(rate);
+        }
     }
-    Ok(Scenario { name, events_per_sec: median(rates), events, runs: THROUGHPUT_RUNS })
+    Ok(scenarios
+        .iter()
+        .zip(rates)
+        .map(|((name, events, _), rates)| Scenario {
+            name,
+            events_per_sec: median(rates),
+            events: *events,
+            runs: THROUGHPUT_RUNS,
+        })
+        .collect())
 }
 
 /// Runs `scenario` [`RUNS`] times, printing each result.
@@ -70,13 +86,13 @@ fn run() -> Result<()> {
     // are compared with direct_calls move the same 20 M events, so the host's fixed cost
     // of starting and stopping (about 10 ms) weighs the same in each.
     const EVENTS: u64 = 20_000_000;
-    let scenarios = vec![
-        throughput("direct_calls", EVENTS, in_process::direct_calls)?,
-        throughput("tokio_broadcast", 2_000_000, in_process::tokio_broadcast)?,
-        throughput("evhost_c", EVENTS, |n| host_process::throughput(&c, &c, n))?,
-        throughput("evhost_rust", 10_000_000, |n| host_process::throughput(&rust, &rust, n))?,
-        throughput("evhost_go", EVENTS, |n| host_process::throughput(&c, &go, n))?,
-    ];
+    let scenarios = throughput(&[
+        ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
+        ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
+        ("evhost_c", EVENTS, Box::new(|n| host_process::throughput(&c, &c, n))),
+        ("evhost_rust", 10_000_000, Box::new(|n| host_process::throughput(&rust, &rust, n))),
+        ("evhost_go", EVENTS, Box::new(|n| host_process::throughput(&c, &go, n))),
+    ])?;
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =
