@@ -305,6 +305,19 @@ fn invalid_events_and_malformed_json_get_400_and_nothing_is_emitted() {
     assert!(reply.status == 400 && reply.error().contains("ce-id"), "{reply:?}");
     let reply = host.post("/", "application/cloudevents+xml", b"<event/>");
     assert_eq!(reply.status, 415, "{reply:?}");
+    // A time that is not RFC 3339, in a batch and in binary mode.
+    let batch = json!([
+        {"specversion": "1.0", "id": "good-1", "source": "/s", "type": "t", "time": "2026-11-27T21:17:42Z"},
+        {"specversion": "1.0", "id": "bad", "source": "/s", "type": "t", "time": "yesterday"},
+    ]);
+    let reply = host.post("/", "application/cloudevents-batch+json", batch.to_string().as_bytes());
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, "invalid CloudEvent at index 1 of the batch: time \"yesterday\" is not an RFC 3339 timestamp; write it like 2026-11-27T21:17:42Z; nothing was accepted")
+    );
+    let binary = host.request("POST", "/").set("ce-specversion", "1.0").set("ce-id", "1").set("ce-source", "/s");
+    let reply = host.send(binary.set("ce-type", "t").set("ce-time", "27/11/2026"), b"x");
+    assert!(reply.status == 400 && reply.error().starts_with("invalid CloudEvent: time \"27/11/2026\""), "{reply:?}");
     // A good one, so the file shows that the host ran and took only it.
     let good =
         host.post("/", structured, br#"{"specversion": "1.0", "id": "good-2", "source": "/s", "type": "t"}"#).ids();

@@ -43,16 +43,33 @@ pub fn events<'a>(parts: &'a Parts, body: &'a [u8], plain_type: &'a str) -> Resu
         }
     };
     let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-    match essence.as_deref() {
-        Some("application/cloudevents+json") => Ok(vec![structured(body)?]),
-        Some("application/cloudevents-batch+json") => batched(body),
-        Some(other) if other.starts_with("application/cloudevents") => Err(Rejection {
-            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            reason: format!("the event format {other:?} is not supported; send application/cloudevents+json, application/cloudevents-batch+json or binary mode (ce-* headers)"),
-        }),
-        _ if parts.headers.contains_key("ce-specversion") => Ok(vec![binary(&parts.headers, content_type, body)?]),
-        _ => Ok(vec![plain(parts, content_type, body, plain_type)]),
+    let events = match essence.as_deref() {
+        Some("application/cloudevents+json") => vec![structured(body)?],
+        Some("application/cloudevents-batch+json") => batched(body)?,
+        Some(other) if other.starts_with("application/cloudevents") => {
+            return Err(Rejection {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                reason: format!("the event format {other:?} is not supported; send application/cloudevents+json, application/cloudevents-batch+json or binary mode (ce-* headers)"),
+            })
+        }
+        _ if parts.headers.contains_key("ce-specversion") => vec![binary(&parts.headers, content_type, body)?],
+        _ => vec![plain(parts, content_type, body, plain_type)],
+    };
+    // The host refuses a time that is not RFC 3339 too, but says why only in its own log.
+    let bad_time = events.iter().enumerate().find_map(|(i, e)| {
+        e.time.as_deref().filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_err()).map(|t| (i, t))
+    });
+    if let Some((i, time)) = bad_time {
+        let which = if essence.as_deref() == Some("application/cloudevents-batch+json") {
+            format!(" at index {i} of the batch")
+        } else {
+            String::new()
+        };
+        return Err(Rejection::bad(format!(
+            "invalid CloudEvent{which}: time {time:?} is not an RFC 3339 timestamp; write it like 2026-11-27T21:17:42Z; nothing was accepted"
+        )));
     }
+    Ok(events)
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, Rejection> {

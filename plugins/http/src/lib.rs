@@ -31,7 +31,7 @@
 //! | status | when |
 //! | --- | --- |
 //! | 202 | the host accepted the events; the body is `{"accepted": n, "ids": [...]}` |
-//! | 400 | malformed JSON, or an invalid CloudEvent (the reason says which attribute); nothing of a batch is accepted |
+//! | 400 | malformed JSON, or an invalid CloudEvent (the reason says which attribute, including a `time` that is not RFC 3339); nothing of a batch is accepted |
 //! | 401 | `token` is set and the bearer token is missing or wrong |
 //! | 405 | the method is not in `methods` (with `Allow`) |
 //! | 413 | the body is over `max_body_bytes`, or an event over the host's `max_event_bytes` |
