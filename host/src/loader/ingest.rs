@@ -1,6 +1,6 @@
 //! Reading a producer's batch of C events into the log's own memory. This is where events
-//! from plugins are checked: struct size, required attributes, UTF-8, size limits. A batch is
-//! taken whole or not at all.
+//! from plugins are checked: struct size, required attributes, UTF-8, specversion, an RFC
+//! 3339 time, extension names, size limits. A batch is taken whole or not at all.
 //!
 //! It is the producer's hot path, so it makes one pass over the events, copies each byte
 //! once and writes one record per event (the log makes the consumers' structs later). When
@@ -102,10 +102,19 @@ fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
         == 0
 }
 
-/// True when `s` is an RFC 3339 date-time, as CloudEvents requires of `time`:
-/// `2026-11-27T21:17:42Z`, with optional fractions of a second and an offset.
+/// True when `s` is an RFC 3339 date-time, as CloudEvents requires of `time`, in the form
+/// consumers' parsers read (Go's `time.RFC3339Nano`, for one): `2026-11-27T21:17:42Z`, with
+/// optional fractions of a second and a `+hh:mm` offset. Stricter than chrono alone, which
+/// also takes a space or a lowercase `t` for the `T`, a lowercase `z`, a Unicode minus sign
+/// in the offset and a leap second.
 fn is_rfc3339(s: &[u8]) -> bool {
-    std::str::from_utf8(s).is_ok_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
+    s.is_ascii()
+        && s.get(10) == Some(&b'T')
+        && !s.contains(&b'z')
+        && std::str::from_utf8(s)
+            .ok()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .is_some_and(|time| time.timestamp_subsec_nanos() < 1_000_000_000)
 }
 
 /// Copies `n` events starting at `events` into a new chunk.

@@ -9,11 +9,11 @@
 //! the configured type.
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, SecondsFormat, Utc};
 use evhost_sdk::cloudevents::from_json;
 use evhost_sdk::OutEvent;
 use serde_json::Value;
@@ -55,10 +55,11 @@ pub fn events<'a>(parts: &'a Parts, body: &'a [u8], plain_type: &'a str) -> Resu
         _ if parts.headers.contains_key("ce-specversion") => vec![binary(&parts.headers, content_type, body)?],
         _ => vec![plain(parts, content_type, body, plain_type)],
     };
-    // The host refuses a time that is not RFC 3339 too, but says why only in its own log.
-    let bad_time = events.iter().enumerate().find_map(|(i, e)| {
-        e.time.as_deref().filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_err()).map(|t| (i, t))
-    });
+    // The host refuses such a time too, but says why only in its own log.
+    let bad_time = events
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| e.time.as_deref().filter(|t| !t.is_empty() && !is_rfc3339(t)).map(|t| (i, t)));
     if let Some((i, time)) = bad_time {
         let which = if essence.as_deref() == Some("application/cloudevents-batch+json") {
             format!(" at index {i} of the batch")
@@ -183,24 +184,17 @@ fn plain<'a>(parts: &'a Parts, content_type: Option<&'a str>, body: &'a [u8], ty
 
 /// The current time in RFC 3339, UTC, to the microsecond.
 fn now_rfc3339() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    rfc3339(since.as_secs(), since.subsec_micros())
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// Formats seconds since the Unix epoch (days to a civil date after H. Hinnant's
-/// `civil_from_days`).
-fn rfc3339(secs: u64, micros: u32) -> String {
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z", rest / 3600, rest / 60 % 60, rest % 60)
+/// True when `time` is RFC 3339 in the form the host takes: `2026-11-27T21:17:42Z`, with
+/// optional fractions of a second and a `+hh:mm` offset; uppercase `T` and `Z`, no leap
+/// second (what consumers' parsers read; see the host's `ingest.rs`).
+fn is_rfc3339(time: &str) -> bool {
+    time.is_ascii()
+        && time.as_bytes().get(10) == Some(&b'T')
+        && !time.contains('z')
+        && DateTime::parse_from_rfc3339(time).is_ok_and(|t| t.timestamp_subsec_nanos() < 1_000_000_000)
 }
 
 #[cfg(test)]
@@ -296,10 +290,14 @@ mod tests {
     }
 
     #[test]
-    fn formats_times() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(rfc3339(951_782_400 + 86_399, 5), "2000-02-29T23:59:59.000005Z");
-        assert_eq!(rfc3339(1_714_521_600, 123_456), "2024-05-01T00:00:00.123456Z");
+    fn times_must_be_rfc_3339_as_parsers_read_it() {
+        assert!(is_rfc3339(&now_rfc3339()), "{}", now_rfc3339());
+        for good in ["2024-05-01T00:00:00Z", "2024-05-01T00:00:00.123456+02:00"] {
+            assert!(is_rfc3339(good), "{good}");
+        }
+        for bad in ["yesterday", "2024-05-01", "2024-05-01 00:00:00Z", "2024-05-01T00:00:00z", "2024-02-30T00:00:00Z"] {
+            assert!(!is_rfc3339(bad), "{bad}");
+        }
     }
 
     #[test]

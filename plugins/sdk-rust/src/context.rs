@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -22,8 +23,9 @@ use crate::emit::Emitter;
 pub(crate) struct HostCell {
     api: *const evh_host_api,
     host: RwLock<*mut evh_host>,
-    /// Set by `on_stop` (and `close`), for `wait_stop`.
-    stop: Mutex<bool>,
+    /// Set by `on_stop` and `on_destroy`; `wait_stop` sleeps on `stopping` until it is.
+    stop: AtomicBool,
+    stop_lock: Mutex<()>,
     stopping: Condvar,
 }
 
@@ -37,7 +39,13 @@ impl HostCell {
     /// `api` must be valid as long as the library is loaded and at least ABI 1.0 in size,
     /// and `host` valid until `close`; `on_create` checks both before it builds one.
     pub(crate) fn new(api: *const evh_host_api, host: *mut evh_host) -> Self {
-        HostCell { api, host: RwLock::new(host), stop: Mutex::new(false), stopping: Condvar::new() }
+        HostCell {
+            api,
+            host: RwLock::new(host),
+            stop: AtomicBool::new(false),
+            stop_lock: Mutex::new(()),
+            stopping: Condvar::new(),
+        }
     }
 
     /// Runs `f` with the API table and the live handle; `None` once the instance is gone.
@@ -55,21 +63,24 @@ impl HostCell {
     /// Forgets the handle; called by `on_destroy` after the instance was dropped.
     pub(crate) fn close(&self) {
         *self.host.write().unwrap_or_else(PoisonError::into_inner) = ptr::null_mut();
-        self.signal_stop();
     }
 
-    /// Wakes every `wait_stop`; called when the host asks the instance to stop.
+    /// Wakes every `wait_stop`; called when the host asks the instance to stop, and before
+    /// it is destroyed.
     pub(crate) fn signal_stop(&self) {
-        *self.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        // Under the lock, so that a waiter that has just found the flag unset is asleep
+        // before the notification comes.
+        let _lock = self.stop_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        self.stop.store(true, Ordering::Release);
         self.stopping.notify_all();
     }
 
     /// Waits until the instance is asked to stop or `timeout` passes; true when asked.
     pub(crate) fn wait_stop(&self, timeout: Duration) -> bool {
-        let stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        let (stop, _) =
-            self.stopping.wait_timeout_while(stop, timeout, |stop| !*stop).unwrap_or_else(PoisonError::into_inner);
-        *stop || self.stop_requested()
+        let lock = self.stop_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let not_asked = |_: &mut ()| !self.stop.load(Ordering::Acquire);
+        drop(self.stopping.wait_timeout_while(lock, timeout, not_asked).unwrap_or_else(PoisonError::into_inner));
+        self.stop_requested()
     }
 
     pub(crate) fn log(&self, level: evh_log_level, message: &str) {
@@ -92,6 +103,9 @@ impl HostCell {
     }
 
     pub(crate) fn stop_requested(&self) -> bool {
+        if self.stop.load(Ordering::Acquire) {
+            return true;
+        }
         self.with(|api, host| match api.stop_requested {
             // SAFETY: `host` is live (see `with`).
             Some(stop_requested) => unsafe { stop_requested(host) != 0 },
@@ -212,10 +226,11 @@ impl Context {
         self.cell.stop_requested()
     }
 
-    /// Sleeps until the host asks this producer to stop, or `timeout` passes; true when it
-    /// was asked. The loop of a producer that polls:
+    /// Sleeps until the host asks this instance to stop (`on_stop`), or `timeout` passes;
+    /// true when it was asked. The loop of a producer that polls:
     /// `while !ctx.wait_stop(interval) { /* poll, emit */ }`. It wakes at once on a stop,
-    /// so such a producer needs no `stop` of its own.
+    /// so such a producer needs no `stop` of its own. A consumer's own threads can wait on
+    /// it too; every waiter wakes before the instance is dropped.
     pub fn wait_stop(&self, timeout: Duration) -> bool {
         self.cell.wait_stop(timeout)
     }

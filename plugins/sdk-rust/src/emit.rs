@@ -127,7 +127,7 @@ impl Emitter {
     }
 
     /// As [`Context::wait_stop`](crate::Context::wait_stop): sleeps until the host asks the
-    /// producer to stop, or `timeout` passes; true when it was asked.
+    /// instance to stop, or `timeout` passes; true when it was asked.
     pub fn wait_stop(&self, timeout: std::time::Duration) -> bool {
         self.cell.wait_stop(timeout)
     }

@@ -255,6 +255,8 @@ unsafe extern "C" fn on_destroy<T: Create<K>, K>(instance: *mut c_void) {
     // `on_destroy` exactly once, after every other hook returned: we own it again.
     let instance = unsafe { Box::from_raw(instance.cast::<T>()) };
     let ctx = instance.context().clone();
+    // Before the drop: a `Drop` that joins a thread in `wait_stop` must not wait for it.
+    ctx.cell().signal_stop();
     if let Err(panic) = guard(move || drop(instance)) {
         ctx.error(format!("{}: panicked in on_destroy: {panic}", T::NAME));
     }
@@ -302,6 +304,7 @@ unsafe extern "C" fn consumer_on_stop<C: Consumer>(instance: *mut c_void) {
     }
     // SAFETY: as in `on_events`: live, and never called concurrently with another hook.
     let instance = unsafe { &mut *instance.cast::<Instance<C>>() };
+    instance.ctx.cell().signal_stop();
     let plugin = &mut instance.plugin;
     if let Err(panic) = guard(|| plugin.on_stop()) {
         instance.ctx.error(format!("{}: panicked in on_stop: {panic}", C::NAME));

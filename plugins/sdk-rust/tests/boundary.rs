@@ -26,6 +26,16 @@ struct Probe {
     ctx: Context,
     mode: String,
     handled: usize,
+    /// In `waiter` mode: a thread of its own in `wait_stop`, joined on drop.
+    waiter: Option<std::thread::JoinHandle<bool>>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.waiter.take() {
+            assert!(waiter.join().unwrap(), "wait_stop timed out instead of seeing the stop");
+        }
+    }
 }
 
 /// A context kept past the instance's life, to check it turns harmless.
@@ -45,7 +55,11 @@ impl Consumer for Probe {
             }
             _ => {}
         }
-        Ok(Probe { ctx, mode: config.mode, handled: config.handled })
+        let waiter = (config.mode == "waiter").then(|| {
+            let ctx = ctx.clone();
+            std::thread::spawn(move || ctx.wait_stop(std::time::Duration::from_secs(30)))
+        });
+        Ok(Probe { ctx, mode: config.mode, handled: config.handled, waiter })
     }
 
     fn on_events(&mut self, batch: &Batch<'_>) -> Delivery {
@@ -564,6 +578,7 @@ fn stop_from_another_thread_ends_run() {
     let burst = plugin("burst");
     let instance = create(&host, burst, r#"{"mode": "until_stop"}"#).unwrap() as usize;
     let runner = std::thread::spawn(move || run(burst, instance as *mut c_void));
+    // SAFETY: the instance is live; on_stop may run while on_run does.
     unsafe { burst.on_stop.unwrap()(instance as *mut c_void) };
     assert_eq!(runner.join().unwrap(), EVH_OK);
     destroy(burst, instance as *mut c_void);
@@ -578,8 +593,26 @@ fn wait_stop_wakes_at_once_on_stop() {
     let runner = std::thread::spawn(move || run(burst, instance as *mut c_void));
     std::thread::sleep(std::time::Duration::from_millis(50));
     assert!(!runner.is_finished(), "run returned before the stop");
+    // SAFETY: the instance is live; on_stop may run while on_run does.
     unsafe { burst.on_stop.unwrap()(instance as *mut c_void) };
     assert_eq!(runner.join().unwrap(), EVH_OK);
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "wait_stop slept through the stop");
     destroy(burst, instance as *mut c_void);
+}
+
+#[test]
+fn a_consumer_s_threads_in_wait_stop_wake_on_stop_and_before_destroy() {
+    let host = Host::default();
+    let probe = plugin("probe");
+    let started = std::time::Instant::now();
+    let stopped = create(&host, probe, r#"{"mode": "waiter"}"#).unwrap();
+    // SAFETY: the instance is live and not called concurrently.
+    unsafe { probe.on_stop.unwrap()(stopped) };
+    destroy(probe, stopped);
+    // Destroyed without on_stop (as after a failed start): the drop joins the waiter, which
+    // must wake before it.
+    let destroyed = create(&host, probe, r#"{"mode": "waiter"}"#).unwrap();
+    destroy(probe, destroyed);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(!host.logs().iter().any(|line| line.contains("panicked")), "{:?}", host.logs());
 }
