@@ -10,15 +10,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: u64 = number.parse().map_err(|_| {
         format!("`{text}` is not a duration; write a whole number and a unit, e.g. \"250ms\" or \"30s\"")
     })?;
+    let seconds = |factor: u64| value.checked_mul(factor).map(Duration::from_secs);
     let duration = match unit {
-        "us" => Duration::from_micros(value),
-        "ms" => Duration::from_millis(value),
-        "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value * 60),
-        "h" => Duration::from_secs(value * 3600),
+        "us" => Some(Duration::from_micros(value)),
+        "ms" => Some(Duration::from_millis(value)),
+        "s" => Some(Duration::from_secs(value)),
+        "m" => seconds(60),
+        "h" => seconds(3600),
         _ => return Err(format!("`{text}` has no known unit; use one of us, ms, s, m, h, e.g. \"30s\"")),
     };
-    Ok(duration)
+    duration.ok_or_else(|| format!("`{text}` is too long"))
 }
 
 /// Parses "4096", "512KiB", "64MiB", "1GiB" (also KB/MB/GB as powers of 1000).
@@ -66,6 +67,7 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("fast").unwrap_err().contains("not a duration"));
         assert!(parse_duration("3 days").unwrap_err().contains("no known unit"));
+        assert!(parse_duration("9999999999999999h").unwrap_err().contains("too long"));
     }
 
     #[test]
