@@ -61,7 +61,7 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
     }
     for (n, share) in shares.into_iter().enumerate() {
         pool.spawn(format!("deliver-{n}"), share)
-            .map_err(|e| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
+            .map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
     drop(pool);
 

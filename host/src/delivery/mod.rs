@@ -22,7 +22,6 @@ use evhost_abi as evh;
 use crate::bus::{Batch, Bus, ConsumerId, Read};
 use crate::config::DeliveryConfig;
 use crate::loader::Instance;
-pub use dead_letter::to_json;
 use dead_letter::DeadLetter;
 use retry::Backoff;
 
@@ -69,7 +68,6 @@ pub struct Consumer {
     from: usize,
     attempt: u32,
     retry_at: Option<Instant>,
-    ended: bool,
     /// Slow calls in a row.
     slow_calls: u32,
 }
@@ -88,7 +86,6 @@ impl Consumer {
             from: 0,
             attempt: 0,
             retry_at: None,
-            ended: false,
             slow_calls: 0,
         }
     }
@@ -117,10 +114,25 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Starts a delivery thread for `consumers`.
-    pub fn spawn(self: &Arc<Self>, name: String, consumers: Vec<Consumer>) -> std::io::Result<()> {
+    /// Starts a delivery thread for `consumers`. If the thread cannot start, they come back
+    /// with the error: a consumer dropped here would hold back the log forever.
+    pub fn spawn(
+        self: &Arc<Self>,
+        name: String,
+        consumers: Vec<Consumer>,
+    ) -> Result<(), (std::io::Error, Vec<Consumer>)> {
+        let (handover, handed) = std::sync::mpsc::sync_channel(1);
         let pool = self.clone();
-        std::thread::Builder::new().name(name).spawn(move || pool.run(consumers)).map(drop)
+        let thread = std::thread::Builder::new().name(name).spawn(move || {
+            if let Ok(consumers) = handed.recv() {
+                pool.run(consumers)
+            }
+        });
+        match thread {
+            // The thread waits in `recv` until the send.
+            Ok(_) => handover.send(consumers).map_err(|e| (std::io::Error::other("delivery thread gone"), e.0)),
+            Err(e) => Err((e, consumers)),
+        }
     }
 
     fn run(self: &Arc<Self>, mut consumers: Vec<Consumer>) {
@@ -137,8 +149,12 @@ impl Pool {
                             let consumer = consumers.swap_remove(i);
                             tracing::info!(consumer = %consumer.name(), "on_events took over {SLOW_CALL:?} {SLOW_CALLS} times in a row; this consumer gets a delivery thread of its own so the others are not held up");
                             let name = format!("deliver:{}", consumer.name());
-                            if let Err(e) = self.spawn(name, vec![consumer]) {
-                                tracing::error!("cannot start a delivery thread: {e}");
+                            if let Err((e, back)) = self.spawn(name, vec![consumer]) {
+                                tracing::error!("cannot start a delivery thread ({e}); the consumer stays on this one");
+                                for mut consumer in back {
+                                    consumer.slow_calls = 0;
+                                    consumers.push(consumer);
+                                }
                             }
                             continue;
                         }
@@ -166,9 +182,6 @@ impl Pool {
     /// Gives one consumer one batch's worth of work, if it has any.
     fn turn(&self, c: &mut Consumer) -> Turn {
         if c.from >= c.batch.len() {
-            if c.ended {
-                return Turn::Ended;
-            }
             match self.bus.try_read(c.id, c.config.batch, &mut c.batch) {
                 Read::Events { dropped } => {
                     if dropped > 0 {
@@ -179,10 +192,7 @@ impl Pool {
                     c.attempt = 0;
                 }
                 Read::Empty => return Turn::Idle(None),
-                Read::End => {
-                    c.ended = true;
-                    return Turn::Ended;
-                }
+                Read::End => return Turn::Ended,
             }
         }
         if let Some(at) = c.retry_at {
@@ -201,7 +211,6 @@ impl Pool {
         }
         if c.from >= c.batch.len() {
             self.bus.commit(c.id, &mut c.batch);
-            c.from = 0;
         }
         Turn::Worked { slow: c.slow_calls >= SLOW_CALLS }
     }
