@@ -60,6 +60,8 @@ fn a_batch_is_stored_whole_with_each_event_s_own_attributes() {
             ("4", "/test", "dev.evhost.test", "", &b"data"[..], vec![("traceparent", "00-1")]),
         ]
     );
+    let extensions: Vec<_> = chunk.refs(chunk.first_seq..chunk.end_seq()).map(|e| e.raw.extensions).collect();
+    assert_eq!(extensions[2], extensions[3], "one stored copy of the shared extension array");
 }
 
 #[test]
