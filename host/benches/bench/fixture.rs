@@ -90,6 +90,18 @@ impl Config {
         self.plugin("consumer", name, library, plugin, &format!("path = {}", quoted(path)), "")
     }
 
+    /// `count` consumers of `library` named `count<i>` for each `i` in `numbers`, each
+    /// writing its totals to `count<i>.json` in `dir`; also returns those files.
+    pub fn counts(mut self, dir: &Path, library: &Path, numbers: std::ops::Range<usize>) -> (Self, Vec<PathBuf>) {
+        let mut files = Vec::new();
+        for i in numbers {
+            let file = dir.join(format!("count{i}.json"));
+            self = self.counting(&format!("count{i}"), library, "count", &file);
+            files.push(file);
+        }
+        (self, files)
+    }
+
     pub fn text(&self) -> &str {
         &self.0
     }
@@ -103,12 +115,11 @@ pub fn sequence(events: u64) -> String {
 /// The standard fan-out: one `sequence` producer from `producer_lib` into [`CONSUMERS`]
 /// `count` consumers from `consumer_lib`, each writing its totals into `dir`.
 pub fn fan_out(dir: &Path, producer_lib: &Path, consumer_lib: &Path, events: u64) -> (Config, Vec<PathBuf>) {
-    let mut config = Config::default().plugin("producer", "sequence", producer_lib, "sequence", &sequence(events), "");
-    let files: Vec<PathBuf> = (0..CONSUMERS).map(|i| dir.join(format!("count{i}.json"))).collect();
-    for (i, file) in files.iter().enumerate() {
-        config = config.counting(&format!("count{i}"), consumer_lib, "count", file);
-    }
-    (config, files)
+    Config::default().plugin("producer", "sequence", producer_lib, "sequence", &sequence(events), "").counts(
+        dir,
+        consumer_lib,
+        0..CONSUMERS,
+    )
 }
 
 /// Reads one consumer's output file as a JSON object.

@@ -111,16 +111,13 @@ pub fn latency() -> Result<Latency> {
     let c = fixture::library("c")?;
     let ticker = format!("rate = {LATENCY_RATE}, count = {LATENCY_EVENTS}, batch = 1");
     let latency_file = dir.path().join("latency.json");
-    let mut config = Config::default().plugin("producer", "ticker", &c, "ticker", &ticker, "").counting(
+    let config = Config::default().plugin("producer", "ticker", &c, "ticker", &ticker, "").counting(
         "latency",
         &c,
         "latency",
         &latency_file,
     );
-    let files: Vec<PathBuf> = (1..CONSUMERS).map(|i| dir.path().join(format!("count{i}.json"))).collect();
-    for (i, file) in files.iter().enumerate() {
-        config = config.counting(&format!("count{i}"), &c, "count", file);
-    }
+    let (config, files) = config.counts(dir.path(), &c, 1..CONSUMERS);
     let mut host = Host::spawn(dir, &config)?;
     host.wait()?;
     fixture::verify_counts(&files, LATENCY_EVENTS, STAMP_BYTES)?;
@@ -162,11 +159,9 @@ const IDLE_MEASURE: Duration = Duration::from_secs(5);
 pub fn idle() -> Result<f64> {
     let dir = fixture::run_dir()?;
     let c = fixture::library("c")?;
-    let mut config = Config::default().plugin("producer", "ticker", &c, "ticker", "count = 0, rate = 0", "");
-    let files: Vec<PathBuf> = (0..CONSUMERS).map(|i| dir.path().join(format!("count{i}.json"))).collect();
-    for (i, file) in files.iter().enumerate() {
-        config = config.counting(&format!("count{i}"), &c, "count", file);
-    }
+    let (config, files) = Config::default()
+        .plugin("producer", "ticker", &c, "ticker", "count = 0, rate = 0", "")
+        .counts(dir.path(), &c, 0..CONSUMERS);
     let mut host = Host::spawn(dir, &config)?;
     thread::sleep(IDLE_SETTLE);
     host.still_running()?;
@@ -199,7 +194,7 @@ pub fn slow_consumer() -> Result<f64> {
     let dir = fixture::run_dir()?;
     let c = fixture::library("c")?;
     let slow_file = dir.path().join("slow.json");
-    let mut config = Config::default()
+    let config = Config::default()
         .log_capacity(SLOW_CAPACITY)
         .plugin("producer", "sequence", &c, "sequence", &fixture::sequence(SLOW_EVENTS), "")
         .plugin(
@@ -210,12 +205,8 @@ pub fn slow_consumer() -> Result<f64> {
             &format!("sleep_ms = 1, path = {}", fixture::quoted(&slow_file)),
             "policy = \"block\"\n",
         );
-    let mut files = vec![slow_file];
-    for i in 1..CONSUMERS {
-        let file = dir.path().join(format!("count{i}.json"));
-        config = config.counting(&format!("count{i}"), &c, "count", &file);
-        files.push(file);
-    }
+    let (config, counts) = config.counts(dir.path(), &c, 1..CONSUMERS);
+    let files: Vec<PathBuf> = std::iter::once(slow_file).chain(counts).collect();
     let mut host = Host::spawn(dir, &config)?;
     let mut peak_kib = 0;
     let status = loop {

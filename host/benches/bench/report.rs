@@ -30,7 +30,7 @@ pub struct Results {
 }
 
 /// What the log may hold at most, for the RSS bound: each event's struct plus its data.
-const EVENT_STRUCT_BYTES: u64 = 176;
+const EVENT_STRUCT_BYTES: u64 = std::mem::size_of::<evhost_abi::evh_event>() as u64;
 const BASE_RSS_MIB: f64 = 64.0;
 
 pub fn rss_bound_mib() -> f64 {

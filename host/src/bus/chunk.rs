@@ -136,14 +136,6 @@ impl Buffers {
 }
 
 impl Chunk {
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
     pub fn end_seq(&self) -> u64 {
         self.first_seq + self.records.len() as u64
     }

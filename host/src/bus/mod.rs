@@ -336,19 +336,18 @@ impl Bus {
     /// recycled as soon as every consumer has passed them.
     pub fn commit(&self, id: ConsumerId, batch: &mut Batch) {
         let end = batch.first_seq + batch.events.len() as u64;
-        self.commit_to(id, end);
-        batch.clear();
-    }
-
-    fn commit_to(&self, id: ConsumerId, end: u64) {
-        let mut state = self.lock();
-        let cursor = &mut state.cursors[id.0];
-        // A drop_oldest cursor may have been moved further meanwhile; never go back.
-        cursor.next = cursor.next.max(end);
-        self.commits.fetch_add(1, Ordering::Release);
-        if state.waiting_producers > 0 {
-            self.room.notify_all();
+        {
+            let mut state = self.lock();
+            let cursor = &mut state.cursors[id.0];
+            // A drop_oldest cursor may have been moved further meanwhile; never go back.
+            cursor.next = cursor.next.max(end);
+            self.commits.fetch_add(1, Ordering::Release);
+            if state.waiting_producers > 0 {
+                self.room.notify_all();
+            }
         }
+        // Outside the lock: letting go of the last reference frees a chunk.
+        batch.clear();
     }
 
     /// No more appends: consumers deliver what is left, then read `End`.

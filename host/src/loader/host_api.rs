@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str};
 
-use super::ingest;
 use super::Instance;
+use super::{copy_text, ingest};
 use crate::bus::{AppendError, Bus, ChunkBuilder};
 
 /// Where a producer instance's events go.
@@ -82,16 +82,6 @@ unsafe fn instance<'a>(host: *mut evh_host) -> Option<&'a InstanceHost> {
     unsafe { (host as *const InstanceHost).as_ref() }
 }
 
-/// # Safety
-/// `message` must be a view valid for the duration of the call.
-unsafe fn message_text(message: evh_str) -> String {
-    if message.ptr.is_null() || message.len == 0 {
-        return String::new();
-    }
-    // SAFETY: non-NULL with a length; the caller promises the bytes are readable.
-    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(message.ptr, message.len) }).into_owned()
-}
-
 unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usize, flags: u32) -> evh_status {
     let call = AssertUnwindSafe(|| {
         // SAFETY: plugins pass back the handle they were given.
@@ -150,7 +140,7 @@ unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the handle and the message view follow the ABI.
         if let Some(host) = unsafe { instance(host) } {
-            host.set_error(unsafe { message_text(message) });
+            host.set_error(unsafe { copy_text(message) });
         }
     }));
 }
@@ -159,7 +149,7 @@ unsafe extern "C" fn log(host: *mut evh_host, level: evh_log_level, message: evh
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the handle and the message view follow the ABI.
         let name = unsafe { instance(host) }.map_or("?", |h| h.name.as_str());
-        let text = unsafe { message_text(message) };
+        let text = unsafe { copy_text(message) };
         match level {
             evh::EVH_LOG_ERROR => tracing::error!(instance = name, "{text}"),
             evh::EVH_LOG_WARN => tracing::warn!(instance = name, "{text}"),

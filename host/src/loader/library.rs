@@ -3,13 +3,14 @@
 //! their instances' hooks, and a Go runtime cannot be unloaded at all.
 
 use std::ffi::c_void;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use evhost_abi::{self as evh, evh_create_args, evh_library, evh_library_init_fn, evh_plugin, evh_status, evh_str};
+use evhost_abi::{self as evh, evh_create_args, evh_library, evh_library_init_fn, evh_plugin, evh_status};
 
 use super::host_api::HOST_API;
-use super::LoadError;
+use super::{copy_text, LoadError};
 
 /// The hooks of one plugin, copied out of its `evh_plugin` table.
 #[derive(Clone, Copy)]
@@ -47,11 +48,9 @@ pub struct Plugin {
     pub kind: Kind,
     pub version: String,
     pub description: String,
-    pub flags: u64,
     pub(super) hooks: Hooks,
     /// The library's own table, passed back in `evh_create_args.plugin`.
     pub(super) raw: *const evh_plugin,
-    pub library: PathBuf,
 }
 
 // SAFETY: `raw` points to the library's immutable plugin table, valid for the process
@@ -74,32 +73,22 @@ pub struct Library {
 const GO_BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 
 /// True when the file at `path` was built by the Go toolchain.
-pub fn file_has_go_runtime(path: &Path) -> bool {
+pub(super) fn file_has_go_runtime(path: &Path) -> bool {
     std::fs::read(path)
         .map(|bytes| bytes.windows(GO_BUILDINFO_MAGIC.len()).any(|w| w == GO_BUILDINFO_MAGIC))
         .unwrap_or(false)
 }
 
-/// Reads a view the library promises to keep valid while it is loaded.
-///
-/// # Safety
-/// `view` must be NULL-with-any-length or point to `len` readable bytes.
-unsafe fn owned_text(view: evh_str) -> String {
-    if view.ptr.is_null() || view.len == 0 {
-        return String::new();
-    }
-    // SAFETY: forwarded from the caller.
-    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(view.ptr, view.len) }).into_owned()
-}
-
 impl Library {
-    /// Loads the library at `path` and performs the handshake.
-    pub fn open(path: &Path) -> Result<Library, LoadError> {
+    /// Loads the library at `path` and performs the handshake. `go_file`: the file carries
+    /// the Go linker's marker (the loader looked before, to refuse a second Go runtime).
+    pub(super) fn open(path: &Path, go_file: bool) -> Result<Library, LoadError> {
         let shown = path.to_path_buf();
         if !path.exists() {
             return Err(LoadError::NotFound { path: shown });
         }
-        let elf = std::fs::read(path).map(|b| b.starts_with(b"\x7fELF")).unwrap_or(false);
+        let mut magic = [0u8; 4];
+        let elf = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF";
         if !elf {
             return Err(LoadError::NotSharedObject {
                 path: shown,
@@ -141,12 +130,12 @@ impl Library {
         // Never unloaded; see the module doc.
         std::mem::forget(library);
         // SAFETY: the description is valid for the library's lifetime (forever now).
-        unsafe { Self::read(shown, description) }
+        unsafe { Self::read(shown, description, go_file) }
     }
 
     /// # Safety
     /// `description` and everything it points to must follow the ABI.
-    unsafe fn read(path: PathBuf, description: &evh_library) -> Result<Library, LoadError> {
+    unsafe fn read(path: PathBuf, description: &evh_library, go_file: bool) -> Result<Library, LoadError> {
         let malformed = |reason: String| LoadError::Malformed { path: path.clone(), reason };
         if (description.struct_size as usize) < std::mem::size_of::<evh_library>() {
             return Err(malformed(format!(
@@ -189,7 +178,7 @@ impl Library {
                 other => Kind::Unknown(other),
             };
             // SAFETY: the plugin's views are valid while the library is loaded.
-            let name = unsafe { owned_text(plugin.name) };
+            let name = unsafe { copy_text(plugin.name) };
             if name.is_empty() {
                 return Err(malformed(format!("plugin {i} has no name")));
             }
@@ -217,15 +206,13 @@ impl Library {
                 name,
                 kind,
                 // SAFETY: as for the name.
-                version: unsafe { owned_text(plugin.version) },
-                description: unsafe { owned_text(plugin.description) },
-                flags: plugin.flags,
+                version: unsafe { copy_text(plugin.version) },
+                description: unsafe { copy_text(plugin.description) },
                 hooks,
                 raw: *pointer,
-                library: path.clone(),
             }));
         }
-        let go_runtime = description.flags & evh::EVH_LIBRARY_GO_RUNTIME != 0 || file_has_go_runtime(&path);
+        let go_runtime = description.flags & evh::EVH_LIBRARY_GO_RUNTIME != 0 || go_file;
         Ok(Library { path, abi_major: major, abi_minor: minor, go_runtime, plugins })
     }
 }

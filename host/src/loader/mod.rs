@@ -13,7 +13,20 @@ use std::sync::Arc;
 
 pub use host_api::{InstanceHost, Sink};
 pub use instance::{Delivered, HookError, Instance};
-pub use library::{file_has_go_runtime, Kind, Library, Plugin};
+use library::file_has_go_runtime;
+pub use library::{Kind, Library, Plugin};
+
+/// A copy of a string view from a plugin (names, messages), with bad UTF-8 replaced.
+///
+/// # Safety
+/// `view` must be NULL with any length, or point to `len` readable bytes for the call.
+unsafe fn copy_text(view: evhost_abi::evh_str) -> String {
+    if view.ptr.is_null() || view.len == 0 {
+        return String::new();
+    }
+    // SAFETY: non-NULL with a length: the caller promises the bytes are readable.
+    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(view.ptr, view.len) }).into_owned()
+}
 
 /// Why a library could not be used. Each variant's `help` says how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -72,14 +85,18 @@ impl Loader {
         if let Some(library) = self.libraries.get(&key) {
             return Ok(library.clone());
         }
+        let second_go =
+            |first: &PathBuf| LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() };
+        // Before dlopen when the file shows it, so that a second Go runtime never starts;
+        // after, for a library that only declares it.
         let go_file = file_has_go_runtime(path);
         if let (true, Some(first)) = (go_file, &self.go_library) {
-            return Err(LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() });
+            return Err(second_go(first));
         }
-        let library = Arc::new(Library::open(path)?);
+        let library = Arc::new(Library::open(path, go_file)?);
         if library.go_runtime {
             if let Some(first) = &self.go_library {
-                return Err(LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() });
+                return Err(second_go(first));
             }
             self.go_library = Some(path.to_path_buf());
         }
