@@ -55,8 +55,8 @@ type ProducerFactory func(ctx *Context, config []byte) (Producer, error)
 
 // RegisterConsumer adds a consumer plugin to this library. Call it from an init function;
 // a library may register many plugins. Mistakes (an empty or duplicate name, a nil
-// factory, a call after the host loaded the library) make the library fail to load, with
-// the reason on the host's stderr.
+// factory) make the library fail to load, with the reason on the host's stderr; a call
+// after the host loaded the library is ignored.
 func RegisterConsumer(info PluginInfo, factory ConsumerFactory) {
 	var flags uint64
 	if info.Concurrent {

@@ -172,8 +172,8 @@ func TestLibraryDescription(t *testing.T) {
 }
 
 func TestRegisterAfterLoadLeavesTheDescription(t *testing.T) {
-	// The library was built in TestMain; registering now cannot change it, and the mistake
-	// is recorded rather than panicked on (a panic here would kill the host process).
+	// The library was built in TestMain; registering now must not change it, nor panic (a
+	// panic here would kill the host process).
 	evhost.RegisterConsumer(evhost.PluginInfo{Name: "late"},
 		func(*evhost.Context, []byte) (evhost.Consumer, error) { return panicky{}, nil })
 	if again, st := testhost.Load(); st != 0 || len(again.Plugins) != 5 {
@@ -311,6 +311,9 @@ func TestEmitErrors(t *testing.T) {
 	}
 	if errs := inst.Host.Errors(); len(errs) != 1 || errs[0] != evhost.ErrBusy.Error() {
 		t.Fatalf("set_error = %q", errs)
+	}
+	if flags := inst.Host.Refused(); len(flags) != 1 || flags[0] != abi.EmitNonblock {
+		t.Fatalf("TryEmit's flags = %v, want [EVH_EMIT_NONBLOCK]", flags)
 	}
 
 	stopped, _ := lib.Create("burst", "stopped", `{"n": 3}`)

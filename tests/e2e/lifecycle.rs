@@ -39,7 +39,6 @@ fn stops_cleanly_on(signal: Signal, env: &Env, consumers: &[(&str, &str)]) {
     let (first, reference) = &results[0];
     let count = reference["count"].as_u64().expect("a count");
     assert!(count > 0, "no events flowed before the signal: {reference}");
-    assert!(count < 1_000_000_000_000, "the producer was not stopped: {reference}");
     for (name, result) in &results {
         assert_eq!(result["in_order"], true, "{name}: {result}");
         // Every consumer drained everything the log accepted: same count, same digest.

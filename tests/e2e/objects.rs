@@ -104,8 +104,7 @@ fn create_update_and_delete_give_three_events_in_order() {
             ("deleted".into(), "docs/a.txt".into(), json!({ "bucket": "bucket", "key": "docs/a.txt", "size": 0 })),
         ]
     );
-    let mut ids: Vec<_> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    ids.dedup();
+    let ids: std::collections::BTreeSet<_> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3, "every event has its own id: {events:#?}");
 }
 

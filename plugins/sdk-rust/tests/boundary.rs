@@ -187,6 +187,8 @@ struct Host {
     errors: Mutex<Vec<String>>,
     logs: Mutex<Vec<(evh_log_level, String)>>,
     emits: Mutex<Vec<Vec<Emitted>>>,
+    /// The flags of every emit call, answered or not.
+    flags: Mutex<Vec<u32>>,
     busy: AtomicBool,
 }
 
@@ -209,8 +211,9 @@ unsafe fn string(s: evh_str) -> String {
     String::from_utf8(std::slice::from_raw_parts(s.ptr, s.len).to_vec()).unwrap()
 }
 
-unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usize, _flags: u32) -> evh_status {
+unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usize, flags: u32) -> evh_status {
     let host = &*(host as *const Host);
+    host.flags.lock().unwrap().push(flags);
     if host.busy.load(Ordering::SeqCst) {
         return EVH_BUSY;
     }
@@ -507,6 +510,7 @@ fn emit_sends_each_batch_in_one_call() {
     assert_eq!(run(burst, instance), EVH_OK);
     let emits = host.emits.lock().unwrap();
     assert_eq!(emits.iter().map(Vec::len).collect::<Vec<_>>(), [3, 1, 12]);
+    assert_eq!(*host.flags.lock().unwrap(), [EVH_EMIT_BLOCK; 3]);
     let all: Vec<&Emitted> = emits.iter().flatten().collect();
     assert_eq!(all.iter().map(|e| e.id.parse::<usize>().unwrap()).collect::<Vec<_>>(), (0..16).collect::<Vec<_>>());
     let with_ext = |id: &str| Emitted {
@@ -528,6 +532,7 @@ fn emit_like_shares_the_template_s_attributes() {
     let burst = plugin("burst");
     let instance = create(&host, burst, r#"{"mode": "like", "batches": [2, 3]}"#).unwrap();
     assert_eq!(run(burst, instance), EVH_OK);
+    assert_eq!(*host.flags.lock().unwrap(), [EVH_EMIT_BLOCK; 2]);
     let emits = host.emits.lock().unwrap();
     let like = |id: &str| Emitted {
         id: id.into(),
@@ -549,6 +554,7 @@ fn emit_errors_are_typed_and_reported() {
     assert_eq!(run(burst, busy), EVH_BUSY);
     let busy_like = create(&host, burst, r#"{"mode": "try_like", "batches": [1]}"#).unwrap();
     assert_eq!(run(burst, busy_like), EVH_BUSY);
+    assert_eq!(*host.flags.lock().unwrap(), [EVH_EMIT_NONBLOCK; 2], "try_emit and try_emit_like do not wait");
     host.busy.store(false, Ordering::SeqCst);
     let invalid = create(&host, burst, r#"{"mode": "invalid"}"#).unwrap();
     assert_eq!(run(burst, invalid), EVH_ERR_INVALID_ARGUMENT);

@@ -56,7 +56,9 @@ type Host struct {
 	errors     []string
 	logs       []Log
 	emitStatus int32
-	stop       bool
+	// The flags of the emits answered with emitStatus.
+	refused []uint32
+	stop    bool
 }
 
 // SetEmitStatus makes every later emit answer status (0 accepts and records).
@@ -77,6 +79,13 @@ func (h *Host) SetDiscard(discard bool) {
 func (h *Host) SetStopRequested(stop bool) { h.mu.Lock(); defer h.mu.Unlock(); h.stop = stop }
 
 // Emits returns the emit calls recorded so far.
+// Refused returns the flags of the emits SetEmitStatus answered, in order.
+func (h *Host) Refused() []uint32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]uint32(nil), h.refused...)
+}
+
 func (h *Host) Emits() []Emit {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -252,6 +261,7 @@ func testhostEmit(id C.uint64_t, events *C.evh_event, n C.size_t, flags C.uint32
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.emitStatus != 0 {
+		h.refused = append(h.refused, e.Flags)
 		return C.evh_status(h.emitStatus)
 	}
 	h.emits = append(h.emits, e)
