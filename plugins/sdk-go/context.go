@@ -31,10 +31,10 @@ func (c *Context) Name() string { return c.name }
 func (c *Context) ConfigDir() string { return c.host.ConfigDir }
 
 // Resolve returns path from the plugin's config the way the host resolves its own: a
-// relative path is relative to the config file's folder. "-" (stdout by convention) and
-// absolute paths come back as they are.
+// relative path is relative to the config file's folder. "-" (stdout by convention),
+// absolute paths and an empty one (for the plugin's check to refuse) come back as they are.
 func (c *Context) Resolve(path string) string {
-	if path == "-" || filepath.IsAbs(path) || c.host.ConfigDir == "" {
+	if path == "" || path == "-" || filepath.IsAbs(path) || c.host.ConfigDir == "" {
 		return path
 	}
 	return filepath.Join(c.host.ConfigDir, path)

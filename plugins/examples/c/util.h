@@ -140,7 +140,7 @@ static inline int evh_ex_write_file(const char *path, const char *text, size_t l
 
 /*
  * Resolves a path from a plugin's config the way the host resolves its own: a relative path
- * is relative to the config file's folder (args->config_dir). "-" and absolute paths stay.
+ * is relative to the config file's folder (args->config_dir). "-", absolute and empty paths stay.
  * Takes ownership of `path` (malloc'd, not NULL) and returns a malloc'd path, or NULL when
  * out of memory (`path` is then freed).
  */
@@ -150,7 +150,7 @@ static inline char *evh_ex_resolve_path(const evh_create_args *args, char *path)
     size_t path_len;
     char *joined;
 
-    if (path[0] == '/' || dir_len == 0 || strcmp(path, "-") == 0) {
+    if (path[0] == '\0' || path[0] == '/' || dir_len == 0 || strcmp(path, "-") == 0) {
         return path;
     }
     path_len = strlen(path);

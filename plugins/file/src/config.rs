@@ -1,4 +1,4 @@
-//! The `config` table: `path`, `rotate_bytes`, `keep`, `fsync`, checked into a `Settings`.
+//! The `config` table: `path`, `rotate_bytes`, `keep`, `fsync`, checked into a `Target`.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ const DEFAULT_KEEP: u32 = 5;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// The file to append to (relative to the host's working folder), or `-` for stdout.
+    /// The file to append to (relative to the config file's folder), or `-` for stdout.
     pub(crate) path: Option<String>,
     /// Rotate before a line would take the file past this size: bytes, or "64MiB".
     rotate_bytes: Option<Size>,

@@ -74,14 +74,11 @@ impl Config {
         let mut methods: Vec<Method> = Vec::with_capacity(names.len());
         for name in &names {
             // HTTP methods are case-sensitive and conventionally upper case; "post" means POST.
-            let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes())
-                .ok()
-                .filter(|_| !name.is_empty())
-                .ok_or_else(|| {
-                    Error::config(format!(
-                        "config: `methods` has {name:?}, which is not an HTTP method; write e.g. [\"POST\", \"PUT\"]"
-                    ))
-                })?;
+            let method = Method::from_bytes(name.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                Error::config(format!(
+                    "config: `methods` has {name:?}, which is not an HTTP method; write e.g. [\"POST\", \"PUT\"]"
+                ))
+            })?;
             if !methods.contains(&method) {
                 methods.push(method);
             }
@@ -166,6 +163,7 @@ mod tests {
         assert!(check(r#"{"methods": ["GET POST"]}"#).unwrap_err().contains("not an HTTP method"));
         assert!(check(r#"{"token": ""}"#).unwrap_err().contains("`token`"));
         assert!(check(r#"{"type": ""}"#).unwrap_err().contains("`type`"));
+        assert!(check(r#"{"methods": [""]}"#).unwrap_err().contains("not an HTTP method"));
         assert!(check(r#"{"lisen": "x"}"#).unwrap_err().contains("unknown field `lisen`"));
     }
 }

@@ -118,8 +118,13 @@ impl Config {
                 None
             }
         };
+        if self.s3_token.as_deref() == Some("") {
+            return Err(Error::config(
+                "`s3_token` must not be empty; leave it out to accept notifications without one",
+            ));
+        }
         let s3 = match self.s3_listen {
-            Some(listen) => Some(S3 { listener: bind(&listen)?, token: self.s3_token.filter(|t| !t.is_empty()) }),
+            Some(listen) => Some(S3 { listener: bind(&listen)?, token: self.s3_token }),
             None if self.s3_token.is_some() => {
                 return Err(Error::config("`s3_token` applies to S3 mode, which needs `s3_listen`"))
             }
@@ -215,6 +220,8 @@ mod tests {
         assert!(error(r#"{"path": "/tmp", "include": ["[a"]}"#).contains("not a glob"));
         assert!(error(r#"{"s3_listen": "nowhere"}"#).contains("not an address"));
         assert!(error(r#"{"s3_listen": "127.0.0.1:0", "bucket": "b"}"#).contains("directory mode"));
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_token": ""}"#).contains("must not be empty"));
+        assert!(error(r#"{"path": ""}"#).contains("does not exist"), "an empty path is refused");
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let listen = taken.local_addr().unwrap().to_string();
         assert!(error(&format!(r#"{{"s3_listen": "{listen}"}}"#)).contains("another process"));

@@ -171,11 +171,12 @@ impl Context {
     }
 
     /// `path` from the plugin's config, resolved the way the host resolves its own: a
-    /// relative path is relative to the config file's folder. `-` (stdout by convention)
-    /// and absolute paths are returned as they are.
+    /// relative path is relative to the config file's folder. `-` (stdout by convention),
+    /// absolute paths and an empty one (for the plugin's check to refuse) are returned as
+    /// they are.
     pub fn resolve(&self, path: impl AsRef<Path>) -> PathBuf {
         let path = path.as_ref();
-        if path.is_absolute() || path == Path::new("-") {
+        if path.is_absolute() || path == Path::new("-") || path.as_os_str().is_empty() {
             path.to_path_buf()
         } else {
             self.config_dir.join(path)
@@ -239,5 +240,21 @@ impl Context {
     /// the host rejects events from a consumer. Each emitter keeps its own scratch buffers.
     pub fn emitter(&self) -> Emitter {
         Emitter::new(self.cell.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_joins_relative_paths_to_the_config_folder_only() {
+        let cell = Arc::new(HostCell::new(ptr::null(), ptr::null_mut()));
+        let ctx = Context::new(cell, "test", "t1", "/etc/evhost");
+        assert_eq!(ctx.resolve("events.jsonl"), Path::new("/etc/evhost/events.jsonl"));
+        assert_eq!(ctx.resolve("/var/log/x"), Path::new("/var/log/x"));
+        assert_eq!(ctx.resolve("-"), Path::new("-"));
+        // Empty stays empty, so that the plugin's own check refuses it.
+        assert_eq!(ctx.resolve(""), Path::new(""));
     }
 }
