@@ -46,7 +46,8 @@ func (s *scripted) Stop() {}
 
 var lastScripted struct {
 	sync.Mutex
-	c *scripted
+	c   *scripted
+	ctx *evhost.Context
 }
 
 // burst emits its config's events in one Emit, or TryEmit with "try".
@@ -83,7 +84,7 @@ func init() {
 	evhost.RegisterConsumer(evhost.PluginInfo{Name: "panicky", Version: "1", Description: "panics"},
 		func(*evhost.Context, []byte) (evhost.Consumer, error) { return panicky{}, nil })
 	evhost.RegisterConsumer(evhost.PluginInfo{Name: "scripted", Version: "1.2.3", Description: "answers as told"},
-		func(_ *evhost.Context, config []byte) (evhost.Consumer, error) {
+		func(ctx *evhost.Context, config []byte) (evhost.Consumer, error) {
 			var c struct {
 				Result string `json:"result"`
 			}
@@ -92,7 +93,7 @@ func init() {
 			}
 			s := &scripted{result: c.Result}
 			lastScripted.Lock()
-			lastScripted.c = s
+			lastScripted.c, lastScripted.ctx = s, ctx
 			lastScripted.Unlock()
 			return s, nil
 		})
@@ -363,5 +364,24 @@ func TestDecodeConfigEmptyIsEmptyObject(t *testing.T) {
 	var c strictConfig
 	if err := evhost.DecodeConfig(nil, &c); err != nil || c.Count != nil {
 		t.Fatalf("DecodeConfig(nil) = %v, %+v", err, c)
+	}
+}
+
+func TestAContextKeptPastDestroyDoesNothing(t *testing.T) {
+	inst, st := lib.Create("scripted", "kept", `{"result": "ok"}`)
+	if st != abi.OK {
+		t.Fatalf("on_create = %s", abi.StatusName(st))
+	}
+	lastScripted.Lock()
+	ctx := lastScripted.ctx
+	lastScripted.Unlock()
+	inst.Destroy()
+	// The host may have freed its handle: the context must not reach it any more.
+	ctx.Errorf("after destroy")
+	if logs := inst.Host.Logs(); len(logs) != 0 {
+		t.Errorf("a context logged after on_destroy: %v", logs)
+	}
+	if !ctx.StopRequested() {
+		t.Error("a context of a destroyed instance does not read as stopped")
 	}
 }

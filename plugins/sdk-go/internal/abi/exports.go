@@ -56,7 +56,14 @@ func evhgoOnCreate(slot C.int, args *C.evh_create_args, out *C.uintptr_t) (statu
 	if args == nil || out == nil || args.struct_size < C.sizeof_evh_create_args || args.api == nil {
 		return C.EVH_ERR_INVALID_ARGUMENT
 	}
-	host := Host{api: args.api, host: args.host}
+	host := newHost(args.api, args.host)
+	// A failed create leaves no instance: what the factory kept of the host goes dead.
+	// (Deferred first, so it runs last, after a panic became the status.)
+	defer func() {
+		if status != C.EVH_OK {
+			host.Close()
+		}
+	}()
 	defer recoverStatus(host, "on_create", &status)
 	p := plugin(int(slot))
 	name := strings.Clone(goString(args.instance_name))
@@ -127,6 +134,7 @@ func evhgoOnDestroy(h C.uintptr_t) {
 		return
 	}
 	defer cgo.Handle(h).Delete()
+	defer inst.host.Close()
 	defer recoverLog(inst.host, "on_destroy")
 	if inst.consumer != nil {
 		inst.consumer.Destroy()
