@@ -188,8 +188,9 @@ impl Emitter {
     }
 
     fn send(&mut self, events: &[OutEvent<'_>], flags: u32) -> Result<(), EmitError> {
-        // One pass. An event's extensions are counted by their index until the attribute
-        // buffer stops growing; then the indexes become pointers.
+        // One pass over the events. An event's extensions are held by their index until the
+        // attribute buffer stops growing; then a pass over the events that have any turns
+        // the indexes into pointers.
         self.events.clear();
         self.attrs.clear();
         for (i, event) in events.iter().enumerate() {

@@ -4,8 +4,6 @@
 //! `dev.evhost.example.sequence`, datacontenttype `application/octet-stream`, and
 //! `payload_bytes` data bytes where byte i = (k + i) mod 256.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use evhost_sdk::{Context, EmitError, Emitter, Error, OutEvent, Producer};
 use serde::Deserialize;
 
@@ -32,7 +30,6 @@ fn default_64() -> usize {
 
 pub struct Sequence {
     config: Config,
-    stop: AtomicBool,
 }
 
 impl Producer for Sequence {
@@ -44,7 +41,7 @@ impl Producer for Sequence {
         if config.batch == 0 {
             return Err(Error::config("config: `batch` must be at least 1"));
         }
-        Ok(Sequence { config, stop: AtomicBool::new(false) })
+        Ok(Sequence { config })
     }
 
     fn run(&self, emitter: &mut Emitter) -> Result<(), Error> {
@@ -59,7 +56,8 @@ impl Producer for Sequence {
         let template = OutEvent::new("", SOURCE, TYPE).datacontenttype(CONTENT_TYPE);
         let mut k = 0;
         while k < count {
-            if self.stop.load(Ordering::Relaxed) || emitter.stop_requested() {
+            // True once the host called on_stop: the SDK keeps the flag, so no `stop` here.
+            if emitter.stop_requested() {
                 break;
             }
             let n = (count - k).min(batch as u64) as usize;
@@ -83,9 +81,5 @@ impl Producer for Sequence {
             }
         }
         Ok(())
-    }
-
-    fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 }
