@@ -1,5 +1,5 @@
 # evhost: two commands matter. `make demo` builds everything and runs the demo;
-# `make test` builds everything and runs every test (Rust, C, C++, Go, end to end).
+# `make test` builds everything and runs every test (Rust and Go units; end to end with C, C++, Rust and Go plugins).
 
 CARGO   ?= cargo
 PLUGINS := $(abspath target/plugins)

@@ -140,3 +140,30 @@ fn relative_plugin_paths_are_relative_to_the_config_file() {
     assert_eq!(env.json_lines("conf/out/events.jsonl").len(), 100);
     assert!(!env.path("out").exists(), "nothing is written relative to the working directory");
 }
+
+/// The README's three `print` consumers write the same line for the same event.
+#[test]
+fn the_readme_print_consumers_print_the_same_lines() {
+    let env = Env::new();
+    let mut toml = String::from(
+        "[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 3, payload_bytes = 5 }\n",
+    );
+    for (name, library) in [("c", "{C}"), ("rust", "{RUST}"), ("go", "{GO}")] {
+        toml.push_str(&format!("\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"print\"\n"));
+    }
+    env.config(&toml);
+    let out = env.run();
+    out.expect_code(0);
+    for language in ["c", "rust", "go"] {
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with(&format!("[{language}] "))).collect();
+        let expected: Vec<String> = (0..3)
+            .map(|k| {
+                format!(
+                    "[{language}] #{} dev.evhost.example.sequence id={k} source=/evhost/examples/sequence (5 bytes)",
+                    k + 1
+                )
+            })
+            .collect();
+        assert_eq!(lines, expected, "{language}:\n{}", out.stdout);
+    }
+}
