@@ -36,9 +36,13 @@ pub fn to_json(event: &EventRef<'_>) -> Map<String, Value> {
     for (key, value) in event.extensions() {
         out.insert(key.into(), json!(value));
     }
+    // The rule of the SDK's cloudevents::to_json, so that the dead-letter file and the
+    // `file` plugin write an event alike: no content type means JSON (as the CloudEvents
+    // JSON format says), and so do application/json, text/json and */*+json.
     let ct = event.datacontenttype();
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let json_type =
-        ct.starts_with("application/json") || ct.split(';').next().is_some_and(|t| t.trim().ends_with("+json"));
+        ct.is_empty() || essence == "application/json" || essence == "text/json" || essence.ends_with("+json");
     match serde_json::from_slice::<Value>(event.data()) {
         Ok(value) if json_type => {
             out.insert("data".into(), value);
@@ -83,5 +87,61 @@ impl DeadLetter {
         }
         file.flush()?;
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::bus::{Batch, Bus, ChunkBuilder, EventIn, Read};
+    use crate::config::{LogConfig, Policy};
+
+    /// The `data`/`data_base64` of each event's JSON, for (content type, data) pairs.
+    fn data_of(events: &[(&str, &[u8])]) -> Vec<serde_json::Value> {
+        let mut builder = ChunkBuilder::with_capacity(events.len(), 0, 0);
+        for (i, (datacontenttype, data)) in events.iter().enumerate() {
+            let id = i.to_string();
+            builder.push_event(&EventIn {
+                id: &id,
+                source: "/s",
+                specversion: "",
+                ty: "t",
+                subject: "",
+                datacontenttype,
+                dataschema: "",
+                time: "",
+                data,
+            });
+        }
+        let bus = Bus::new(&LogConfig { capacity: 16, max_bytes: 1 << 20 });
+        let reader = bus.add_consumer(Policy::Block);
+        bus.append(builder, false).unwrap();
+        let mut batch = Batch::default();
+        assert!(matches!(bus.try_read(reader, 16, &mut batch), Read::Events { .. }));
+        batch
+            .iter_from(0)
+            .map(|e| {
+                let json = super::to_json(&e);
+                json.get("data").or_else(|| json.get("data_base64")).cloned().unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn data_is_inline_when_the_type_is_json_or_absent_and_it_parses() {
+        let data = data_of(&[
+            ("", br#"{"a":1}"#),
+            ("Text/JSON; charset=utf-8", b"[1]"),
+            ("application/cloudevents+json", b"2"),
+            ("application/json", b"not json"),
+            ("application/octet-stream", br#"{"a":1}"#),
+        ]);
+        let expected = [
+            serde_json::json!({"a": 1}),
+            serde_json::json!([1]),
+            serde_json::json!(2),
+            "bm90IGpzb24=".into(),
+            "eyJhIjoxfQ==".into(),
+        ];
+        assert_eq!(data, expected);
     }
 }
