@@ -7,7 +7,7 @@ import (
 )
 
 // The plugins' behaviour on real events is checked end to end by the host's tests (and
-// by the known digest vector in the SDK README); these cover what needs no host.
+// by the known digest vector in plugins/examples/c/README.md); these cover what needs no host.
 
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
