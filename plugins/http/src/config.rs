@@ -4,6 +4,7 @@
 use std::fmt;
 
 use axum::http::Method;
+use evhost_http_serve::{count_key, duration_key, Limits};
 use evhost_sdk::Error;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -25,7 +26,20 @@ pub struct Config {
     token: Option<String>,
     #[serde(default)]
     methods: Option<Vec<String>>,
+    header_timeout: Option<String>,
+    body_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<u64>,
+    max_headers: Option<u64>,
+    max_header_bytes: Option<u64>,
 }
+
+/// The most `max_connections` accepted: each is a file descriptor.
+const MOST_CONNECTIONS: usize = 65536;
+/// The most `max_headers` accepted; hyper holds room for this many times `HARD_FACTOR`.
+const MOST_HEADERS: usize = 4096;
+/// The most `max_header_bytes` accepted; hyper buffers up to this times `HARD_FACTOR`.
+const MOST_HEADER_BYTES: usize = 1 << 20;
 
 fn default_listen() -> String {
     DEFAULT_LISTEN.to_owned()
@@ -45,6 +59,7 @@ pub struct Settings {
     pub methods: Vec<Method>,
     /// `methods` joined for the `Allow` header of a 405.
     pub allow: String,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -84,8 +99,36 @@ impl Config {
             }
         }
         let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-        Ok(Settings { listen: self.listen, ty: self.ty, max_body_bytes, token: self.token, methods, allow })
+        let limits = limits(
+            &self.header_timeout,
+            &self.body_timeout,
+            &self.idle_timeout,
+            self.max_connections,
+            self.max_headers,
+            self.max_header_bytes,
+        )
+        .map_err(|reason| Error::config(format!("config: {reason}")))?;
+        Ok(Settings { listen: self.listen, ty: self.ty, max_body_bytes, token: self.token, methods, allow, limits })
     }
+}
+
+fn limits(
+    header_timeout: &Option<String>,
+    body_timeout: &Option<String>,
+    idle_timeout: &Option<String>,
+    max_connections: Option<u64>,
+    max_headers: Option<u64>,
+    max_header_bytes: Option<u64>,
+) -> Result<Limits, String> {
+    let default = Limits::default();
+    Ok(Limits {
+        header_timeout: duration_key("header_timeout", header_timeout.as_deref(), default.header_timeout)?,
+        body_timeout: duration_key("body_timeout", body_timeout.as_deref(), default.body_timeout)?,
+        idle_timeout: duration_key("idle_timeout", idle_timeout.as_deref(), default.idle_timeout)?,
+        max_connections: count_key("max_connections", max_connections, default.max_connections, MOST_CONNECTIONS)?,
+        max_headers: count_key("max_headers", max_headers, default.max_headers, MOST_HEADERS)?,
+        max_header_bytes: count_key("max_header_bytes", max_header_bytes, default.max_header_bytes, MOST_HEADER_BYTES)?,
+    })
 }
 
 /// A byte count: a number, or a string with a unit as in the host's config ("512KiB", "1MiB").
