@@ -6,6 +6,7 @@ mod cross_language;
 mod delivery;
 mod file_and_webhook;
 mod http;
+mod http_limits;
 mod inspect;
 mod lifecycle;
 mod objects;

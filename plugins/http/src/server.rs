@@ -174,7 +174,7 @@ fn body_refusal(error: BodyError, settings: &Settings) -> Refusal {
         BodyError::Timeout => Refusal::new(
             StatusCode::REQUEST_TIMEOUT,
             format!(
-                "the body did not arrive within body_timeout ({:?}); nothing was accepted, send it again faster",
+                "the body did not arrive within body_timeout ({:?}); nothing was accepted; send the whole body within that time",
                 settings.limits.body_timeout
             ),
         )
@@ -184,20 +184,19 @@ fn body_refusal(error: BodyError, settings: &Settings) -> Refusal {
 }
 
 /// Why the host found a batch too large. Both reasons share `EVH_ERR_TOO_LARGE`, and the
-/// host's message reaches its log, not the plugin; one event is always the first reason,
-/// because the host keeps its log larger than its largest event.
+/// host's own message reaches its log, not the plugin; one event is always the first
+/// reason, because the host keeps its log larger than its largest event.
 fn too_large(events: &[OutEvent<'_>]) -> String {
-    if let [event] = events {
-        return format!(
+    match events {
+        [event] => format!(
             "event {:?} is over the host's max_event_bytes; send large payloads by reference, or raise [host] max_event_bytes; nothing was accepted",
             event.id
-        );
+        ),
+        _ => format!(
+            "the batch of {} events is too large for the host: either it is larger than the whole event log ([log] capacity in events, or max_bytes), so send it as smaller batches or raise those, or one of its events is over [host] max_event_bytes; the host's log line \"emit refused\" says which; nothing was accepted",
+            events.len()
+        ),
     }
-    let bytes: usize = events.iter().map(|e| e.data.len()).sum();
-    format!(
-        "the host refused this batch of {} events ({bytes} bytes of data) as too large: either the batch is larger than the whole event log ([log] capacity in events, or max_bytes), so send it as smaller batches or raise those, or one of its events is over [host] max_event_bytes; the host's log says which; nothing was accepted",
-        events.len()
-    )
 }
 
 /// A response other than 202: a status, a reason as JSON `{"error": ...}`, maybe a header.

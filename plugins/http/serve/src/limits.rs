@@ -64,7 +64,9 @@ mod tests {
         let default = Duration::from_secs(1);
         assert_eq!(duration_key("t", None, default).unwrap(), default);
         assert_eq!(duration_key("t", Some("250ms"), default).unwrap(), Duration::from_millis(250));
-        assert!(duration_key("header_timeout", Some("soon"), default).unwrap_err().contains("`header_timeout` = \"soon\""));
+        assert!(duration_key("header_timeout", Some("soon"), default)
+            .unwrap_err()
+            .contains("`header_timeout` = \"soon\""));
         assert!(duration_key("t", Some("0s"), default).unwrap_err().contains("shorter than 1ms"));
         assert_eq!(count_key("n", Some(7), 3, 10).unwrap(), 7);
         assert!(count_key("max_connections", Some(0), 3, 10).unwrap_err().contains("between 1 and 10"));

@@ -82,7 +82,13 @@ where
         let permit = match permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                warn(0, format!("{} connections are open, the limit (max_connections); new ones wait until one closes", limits.max_connections));
+                warn(
+                    0,
+                    format!(
+                        "{} connections are open, the limit (max_connections); new ones wait until one closes",
+                        limits.max_connections
+                    ),
+                );
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
                     () = &mut stop => break,
@@ -116,7 +122,8 @@ where
                 }
             })
         };
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(Watched::new(stream, clock.clone())), service));
+        let connection =
+            graceful.watch(http.serve_connection(TokioIo::new(Watched::new(stream, clock.clone())), service));
         let (limits, counters) = (limits.clone(), counters.clone());
         tokio::spawn(async move {
             let _permit = permit;
