@@ -10,5 +10,6 @@ mod http_limits;
 mod inspect;
 mod lifecycle;
 mod objects;
+mod objects_limits;
 mod schedule;
 mod support;

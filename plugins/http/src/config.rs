@@ -172,6 +172,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn check(json: &str) -> Result<Settings, String> {
@@ -187,6 +189,18 @@ mod tests {
         assert_eq!(settings.max_body_bytes, 1 << 20);
         assert_eq!(settings.allow, "POST, PUT");
         assert!(settings.token.is_none());
+        assert_eq!(settings.limits, Limits::default());
+    }
+
+    #[test]
+    fn limits() {
+        let settings = check(r#"{"header_timeout": "500ms", "body_timeout": "2s", "idle_timeout": "1m", "max_connections": 10, "max_headers": 20, "max_header_bytes": 4096}"#).unwrap();
+        let limits = settings.limits;
+        assert_eq!(
+            (limits.header_timeout, limits.body_timeout, limits.idle_timeout),
+            (Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(60))
+        );
+        assert_eq!((limits.max_connections, limits.max_headers, limits.max_header_bytes), (10, 20, 4096));
     }
 
     #[test]
@@ -208,5 +222,13 @@ mod tests {
         assert!(check(r#"{"type": ""}"#).unwrap_err().contains("`type`"));
         assert!(check(r#"{"methods": [""]}"#).unwrap_err().contains("not an HTTP method"));
         assert!(check(r#"{"lisen": "x"}"#).unwrap_err().contains("unknown field `lisen`"));
+        assert!(check(r#"{"header_timeout": "10"}"#)
+            .unwrap_err()
+            .contains("`header_timeout` = \"10\" has no known unit"));
+        assert!(check(r#"{"idle_timeout": "0ms"}"#).unwrap_err().contains("shorter than 1ms"));
+        assert!(check(r#"{"max_connections": 0}"#)
+            .unwrap_err()
+            .contains("`max_connections` = 0 must be between 1 and"));
+        assert!(check(r#"{"max_headers": 100000}"#).unwrap_err().contains("`max_headers`"));
     }
 }

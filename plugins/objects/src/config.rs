@@ -281,6 +281,12 @@ mod tests {
         assert!(error(r#"{"s3_listen": "127.0.0.1:0", "bucket": "b"}"#).contains("directory mode"));
         assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_token": ""}"#).contains("must not be empty"));
         assert!(error(r#"{"path": ""}"#).contains("does not exist"), "an empty path is refused");
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "follow_symlinks": true}"#)
+            .contains("`follow_symlinks` applies to directory mode"));
+        assert!(error(r#"{"path": "/tmp", "s3_idle_timeout": "1s"}"#).contains("`s3_idle_timeout` applies to S3 mode"));
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_body_timeout": "soon"}"#)
+            .contains("`s3_body_timeout` = \"soon\""));
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_max_connections": 0}"#).contains("between 1 and"));
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let listen = taken.local_addr().unwrap().to_string();
         assert!(error(&format!(r#"{{"s3_listen": "{listen}"}}"#)).contains("another process"));
