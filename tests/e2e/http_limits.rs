@@ -167,7 +167,8 @@ fn a_flood_of_idle_connections_holds_at_most_max_connections() {
     let flood: Vec<TcpStream> = (0..300).map(|_| connect(&host)).collect();
     std::thread::sleep(Duration::from_millis(150));
     let during = open_files(pid);
-    assert!(during <= before + 50, "{during} descriptors open with the flood, {before} before");
+    // 50 connections, and a little room for anything else the host opens meanwhile.
+    assert!(during <= before + 53, "{during} descriptors open with the flood, {before} before");
     let started = Instant::now();
     let reply = host.post("/after-the-flood", "text/plain", b"still here");
     assert_eq!(reply.status, 202, "{reply:?}");
