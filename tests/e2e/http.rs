@@ -16,14 +16,14 @@ const HTTP: &str = "libevh_http.so";
 const FILE: &str = "libevh_file.so";
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
 }
 
 /// `evhost.toml` with `top` first (a `[log]` table, ...), then the http producer on `port`
 /// with the extra config keys `http` (inline-table syntax, may be empty), the `file` consumer
 /// writing events.jsonl, and `bottom` (more consumers).
-fn setup(port: u16, top: &str, http: &str, bottom: &str) -> Env {
+pub(crate) fn setup(port: u16, top: &str, http: &str, bottom: &str) -> Env {
     let env = Env::new();
     let http = if http.is_empty() { String::new() } else { format!(", {http}") };
     env.config(&format!(
@@ -49,15 +49,15 @@ config = {{ path = "events.jsonl" }}
 }
 
 /// A running host and a client for it.
-struct Host {
-    env: Env,
-    running: Running,
-    base: String,
+pub(crate) struct Host {
+    pub(crate) env: Env,
+    pub(crate) running: Running,
+    pub(crate) base: String,
     agent: ureq::Agent,
 }
 
 /// Starts the host of `setup(..)` and waits until the server is up.
-fn start(top: &str, http: &str, bottom: &str) -> Host {
+pub(crate) fn start(top: &str, http: &str, bottom: &str) -> Host {
     let port = free_port();
     let env = setup(port, top, http, bottom);
     let mut running = env.spawn();
@@ -69,21 +69,21 @@ fn start(top: &str, http: &str, bottom: &str) -> Host {
 
 /// One answer: status, the headers we look at, and the JSON body.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     retry_after: Option<String>,
     allow: Option<String>,
     www_authenticate: Option<String>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Reply {
-    fn error(&self) -> &str {
+    pub(crate) fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or_else(|| panic!("no error reason in {self:?}"))
     }
 
     /// The ids of a 202.
-    fn ids(&self) -> Vec<String> {
+    pub(crate) fn ids(&self) -> Vec<String> {
         assert_eq!(self.status, 202, "{self:?}");
         self.body["ids"]
             .as_array()
@@ -118,12 +118,12 @@ impl Host {
         read_reply(request.send_bytes(body))
     }
 
-    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
+    pub(crate) fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Reply {
         self.send(self.request("POST", path).set("Content-Type", content_type), body)
     }
 
     /// SIGTERM; the host must exit 0. Returns its output and the lines of events.jsonl.
-    fn stop(self) -> (Output, Vec<Value>) {
+    pub(crate) fn stop(self) -> (Output, Vec<Value>) {
         self.running.signal(Signal::SIGTERM);
         let out = self.running.wait();
         out.expect_code(0);
@@ -338,6 +338,23 @@ fn bodies_over_max_body_bytes_get_413() {
     let (_, lines) = host.stop();
     assert_eq!(ids(&lines), exactly);
     assert_eq!(lines[0]["data_base64"], base64(&[b'z'; 16]));
+}
+
+/// A batch with more events than the whole log holds can never be accepted: the 413 says
+/// so and what to change, not that an event is over max_event_bytes.
+#[test]
+fn a_batch_larger_than_the_log_gets_413_with_the_reason() {
+    let host = start("[log]\ncapacity = 4", "", "");
+    let batch: Vec<Value> =
+        (0..5).map(|i| json!({"specversion": "1.0", "id": format!("e{i}"), "source": "/s", "type": "t"})).collect();
+    let reply = host.post("/", "application/cloudevents-batch+json", json!(batch).to_string().as_bytes());
+    assert_eq!(reply.status, 413, "{reply:?}");
+    insta::assert_snapshot!("batch_larger_than_the_log", reply.error());
+    let one = host.post("/", "application/cloudevents-batch+json", json!(batch[..1]).to_string().as_bytes());
+    assert_eq!(one.ids(), ["e0"]);
+    let (out, lines) = host.stop();
+    assert_eq!(ids(&lines), ["e0"]);
+    assert!(out.stderr.contains("a batch of 5 events and"), "the host's log names the reason: {}", out.stderr);
 }
 
 #[test]

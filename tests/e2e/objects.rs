@@ -15,11 +15,11 @@ const OBJECTS: &str = "libevh_objects.so";
 const FILE: &str = "libevh_file.so";
 
 /// Time for inotify, the plugin and the host to pass a change on.
-const SETTLE: Duration = Duration::from_millis(400);
+pub(crate) const SETTLE: Duration = Duration::from_millis(400);
 
 /// `evhost.toml`: the objects producer with `config` (an inline table's inside), writing
 /// every event to events.jsonl.
-fn objects(config: &str) -> Env {
+pub(crate) fn objects(config: &str) -> Env {
     let env = Env::new();
     env.config(&format!(
         r#"
@@ -40,7 +40,7 @@ config = {{ path = "events.jsonl" }}
 }
 
 /// SIGTERM; the host must exit 0. Returns the events it wrote.
-fn stop(env: &Env, running: Running) -> Vec<Value> {
+pub(crate) fn stop(env: &Env, running: Running) -> Vec<Value> {
     running.signal(Signal::SIGTERM);
     running.wait().expect_code(0);
     if env.path("events.jsonl").exists() {
@@ -51,7 +51,7 @@ fn stop(env: &Env, running: Running) -> Vec<Value> {
 }
 
 /// Checks the attributes every object event has; returns (type suffix, subject, data).
-fn object(event: &Value, bucket: &str) -> (String, String, Value) {
+pub(crate) fn object(event: &Value, bucket: &str) -> (String, String, Value) {
     assert_eq!(event["specversion"], "1.0", "{event}");
     assert_eq!(event["source"], json!(format!("/objects/{bucket}")), "{event}");
     assert_eq!(event["datacontenttype"], "application/json", "{event}");
@@ -68,7 +68,7 @@ fn object(event: &Value, bucket: &str) -> (String, String, Value) {
     (ty.to_owned(), subject, event["data"].clone())
 }
 
-fn md5_hex_of_hello() -> &'static str {
+pub(crate) fn md5_hex_of_hello() -> &'static str {
     "5d41402abc4b2a76b9719d911017c592"
 }
 
@@ -193,12 +193,12 @@ fn without_initial_scan_existing_objects_are_known_but_not_reported() {
 
 // S3 notifications.
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
 }
 
 /// A record of the S3 event message structure, as the AWS documentation publishes it.
-fn aws_record(event_name: &str, key: &str, object_extra: Value) -> Value {
+pub(crate) fn aws_record(event_name: &str, key: &str, object_extra: Value) -> Value {
     let mut object = json!({ "key": key, "sequencer": "0055AED6DCD90281E5" });
     object.as_object_mut().unwrap().extend(object_extra.as_object().unwrap().clone());
     json!({

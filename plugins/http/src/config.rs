@@ -4,6 +4,7 @@
 use std::fmt;
 
 use axum::http::Method;
+use evhost_http_serve::{count_key, duration_key, Limits};
 use evhost_sdk::Error;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -25,7 +26,20 @@ pub struct Config {
     token: Option<String>,
     #[serde(default)]
     methods: Option<Vec<String>>,
+    header_timeout: Option<String>,
+    body_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<u64>,
+    max_headers: Option<u64>,
+    max_header_bytes: Option<u64>,
 }
+
+/// The most `max_connections` accepted: each is a file descriptor.
+const MOST_CONNECTIONS: usize = 65536;
+/// The most `max_headers` accepted; hyper holds room for this many times `HARD_FACTOR`.
+const MOST_HEADERS: usize = 4096;
+/// The most `max_header_bytes` accepted; hyper buffers up to this times `HARD_FACTOR`.
+const MOST_HEADER_BYTES: usize = 1 << 20;
 
 fn default_listen() -> String {
     DEFAULT_LISTEN.to_owned()
@@ -45,6 +59,7 @@ pub struct Settings {
     pub methods: Vec<Method>,
     /// `methods` joined for the `Allow` header of a 405.
     pub allow: String,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -84,8 +99,36 @@ impl Config {
             }
         }
         let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
-        Ok(Settings { listen: self.listen, ty: self.ty, max_body_bytes, token: self.token, methods, allow })
+        let limits = limits(
+            &self.header_timeout,
+            &self.body_timeout,
+            &self.idle_timeout,
+            self.max_connections,
+            self.max_headers,
+            self.max_header_bytes,
+        )
+        .map_err(|reason| Error::config(format!("config: {reason}")))?;
+        Ok(Settings { listen: self.listen, ty: self.ty, max_body_bytes, token: self.token, methods, allow, limits })
     }
+}
+
+fn limits(
+    header_timeout: &Option<String>,
+    body_timeout: &Option<String>,
+    idle_timeout: &Option<String>,
+    max_connections: Option<u64>,
+    max_headers: Option<u64>,
+    max_header_bytes: Option<u64>,
+) -> Result<Limits, String> {
+    let default = Limits::default();
+    Ok(Limits {
+        header_timeout: duration_key("header_timeout", header_timeout.as_deref(), default.header_timeout)?,
+        body_timeout: duration_key("body_timeout", body_timeout.as_deref(), default.body_timeout)?,
+        idle_timeout: duration_key("idle_timeout", idle_timeout.as_deref(), default.idle_timeout)?,
+        max_connections: count_key("max_connections", max_connections, default.max_connections, MOST_CONNECTIONS)?,
+        max_headers: count_key("max_headers", max_headers, default.max_headers, MOST_HEADERS)?,
+        max_header_bytes: count_key("max_header_bytes", max_header_bytes, default.max_header_bytes, MOST_HEADER_BYTES)?,
+    })
 }
 
 /// A byte count: a number, or a string with a unit as in the host's config ("512KiB", "1MiB").
@@ -129,6 +172,8 @@ fn parse_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn check(json: &str) -> Result<Settings, String> {
@@ -144,6 +189,18 @@ mod tests {
         assert_eq!(settings.max_body_bytes, 1 << 20);
         assert_eq!(settings.allow, "POST, PUT");
         assert!(settings.token.is_none());
+        assert_eq!(settings.limits, Limits::default());
+    }
+
+    #[test]
+    fn limits() {
+        let settings = check(r#"{"header_timeout": "500ms", "body_timeout": "2s", "idle_timeout": "1m", "max_connections": 10, "max_headers": 20, "max_header_bytes": 4096}"#).unwrap();
+        let limits = settings.limits;
+        assert_eq!(
+            (limits.header_timeout, limits.body_timeout, limits.idle_timeout),
+            (Duration::from_millis(500), Duration::from_secs(2), Duration::from_secs(60))
+        );
+        assert_eq!((limits.max_connections, limits.max_headers, limits.max_header_bytes), (10, 20, 4096));
     }
 
     #[test]
@@ -165,5 +222,13 @@ mod tests {
         assert!(check(r#"{"type": ""}"#).unwrap_err().contains("`type`"));
         assert!(check(r#"{"methods": [""]}"#).unwrap_err().contains("not an HTTP method"));
         assert!(check(r#"{"lisen": "x"}"#).unwrap_err().contains("unknown field `lisen`"));
+        assert!(check(r#"{"header_timeout": "10"}"#)
+            .unwrap_err()
+            .contains("`header_timeout` = \"10\" has no known unit"));
+        assert!(check(r#"{"idle_timeout": "0ms"}"#).unwrap_err().contains("shorter than 1ms"));
+        assert!(check(r#"{"max_connections": 0}"#)
+            .unwrap_err()
+            .contains("`max_connections` = 0 must be between 1 and"));
+        assert!(check(r#"{"max_headers": 100000}"#).unwrap_err().contains("`max_headers`"));
     }
 }

@@ -25,6 +25,20 @@
 //! | `max_body_bytes` | `1048576` | largest body; a number or a size such as `"64KiB"`, `"1MiB"` |
 //! | `token` | none | when set, requests need `Authorization: Bearer <token>` |
 //! | `methods` | `["POST", "PUT"]` | the methods accepted; others get 405 |
+//! | `header_timeout` | `"10s"` | a request's head must be complete this long after its first byte; a slower client (slowloris) is disconnected |
+//! | `body_timeout` | `"30s"` | the whole body must arrive this long after the head (a deadline, not a minimum rate); else 408 and the connection is closed |
+//! | `idle_timeout` | `"60s"` | a connection with no request begun this long after it opened or after its last answer is closed |
+//! | `max_connections` | `256` | connections served at once; more wait in the kernel's listen backlog until one closes |
+//! | `max_headers` | `100` | header fields in a request; more get 431 |
+//! | `max_header_bytes` | `16384` | bytes of a request's head; more get 431 |
+//!
+//! The limits are `evhost_http_serve`'s (plugins/http/serve), which the `objects` S3
+//! endpoint shares. Connections over `max_connections` wait rather than being refused: a
+//! waiting connection costs the host nothing (the kernel holds it, in a backlog it bounds),
+//! an honest client is served as soon as a slot frees (idle ones free theirs within
+//! `idle_timeout`), and an answer-and-close would reset clients whose request the server
+//! never read. A head 4 times over `max_headers` or `max_header_bytes` is not read on:
+//! the server answers a bare 431 and closes.
 //!
 //! # Responses
 //!
@@ -34,8 +48,10 @@
 //! | 400 | malformed JSON, or an invalid CloudEvent (the reason says which attribute, including a `time` that is not RFC 3339); nothing of a batch is accepted |
 //! | 401 | `token` is set and the bearer token is missing or wrong |
 //! | 405 | the method is not in `methods` (with `Allow`) |
-//! | 413 | the body is over `max_body_bytes`, or an event over the host's `max_event_bytes` |
+//! | 408 | the body did not arrive within `body_timeout`; the connection is closed |
+//! | 413 | the body is over `max_body_bytes`; an event over the host's `max_event_bytes`; or a batch larger than the whole log (`[log] capacity` / `max_bytes`): the reason says which (for a batch: which two it can be, the host's log says which) |
 //! | 415 | a structured format other than JSON (`application/cloudevents+xml`, ...) |
+//! | 431 | more than `max_headers` header fields, or a head over `max_header_bytes` |
 //! | 503 | the host's log is full, or the host is stopping; nothing was accepted; `Retry-After: 1` |
 //!
 //! Errors come as `{"error": "<reason>"}`.

@@ -1,21 +1,19 @@
-//! The HTTP side: one handler for every path, which checks the method, the token and the
-//! body size, reads the events (see `binding`), hands them to the host with `try_emit` and
-//! answers with what the host said. The handler never blocks the runtime: a full log is a
-//! `503` with `Retry-After`, not a wait.
+//! The HTTP side: one handler for every path, which checks the head's size, the method,
+//! the token and the body (size and time), reads the events (see `binding`), hands them to
+//! the host with `try_emit` and answers with what the host said. The handler never blocks
+//! the runtime: a full log is a `503` with `Retry-After`, not a wait. Connections, their
+//! timeouts and their number are `evhost_http_serve`'s.
 
-use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::header::{ALLOW, AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{ALLOW, AUTHORIZATION, CONNECTION, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use evhost_sdk::{Context, EmitError, Emitter};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use axum::Json;
+use evhost_http_serve::{head_too_large, read_body, BodyError};
+use evhost_sdk::{Context, EmitError, Emitter, OutEvent};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::watch;
@@ -53,25 +51,27 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
     ctx.info(format!("listening on http://{}", listener.local_addr()?));
+    let limits = settings.limits.clone();
     let shared = Arc::new(Shared { settings, emitter: Mutex::new(emitter), stats: Stats::default() });
-    let app = Router::new().fallback(handle).with_state(shared.clone());
-    let graceful = axum::serve(listener, app).with_graceful_shutdown(stopped(stop.clone()));
-    let deadline = async {
-        stopped(stop).await;
-        tokio::time::sleep(GRACE).await;
+    let handler = {
+        let shared = shared.clone();
+        move |request| handle(shared.clone(), request)
     };
-    tokio::select! {
-        served = graceful.into_future() => served?,
-        () = deadline => ctx.warn(format!("requests still in flight {GRACE:?} after the stop request were cut off")),
+    let connections = evhost_http_serve::serve(listener, limits, ctx, handler, stopped(stop), GRACE).await;
+    if connections.cut_off {
+        ctx.warn(format!("requests still in flight {GRACE:?} after the stop request were cut off"));
     }
     let stats = &shared.stats;
     let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
     ctx.info(format!(
-        "stopped after {} requests: {} events accepted, {} refused while the log was full (503), {} rejected (4xx)",
+        "stopped after {} requests: {} events accepted, {} refused while the log was full (503), {} rejected (4xx); {} connections, {} closed for a head slower than header_timeout, {} closed idle",
         count(&stats.requests),
         count(&stats.events),
         count(&stats.busy),
-        count(&stats.rejected)
+        count(&stats.rejected),
+        connections.connections,
+        connections.slow_heads,
+        connections.idle,
     ));
     Ok(())
 }
@@ -81,7 +81,11 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle<B>(shared: Arc<Shared>, request: Request<B>) -> Response
+where
+    B: axum::body::HttpBody,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     shared.stats.requests.fetch_add(1, Ordering::Relaxed);
     let response = match accept(&shared, request).await {
         Ok(response) => response,
@@ -98,9 +102,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     response
 }
 
-async fn accept(shared: &Shared, request: Request) -> Result<Response, Refusal> {
+async fn accept<B>(shared: &Shared, request: Request<B>) -> Result<Response, Refusal>
+where
+    B: axum::body::HttpBody,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let settings = &shared.settings;
     let (parts, body) = request.into_parts();
+    if let Some(reason) = head_too_large(&parts, &settings.limits) {
+        return Err(Refusal::new(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, reason));
+    }
     if !settings.methods.contains(&parts.method) {
         let reason = format!("method {} is not accepted here; use {}", parts.method, settings.allow);
         return Err(Refusal::new(StatusCode::METHOD_NOT_ALLOWED, reason).header(ALLOW, settings.allow.clone()));
@@ -108,7 +119,9 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Refusal> 
     if let Some(token) = &settings.token {
         authorize(&parts.headers, token)?;
     }
-    let body = read_body(&parts.headers, body, settings.max_body_bytes).await?;
+    let body = read_body(&parts, body, settings.max_body_bytes, settings.limits.body_timeout)
+        .await
+        .map_err(|e| body_refusal(e, settings))?;
     let events = binding::events(&parts, &body, &settings.ty)?;
     let result = shared.emitter.lock().unwrap_or_else(PoisonError::into_inner).try_emit(&events);
     match result {
@@ -129,10 +142,7 @@ async fn accept(shared: &Shared, request: Request) -> Result<Response, Refusal> 
         Err(EmitError::Invalid(why)) => {
             Err(Refusal::new(StatusCode::BAD_REQUEST, format!("the host refused the events: {why}")))
         }
-        Err(EmitError::TooLarge) => Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "an event is over the host's max_event_bytes; nothing was accepted",
-        )),
+        Err(EmitError::TooLarge) => Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, too_large(&events))),
         Err(other) => Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())),
     }
 }
@@ -153,18 +163,39 @@ fn authorize(headers: &HeaderMap, token: &str) -> Result<(), Refusal> {
     Err(Refusal::new(StatusCode::UNAUTHORIZED, reason).header(WWW_AUTHENTICATE, "Bearer realm=\"evhost\"".into()))
 }
 
-/// The whole body, or 413 as soon as it is known to be over `max`.
-async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<axum::body::Bytes, Refusal> {
-    let too_large =
-        || Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over max_body_bytes ({max} bytes)"));
-    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
+/// 413, 408 or 400 for a body that was not read. After a 408 the rest of the body may
+/// still come: the connection is closed rather than read to its end.
+fn body_refusal(error: BodyError, settings: &Settings) -> Refusal {
+    match error {
+        BodyError::TooLarge => Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over max_body_bytes ({} bytes)", settings.max_body_bytes),
+        ),
+        BodyError::Timeout => Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within body_timeout ({:?}); nothing was accepted; send the whole body within that time",
+                settings.limits.body_timeout
+            ),
+        )
+        .header(CONNECTION, "close".into()),
+        BodyError::Read(e) => Refusal::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}")),
     }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(Refusal::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))),
+}
+
+/// Why the host found a batch too large. Both reasons share `EVH_ERR_TOO_LARGE`, and the
+/// host's own message reaches its log, not the plugin; one event is always the first
+/// reason, because the host keeps its log larger than its largest event.
+fn too_large(events: &[OutEvent<'_>]) -> String {
+    match events {
+        [event] => format!(
+            "event {:?} is over the host's max_event_bytes; send large payloads by reference, or raise [host] max_event_bytes; nothing was accepted",
+            event.id
+        ),
+        _ => format!(
+            "the batch of {} events is too large for the host: either it is larger than the whole event log ([log] capacity in events, or max_bytes), so send it as smaller batches or raise those, or one of its events is over [host] max_event_bytes; the host's log line \"emit refused\" says which; nothing was accepted",
+            events.len()
+        ),
     }
 }
 

@@ -5,6 +5,7 @@ use std::io::ErrorKind;
 use std::net::{TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 
+use evhost_http_serve::{count_key, duration_key, Limits};
 use evhost_sdk::Error;
 use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -26,12 +27,22 @@ pub struct Config {
     exclude: Vec<String>,
     /// Emit `created` for the objects already there at start (default false).
     initial_scan: Option<bool>,
+    /// Follow symlinks that lead out of the folder (default false; see `directory`).
+    follow_symlinks: Option<bool>,
     /// S3 mode: the address to accept S3 event notifications on, e.g. "127.0.0.1:9000".
     s3_listen: Option<String>,
     /// S3 mode: when set, requests must carry `Authorization: Bearer <token>` (or the bare
     /// token, as MinIO's `auth_token` sends it).
     s3_token: Option<String>,
+    /// S3 mode: the limits of the endpoint, as the `http` producer's keys without `s3_`.
+    s3_header_timeout: Option<String>,
+    s3_body_timeout: Option<String>,
+    s3_idle_timeout: Option<String>,
+    s3_max_connections: Option<u64>,
 }
+
+/// The most `s3_max_connections` accepted: each is a file descriptor.
+const MOST_CONNECTIONS: usize = 65536;
 
 pub struct Settings {
     pub directory: Option<Directory>,
@@ -46,12 +57,15 @@ pub struct Directory {
     pub recursive: bool,
     pub filter: Filter,
     pub initial_scan: bool,
+    /// Report files reached through symlinks that lead out of `root`.
+    pub follow_symlinks: bool,
 }
 
-/// S3 mode: the bound listener and the token.
+/// S3 mode: the bound listener, the token and the server's limits.
 pub struct S3 {
     pub listener: TcpListener,
     pub token: Option<String>,
+    pub limits: Limits,
 }
 
 /// `include` and `exclude`. Like .gitignore, a pattern with a `/` matches the whole key and
@@ -100,7 +114,10 @@ impl Config {
         }
         let directory = match self.path {
             Some(path) => {
-                Some(directory(path, self.bucket, self.recursive, &self.include, &self.exclude, self.initial_scan)?)
+                let mut directory =
+                    directory(path, self.bucket, self.recursive, &self.include, &self.exclude, self.initial_scan)?;
+                directory.follow_symlinks = self.follow_symlinks.unwrap_or(false);
+                Some(directory)
             }
             None => {
                 let stray = [
@@ -109,6 +126,7 @@ impl Config {
                     ("include", !self.include.is_empty()),
                     ("exclude", !self.exclude.is_empty()),
                     ("initial_scan", self.initial_scan.is_some()),
+                    ("follow_symlinks", self.follow_symlinks.is_some()),
                 ];
                 if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
                     return Err(Error::config(format!(
@@ -124,11 +142,51 @@ impl Config {
             ));
         }
         let s3 = match self.s3_listen {
-            Some(listen) => Some(S3 { listener: bind(&listen)?, token: self.s3_token }),
-            None if self.s3_token.is_some() => {
-                return Err(Error::config("`s3_token` applies to S3 mode, which needs `s3_listen`"))
+            Some(listen) => {
+                let default = Limits::default();
+                let limits = Limits {
+                    header_timeout: duration_key(
+                        "s3_header_timeout",
+                        self.s3_header_timeout.as_deref(),
+                        default.header_timeout,
+                    )
+                    .map_err(Error::config)?,
+                    body_timeout: duration_key(
+                        "s3_body_timeout",
+                        self.s3_body_timeout.as_deref(),
+                        default.body_timeout,
+                    )
+                    .map_err(Error::config)?,
+                    idle_timeout: duration_key(
+                        "s3_idle_timeout",
+                        self.s3_idle_timeout.as_deref(),
+                        default.idle_timeout,
+                    )
+                    .map_err(Error::config)?,
+                    max_connections: count_key(
+                        "s3_max_connections",
+                        self.s3_max_connections,
+                        default.max_connections,
+                        MOST_CONNECTIONS,
+                    )
+                    .map_err(Error::config)?,
+                    ..default
+                };
+                Some(S3 { listener: bind(&listen)?, token: self.s3_token, limits })
             }
-            None => None,
+            None => {
+                let stray = [
+                    ("s3_token", self.s3_token.is_some()),
+                    ("s3_header_timeout", self.s3_header_timeout.is_some()),
+                    ("s3_body_timeout", self.s3_body_timeout.is_some()),
+                    ("s3_idle_timeout", self.s3_idle_timeout.is_some()),
+                    ("s3_max_connections", self.s3_max_connections.is_some()),
+                ];
+                if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+                    return Err(Error::config(format!("`{key}` applies to S3 mode, which needs `s3_listen`")));
+                }
+                None
+            }
         };
         Ok(Settings { directory, s3 })
     }
@@ -169,6 +227,7 @@ fn directory(
         recursive: recursive.unwrap_or(true),
         filter: Filter::new(include, exclude)?,
         initial_scan: initial_scan.unwrap_or(false),
+        follow_symlinks: false,
     })
 }
 
@@ -222,6 +281,12 @@ mod tests {
         assert!(error(r#"{"s3_listen": "127.0.0.1:0", "bucket": "b"}"#).contains("directory mode"));
         assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_token": ""}"#).contains("must not be empty"));
         assert!(error(r#"{"path": ""}"#).contains("does not exist"), "an empty path is refused");
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "follow_symlinks": true}"#)
+            .contains("`follow_symlinks` applies to directory mode"));
+        assert!(error(r#"{"path": "/tmp", "s3_idle_timeout": "1s"}"#).contains("`s3_idle_timeout` applies to S3 mode"));
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_body_timeout": "soon"}"#)
+            .contains("`s3_body_timeout` = \"soon\""));
+        assert!(error(r#"{"s3_listen": "127.0.0.1:0", "s3_max_connections": 0}"#).contains("between 1 and"));
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let listen = taken.local_addr().unwrap().to_string();
         assert!(error(&format!(r#"{{"s3_listen": "{listen}"}}"#)).contains("another process"));

@@ -5,6 +5,12 @@
 //! whether its key was known, and a close that changed nothing (same size and MD5) is no
 //! event. Deletions and moves out of the tree are `deleted`. When the kernel's queue
 //! overflowed, the tree is scanned again and compared with what was known.
+//!
+//! Symlinks are not followed unless `follow_symlinks = true`: a link to a folder or file
+//! outside the root would report what the operator never put in the bucket (names, sizes,
+//! MD5s of files elsewhere). Links that stay inside the root are not followed either: what
+//! they point at is in the tree already and reported under its own key. Without the key, a
+//! file is reported only when its real path (every link resolved) is inside the root.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -66,10 +72,13 @@ pub fn run(
     sender: Sender<Message>,
     receiver: &Receiver<Message>,
 ) -> Result<(), Error> {
-    let mut watcher = notify::recommended_watcher(move |event| {
+    let handler = move |event| {
         let _ = sender.send(Message::Fs(event));
-    })
-    .map_err(|e| Error::new(format!("cannot start watching: {e}")))?;
+    };
+    // notify follows links into the folders they name unless told not to.
+    let config = notify::Config::default().with_follow_symlinks(settings.follow_symlinks);
+    let mut watcher = notify::RecommendedWatcher::new(handler, config)
+        .map_err(|e| Error::new(format!("cannot start watching: {e}")))?;
     let mode = if settings.recursive { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
     // Watch first, then scan: a change during the scan is seen twice at worst, never lost.
     watcher
@@ -188,7 +197,7 @@ impl Bucket<'_> {
     /// A file or folder moved in: every file in it.
     fn arrived(&mut self, path: &Path, out: &mut Vec<ObjectEvent>) {
         let Some(key) = self.key(path).filter(|k| !k.is_empty()) else { return };
-        match fs::symlink_metadata(path) {
+        match self.metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 if self.settings.recursive {
                     for file in self.walk(path) {
@@ -237,12 +246,9 @@ impl Bucket<'_> {
         if !self.settings.filter.allows(&key) {
             return;
         }
-        let read = fs::symlink_metadata(path).and_then(|meta| {
-            if meta.is_file() {
-                Ok(Some((md5_hex(path)?, meta)))
-            } else {
-                Ok(None)
-            }
+        let read = self.object(path).and_then(|meta| match meta {
+            Some(meta) => Ok(Some((md5_hex(path)?, meta))),
+            None => Ok(None),
         });
         let (etag, meta) = match read {
             Ok(Some(found)) => found,
@@ -291,7 +297,7 @@ impl Bucket<'_> {
         for (path, key) in self.files() {
             if self.settings.initial_scan {
                 self.upsert(&path, key, &mut out);
-            } else if let Ok(meta) = fs::symlink_metadata(&path) {
+            } else if let Ok(Some(meta)) = self.object(&path) {
                 let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
                 self.known.insert(key, Known { size: meta.len(), mtime, etag: None, version: nanos(mtime) });
             }
@@ -304,7 +310,7 @@ impl Bucket<'_> {
         let mut seen = std::collections::HashSet::new();
         for (path, key) in self.files() {
             seen.insert(key.clone());
-            let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+            let Ok(Some(meta)) = self.object(&path) else { continue };
             let unchanged =
                 self.known.get(&key).is_some_and(|k| k.size == meta.len() && meta.modified().ok() == Some(k.mtime));
             if !unchanged {
@@ -332,11 +338,40 @@ impl Bucket<'_> {
         files
     }
 
-    /// The regular files in `dir` (and below, when recursive); symlinks are not followed.
+    /// What `path` is: the link itself, or what it leads to with `follow_symlinks`.
+    fn metadata(&self, path: &Path) -> io::Result<fs::Metadata> {
+        if self.settings.follow_symlinks {
+            fs::metadata(path)
+        } else {
+            fs::symlink_metadata(path)
+        }
+    }
+
+    /// The metadata of the regular file at `path`, when it is one to report: not a link
+    /// (unless `follow_symlinks`), and, unless `follow_symlinks`, really inside the root (a
+    /// path can lead out through a linked folder above the file, which notify may still
+    /// report while it watched through it).
+    fn object(&self, path: &Path) -> io::Result<Option<fs::Metadata>> {
+        let meta = self.metadata(path)?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        if !self.settings.follow_symlinks && !fs::canonicalize(path)?.starts_with(&self.settings.root) {
+            return Ok(None);
+        }
+        Ok(Some(meta))
+    }
+
+    /// The regular files in `dir` (and below, when recursive). Links are followed only with
+    /// `follow_symlinks`, then each folder once, so that a link loop ends.
     fn walk(&self, dir: &Path) -> Vec<PathBuf> {
         let mut files = Vec::new();
         let mut folders = vec![dir.to_path_buf()];
+        let mut seen = std::collections::HashSet::new();
         while let Some(folder) = folders.pop() {
+            if self.settings.follow_symlinks && !fs::canonicalize(&folder).is_ok_and(|real| seen.insert(real)) {
+                continue;
+            }
             let entries = match fs::read_dir(&folder) {
                 Ok(entries) => entries,
                 Err(e) => {
@@ -345,7 +380,13 @@ impl Bucket<'_> {
                 }
             };
             for entry in entries.flatten() {
-                match entry.file_type() {
+                let kind = match entry.file_type() {
+                    Ok(t) if t.is_symlink() && self.settings.follow_symlinks => {
+                        fs::metadata(entry.path()).map(|m| m.file_type())
+                    }
+                    other => other,
+                };
+                match kind {
                     Ok(t) if t.is_file() => files.push(entry.path()),
                     Ok(t) if t.is_dir() && self.settings.recursive => folders.push(entry.path()),
                     _ => {}

@@ -5,82 +5,141 @@
 //! One POST is one batch: every record becomes an event, all emitted together, and the
 //! answer comes after: 200 once the host accepted them, 503 with `Retry-After` when its log
 //! is full (the store sends again), 400 with a reason for a body that is not such a message.
+//!
+//! The endpoint runs on the same bounded server as the `http` producer
+//! (`evhost_http_serve`): a head is bounded in size and time before anything else, the
+//! token is checked before a byte of the body is read, the body is bounded in size (8 MiB)
+//! and time, idle connections are closed, and connections are tasks on one thread, at most
+//! `s3_max_connections` of them.
 
-use std::io::Read;
+use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use evhost_http_serve::{head_too_large, read_body, BodyError, Limits, Stats};
 use evhost_sdk::{Context, EmitError, Emitter};
+use http_body_util::Full;
+use hyper::body::{Body, Bytes};
+use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::object::{Change, ObjectEvent};
 
 /// The largest body read; S3 sends one record per message, MinIO a few.
-const MAX_BODY_BYTES: u64 = 8 << 20;
+const MAX_BODY_BYTES: usize = 8 << 20;
 
-/// Serves requests until `server.unblock()`; each request is answered before the next.
-pub fn serve(server: &Server, token: Option<&str>, ctx: &Context, mut emitter: Emitter) {
-    let counter = AtomicI64::new(0);
-    for mut request in server.incoming_requests() {
-        let (status, body) = handle(&mut request, token, &counter, ctx, &mut emitter);
-        let mut response = Response::from_string(body).with_status_code(status);
-        let extra = match status {
-            503 => Some(("Retry-After", "1")),
-            405 => Some(("Allow", "POST")),
-            _ => None,
-        };
-        if let Some((name, value)) = extra {
-            response.add_header(Header::from_bytes(name, value).expect("a valid header"));
-        }
-        if let Err(e) = request.respond(response) {
-            ctx.debug(format!("could not answer an S3 notification: {e}"));
-        }
-    }
+/// How long requests in flight may take to finish once the host asked us to stop.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// What every request needs.
+struct Shared {
+    token: Option<String>,
+    limits: Limits,
+    counter: AtomicI64,
+    ctx: Context,
+    /// `try_emit` never waits, so one emitter behind a lock serves every request.
+    emitter: Mutex<Emitter>,
 }
 
-/// The status and body to answer one request with, after emitting its events.
-fn handle(
-    request: &mut Request,
-    token: Option<&str>,
-    counter: &AtomicI64,
+/// Serves requests until `stop` resolves, on the caller's tokio runtime: the same bounded
+/// server as the `http` producer (timeouts, a connection limit, no thread per connection).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    limits: Limits,
+    token: Option<String>,
     ctx: &Context,
-    emitter: &mut Emitter,
-) -> (u16, String) {
-    if *request.method() != Method::Post {
-        return (405, "send S3 event notifications with POST\n".into());
+    emitter: Emitter,
+    stop: impl Future<Output = ()>,
+) -> Stats {
+    let shared = Arc::new(Shared {
+        token,
+        limits: limits.clone(),
+        counter: AtomicI64::new(0),
+        ctx: ctx.clone(),
+        emitter: Mutex::new(emitter),
+    });
+    let handler = move |request| answer(shared.clone(), request);
+    evhost_http_serve::serve(listener, limits, ctx, handler, stop, GRACE).await
+}
+
+async fn answer<B>(shared: Arc<Shared>, request: Request<B>) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (status, body) = handle(&shared, request).await;
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let extra = match status {
+        StatusCode::SERVICE_UNAVAILABLE => Some((RETRY_AFTER, "1")),
+        StatusCode::METHOD_NOT_ALLOWED => Some((ALLOW, "POST")),
+        // The rest of a body that came too slowly is not read: the connection cannot go on.
+        StatusCode::REQUEST_TIMEOUT => Some((CONNECTION, "close")),
+        _ => None,
+    };
+    if let Some((name, value)) = extra {
+        response.headers_mut().insert(name, HeaderValue::from_static(value));
     }
-    if let Some(token) = token {
-        let given =
-            request.headers().iter().find(|h| h.field.equiv("Authorization")).map(|h| h.value.as_str()).unwrap_or("");
-        let given = given.strip_prefix("Bearer ").unwrap_or(given);
-        if !same(given.as_bytes(), token.as_bytes()) {
-            return (401, "a missing or wrong token: send Authorization: Bearer <s3_token>\n".into());
+    response
+}
+
+/// The status and body to answer one request with, after emitting its events. The head is
+/// checked first, then the token; the body is read only for a request that passed both.
+async fn handle<B>(shared: &Shared, request: Request<B>) -> (StatusCode, String)
+where
+    B: Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (parts, body) = request.into_parts();
+    if let Some(reason) = head_too_large(&parts, &shared.limits) {
+        return (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, format!("{reason}\n"));
+    }
+    if parts.method != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, "send S3 event notifications with POST\n".into());
+    }
+    if let Some(token) = &shared.token {
+        let given = parts.headers.get(AUTHORIZATION).map(HeaderValue::as_bytes).unwrap_or_default();
+        let given = given.strip_prefix(b"Bearer ").unwrap_or(given);
+        if !same(given, token.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "a missing or wrong token: send Authorization: Bearer <s3_token>\n".into(),
+            );
         }
     }
-    let mut body = Vec::new();
-    if let Err(e) = request.as_reader().take(MAX_BODY_BYTES + 1).read_to_end(&mut body) {
-        return (400, format!("cannot read the body: {e}\n"));
-    }
-    if body.len() as u64 > MAX_BODY_BYTES {
-        return (413, format!("the body is over {MAX_BODY_BYTES} bytes\n"));
-    }
-    let events = match parse(&body, counter) {
+    let body = match read_body(&parts, body, MAX_BODY_BYTES, shared.limits.body_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over {MAX_BODY_BYTES} bytes\n"))
+        }
+        Err(BodyError::Timeout) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the body did not arrive within s3_body_timeout ({:?})\n", shared.limits.body_timeout),
+            )
+        }
+        Err(BodyError::Read(e)) => return (StatusCode::BAD_REQUEST, format!("cannot read the body: {e}\n")),
+    };
+    let events = match parse(&body, &shared.counter) {
         Ok(Parsed::Events(events)) => events,
         Ok(Parsed::Subscribe(url)) => {
-            ctx.warn(format!("SNS asks to confirm a subscription: open {url} to confirm it"));
-            return (200, String::new());
+            shared.ctx.warn(format!("SNS asks to confirm a subscription: open {url} to confirm it"));
+            return (StatusCode::OK, String::new());
         }
-        Err(why) => return (400, format!("{why}\n")),
+        Err(why) => return (StatusCode::BAD_REQUEST, format!("{why}\n")),
     };
     let out: Vec<_> = events.iter().map(ObjectEvent::to_event).collect();
-    match emitter.try_emit(&out) {
-        Ok(()) => (200, format!("{{\"events\":{}}}\n", out.len())),
-        Err(EmitError::Busy) => (503, "the event log is full; send again later\n".into()),
-        Err(EmitError::Stopped) => (503, "evhost is stopping\n".into()),
-        Err(e @ (EmitError::Invalid(_) | EmitError::TooLarge)) => (400, format!("{e}\n")),
-        Err(e) => (500, format!("{e}\n")),
+    let result = shared.emitter.lock().unwrap_or_else(PoisonError::into_inner).try_emit(&out);
+    match result {
+        Ok(()) => (StatusCode::OK, format!("{{\"events\":{}}}\n", out.len())),
+        Err(EmitError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, "the event log is full; send again later\n".into()),
+        Err(EmitError::Stopped) => (StatusCode::SERVICE_UNAVAILABLE, "evhost is stopping\n".into()),
+        Err(e @ (EmitError::Invalid(_) | EmitError::TooLarge)) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
 }
 

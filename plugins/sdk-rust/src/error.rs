@@ -81,7 +81,9 @@ pub enum EmitError {
     /// `EVH_ERR_INVALID_ARGUMENT`: an event is malformed; the message says which, when the SDK
     /// found it, or points to the host's log when the host did.
     Invalid(String),
-    /// `EVH_ERR_TOO_LARGE`: an event is larger than the host's configured maximum.
+    /// `EVH_ERR_TOO_LARGE`: an event is larger than the host's `max_event_bytes`, or the
+    /// batch is larger than the whole log (`[log] capacity` or `max_bytes`) and can never
+    /// fit. The host's log says which; one event alone is always the first.
     TooLarge,
     /// Any other status, kept as the number the host returned.
     Other(evh_status),
@@ -117,7 +119,9 @@ impl fmt::Display for EmitError {
             EmitError::Busy => f.write_str("emit: the log is full (EVH_BUSY)"),
             EmitError::Stopped => f.write_str("emit: the host is stopping (EVH_STOPPED)"),
             EmitError::Invalid(why) => write!(f, "emit: invalid event: {why}"),
-            EmitError::TooLarge => f.write_str("emit: event too large (EVH_ERR_TOO_LARGE)"),
+            EmitError::TooLarge => f.write_str(
+                "emit: too large for the host (EVH_ERR_TOO_LARGE): an event over [host] max_event_bytes, or a batch larger than the whole log ([log] capacity / max_bytes)",
+            ),
             EmitError::Other(status) => {
                 write!(f, "emit: failed with {} ({status})", evhost_abi::status_name(*status))
             }
