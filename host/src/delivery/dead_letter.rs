@@ -1,9 +1,13 @@
 //! The dead-letter target: events a consumer failed for good are written as JSON Lines in
-//! the CloudEvents structured format, with the reason, so nothing is lost silently.
+//! the CloudEvents structured format, with the reason, so nothing is lost silently. A batch
+//! is written with plain `write` calls that resume where a failure stopped them; what the
+//! delivery stage does when the file cannot be written is its business (it retries, then
+//! counts the events as lost).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -12,8 +16,34 @@ use crate::bus::EventRef;
 
 pub struct DeadLetter {
     consumer: String,
-    path: Option<PathBuf>,
-    file: Option<BufWriter<File>>,
+    path: PathBuf,
+    file: Option<File>,
+}
+
+/// One batch's dead letters as JSON Lines, and how far they got into the file. A failed
+/// write resumes where it stopped, so a retry neither repeats nor tears a line.
+pub struct Letters {
+    text: Vec<u8>,
+    /// Where each event's line ends in `text`.
+    ends: Vec<usize>,
+    written: usize,
+}
+
+impl Letters {
+    /// How many events there are.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// How many events have their whole line in the file.
+    pub fn written(&self) -> usize {
+        self.ends.partition_point(|end| *end <= self.written)
+    }
+
+    /// Starts the current line again: it goes to a new file, and the old one kept only a part.
+    fn restart_line(&mut self) {
+        self.written = self.ends[..self.written()].last().copied().unwrap_or(0);
+    }
 }
 
 /// The CloudEvents JSON form of an event: data inline when it is JSON, base64 otherwise.
@@ -56,37 +86,58 @@ pub fn to_json(event: &EventRef<'_>) -> Map<String, Value> {
 }
 
 impl DeadLetter {
-    pub fn new(consumer: &str, path: Option<PathBuf>) -> Self {
+    pub fn new(consumer: &str, path: PathBuf) -> Self {
         DeadLetter { consumer: consumer.to_string(), path, file: None }
     }
 
-    /// Records `events` as failed for `reason`. Without a target they are logged one by one.
-    pub fn write<'a>(&mut self, events: impl Iterator<Item = EventRef<'a>>, reason: &str) -> std::io::Result<usize> {
-        let Some(path) = &self.path else {
-            let mut count = 0;
-            for event in events {
-                tracing::error!(consumer = %self.consumer, id = event.id(), seq = event.seq(), "event not delivered and no dead_letter file is configured: {reason}");
-                count += 1;
-            }
-            return Ok(count);
-        };
-        if self.file.is_none() {
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            self.file = Some(BufWriter::new(file));
-        }
-        let file = self.file.as_mut().expect("opened above");
-        let mut count = 0;
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The dead letters of `events`, failed for `reason`, ready to write.
+    pub fn letters<'a>(&self, events: impl Iterator<Item = EventRef<'a>>, reason: &str) -> Letters {
+        let mut letters = Letters { text: Vec::new(), ends: Vec::new(), written: 0 };
         for event in events {
             let mut line = to_json(&event);
             line.insert("evhostseq".into(), json!(event.seq()));
             line.insert("evhostconsumer".into(), json!(self.consumer));
             line.insert("evhosterror".into(), json!(reason));
-            serde_json::to_writer(&mut *file, &line)?;
-            file.write_all(b"\n")?;
-            count += 1;
+            serde_json::to_writer(&mut letters.text, &line).expect("a JSON map serializes into a Vec");
+            letters.text.push(b'\n');
+            letters.ends.push(letters.text.len());
         }
-        file.flush()?;
-        Ok(count)
+        letters
+    }
+
+    /// Appends what is left of `letters` to the file. The file is opened on the first dead
+    /// letter (so its existence means something failed), and opened again when the path
+    /// no longer names the file held open: after a rotation, or when it was removed, writing
+    /// on to the old file would lose the letters where no one looks.
+    pub fn write(&mut self, letters: &mut Letters) -> std::io::Result<()> {
+        if self.file.as_ref().is_some_and(|file| !self.still_at_path(file)) {
+            self.file = None;
+            letters.restart_line();
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(OpenOptions::new().create(true).append(true).open(&self.path)?),
+        };
+        while letters.written < letters.text.len() {
+            match file.write(&letters.text[letters.written..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => letters.written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn still_at_path(&self, file: &File) -> bool {
+        match (std::fs::metadata(&self.path), file.metadata()) {
+            (Ok(at_path), Ok(held)) => at_path.dev() == held.dev() && at_path.ino() == held.ino(),
+            _ => false,
+        }
     }
 }
 

@@ -1,0 +1,140 @@
+//! The watchdog: one thread that notices a hook call running longer than [`OVERRUN`] and
+//! moves the other consumers of that call's lane to a new lane, so one consumer that never
+//! returns does not stop its neighbours.
+//!
+//! It never polls. With no call under way it sleeps on a condition variable until a lane
+//! starts one; with calls under way it sleeps until the oldest could overrun. A call that
+//! overran is handled once and then ignored, so a consumer stuck for good costs nothing
+//! more. An idle host wakes it never; a busy one about once per `OVERRUN`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use super::lane::{Lane, Pool};
+
+/// How long a hook call may run before its neighbours move away. Well above any pause a
+/// healthy call sees (preemption and page faults are milliseconds, even on a loaded
+/// machine), and short enough that the neighbours' events wait at most about this long.
+/// Moving them has no cost to the slow consumer, so a call that is merely long (a webhook
+/// with a long timeout) loses nothing by tripping it.
+pub const OVERRUN: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+pub struct Watch {
+    state: Mutex<State>,
+    wake: Condvar,
+    /// The watchdog sleeps with no deadline; the next call to start must wake it.
+    sleeping: AtomicBool,
+}
+
+#[derive(Default)]
+struct State {
+    lanes: Vec<Weak<Lane>>,
+    /// The pool is gone: the watchdog ends.
+    closed: bool,
+}
+
+impl Watch {
+    /// Starts the watchdog of `pool`. It holds the pool weakly, so that the pool's end (when
+    /// the last lane ends) ends it too.
+    pub fn spawn(pool: &Arc<Pool>) -> std::io::Result<()> {
+        let (watch, pool) = (pool.watch.clone(), Arc::downgrade(pool));
+        std::thread::Builder::new().name("watchdog".into()).spawn(move || watch.run(&pool))?;
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add(&self, lane: &Arc<Lane>) {
+        let mut state = self.lock();
+        state.lanes.retain(|lane| lane.strong_count() > 0);
+        state.lanes.push(Arc::downgrade(lane));
+    }
+
+    pub fn each_lane(&self, mut f: impl FnMut(&Lane)) {
+        for lane in self.lock().lanes.iter().filter_map(Weak::upgrade) {
+            f(&lane);
+        }
+    }
+
+    /// Called by a lane after it published a call. Costs one atomic load unless the
+    /// watchdog sleeps without a deadline.
+    ///
+    /// No wake-up is lost: the watchdog sets `sleeping` before it reads the lanes' calls
+    /// under their locks, and a lane reads `sleeping` after writing its call under the same
+    /// lock. So either the watchdog sees the call, or the lane sees `sleeping`.
+    pub fn call_started(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            let _state = self.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.wake.notify_one();
+    }
+
+    fn run(&self, pool: &Weak<Pool>) {
+        let mut state = self.lock();
+        while !state.closed {
+            self.sleeping.store(true, Ordering::SeqCst);
+            let now = Instant::now();
+            let mut next: Option<Instant> = None;
+            let mut overran = Vec::new();
+            for lane in state.lanes.iter().filter_map(Weak::upgrade) {
+                let mut call = lane.call.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(call) = call.as_mut().filter(|call| !call.overran) else { continue };
+                let due = call.since + OVERRUN;
+                if due <= now {
+                    call.overran = true;
+                    overran.push((lane.clone(), call.name.clone(), now - call.since));
+                } else {
+                    next = Some(next.map_or(due, |next| next.min(due)));
+                }
+            }
+            if next.is_some() || !overran.is_empty() {
+                self.sleeping.store(false, Ordering::SeqCst);
+            }
+            if !overran.is_empty() {
+                drop(state);
+                let Some(pool) = pool.upgrade() else { return };
+                for (lane, name, elapsed) in overran {
+                    move_neighbours(&pool, &lane, &name, elapsed);
+                }
+                state = self.lock();
+                continue;
+            }
+            state = match next {
+                Some(due) => {
+                    self.wake.wait_timeout(state, due.saturating_duration_since(now)).unwrap_or_else(|e| e.into_inner()).0
+                }
+                None => {
+                    let mut state = state;
+                    while self.sleeping.load(Ordering::SeqCst) && !state.closed {
+                        state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                    }
+                    state
+                }
+            };
+        }
+    }
+}
+
+/// Gives the consumers waiting on `lane` (whose call by `name` overran) a lane of their own.
+fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, name: &str, elapsed: Duration) {
+    let neighbours = lane.take_waiting();
+    if neighbours.is_empty() {
+        tracing::info!(consumer = %name, hook = "on_events", elapsed = ?elapsed, "consumer has been in on_events for over {OVERRUN:?}; it has a delivery thread to itself, so no other consumer waits for it");
+        return;
+    }
+    let moved: Vec<String> = neighbours.iter().map(|c| c.name.to_string()).collect();
+    tracing::warn!(consumer = %name, hook = "on_events", elapsed = ?elapsed, "consumer has been in on_events for over {OVERRUN:?}; moving the consumers that share its delivery thread ({}) to a new one so they keep receiving events", moved.join(", "));
+    if let Err((e, back)) = pool.spawn(neighbours) {
+        tracing::error!("cannot start a delivery thread ({e}); {} wait for {name} to return", moved.join(", "));
+        lane.put_back(back);
+    }
+}
