@@ -153,7 +153,7 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
             let pending = bus.pending(cursors[index]);
             let name = &consumers[index].0.name;
             failures.push(match stuck.iter().find(|s| s.consumer == index) {
-                Some(s) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", s.hook, s.elapsed),
+                Some(s) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", s.hook, s.elapsed, config.drain_timeout),
                 None => format!("consumer \"{name}\" did not drain within the drain timeout ({:?}); {pending} events were not delivered to it", config.drain_timeout),
             });
         }

@@ -2,12 +2,16 @@
 //! target/plugins (`make build`), one temporary working folder per test.
 
 mod bad_input;
+mod check_and_run;
 mod cross_language;
 mod delivery;
 mod file_and_webhook;
+mod fixtures;
 mod http;
 mod inspect;
 mod lifecycle;
+mod lost;
 mod objects;
 mod schedule;
+mod stuck;
 mod support;

@@ -38,7 +38,10 @@ fn probe(path: &Path) -> Result<(), (String, String)> {
         }
         // A FIFO blocks the delivery thread until a reader comes; a socket cannot be opened.
         Ok(meta) if !(meta.is_file() || meta.file_type().is_char_device()) => {
-            return Err(("it is not a regular file".into(), "name a regular file, e.g. dead_letter = \"dlq.jsonl\"".into()))
+            return Err((
+                "it is not a regular file".into(),
+                "name a regular file, e.g. dead_letter = \"dlq.jsonl\"".into(),
+            ))
         }
         _ => {}
     }

@@ -211,29 +211,28 @@ impl Validator {
             },
             None => DEFAULT_DRAIN_TIMEOUT,
         };
-        let max_event_bytes = match &raw.host.max_event_bytes {
-            Some(v) => {
-                match units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? {
-                    // The log stores an event's id length in 32 bits, and no event needs more.
-                    size if size > MAX_EVENT_BYTES_LIMIT => {
-                        return Err(self.error(
-                            v,
-                            "`max_event_bytes` is too large",
-                            "give at most \"1GiB\"; send larger payloads by reference (a URL or an object key)",
-                        ))
-                    }
-                    0 => {
-                        return Err(self.error(
+        let max_event_bytes =
+            match &raw.host.max_event_bytes {
+                Some(v) => {
+                    match units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? {
+                        // The log stores an event's id length in 32 bits, and no event needs more.
+                        size if size > MAX_EVENT_BYTES_LIMIT => {
+                            return Err(self.error(
+                                v,
+                                "`max_event_bytes` is too large",
+                                "give at most \"1GiB\"; send larger payloads by reference (a URL or an object key)",
+                            ))
+                        }
+                        0 => return Err(self.error(
                             v,
                             "`max_event_bytes` must be above zero",
                             "give the size of the largest event producers may emit, e.g. max_event_bytes = \"1MiB\"",
-                        ))
+                        )),
+                        size => size as usize,
                     }
-                    size => size as usize,
                 }
-            }
-            None => DEFAULT_MAX_EVENT_BYTES,
-        };
+                None => DEFAULT_MAX_EVENT_BYTES,
+            };
         if let Some(kind) = &raw.log.kind {
             if kind.get_ref() != "memory" {
                 return Err(self.error(

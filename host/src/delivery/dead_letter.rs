@@ -143,14 +143,16 @@ impl DeadLetter {
 
 #[cfg(test)]
 mod tests {
+    use super::DeadLetter;
     use crate::bus::{Batch, Bus, ChunkBuilder, EventIn, Read};
     use crate::config::{LogConfig, Policy};
 
-    /// The `data`/`data_base64` of each event's JSON, for (content type, data) pairs.
-    fn data_of(events: &[(&str, &[u8])]) -> Vec<serde_json::Value> {
-        let mut builder = ChunkBuilder::with_capacity(events.len(), 0, 0);
-        for (i, (datacontenttype, data)) in events.iter().enumerate() {
-            let id = i.to_string();
+    /// A batch of events with ids `ids` (content type and data as given for the first).
+    fn batch_of(ids: &[&str], events: &[(&str, &[u8])]) -> Batch {
+        let mut builder = ChunkBuilder::with_capacity(ids.len().max(events.len()), 0, 0);
+        for i in 0..ids.len().max(events.len()) {
+            let id = ids.get(i).map_or_else(|| i.to_string(), |id| id.to_string());
+            let (datacontenttype, data) = events.get(i).copied().unwrap_or(("", b""));
             builder.push_event(&EventIn {
                 id: &id,
                 source: "/s",
@@ -168,6 +170,61 @@ mod tests {
         bus.append(builder, false).unwrap();
         let mut batch = Batch::default();
         assert!(matches!(bus.try_read(reader, 16, &mut batch), Read::Events { .. }));
+        batch
+    }
+
+    fn ids_in(path: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_letters_and_counts_none_written() {
+        let mut dead_letter = DeadLetter::new("c", "/dev/full".into());
+        let batch = batch_of(&["a", "b"], &[]);
+        let mut letters = dead_letter.letters(batch.iter_from(0), "why");
+        let error = dead_letter.write(&mut letters).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(28), "{error}");
+        assert_eq!((letters.len(), letters.written()), (2, 0));
+    }
+
+    #[test]
+    fn letters_go_to_the_file_at_the_path_even_after_it_was_moved_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, rotated) = (dir.path().join("dlq.jsonl"), dir.path().join("dlq.jsonl.1"));
+        let mut dead_letter = DeadLetter::new("c", path.clone());
+        let batch = batch_of(&["a", "b", "c"], &[]);
+        let mut first = dead_letter.letters(batch.iter_from(0).take(1), "why");
+        dead_letter.write(&mut first).unwrap();
+        std::fs::rename(&path, &rotated).unwrap();
+        let mut rest = dead_letter.letters(batch.iter_from(1), "why");
+        dead_letter.write(&mut rest).unwrap();
+        assert_eq!(rest.written(), 2);
+        assert_eq!(ids_in(&rotated), ["a"]);
+        assert_eq!(ids_in(&path), ["b", "c"]);
+        // Its folder gone, the path cannot be written, and the writer says so.
+        std::fs::remove_dir_all(dir.path()).unwrap();
+        let mut more = dead_letter.letters(batch.iter_from(0), "why");
+        assert!(dead_letter.write(&mut more).is_err());
+        assert_eq!(more.written(), 0);
+    }
+
+    #[test]
+    fn a_line_cut_short_starts_again_in_a_new_file() {
+        let batch = batch_of(&["a", "b"], &[]);
+        let mut letters = DeadLetter::new("c", "x".into()).letters(batch.iter_from(0), "why");
+        letters.written = letters.ends[0] + 3;
+        assert_eq!(letters.written(), 1);
+        letters.restart_line();
+        assert_eq!(letters.written, letters.ends[0]);
+    }
+
+    /// The `data`/`data_base64` of each event's JSON, for (content type, data) pairs.
+    fn data_of(events: &[(&str, &[u8])]) -> Vec<serde_json::Value> {
+        let batch = batch_of(&[], events);
         batch
             .iter_from(0)
             .map(|e| {

@@ -101,16 +101,23 @@ impl Watch {
             }
             if !overran.is_empty() {
                 drop(state);
-                let Some(pool) = pool.upgrade() else { return };
-                for (lane, name, elapsed) in overran {
-                    move_neighbours(&pool, &lane, &name, elapsed);
+                // The pool must be let go before the lock is taken again: if this is the last
+                // reference, its drop takes the lock to close the watch.
+                match pool.upgrade() {
+                    Some(pool) => overran
+                        .into_iter()
+                        .for_each(|(lane, name, elapsed)| move_neighbours(&pool, &lane, &name, elapsed)),
+                    None => return,
                 }
                 state = self.lock();
                 continue;
             }
             state = match next {
                 Some(due) => {
-                    self.wake.wait_timeout(state, due.saturating_duration_since(now)).unwrap_or_else(|e| e.into_inner()).0
+                    self.wake
+                        .wait_timeout(state, due.saturating_duration_since(now))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
                 }
                 None => {
                     let mut state = state;
@@ -128,11 +135,11 @@ impl Watch {
 fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, name: &str, elapsed: Duration) {
     let neighbours = lane.take_waiting();
     if neighbours.is_empty() {
-        tracing::info!(consumer = %name, hook = "on_events", elapsed = ?elapsed, "consumer has been in on_events for over {OVERRUN:?}; it has a delivery thread to itself, so no other consumer waits for it");
+        tracing::info!(consumer = %name, hook = "on_events", "consumer has been in on_events for {elapsed:.1?}; it has a delivery thread to itself, so no other consumer waits for it");
         return;
     }
     let moved: Vec<String> = neighbours.iter().map(|c| c.name.to_string()).collect();
-    tracing::warn!(consumer = %name, hook = "on_events", elapsed = ?elapsed, "consumer has been in on_events for over {OVERRUN:?}; moving the consumers that share its delivery thread ({}) to a new one so they keep receiving events", moved.join(", "));
+    tracing::warn!(consumer = %name, hook = "on_events", "consumer has been in on_events for {elapsed:.1?}; moving the consumers that share its delivery thread ({}) to a new one so they keep receiving events", moved.join(", "));
     if let Err((e, back)) = pool.spawn(neighbours) {
         tracing::error!("cannot start a delivery thread ({e}); {} wait for {name} to return", moved.join(", "));
         lane.put_back(back);
