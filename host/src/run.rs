@@ -50,7 +50,8 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
     let mut failures = Vec::new();
 
     let (drained, drains) = mpsc::channel::<(usize, Report)>();
-    let pool = Pool::start(bus.clone(), abort.clone(), drained)
+    let names = consumers.iter().map(|(entry, _)| entry.name.clone()).collect();
+    let pool = Pool::start(bus.clone(), abort.clone(), drained, names)
         .map_err(|e| RunError::Runtime(format!("cannot start the delivery watchdog thread: {e}")))?;
     let threads = delivery::thread_count(consumers.len());
     let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
@@ -148,12 +149,12 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
     if waiting > 0 {
         abort.abort();
         bus.stop();
-        let stuck = pool.stuck();
+        let calls = pool.calls();
         for index in (0..consumers.len()).filter(|i| !drained[*i]) {
             let pending = bus.pending(cursors[index]);
             let name = &consumers[index].0.name;
-            failures.push(match stuck.iter().find(|s| s.consumer == index) {
-                Some(s) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", s.hook, s.elapsed, config.drain_timeout),
+            failures.push(match calls.iter().find(|call| call.consumer == index) {
+                Some(call) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", call.hook, call.elapsed, config.drain_timeout),
                 None => format!("consumer \"{name}\" did not drain within the drain timeout ({:?}); {pending} events were not delivered to it", config.drain_timeout),
             });
         }

@@ -11,8 +11,10 @@ use crate::support::Env;
 /// in scope; it must return a status), beside the `idle` producer.
 pub fn library(env: &Env, on_events_body: &str) -> PathBuf {
     let source = format!(
-        r#"#include <stdint.h>
+        r#"#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "evhost.h"
 

@@ -78,6 +78,44 @@ fn dead_letters_that_hit_a_full_disk_are_counted_as_lost() {
     assert_eq!(env.json("digest.json")["count"], EVENTS);
 }
 
+#[test]
+fn dead_letters_when_the_process_is_out_of_file_descriptors_are_counted_as_lost() {
+    let env = Env::new();
+    // On its first batch the consumer lowers the descriptor limit and uses up what is left
+    // (EMFILE for everyone after it), then fails the batch.
+    fixtures::library(
+        &env,
+        r#"if (seen == 0) {
+        struct rlimit limit;
+        getrlimit(RLIMIT_NOFILE, &limit);
+        limit.rlim_cur = 256;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        while (open("/dev/null", O_RDONLY) >= 0) {}
+    }
+    return EVH_FAIL;"#,
+    );
+    env.config(&format!(
+        r#"
+[[producer]]
+name = "seq"
+library = "{{C}}"
+plugin = "sequence"
+config = {{ count = {EVENTS}, payload_bytes = 16 }}
+
+[[consumer]]
+name = "faulty"
+library = "libfixture.so"
+plugin = "fixture"
+dead_letter = "dlq.jsonl"
+"#
+    ));
+    let out = env.run();
+    lost_and_said_so(&out, EVENTS);
+    assert!(out.stderr.contains("Too many open files"), "the OS reason is given:\n{}", out.stderr);
+    assert_eq!(lost_ids(&out.stderr).len() as u64, EVENTS);
+    assert!(!env.path("dlq.jsonl").exists());
+}
+
 /// A structured CloudEvent with id `id`, as the http producer takes it.
 fn post(port: u16, ids: &[&str]) {
     let batch: Vec<Value> =

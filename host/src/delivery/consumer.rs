@@ -130,7 +130,7 @@ impl Consumer {
 
     fn deliver(&mut self, pool: &Pool, lane: &Lane) {
         let started = Instant::now();
-        let answer = lane.calling(pool, self, || self.instance.deliver(&self.batch, self.from));
+        let answer = lane.calling(pool, self, started, || self.instance.deliver(&self.batch, self.from));
         self.slow_calls = if started.elapsed() > SLOW_CALL { self.slow_calls.saturating_add(1) } else { 0 };
         let offered = self.batch.len() - self.from;
         if answer.status != evh::EVH_OK && answer.handled > offered {

@@ -1,8 +1,12 @@
 //! Delivery threads ("lanes") and the pool that starts them. A lane keeps the consumers it
 //! is not calling right now in a shared queue, and publishes the call it is in; so when one
 //! call never returns, the watchdog can hand the others to a new lane.
+//!
+//! This is on the path of every batch, so it costs one uncontended lock per turn (put the
+//! consumer back, take the next) and a few atomic stores per call.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -12,26 +16,24 @@ use super::watchdog::Watch;
 use super::Abort;
 use crate::bus::Bus;
 
-/// A hook call under way on a lane.
-pub(super) struct Call {
-    pub consumer: usize,
-    pub name: Arc<str>,
-    pub since: Instant,
-    /// The watchdog has seen it overrun and acted.
-    pub overran: bool,
-}
-
 pub(super) struct Lane {
-    /// The lane's consumers, except the one it is calling.
+    /// The lane's consumers, except the one taking its turn.
     waiting: Mutex<VecDeque<Consumer>>,
-    pub(super) call: Mutex<Option<Call>>,
+    /// The hook call under way: when it started (a [`Pool::stamp`]; 0 when there is none),
+    /// and whose it is.
+    call_since: AtomicU64,
+    call_consumer: AtomicUsize,
+    /// The `call_since` of the last call the watchdog acted on, so it acts once per call.
+    pub(super) overran: AtomicU64,
 }
 
-/// A consumer that is inside `on_events` at shutdown.
-#[derive(Debug)]
-pub struct Stuck {
+/// A hook call under way.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    /// The consumer's position in the config.
     pub consumer: usize,
     pub hook: &'static str,
+    pub stamp: u64,
     pub elapsed: Duration,
 }
 
@@ -41,8 +43,12 @@ pub struct Pool {
     pub(super) abort: Arc<Abort>,
     done: Sender<(usize, Report)>,
     pub(super) watch: Arc<Watch>,
+    /// The consumers' names by position, for the watchdog's messages.
+    pub(super) names: Vec<String>,
+    /// What call stamps count from.
+    epoch: Instant,
     /// Lanes started, to name their threads.
-    started: Mutex<usize>,
+    started: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,14 +58,28 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Lane {
-    /// Runs `call` (a hook of `consumer`) with the call published for the watchdog.
-    pub(super) fn calling<R>(&self, pool: &Pool, consumer: &Consumer, call: impl FnOnce() -> R) -> R {
-        *lock(&self.call) =
-            Some(Call { consumer: consumer.index, name: consumer.name.clone(), since: Instant::now(), overran: false });
+    /// Runs `call`, a hook of `consumer` that started at `started`, published for the
+    /// watchdog. The store of `call_since` is SeqCst because the watchdog's wake-up relies
+    /// on it (see [`Watch::call_started`]).
+    pub(super) fn calling<R>(&self, pool: &Pool, consumer: &Consumer, started: Instant, call: impl FnOnce() -> R) -> R {
+        self.call_consumer.store(consumer.index, Ordering::Relaxed);
+        self.call_since.store(pool.stamp(started), Ordering::SeqCst);
         pool.watch.call_started();
         let result = call();
-        *lock(&self.call) = None;
+        self.call_since.store(0, Ordering::Release);
         result
+    }
+
+    /// The call under way, if any, as of `now`.
+    pub(super) fn call(&self, pool: &Pool, now: Instant) -> Option<Call> {
+        let stamp = self.call_since.load(Ordering::SeqCst);
+        let consumer = self.call_consumer.load(Ordering::Relaxed);
+        (stamp != 0).then(|| Call {
+            consumer,
+            hook: "on_events",
+            stamp,
+            elapsed: now.saturating_duration_since(pool.epoch + Duration::from_nanos(stamp - 1)),
+        })
     }
 
     /// Takes every consumer waiting on this lane, to move them to another.
@@ -73,22 +93,36 @@ impl Lane {
 }
 
 impl Pool {
-    /// A pool with its watchdog running, and no lanes yet.
-    pub fn start(bus: Arc<Bus>, abort: Arc<Abort>, done: Sender<(usize, Report)>) -> std::io::Result<Arc<Pool>> {
-        let pool = Arc::new(Pool { bus, abort, done, watch: Arc::new(Watch::default()), started: Mutex::new(0) });
+    /// A pool with its watchdog running, and no lanes yet; `names` are the consumers' names
+    /// by their position in the config.
+    pub fn start(
+        bus: Arc<Bus>,
+        abort: Arc<Abort>,
+        done: Sender<(usize, Report)>,
+        names: Vec<String>,
+    ) -> std::io::Result<Arc<Pool>> {
+        let watch = Arc::new(Watch::default());
+        let epoch = Instant::now();
+        let pool = Arc::new(Pool { bus, abort, done, watch, names, epoch, started: AtomicUsize::new(0) });
         Watch::spawn(&pool)?;
         Ok(pool)
+    }
+
+    /// `at` as a call stamp: nanoseconds since the epoch, plus one so that 0 means "none".
+    fn stamp(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
 
     /// Starts a delivery thread for `consumers`. If the thread cannot start, they come back
     /// with the error: a consumer dropped here would hold back the log forever.
     pub fn spawn(self: &Arc<Self>, consumers: Vec<Consumer>) -> Result<(), (std::io::Error, Vec<Consumer>)> {
-        let name = {
-            let mut started = lock(&self.started);
-            *started += 1;
-            format!("deliver-{}", *started - 1)
-        };
-        let lane = Arc::new(Lane { waiting: Mutex::new(VecDeque::new()), call: Mutex::new(None) });
+        let name = format!("deliver-{}", self.started.fetch_add(1, Ordering::Relaxed));
+        let lane = Arc::new(Lane {
+            waiting: Mutex::new(VecDeque::new()),
+            call_since: AtomicU64::new(0),
+            call_consumer: AtomicUsize::new(0),
+            overran: AtomicU64::new(0),
+        });
         let (pool, on_thread) = (self.clone(), lane.clone());
         let (handover, handed) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new().name(name).spawn(move || {
@@ -107,16 +141,12 @@ impl Pool {
         }
     }
 
-    /// The consumers inside a hook call right now, and for how long.
-    pub fn stuck(&self) -> Vec<Stuck> {
+    /// The hook calls under way right now.
+    pub fn calls(&self) -> Vec<Call> {
         let now = Instant::now();
-        let mut stuck = Vec::new();
-        self.watch.each_lane(|lane| {
-            if let Some(call) = &*lock(&lane.call) {
-                stuck.push(Stuck { consumer: call.consumer, hook: "on_events", elapsed: now - call.since });
-            }
-        });
-        stuck
+        let mut calls = Vec::new();
+        self.watch.each_lane(|lane| calls.extend(lane.call(self, now)));
+        calls
     }
 
     /// A lane's loop: turns round its consumers until none is left. A consumer is out of
@@ -126,22 +156,24 @@ impl Pool {
         // Turns in a row that found nothing to do, and the earliest retry among them.
         let mut idle = 0usize;
         let mut wake_at: Option<Instant> = None;
-        loop {
-            let Some(mut consumer) = lock(&lane.waiting).pop_front() else { return };
+        let mut next = lock(&lane.waiting).pop_front();
+        while let Some(mut consumer) = next {
             match consumer.turn(self, lane) {
                 Turn::Worked { slow } => {
                     (idle, wake_at, seen) = (0, None, self.bus.head());
-                    let alone = lock(&lane.waiting).is_empty();
-                    if slow && !alone {
+                    if slow && !lock(&lane.waiting).is_empty() {
                         tracing::info!(consumer = %consumer.name, "on_events was slow several times in a row; this consumer gets a delivery thread of its own so the others are not held up");
-                        if let Err((e, mut back)) = self.spawn(vec![consumer]) {
-                            tracing::error!("cannot start a delivery thread ({e}); the consumer stays on this one");
-                            for consumer in &mut back {
+                        match self.spawn(vec![consumer]) {
+                            Ok(()) => {
+                                next = lock(&lane.waiting).pop_front();
+                                continue;
+                            }
+                            Err((e, back)) => {
+                                tracing::error!("cannot start a delivery thread ({e}); the consumer stays on this one");
+                                consumer = back.into_iter().next().expect("the consumer comes back");
                                 consumer.slow_calls = 0;
                             }
-                            lane.put_back(back);
                         }
-                        continue;
                     }
                 }
                 Turn::Idle(at) => {
@@ -153,6 +185,7 @@ impl Pool {
                 }
                 Turn::Ended => {
                     let _ = self.done.send((consumer.index, std::mem::take(&mut consumer.report)));
+                    next = lock(&lane.waiting).pop_front();
                     continue;
                 }
             }
@@ -163,7 +196,9 @@ impl Pool {
                 drop(waiting);
                 self.bus.wait(seen, wake_at);
                 (idle, wake_at, seen) = (0, None, self.bus.head());
+                waiting = lock(&lane.waiting);
             }
+            next = waiting.pop_front();
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use super::lane::{Lane, Pool};
+use super::lane::{Call, Lane, Pool};
 
 /// How long a hook call may run before its neighbours move away. Well above any pause a
 /// healthy call sees (preemption and page faults are milliseconds, even on a loaded
@@ -54,7 +54,7 @@ impl Watch {
         state.lanes.push(Arc::downgrade(lane));
     }
 
-    pub fn each_lane(&self, mut f: impl FnMut(&Lane)) {
+    pub fn each_lane(&self, mut f: impl FnMut(&Arc<Lane>)) {
         for lane in self.lock().lanes.iter().filter_map(Weak::upgrade) {
             f(&lane);
         }
@@ -79,69 +79,69 @@ impl Watch {
     }
 
     fn run(&self, pool: &Weak<Pool>) {
-        let mut state = self.lock();
-        while !state.closed {
+        loop {
             self.sleeping.store(true, Ordering::SeqCst);
+            let Some(pool) = pool.upgrade() else { return };
             let now = Instant::now();
             let mut next: Option<Instant> = None;
             let mut overran = Vec::new();
-            for lane in state.lanes.iter().filter_map(Weak::upgrade) {
-                let mut call = lane.call.lock().unwrap_or_else(|e| e.into_inner());
-                let Some(call) = call.as_mut().filter(|call| !call.overran) else { continue };
-                let due = call.since + OVERRUN;
-                if due <= now {
-                    call.overran = true;
-                    overran.push((lane.clone(), call.name.clone(), now - call.since));
+            self.each_lane(|lane| {
+                let Some(call) = lane.call(&pool, now) else { return };
+                if lane.overran.load(Ordering::Relaxed) == call.stamp {
+                    return;
+                }
+                if call.elapsed >= OVERRUN {
+                    lane.overran.store(call.stamp, Ordering::Relaxed);
+                    overran.push((lane.clone(), call));
                 } else {
+                    let due = now + (OVERRUN - call.elapsed);
                     next = Some(next.map_or(due, |next| next.min(due)));
                 }
-            }
+            });
             if next.is_some() || !overran.is_empty() {
                 self.sleeping.store(false, Ordering::SeqCst);
             }
-            if !overran.is_empty() {
-                drop(state);
-                // The pool must be let go before the lock is taken again: if this is the last
-                // reference, its drop takes the lock to close the watch.
-                match pool.upgrade() {
-                    Some(pool) => overran
-                        .into_iter()
-                        .for_each(|(lane, name, elapsed)| move_neighbours(&pool, &lane, &name, elapsed)),
-                    None => return,
-                }
-                state = self.lock();
+            let moved = !overran.is_empty();
+            for (lane, call) in overran {
+                move_neighbours(&pool, &lane, call);
+            }
+            // Let go of the pool before taking the lock: if this is the last reference, its
+            // drop takes the lock to close the watch.
+            drop(pool);
+            let mut state = self.lock();
+            if state.closed {
+                return;
+            }
+            if moved {
+                // The new lanes' calls may need a deadline.
                 continue;
             }
-            state = match next {
-                Some(due) => {
-                    self.wake
-                        .wait_timeout(state, due.saturating_duration_since(now))
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
+            match next {
+                Some(due) => drop(self.wake.wait_timeout(state, due.saturating_duration_since(now))),
                 None => {
-                    let mut state = state;
                     while self.sleeping.load(Ordering::SeqCst) && !state.closed {
                         state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
                     }
-                    state
                 }
-            };
+            }
         }
     }
 }
 
-/// Gives the consumers waiting on `lane` (whose call by `name` overran) a lane of their own.
-fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, name: &str, elapsed: Duration) {
+/// Gives the consumers waiting on `lane`, whose `call` overran, a lane of their own.
+fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, call: Call) {
+    let name = &pool.names[call.consumer];
+    let elapsed = call.elapsed;
     let neighbours = lane.take_waiting();
     if neighbours.is_empty() {
-        tracing::info!(consumer = %name, hook = "on_events", "consumer has been in on_events for {elapsed:.1?}; it has a delivery thread to itself, so no other consumer waits for it");
+        tracing::info!(consumer = %name, hook = call.hook, "consumer has been in {} for {elapsed:.1?}; it has a delivery thread to itself, so no other consumer waits for it", call.hook);
         return;
     }
-    let moved: Vec<String> = neighbours.iter().map(|c| c.name.to_string()).collect();
-    tracing::warn!(consumer = %name, hook = "on_events", "consumer has been in on_events for {elapsed:.1?}; moving the consumers that share its delivery thread ({}) to a new one so they keep receiving events", moved.join(", "));
+    let moved: Vec<&str> = neighbours.iter().map(|c| &*c.name).collect();
+    let moved = moved.join(", ");
+    tracing::warn!(consumer = %name, hook = call.hook, "consumer has been in {} for {elapsed:.1?}; moving the consumers that share its delivery thread ({moved}) to a new one so they keep receiving events", call.hook);
     if let Err((e, back)) = pool.spawn(neighbours) {
-        tracing::error!("cannot start a delivery thread ({e}); {} wait for {name} to return", moved.join(", "));
+        tracing::error!("cannot start a delivery thread ({e}); {moved} wait for {name} to return");
         lane.put_back(back);
     }
 }
