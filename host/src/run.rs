@@ -142,8 +142,7 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
         let entry = &consumers[index].0;
         tracing::info!(consumer = %entry.name, delivered = report.delivered, dead_lettered = report.dead_lettered, lost = report.lost, dropped = report.dropped, retries = report.retries, "consumer drained");
         if report.lost > 0 {
-            let path = entry.delivery.dead_letter.as_deref().unwrap_or(std::path::Path::new("")).display();
-            failures.push(format!("consumer \"{}\" lost {} events: they failed and could not be written to its dead-letter file {path} either (each is named in an \"event lost\" error above)", entry.name, report.lost));
+            failures.push(format!("consumer \"{}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", entry.name, report.lost));
         }
     }
     if waiting > 0 {

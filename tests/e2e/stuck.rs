@@ -3,6 +3,7 @@
 //! named with exit code 1 within the drain timeout. And the watchdog costs an idle host
 //! nothing.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -61,7 +62,7 @@ config = {{ path = "digest.json" }}
     let out = running.wait();
     let took = signalled.elapsed();
     out.expect_code(1);
-    assert!(took < DRAIN + Duration::from_secs(1), "exit took {took:?} after SIGTERM, drain_timeout is {DRAIN:?}");
+    assert!(took < DRAIN + Duration::from_millis(1500), "exit took {took:?} after SIGTERM, drain_timeout is {DRAIN:?}");
 
     let warning = out.stderr.lines().find(|l| l.contains("moving the consumers")).expect("the warning");
     assert!(
@@ -84,18 +85,27 @@ config = {{ path = "digest.json" }}
     assert!(!out.stderr.contains("cleanly"), "{}", out.stderr);
 }
 
-/// Voluntary context switches of the process's thread named `name`.
-fn switches(pid: i32, name: &str) -> u64 {
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the host's threads") {
-        let task = task.unwrap().path();
-        if std::fs::read_to_string(task.join("comm")).unwrap().trim() != name {
-            continue;
+/// The /proc folder of the process's thread named `name`. A thread names itself once it
+/// runs, so this waits a little for it.
+fn thread(pid: i32, name: &str) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the host's threads") {
+            let task = task.unwrap().path();
+            if std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.trim() == name) {
+                return task;
+            }
         }
-        let status = std::fs::read_to_string(task.join("status")).unwrap();
-        let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:")).unwrap();
-        return line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(Instant::now() < deadline, "no thread named {name}");
+        std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("no thread named {name}");
+}
+
+/// The voluntary context switches of a thread: how often it went to sleep.
+fn switches(thread: &Path) -> u64 {
+    let status = std::fs::read_to_string(thread.join("status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("voluntary_ctxt_switches:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
@@ -118,10 +128,12 @@ config = { path = "digest.json" }
     );
     let mut running = env.spawn();
     running.wait_for_line("evhost is running");
-    let pid = running.pid().as_raw();
-    let before = switches(pid, "watchdog");
+    let watchdog = thread(running.pid().as_raw(), "watchdog");
+    // Let it reach its first sleep.
+    std::thread::sleep(Duration::from_millis(100));
+    let before = switches(&watchdog);
     std::thread::sleep(Duration::from_millis(1500));
-    let after = switches(pid, "watchdog");
+    let after = switches(&watchdog);
     running.signal(Signal::SIGTERM);
     running.wait().expect_code(0);
     assert_eq!(after, before, "the watchdog woke {} times while nothing happened", after - before);

@@ -111,9 +111,9 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 const MAX_EVENT_BYTES_LIMIT: u64 = 1 << 30;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Reads and validates the config file at `path`, checks that every dead-letter file can be
-/// written, and logs what is legal but probably not meant (see [`Config::warnings`]). Both
-/// `check` and `run` come through here, so they accept and refuse the same configs.
+/// Reads and validates the config file at `path`, and checks that every dead-letter file can
+/// be written. Both `check` and `run` come through here, so they accept and refuse the same
+/// configs.
 pub fn load(path: &Path) -> Result<Config, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::new(format!("cannot read config file {}: {e}", path.display()))
@@ -123,14 +123,12 @@ pub fn load(path: &Path) -> Result<Config, Diagnostic> {
     for consumer in &config.consumers {
         dead_letter::check(consumer)?;
     }
-    for warning in config.warnings() {
-        tracing::warn!("{warning}");
-    }
     Ok(config)
 }
 
 impl Config {
-    /// What this config allows but probably does not mean.
+    /// What this config allows but probably does not mean. Logged once every instance was
+    /// created (by `check` and `run` alike), so that a config that fails says only why.
     pub fn warnings(&self) -> Vec<String> {
         match (self.producers.is_empty(), self.consumers.is_empty()) {
             (false, true) => vec![

@@ -50,7 +50,7 @@ pub struct Consumer {
     pub instance: Arc<Instance>,
     pub id: ConsumerId,
     pub config: DeliveryConfig,
-    pub(super) name: Arc<str>,
+    pub(super) name: String,
     dead_letter: Option<DeadLetter>,
     backoff: Backoff,
     pub(super) report: Report,
@@ -76,7 +76,7 @@ pub(super) enum Turn {
 
 impl Consumer {
     pub fn new(index: usize, instance: Arc<Instance>, id: ConsumerId, config: DeliveryConfig) -> Self {
-        let name: Arc<str> = instance.host.name.as_str().into();
+        let name = instance.host.name.clone();
         Consumer {
             index,
             dead_letter: config.dead_letter.clone().map(|path| DeadLetter::new(&name, path)),

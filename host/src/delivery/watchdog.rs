@@ -63,9 +63,9 @@ impl Watch {
     /// Called by a lane after it published a call. Costs one atomic load unless the
     /// watchdog sleeps without a deadline.
     ///
-    /// No wake-up is lost: the watchdog sets `sleeping` before it reads the lanes' calls
-    /// under their locks, and a lane reads `sleeping` after writing its call under the same
-    /// lock. So either the watchdog sees the call, or the lane sees `sleeping`.
+    /// No wake-up is lost: the watchdog stores `sleeping` before it loads the lanes'
+    /// calls, and a lane loads `sleeping` after it stored its call, all SeqCst; so either
+    /// the watchdog sees the call, or the lane sees `sleeping`.
     pub fn call_started(&self) {
         if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
             let _state = self.lock();
@@ -137,7 +137,7 @@ fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, call: Call) {
         tracing::info!(consumer = %name, hook = call.hook, "consumer has been in {} for {elapsed:.1?}; it has a delivery thread to itself, so no other consumer waits for it", call.hook);
         return;
     }
-    let moved: Vec<&str> = neighbours.iter().map(|c| &*c.name).collect();
+    let moved: Vec<&str> = neighbours.iter().map(|c| c.name.as_str()).collect();
     let moved = moved.join(", ");
     tracing::warn!(consumer = %name, hook = call.hook, "consumer has been in {} for {elapsed:.1?}; moving the consumers that share its delivery thread ({moved}) to a new one so they keep receiving events", call.hook);
     if let Err((e, back)) = pool.spawn(neighbours) {
