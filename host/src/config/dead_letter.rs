@@ -33,7 +33,7 @@ fn probe(path: &Path) -> Result<(), (String, String)> {
         Ok(meta) if meta.is_dir() => {
             return Err((
                 "it is a directory".into(),
-                format!("name a file, e.g. dead_letter = \"{}\"", path.join("dead-letters.jsonl").display()),
+                format!("name a file in that folder instead, e.g. {}", path.join("dead-letters.jsonl").display()),
             ))
         }
         // A FIFO blocks the delivery thread until a reader comes; a socket cannot be opened.
@@ -64,7 +64,11 @@ fn probe(path: &Path) -> Result<(), (String, String)> {
 /// The OS's reason, and what to do about it.
 fn explain(e: std::io::Error, folder: &Path) -> (String, String) {
     let help = match e.kind() {
-        ErrorKind::NotFound | ErrorKind::NotADirectory => format!(
+        ErrorKind::NotADirectory => format!(
+            "a part of {} is a file, not a folder; point `dead_letter` at a file in an existing folder",
+            folder.display()
+        ),
+        ErrorKind::NotFound => format!(
             "create the folder {} first, or point `dead_letter` at a file in an existing folder",
             folder.display()
         ),
@@ -95,5 +99,19 @@ mod tests {
         std::fs::write(&path, "{}\n").unwrap();
         assert!(probe(&path).is_ok());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}\n");
+    }
+
+    #[test]
+    fn what_cannot_take_dead_letters_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let reason = |path: &std::path::Path| probe(path).unwrap_err().0;
+        assert_eq!(reason(dir.path()), "it is a directory");
+        assert!(reason(&dir.path().join("missing/dlq.jsonl")).contains("No such file or directory"));
+        let fifo = dir.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert_eq!(reason(&fifo), "it is not a regular file");
+        std::fs::write(dir.path().join("file"), "").unwrap();
+        assert!(reason(&dir.path().join("file/dlq.jsonl")).contains("Not a directory"));
+        assert!(probe(std::path::Path::new("/dev/full")).is_ok(), "a device that opens is for run time to judge");
     }
 }
