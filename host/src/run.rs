@@ -107,6 +107,7 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
 
     // Shutdown: stop producers, then drain consumers, all within the deadline.
     let deadline = Instant::now() + config.drain_timeout;
+    pool.hurry(config.drain_timeout);
     for (_, instance) in &producers {
         instance.stop();
     }

@@ -9,17 +9,18 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::fixtures;
-use crate::support::{drained, Env};
+use crate::support::{drained, Env, Output, Running};
 
 const EVENTS: u64 = 100;
 const DRAIN: Duration = Duration::from_secs(2);
 
-#[test]
-fn a_stuck_consumer_does_not_stop_its_neighbours() {
+/// A host with the C sequence (EVENTS events), the `idle` producer (so it runs until a
+/// signal), the fixture consumer stuck on its 10th event, a digest, and as many `count`s as
+/// cores: consumers outnumber delivery threads (one per core but one), so the stuck one,
+/// listed first, shares its thread with at least one healthy consumer on any machine.
+fn stuck_beside_healthy(drain: Duration) -> (Env, usize) {
     let env = Env::new();
     fixtures::library(&env, "if (seen + n >= 10) { for (;;) sleep(1000); }\nreturn EVH_OK;");
-    // Consumers outnumber delivery threads (one per core but one), so the stuck one, listed
-    // first, shares its thread with at least one healthy `count`, on any machine.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let counts: String = (0..cores)
         .map(|i| format!("[[consumer]]\nname = \"count-{i}\"\nlibrary = \"{{C}}\"\nplugin = \"count\"\nconfig = {{ path = \"count-{i}.json\" }}\n"))
@@ -27,7 +28,7 @@ fn a_stuck_consumer_does_not_stop_its_neighbours() {
     env.config(&format!(
         r#"
 [host]
-drain_timeout = "{}s"
+drain_timeout = "{}ms"
 
 [[producer]]
 name = "seq"
@@ -53,22 +54,20 @@ config = {{ path = "digest.json" }}
 
 {counts}
 "#,
-        DRAIN.as_secs()
+        drain.as_millis()
     ));
-    let mut running = env.spawn();
-    running.wait_for_line("moving the consumers that share its delivery thread");
+    (env, cores)
+}
+
+/// SIGTERM now; then exit 1 within `drain` (and a margin), every healthy consumer drained
+/// with every event and its on_stop output written, and the stuck one named.
+fn stop_and_check(env: &Env, running: Running, drain: Duration, cores: usize) -> Output {
     running.signal(Signal::SIGTERM);
     let signalled = Instant::now();
     let out = running.wait();
     let took = signalled.elapsed();
     out.expect_code(1);
-    assert!(took < DRAIN + Duration::from_millis(1500), "exit took {took:?} after SIGTERM, drain_timeout is {DRAIN:?}");
-
-    let warning = out.stderr.lines().find(|l| l.contains("moving the consumers")).expect("the warning");
-    assert!(
-        warning.contains("WARN") && warning.contains("consumer=stuck") && warning.contains("on_events"),
-        "{warning}"
-    );
+    assert!(took < drain + Duration::from_millis(1500), "exit took {took:?} after SIGTERM, drain_timeout is {drain:?}");
     let digest = env.json("digest.json");
     assert_eq!(digest["count"], EVENTS, "{digest}");
     assert_eq!(digest["in_order"], true, "{digest}");
@@ -83,6 +82,33 @@ config = {{ path = "digest.json" }}
     );
     assert!(out.stderr.contains(&format!("{EVENTS} events were not delivered to it")), "{}", out.stderr);
     assert!(!out.stderr.contains("cleanly"), "{}", out.stderr);
+    out
+}
+
+#[test]
+fn a_stuck_consumer_does_not_stop_its_neighbours() {
+    let drain = Duration::from_secs(2);
+    let (env, cores) = stuck_beside_healthy(drain);
+    let mut running = env.spawn();
+    running.wait_for_line("moving the consumers that share its delivery thread");
+    let out = stop_and_check(&env, running, drain, cores);
+    let warning = out.stderr.lines().find(|l| l.contains("moving the consumers")).expect("the warning");
+    assert!(
+        warning.contains("WARN") && warning.contains("consumer=stuck") && warning.contains("on_events"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn neighbours_of_a_stuck_consumer_drain_even_when_shutdown_comes_first() {
+    // SIGTERM before the watchdog's usual threshold, with a drain_timeout shorter than it:
+    // shutdown lowers the threshold so the neighbours still move and drain in time.
+    let drain = Duration::from_millis(1200);
+    let (env, cores) = stuck_beside_healthy(drain);
+    let mut running = env.spawn();
+    running.wait_for_line("evhost is running");
+    std::thread::sleep(Duration::from_millis(100));
+    stop_and_check(&env, running, drain, cores);
 }
 
 /// The /proc folder of the process's thread named `name`. A thread names itself once it

@@ -141,6 +141,12 @@ impl Pool {
         }
     }
 
+    /// Shutdown began with `drain_timeout` to go: a call that overruns a quarter of it
+    /// (or [`OVERRUN`](super::watchdog::OVERRUN), if shorter) moves its neighbours away.
+    pub fn hurry(&self, drain_timeout: Duration) {
+        self.watch.hurry(drain_timeout / 4);
+    }
+
     /// The hook calls under way right now.
     pub fn calls(&self) -> Vec<Call> {
         let now = Instant::now();

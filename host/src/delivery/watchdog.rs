@@ -5,9 +5,11 @@
 //! It never polls. With no call under way it sleeps on a condition variable until a lane
 //! starts one; with calls under way it sleeps until the oldest could overrun. A call that
 //! overran is handled once and then ignored, so a consumer stuck for good costs nothing
-//! more. An idle host wakes it never; a busy one about once per `OVERRUN`.
+//! more. An idle host wakes it never; a busy one about once per `OVERRUN`. At shutdown the
+//! threshold drops to a quarter of `drain_timeout` (when that is shorter), so the neighbours
+//! still drain in time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -20,12 +22,24 @@ use super::lane::{Call, Lane, Pool};
 /// with a long timeout) loses nothing by tripping it.
 pub const OVERRUN: Duration = Duration::from_secs(2);
 
-#[derive(Default)]
 pub struct Watch {
     state: Mutex<State>,
     wake: Condvar,
     /// The watchdog sleeps with no deadline; the next call to start must wake it.
     sleeping: AtomicBool,
+    /// [`OVERRUN`], or less once shutdown began, in nanoseconds.
+    overrun: AtomicU64,
+}
+
+impl Default for Watch {
+    fn default() -> Self {
+        Watch {
+            state: Mutex::default(),
+            wake: Condvar::new(),
+            sleeping: AtomicBool::new(false),
+            overrun: AtomicU64::new(OVERRUN.as_nanos() as u64),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -73,6 +87,16 @@ impl Watch {
         }
     }
 
+    /// Lowers the overrun threshold to `limit`: at shutdown, the neighbours of a stuck
+    /// consumer must move in time to drain within the deadline, and a false alarm costs
+    /// nothing then.
+    pub fn hurry(&self, limit: Duration) {
+        self.overrun.fetch_min(limit.as_nanos() as u64, Ordering::SeqCst);
+        self.sleeping.store(false, Ordering::SeqCst);
+        let _state = self.lock();
+        self.wake.notify_one();
+    }
+
     pub fn close(&self) {
         self.lock().closed = true;
         self.wake.notify_one();
@@ -83,6 +107,7 @@ impl Watch {
             self.sleeping.store(true, Ordering::SeqCst);
             let Some(pool) = pool.upgrade() else { return };
             let now = Instant::now();
+            let overrun = Duration::from_nanos(self.overrun.load(Ordering::SeqCst));
             let mut next: Option<Instant> = None;
             let mut overran = Vec::new();
             self.each_lane(|lane| {
@@ -90,11 +115,11 @@ impl Watch {
                 if lane.overran.load(Ordering::Relaxed) == call.stamp {
                     return;
                 }
-                if call.elapsed >= OVERRUN {
+                if call.elapsed >= overrun {
                     lane.overran.store(call.stamp, Ordering::Relaxed);
                     overran.push((lane.clone(), call));
                 } else {
-                    let due = now + (OVERRUN - call.elapsed);
+                    let due = now + (overrun - call.elapsed);
                     next = Some(next.map_or(due, |next| next.min(due)));
                 }
             });
