@@ -12,7 +12,6 @@ use crate::fixtures;
 use crate::support::{drained, Env, Output, Running};
 
 const EVENTS: u64 = 100;
-const DRAIN: Duration = Duration::from_secs(2);
 
 /// A host with the C sequence (EVENTS events), the `idle` producer (so it runs until a
 /// signal), the fixture consumer stuck on its 10th event, a digest, and as many `count`s as
