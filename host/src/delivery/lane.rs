@@ -190,7 +190,11 @@ impl Pool {
                     };
                 }
                 Turn::Ended => {
-                    let _ = self.done.send((consumer.index, std::mem::take(&mut consumer.report)));
+                    // Let go of the instance first: once the report is in, `run` stops and
+                    // destroys it, and the process may exit.
+                    let (index, report) = (consumer.index, std::mem::take(&mut consumer.report));
+                    drop(consumer);
+                    let _ = self.done.send((index, report));
                     next = lock(&lane.waiting).pop_front();
                     continue;
                 }
