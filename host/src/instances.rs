@@ -15,8 +15,9 @@ pub struct Instances {
     pub producers: Vec<(InstanceConfig, Arc<Instance>)>,
 }
 
-/// Creates every instance, consumers first. On an error, those already created are
-/// destroyed (by drop) before it returns: nothing is left half-started.
+/// Creates every instance, consumers first, then logs the config's warnings. On an error,
+/// those already created are destroyed (by drop) before it returns: nothing is left
+/// half-started.
 pub fn create_all(config: &Config, bus: &Arc<Bus>) -> Result<Instances, Diagnostic> {
     let mut loader = Loader::default();
     let mut instances = Instances { consumers: Vec::new(), producers: Vec::new() };
@@ -27,6 +28,9 @@ pub fn create_all(config: &Config, bus: &Arc<Bus>) -> Result<Instances, Diagnost
     for entry in &config.producers {
         let instance = create(&mut loader, entry, Some(Sink::bus(bus.clone(), config.max_event_bytes)))?;
         instances.producers.push((entry.clone(), instance));
+    }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
     }
     Ok(instances)
 }

@@ -50,7 +50,9 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
     let mut failures = Vec::new();
 
     let (drained, drains) = mpsc::channel::<(usize, Report)>();
-    let pool = Arc::new(Pool { bus: bus.clone(), abort: abort.clone(), done: drained });
+    let names = consumers.iter().map(|(entry, _)| entry.name.clone()).collect();
+    let pool = Pool::start(bus.clone(), abort.clone(), drained, names)
+        .map_err(|e| RunError::Runtime(format!("cannot start the delivery watchdog thread: {e}")))?;
     let threads = delivery::thread_count(consumers.len());
     let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
     let mut cursors = Vec::new();
@@ -59,11 +61,9 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
         cursors.push(id);
         shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
     }
-    for (n, share) in shares.into_iter().enumerate() {
-        pool.spawn(format!("deliver-{n}"), share)
-            .map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
+    for share in shares {
+        pool.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
-    drop(pool);
 
     let mut running = 0usize;
     let mut own_threads = 0usize;
@@ -107,6 +107,7 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
 
     // Shutdown: stop producers, then drain consumers, all within the deadline.
     let deadline = Instant::now() + config.drain_timeout;
+    pool.hurry(config.drain_timeout);
     for (_, instance) in &producers {
         instance.stop();
     }
@@ -131,28 +132,40 @@ pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
     }
     bus.close();
 
-    let mut undrained: Vec<usize> = (0..consumers.len()).collect();
-    while !undrained.is_empty() {
+    let mut drained = vec![false; consumers.len()];
+    let mut waiting = consumers.len();
+    while waiting > 0 {
         let Ok((index, report)) = drains.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
             break;
         };
-        undrained.retain(|i| *i != index);
-        let name = &consumers[index].0.name;
-        tracing::info!(consumer = %name, delivered = report.delivered, dead_lettered = report.dead_lettered, dropped = report.dropped, retries = report.retries, "consumer drained");
+        drained[index] = true;
+        waiting -= 1;
+        let entry = &consumers[index].0;
+        tracing::info!(consumer = %entry.name, delivered = report.delivered, dead_lettered = report.dead_lettered, lost = report.lost, dropped = report.dropped, retries = report.retries, "consumer drained");
+        if report.lost > 0 {
+            failures.push(format!("consumer \"{}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", entry.name, report.lost));
+        }
     }
-    if !undrained.is_empty() {
+    if waiting > 0 {
         abort.abort();
         bus.stop();
-        for index in undrained {
+        let calls = pool.calls();
+        for index in (0..consumers.len()).filter(|i| !drained[*i]) {
             let pending = bus.pending(cursors[index]);
-            failures.push(format!("consumer \"{}\" did not drain within the drain timeout ({:?}); {pending} events were not delivered to it", consumers[index].0.name, config.drain_timeout));
+            let name = &consumers[index].0.name;
+            failures.push(match calls.iter().find(|call| call.consumer == index) {
+                Some(call) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", call.hook, call.elapsed, config.drain_timeout),
+                None => format!("consumer \"{name}\" did not drain within the drain timeout ({:?}); {pending} events were not delivered to it", config.drain_timeout),
+            });
         }
-        // A stuck consumer may still be inside a hook. Its worker holds the instance, so it
-        // gets no on_stop and no on_destroy; the process exits around it.
-        return Err(RunError::Runtime(failures.join("; ")));
     }
-    for (_, instance) in &consumers {
-        instance.stop();
+    // Healthy consumers flush even when a neighbour is stuck. One that did not drain may
+    // still be inside a hook; its lane holds the instance, so it gets neither on_stop nor
+    // on_destroy, and the process exits around it.
+    for (index, (_, instance)) in consumers.iter().enumerate() {
+        if drained[index] {
+            instance.stop();
+        }
     }
     drop(consumers);
     drop(producers);

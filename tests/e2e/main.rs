@@ -2,14 +2,18 @@
 //! target/plugins (`make build`), one temporary working folder per test.
 
 mod bad_input;
+mod check_and_run;
 mod cross_language;
 mod delivery;
 mod file_and_webhook;
+mod fixtures;
 mod http;
 mod http_limits;
 mod inspect;
 mod lifecycle;
+mod lost;
 mod objects;
 mod objects_limits;
 mod schedule;
+mod stuck;
 mod support;

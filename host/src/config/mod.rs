@@ -1,6 +1,7 @@
 //! The host's configuration: one TOML file, read into [`Config`] and validated. Every error
 //! is a [`Diagnostic`] that names the file, line and column and says how to fix it.
 
+mod dead_letter;
 mod model;
 pub(crate) mod suggest;
 pub mod units;
@@ -65,6 +66,8 @@ pub struct InstanceConfig {
     pub plugin_at: Option<Location>,
     /// The `config` table, when there is one.
     pub config_at: Option<Location>,
+    /// The `dead_letter` key, when there is one.
+    pub dead_letter_at: Option<Location>,
     /// The config file's folder, absolute: plugins resolve their relative paths against it.
     pub config_dir: PathBuf,
 }
@@ -108,13 +111,35 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 const MAX_EVENT_BYTES_LIMIT: u64 = 1 << 30;
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Reads and validates the config file at `path`.
+/// Reads and validates the config file at `path`, and checks that every dead-letter file can
+/// be written. Both `check` and `run` come through here, so they accept and refuse the same
+/// configs.
 pub fn load(path: &Path) -> Result<Config, Diagnostic> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::new(format!("cannot read config file {}: {e}", path.display()))
             .help("pass the path of an evhost TOML file with --config, e.g. `evhost run --config evhost.toml`")
     })?;
-    parse(path, text)
+    let config = parse(path, text)?;
+    for consumer in &config.consumers {
+        dead_letter::check(consumer)?;
+    }
+    Ok(config)
+}
+
+impl Config {
+    /// What this config allows but probably does not mean. Logged once every instance was
+    /// created (by `check` and `run` alike), so that a config that fails says only why.
+    pub fn warnings(&self) -> Vec<String> {
+        match (self.producers.is_empty(), self.consumers.is_empty()) {
+            (false, true) => vec![
+                "this config has producers but no consumers: every event they emit goes nowhere; add a [[consumer]] table to receive them".to_string(),
+            ],
+            (true, false) => vec![
+                "this config has consumers but no producers: the consumers will never receive anything, and `run` stops as soon as it started; add a [[producer]] table".to_string(),
+            ],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Validates config `text` that was read from `path` (used for messages and relative paths).
@@ -171,25 +196,41 @@ impl Validator {
 
     fn config(&self, raw: RawConfig) -> Result<Config, Diagnostic> {
         let drain_timeout = match &raw.host.drain_timeout {
-            Some(v) => units::parse_duration(v.get_ref()).map_err(|e| self.error(v, "invalid `drain_timeout`", e))?,
+            Some(v) => match units::parse_duration(v.get_ref()).map_err(|e| self.error(v, "invalid `drain_timeout`", e))? {
+                // Zero leaves no time to stop a producer, so every shutdown would fail.
+                zero if zero.is_zero() => {
+                    return Err(self.error(
+                        v,
+                        "`drain_timeout` must be above zero",
+                        "give the time shutdown may take to stop producers and deliver what is left, e.g. drain_timeout = \"30s\"",
+                    ))
+                }
+                timeout => timeout,
+            },
             None => DEFAULT_DRAIN_TIMEOUT,
         };
-        let max_event_bytes = match &raw.host.max_event_bytes {
-            Some(v) => {
-                match units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? {
-                    // The log stores an event's id length in 32 bits, and no event needs more.
-                    size if size > MAX_EVENT_BYTES_LIMIT => {
-                        return Err(self.error(
+        let max_event_bytes =
+            match &raw.host.max_event_bytes {
+                Some(v) => {
+                    match units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? {
+                        // The log stores an event's id length in 32 bits, and no event needs more.
+                        size if size > MAX_EVENT_BYTES_LIMIT => {
+                            return Err(self.error(
+                                v,
+                                "`max_event_bytes` is too large",
+                                "give at most \"1GiB\"; send larger payloads by reference (a URL or an object key)",
+                            ))
+                        }
+                        0 => return Err(self.error(
                             v,
-                            "`max_event_bytes` is too large",
-                            "give at most \"1GiB\"; send larger payloads by reference (a URL or an object key)",
-                        ))
+                            "`max_event_bytes` must be above zero",
+                            "give the size of the largest event producers may emit, e.g. max_event_bytes = \"1MiB\"",
+                        )),
+                        size => size as usize,
                     }
-                    size => size as usize,
                 }
-            }
-            None => DEFAULT_MAX_EVENT_BYTES,
-        };
+                None => DEFAULT_MAX_EVENT_BYTES,
+            };
         if let Some(kind) = &raw.log.kind {
             if kind.get_ref() != "memory" {
                 return Err(self.error(
@@ -309,6 +350,7 @@ impl Validator {
             library_at: self.at(&raw.library),
             plugin_at: raw.plugin.as_ref().map(|p| self.at(p)),
             config_at: raw.config.as_ref().map(|c| self.at(c)),
+            dead_letter_at: raw.dead_letter.as_ref().map(|d| self.at(d)),
             config_dir: self.config_dir.clone(),
         })
     }

@@ -68,6 +68,23 @@ fn bad_values() {
     insta::assert_snapshot!("max_event_bytes", error(&format!("[host]\nmax_event_bytes = \"2GiB\"\n{PLUGIN}")));
 }
 
+/// Values that parse but would fail `run`: refused with the others, so `check` catches them.
+#[test]
+fn zero_values() {
+    insta::assert_snapshot!("max_event_bytes_zero", error(&format!("[host]\nmax_event_bytes = \"0\"\n{PLUGIN}")));
+    insta::assert_snapshot!("drain_timeout_zero", error(&format!("[host]\ndrain_timeout = \"0s\"\n{PLUGIN}")));
+    assert!(error(&format!("[host]\ndrain_timeout = \"0ms\"\n{PLUGIN}")).contains("must be above zero"));
+}
+
+#[test]
+fn one_sided_configs_are_warned_about() {
+    let producers_only = "[[producer]]\nname = \"seq\"\nlibrary = \"x.so\"\n";
+    let warnings = |text: &str| parse(Path::new("evhost.toml"), text.to_string()).unwrap().warnings();
+    insta::assert_snapshot!("producers_only", warnings(producers_only).join("\n"));
+    insta::assert_snapshot!("consumers_only", warnings(PLUGIN).join("\n"));
+    assert_eq!(warnings(&format!("{PLUGIN}{producers_only}")), Vec::<String>::new());
+}
+
 #[test]
 fn no_plugins() {
     insta::assert_snapshot!(error("[log]\ncapacity = 16\n"));

@@ -35,7 +35,8 @@ impl std::fmt::Display for HookError {
 #[derive(Debug, Clone, Copy)]
 pub struct Delivered {
     pub status: evh_status,
-    /// Leading events handled; all of them on EVH_OK.
+    /// Leading events handled: all of them on EVH_OK; otherwise what the plugin wrote, which
+    /// may be out of range (the delivery stage treats that as a plugin error).
     pub handled: usize,
 }
 
@@ -143,7 +144,7 @@ impl Instance {
         let mut handled = 0usize;
         // SAFETY: forwarded from the caller; `handled` is a valid out-pointer.
         let status = unsafe { on_events(self.pointer, events.as_ptr(), events.len(), &mut handled) };
-        let handled = if status == evh::EVH_OK { events.len() } else { handled.min(events.len()) };
+        let handled = if status == evh::EVH_OK { events.len() } else { handled };
         Delivered { status, handled }
     }
 }
