@@ -1,12 +1,43 @@
-//! Shutdown signals. SIGTERM and SIGINT are blocked in the main thread before any other
-//! thread starts or any plugin loads, so every thread, Go's included, inherits the block;
-//! one thread takes them with sigwait. No handler runs on a plugin's stack, and a plugin
+//! Signals. SIGTERM and SIGINT are blocked in the main thread before any other thread starts
+//! or any plugin loads, so every thread, Go's included, inherits the block; one thread, the
+//! signal thread, takes them with sigwait from the start of `run` and `check`, so they work
+//! whatever the other threads are stuck in. No handler runs on a plugin's stack, and a plugin
 //! that installs its own handler (Go's `signal.Notify`) cannot take them from the host.
+//!
+//! The first signal asks for an orderly stop ([`Watch::on_signal`]). A second one, or the
+//! stop taking longer than its limit (`[host] drain_timeout`), ends the process at once with
+//! exit code 1 and a message naming the plugin code the host is stuck in.
+//!
+//! Crashes (SIGSEGV and its kind) are the other half: see [`crash`].
 
+pub mod crash;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::libc;
 use nix::sys::signal::{SigSet, Signal};
+
+use crate::config::DEFAULT_DRAIN_TIMEOUT;
 
 /// The shutdown signals, blocked in this thread (call it first in `main`).
 pub struct ShutdownSignals(SigSet);
+
+/// Told the first signal's name.
+type Listener = Box<dyn Fn(&'static str) + Send>;
+
+/// What the signal thread shares with the rest of the host.
+struct Shared {
+    /// The first signal, once it came.
+    first: Mutex<Option<&'static str>>,
+    /// Told about the first signal.
+    listener: Mutex<Option<Listener>>,
+    /// How long the stop may take after the first signal.
+    limit: Mutex<Duration>,
+}
+
+/// The running signal thread.
+pub struct Watch(Arc<Shared>);
 
 impl ShutdownSignals {
     pub fn block() -> std::io::Result<Self> {
@@ -17,11 +48,110 @@ impl ShutdownSignals {
         Ok(ShutdownSignals(set))
     }
 
+    /// Starts the signal thread. Until [`Watch::set_limit`], a stop may take the default
+    /// drain timeout.
+    pub fn watch(self) -> std::io::Result<Watch> {
+        let shared = Arc::new(Shared {
+            first: Mutex::new(None),
+            listener: Mutex::new(None),
+            limit: Mutex::new(DEFAULT_DRAIN_TIMEOUT),
+        });
+        let watched = shared.clone();
+        std::thread::Builder::new().name("signals".into()).spawn(move || self.run(&watched))?;
+        Ok(Watch(shared))
+    }
+
+    fn run(self, shared: &Shared) {
+        let first = self.wait();
+        let since = Instant::now();
+        {
+            // Under the listener's lock, as `on_signal` reads: the listener runs exactly once.
+            let listener = lock(&shared.listener);
+            *lock(&shared.first) = Some(first);
+            if let Some(listener) = listener.as_ref() {
+                listener(first);
+            }
+        }
+        loop {
+            let limit = *lock(&shared.limit);
+            let left = limit.saturating_sub(since.elapsed());
+            if left.is_zero() {
+                let reason = if limit.is_zero() {
+                    format!("{first} received")
+                } else {
+                    format!("{first} received, and the stop did not finish within the drain timeout ({limit:?})")
+                };
+                give_up(&reason);
+            }
+            // Wakes up by the time the limit ends, or earlier to read a new one.
+            if let Some(second) = self.wait_for(left.min(Duration::from_secs(1))) {
+                let reason = if second == first {
+                    format!("{second} received twice")
+                } else {
+                    format!("{second} received after {first}")
+                };
+                give_up(&reason);
+            }
+        }
+    }
+
     /// Waits for the next SIGTERM or SIGINT and returns its name.
-    pub fn wait(&self) -> &'static str {
+    fn wait(&self) -> &'static str {
         match self.0.wait() {
             Ok(signal) => signal.as_str(),
             Err(_) => "SIGTERM",
         }
+    }
+
+    /// Waits at most `timeout` for the next SIGTERM or SIGINT.
+    fn wait_for(&self, timeout: Duration) -> Option<&'static str> {
+        let timeout = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: the set and the timeout are valid for the call; the info pointer may be NULL.
+        let number = unsafe { libc::sigtimedwait(self.0.as_ref(), std::ptr::null_mut(), &timeout) };
+        Signal::try_from(number).ok().map(Signal::as_str)
+    }
+}
+
+/// Ends the process: the orderly stop is not going to finish. Says which plugin code every
+/// busy thread is in, longest first, since one of them holds the stop up.
+fn give_up(reason: &str) -> ! {
+    let busy = crate::loader::busy();
+    let stuck = if busy.is_empty() {
+        "before the orderly stop finished".to_string()
+    } else {
+        let list: Vec<String> = busy.iter().map(ToString::to_string).collect();
+        format!("while {}", list.join(", and "))
+    };
+    eprintln!("error: {reason}; giving up {stuck}");
+    // SAFETY: _exit ends the process without running exit handlers. On purpose: a thread is
+    // stuck in plugin code, perhaps holding a lock that a library's exit handler would wait for.
+    unsafe { libc::_exit(1) }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Watch {
+    /// The first shutdown signal, when one came.
+    pub fn received(&self) -> Option<&'static str> {
+        *lock(&self.0.first)
+    }
+
+    /// Calls `listener` with the first signal's name when it comes (at once if it came).
+    pub fn on_signal(&self, listener: impl Fn(&'static str) + Send + 'static) {
+        let mut slot = lock(&self.0.listener);
+        if let Some(first) = self.received() {
+            listener(first);
+        }
+        *slot = Some(Box::new(listener));
+    }
+
+    /// How long the stop may take after the first signal before the host gives up.
+    pub fn set_limit(&self, limit: Duration) {
+        *lock(&self.0.limit) = limit;
     }
 }

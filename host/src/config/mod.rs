@@ -110,8 +110,8 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::new(format!("cannot read config file {}: {e}", path.display()))
+    let text = crate::files::read_text("config file", path, crate::files::CONFIG_LIMIT).map_err(|e| {
+        Diagnostic::new(e.to_string())
             .help("pass the path of an evhost TOML file with --config, e.g. `evhost run --config evhost.toml`")
     })?;
     parse(path, text)
