@@ -64,6 +64,12 @@ impl ShutdownSignals {
     fn run(self, shared: &Shared) {
         let first = self.wait();
         let since = Instant::now();
+        if !lock(&shared.limit).is_zero() {
+            // Not through tracing: its first line on a thread registers a thread-local
+            // destructor, which takes the dynamic loader's lock, held for as long as a
+            // library's constructor hangs in dlopen. eprintln needs no such thing.
+            eprintln!("note: {first} received; stopping (another SIGTERM or SIGINT ends the process at once)");
+        }
         {
             // Under the listener's lock, as `on_signal` reads: the listener runs exactly once.
             let listener = lock(&shared.listener);

@@ -71,3 +71,21 @@ fn json_marks_the_go_runtime() {
     let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(value["go_runtime"], true);
 }
+
+#[test]
+fn dev_zero_is_refused_before_it_is_read() {
+    // Under a memory cap: reading /dev/zero to its end must fail the test, not the machine.
+    let env = Env::new();
+    let out = crate::fixture::capped(&env, &["inspect", "/dev/zero"]);
+    out.expect_code(2);
+    insta::assert_snapshot!("dev_zero", env.redact(&out.stderr));
+}
+
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let env = Env::new();
+    crate::fixture::mkfifo(&env.path("lib.so"));
+    let out = crate::fixture::capped(&env, &["inspect", "lib.so"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("error: library lib.so is a FIFO (named pipe), not a regular file"), "{}", out.stderr);
+}
