@@ -246,3 +246,20 @@ impl Library {
         Ok(Library { path, abi_major: major, abi_minor: minor, go_runtime, plugins })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{file_has_go_runtime, GO_BUILDINFO_MAGIC};
+
+    #[test]
+    fn the_go_marker_is_found_wherever_it_lies_across_blocks() {
+        let block = 64 << 10;
+        let places = (0..8).chain(block - 20..block + 20).chain(2 * block - 20..2 * block + 20);
+        for at in places {
+            let mut bytes = vec![0u8; 3 * block];
+            bytes[at..at + GO_BUILDINFO_MAGIC.len()].copy_from_slice(GO_BUILDINFO_MAGIC);
+            assert!(file_has_go_runtime(&bytes[..]).expect("reading a slice"), "marker at {at}");
+        }
+        assert!(!file_has_go_runtime(&vec![0u8; 3 * block][..]).expect("reading a slice"));
+    }
+}

@@ -4,14 +4,16 @@
 //! - the signal thread, to say what a stop that does not finish is stuck in ([`busy`]);
 //! - the crash handler, to say who crashed ([`crash_note`]), from inside a signal handler.
 //!
-//! Entering is on the delivery path (one hook call per batch), so it costs two atomic stores
-//! and a clock read: no allocation, no lock. Each thread registers once, on its first hook
+//! Entering is on the delivery path (one hook call per batch), so it costs two atomic swaps
+//! and a coarse clock read: no allocation, no lock. Each thread registers once, on its first hook
 //! call, in a slot it gives back when it ends.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nix::libc;
 
 /// One place plugin code runs: `hook` of `who`, e.g. `on_create` of `consumer "x" (libx.so)`.
 pub struct Site {
@@ -35,7 +37,7 @@ impl Site {
 /// whose thread ended is reused by the next new thread.
 struct Slot {
     site: AtomicPtr<Site>,
-    /// When the current site was entered, in nanoseconds since [`epoch`].
+    /// When the current site was entered, in nanoseconds on [`now`]'s clock.
     since: AtomicU64,
     taken: AtomicBool,
 }
@@ -61,13 +63,13 @@ impl Drop for Release {
     }
 }
 
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
+/// Nanoseconds on the coarse monotonic clock: a few nanoseconds to read, and its resolution
+/// (a few milliseconds) is plenty to say how long a hook has been stuck.
 fn now() -> u64 {
-    epoch().elapsed().as_nanos() as u64
+    let mut time = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid out-pointer; CLOCK_MONOTONIC_COARSE exists on every Linux since 2.6.32.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut time) };
+    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
 }
 
 fn slot() -> &'static Slot {
@@ -154,4 +156,40 @@ pub fn crash_note() -> Option<&'static [u8]> {
     // SAFETY: as in `busy`: only leaked sites are ever stored.
     let site = unsafe { slot.site.load(Ordering::Acquire).as_ref() }?;
     Some(&site.crash_note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{busy, enter, Site};
+
+    fn is_busy(site: &'static Site) -> bool {
+        busy().iter().any(|b| std::ptr::eq(b.site, site))
+    }
+
+    #[test]
+    fn a_nested_call_returns_to_the_outer_site() {
+        let outer = Site::leak("producer \"p\" (libp.so)".into(), "on_run");
+        let inner = Site::leak("consumer \"c\" (libc.so)".into(), "on_events");
+        {
+            let _outer = enter(outer);
+            {
+                let _inner = enter(inner);
+                assert!(is_busy(inner) && !is_busy(outer));
+            }
+            assert!(is_busy(outer) && !is_busy(inner));
+        }
+        assert!(!is_busy(outer) && !is_busy(inner));
+    }
+
+    #[test]
+    fn a_site_names_who_and_which_hook() {
+        let site = Site::leak("consumer \"c\" (libc.so)".into(), "on_create");
+        let _inside = enter(site);
+        let line = busy().into_iter().find(|b| std::ptr::eq(b.site, site)).expect("busy").to_string();
+        assert!(line.starts_with("consumer \"c\" (libc.so) is still in on_create after "), "{line}");
+        assert_eq!(
+            super::crash_note(),
+            Some(&b" while consumer \"c\" (libc.so) was in on_create; the process dies of this signal\n"[..])
+        );
+    }
 }
