@@ -57,7 +57,17 @@ impl ShutdownSignals {
             limit: Mutex::new(DEFAULT_DRAIN_TIMEOUT),
         });
         let watched = shared.clone();
-        std::thread::Builder::new().name("signals".into()).spawn(move || self.run(&watched))?;
+        let (ready, started) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new().name("signals".into()).spawn(move || {
+            // A thread's first use of thread-locals with destructors (std's own at start,
+            // stderr's) registers them under the dynamic loader's lock, which a library whose
+            // constructor hangs holds for ever. So all of that happens now, before `watch`
+            // returns and any library loads.
+            eprint!("");
+            let _ = ready.send(());
+            self.run(&watched)
+        })?;
+        started.recv().map_err(|_| std::io::Error::other("the signal thread ended at start"))?;
         Ok(Watch(shared))
     }
 

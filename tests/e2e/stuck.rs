@@ -136,7 +136,7 @@ fn a_producer_stuck_in_on_stop_gives_up_on_the_second_signal() {
     let env = Env::new();
     let code = r#"static evh_status create(const evh_create_args *args, void **out) { (void)args; *out = NULL; return EVH_OK; }
 static evh_status start(void *self) { (void)self; return EVH_OK; }
-static void stop(void *self) { (void)self; fprintf(stderr, "stopping\n"); forever(); }
+static void stop(void *self) { (void)self; fprintf(stderr, "on_stop hangs\n"); forever(); }
 "#;
     env.compile_library(
         "libstop.so",
@@ -151,7 +151,7 @@ static void stop(void *self) { (void)self; fprintf(stderr, "stopping\n"); foreve
     let mut running = env.spawn();
     running.wait_for_line("evhost is running");
     running.signal(Signal::SIGTERM);
-    running.wait_for_line("stopping");
+    running.wait_for_line("on_stop hangs");
     running.signal(Signal::SIGTERM);
     let out = running.wait();
     out.expect_code(1);
