@@ -83,7 +83,7 @@ fn main() -> ExitCode {
         }
         Command::Check { config: path } => {
             let checked = config::load(&path).and_then(|config| {
-                watch.set_limit(config.drain_timeout);
+                watch.set_limit(config.drain_timeout, Duration::ZERO);
                 let bus = Arc::new(Bus::new(&config.log));
                 let created = instances::create_all(&config, &bus, &|| watch.received().is_some())?;
                 Ok(created.map(|created| (created.producers.len(), created.consumers.len())))
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         }
         Command::Inspect { library, json } => {
             // Nothing to stop in order: a signal ends inspect at once, saying where it was.
-            watch.set_limit(Duration::ZERO);
+            watch.set_limit(Duration::ZERO, Duration::ZERO);
             match loader::Loader::default().load(&library) {
                 Ok(library) if json => {
                     println!("{:#}", inspect::json(&library));

@@ -45,7 +45,7 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
     }
     // While instances are created, nothing else keeps time: a stop that a hook holds up ends
     // at the drain timeout. Once running, the drain below keeps its own deadline.
-    watch.set_limit(config.drain_timeout);
+    watch.set_limit(config.drain_timeout, Duration::ZERO);
     let bus = Arc::new(Bus::new(&config.log));
     let stopping = || watch.received().is_some();
     let Some(Instances { consumers, producers }) = instances::create_all(&config, &bus, &stopping)? else {
@@ -53,7 +53,7 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
         tracing::info!("{name} received while starting; stopped before running");
         return Ok(());
     };
-    watch.set_limit(config.drain_timeout + STOP_GRACE);
+    watch.set_limit(config.drain_timeout, STOP_GRACE);
     let abort = Arc::new(Abort::default());
     let mut failures = Vec::new();
 

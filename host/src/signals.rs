@@ -33,7 +33,20 @@ struct Shared {
     /// Told about the first signal.
     listener: Mutex<Option<Listener>>,
     /// How long the stop may take after the first signal.
-    limit: Mutex<Duration>,
+    limit: Mutex<Limit>,
+}
+
+/// How long a stop may take after the first signal.
+#[derive(Clone, Copy)]
+struct Limit {
+    drain_timeout: Duration,
+    grace: Duration,
+}
+
+impl Limit {
+    fn total(self) -> Duration {
+        self.drain_timeout.saturating_add(self.grace)
+    }
 }
 
 /// The running signal thread.
@@ -54,7 +67,7 @@ impl ShutdownSignals {
         let shared = Arc::new(Shared {
             first: Mutex::new(None),
             listener: Mutex::new(None),
-            limit: Mutex::new(DEFAULT_DRAIN_TIMEOUT),
+            limit: Mutex::new(Limit { drain_timeout: DEFAULT_DRAIN_TIMEOUT, grace: Duration::ZERO }),
         });
         let watched = shared.clone();
         let (ready, started) = std::sync::mpsc::sync_channel(1);
@@ -74,7 +87,7 @@ impl ShutdownSignals {
     fn run(self, shared: &Shared) {
         let first = self.wait();
         let since = Instant::now();
-        if !lock(&shared.limit).is_zero() {
+        if !lock(&shared.limit).total().is_zero() {
             // Not through tracing: its first line on a thread registers a thread-local
             // destructor, which takes the dynamic loader's lock, held for as long as a
             // library's constructor hangs in dlopen. eprintln needs no such thing.
@@ -90,12 +103,13 @@ impl ShutdownSignals {
         }
         loop {
             let limit = *lock(&shared.limit);
-            let left = limit.saturating_sub(since.elapsed());
+            let left = limit.total().saturating_sub(since.elapsed());
             if left.is_zero() {
-                let reason = if limit.is_zero() {
-                    format!("{first} received")
-                } else {
-                    format!("{first} received, and the stop did not finish within the drain timeout ({limit:?})")
+                let Limit { drain_timeout, grace } = limit;
+                let reason = match (drain_timeout.is_zero(), grace.is_zero()) {
+                    (true, true) => format!("{first} received"),
+                    (false, true) => format!("{first} received, and the stop did not finish within the drain timeout ({drain_timeout:?})"),
+                    _ => format!("{first} received, and the stop did not finish within the drain timeout ({drain_timeout:?}) and {grace:?} more for on_stop and on_destroy"),
                 };
                 give_up(&reason);
             }
@@ -166,8 +180,10 @@ impl Watch {
         *slot = Some(Box::new(listener));
     }
 
-    /// How long the stop may take after the first signal before the host gives up.
-    pub fn set_limit(&self, limit: Duration) {
-        *lock(&self.0.limit) = limit;
+    /// How long the stop may take after the first signal before the host gives up: the
+    /// drain timeout, and `grace` more once the drain keeps its own deadline (so that its
+    /// report comes first) and on_stop and on_destroy still have to run.
+    pub fn set_limit(&self, drain_timeout: Duration, grace: Duration) {
+        *lock(&self.0.limit) = Limit { drain_timeout, grace };
     }
 }

@@ -89,3 +89,18 @@ fn a_fifo_is_refused_without_waiting_for_a_writer() {
     out.expect_code(2);
     assert!(out.stderr.contains("error: library lib.so is a FIFO (named pipe), not a regular file"), "{}", out.stderr);
 }
+
+#[test]
+fn a_signal_ends_inspect_at_once_saying_where_it_hung() {
+    // The library's constructor signals the host and hangs: inspect has nothing to stop in
+    // order, so the first signal ends it, naming the library.
+    let env = Env::new();
+    env.compile_library(
+        "libhang.so",
+        "#include <signal.h>\n#include <unistd.h>\n__attribute__((constructor)) static void hang(void) { kill(getpid(), SIGTERM); for (;;) pause(); }\n",
+    );
+    let out = env.evhost(&["inspect", "libhang.so"]);
+    out.expect_code(1);
+    let stderr = crate::fixture::redact_seconds(&out.stderr);
+    assert_eq!(stderr, "error: SIGTERM received; giving up while library libhang.so is still in its initializers (dlopen) after [SECS]s\n");
+}

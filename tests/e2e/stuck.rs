@@ -93,6 +93,18 @@ fn stuck_in_a_library_constructor() {
 }
 
 #[test]
+fn a_signal_while_checking_stops_with_exit_1() {
+    let env = Env::new();
+    creating_then(&env, "libsignal.so", "kill(getpid(), SIGTERM); sleep_ms(500);");
+    env.config("[[consumer]]\nname = \"first\"\nlibrary = \"libsignal.so\"\n\n[[consumer]]\nname = \"second\"\nlibrary = \"libsignal.so\"\n");
+    let out = env.evhost(&["check", "-c", "evhost.toml"]);
+    out.expect_code(1);
+    assert_eq!(out.stdout, "", "an unfinished check says no OK");
+    assert_eq!(out.stderr.matches("creating").count(), 1, "the second instance is not created:\n{}", out.stderr);
+    assert!(out.stderr.contains("error: SIGTERM received; the check stopped before it finished"), "{}", out.stderr);
+}
+
+#[test]
 fn a_signal_while_starting_stops_in_order() {
     // "first" signals the host from on_create and returns; "second" must never be created,
     // and "first" is destroyed: an orderly stop, exit 0.
@@ -131,23 +143,38 @@ static void destroy(void *self) {{ (void)self; fprintf(stderr, "destroyed\n"); }
     assert!(!out.stderr.contains("evhost is running"), "{}", out.stderr);
 }
 
-#[test]
-fn a_producer_stuck_in_on_stop_gives_up_on_the_second_signal() {
-    let env = Env::new();
+/// A producer whose `on_stop` never returns, with a digest consumer; `host` goes in [host].
+fn stuck_in_on_stop(env: &Env, host: &str) {
     let code = r#"static evh_status create(const evh_create_args *args, void **out) { (void)args; *out = NULL; return EVH_OK; }
 static evh_status start(void *self) { (void)self; return EVH_OK; }
 static void stop(void *self) { (void)self; fprintf(stderr, "on_stop hangs\n"); forever(); }
 "#;
-    env.compile_library(
-        "libstop.so",
-        &c_plugin(
-            "EVH_KIND_PRODUCER",
-            "stuck",
-            &[("on_create", "create"), ("on_start", "start"), ("on_stop", "stop")],
-            code,
-        ),
-    );
-    env.config("[[producer]]\nname = \"p\"\nlibrary = \"libstop.so\"\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{C}\"\nplugin = \"digest\"\nconfig = { path = \"digest.json\" }\n");
+    let hooks = [("on_create", "create"), ("on_start", "start"), ("on_stop", "stop")];
+    env.compile_library("libstop.so", &c_plugin("EVH_KIND_PRODUCER", "stuck", &hooks, code));
+    env.config(&format!("[host]\n{host}\n\n[[producer]]\nname = \"p\"\nlibrary = \"libstop.so\"\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{{C}}\"\nplugin = \"digest\"\nconfig = {{ path = \"digest.json\" }}\n"));
+}
+
+#[test]
+fn a_producer_stuck_in_on_stop_gives_up_at_the_drain_timeout_and_grace() {
+    // Once running, the drain keeps its own deadline; the signal thread waits 5 s more, for
+    // on_stop and on_destroy, before it gives up.
+    let env = Env::new();
+    stuck_in_on_stop(&env, "drain_timeout = \"1s\"");
+    let mut running = env.spawn();
+    running.wait_for_line("evhost is running");
+    let signalled = std::time::Instant::now();
+    running.signal(Signal::SIGTERM);
+    let out = running.wait();
+    out.expect_code(1);
+    let took = signalled.elapsed();
+    assert!(took >= std::time::Duration::from_secs(6) && took < std::time::Duration::from_secs(15), "took {took:?}");
+    insta::assert_snapshot!("producer_on_stop_deadline", errors(&out));
+}
+
+#[test]
+fn a_producer_stuck_in_on_stop_gives_up_on_the_second_signal() {
+    let env = Env::new();
+    stuck_in_on_stop(&env, "");
     let mut running = env.spawn();
     running.wait_for_line("evhost is running");
     running.signal(Signal::SIGTERM);
