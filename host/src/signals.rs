@@ -1,7 +1,7 @@
 //! Signals. SIGTERM and SIGINT are blocked in the main thread before any other thread starts
 //! or any plugin loads, so every thread, Go's included, inherits the block; one thread, the
-//! signal thread, takes them with sigwait from the start of `run` and `check`, so they work
-//! whatever the other threads are stuck in. No handler runs on a plugin's stack, and a plugin
+//! signal thread, takes them with sigwait from the start of every command, before anything
+//! loads, so they work whatever the other threads are stuck in. No handler runs on a plugin's stack, and a plugin
 //! that installs its own handler (Go's `signal.Notify`) cannot take them from the host.
 //!
 //! The first signal asks for an orderly stop ([`Watch::on_signal`]). A second one, or the
