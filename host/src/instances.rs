@@ -15,24 +15,37 @@ pub struct Instances {
     pub producers: Vec<(InstanceConfig, Arc<Instance>)>,
 }
 
-/// Creates every instance, consumers first, then logs the config's warnings. On an error,
-/// those already created are destroyed (by drop) before it returns: nothing is left
-/// half-started.
-pub fn create_all(config: &Config, bus: &Arc<Bus>) -> Result<Instances, Diagnostic> {
+/// Creates every instance, consumers first, and logs the config's warnings; or None when
+/// `stopping` turns true on the way (a shutdown signal came). On an error or a stop, those
+/// already created are destroyed (by drop) before it returns: nothing is left half-started.
+pub fn create_all(
+    config: &Config,
+    bus: &Arc<Bus>,
+    stopping: &dyn Fn() -> bool,
+) -> Result<Option<Instances>, Diagnostic> {
     let mut loader = Loader::default();
     let mut instances = Instances { consumers: Vec::new(), producers: Vec::new() };
     for entry in &config.consumers {
+        if stopping() {
+            return Ok(None);
+        }
         let instance = create(&mut loader, entry, None)?;
         instances.consumers.push((entry.clone(), instance));
     }
     for entry in &config.producers {
+        if stopping() {
+            return Ok(None);
+        }
         let instance = create(&mut loader, entry, Some(Sink::bus(bus.clone(), config.max_event_bytes)))?;
         instances.producers.push((entry.clone(), instance));
+    }
+    if stopping() {
+        return Ok(None);
     }
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    Ok(instances)
+    Ok(Some(instances))
 }
 
 /// Creates one instance; `sink` is where a producer's events go (None for consumers).

@@ -5,11 +5,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use evhost::bus::Bus;
 use evhost::run::RunError;
-use evhost::signals::ShutdownSignals;
+use evhost::signals::{crash, ShutdownSignals};
 use evhost::{config, inspect, instances, loader};
 
 const EXIT_RUNTIME: u8 = 1;
@@ -52,19 +53,18 @@ fn main() -> ExitCode {
     // Before any thread starts or any plugin loads: see signals.rs.
     let signals = match ShutdownSignals::block() {
         Ok(signals) => signals,
-        Err(e) => {
-            eprintln!("error: cannot set up signal handling: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+        Err(e) => return runtime_error(&format!("cannot set up signal handling: {e}")),
     };
+    if let Err(e) = crash::install() {
+        return runtime_error(&format!("cannot install the crash handlers: {e}"));
+    }
     let cli = Cli::parse();
-    let colors = std::io::stderr().is_terminal();
-    tracing_subscriber::fmt()
-        .with_max_level(cli.log_level)
-        .with_writer(std::io::stderr)
-        .with_ansi(colors)
-        .with_target(false)
-        .init();
+    evhost::logging::init(cli.log_level, std::io::stderr().is_terminal());
+    // From here on, SIGTERM and SIGINT work whatever a plugin does.
+    let watch = match signals.watch() {
+        Ok(watch) => watch,
+        Err(e) => return runtime_error(&format!("cannot start the signal thread: {e}")),
+    };
 
     match cli.command {
         Command::Run { config } => {
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(e) => return setup_error(e),
             };
-            match evhost::run::run(config, signals) {
+            match evhost::run::run(config, &watch) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(RunError::Setup(e)) => setup_error(e),
                 Err(RunError::Runtime(e)) => {
@@ -83,12 +83,13 @@ fn main() -> ExitCode {
         }
         Command::Check { config: path } => {
             let checked = config::load(&path).and_then(|config| {
+                watch.set_limit(config.drain_timeout, Duration::ZERO);
                 let bus = Arc::new(Bus::new(&config.log));
-                let created = instances::create_all(&config, &bus)?;
-                Ok((created.producers.len(), created.consumers.len()))
+                let created = instances::create_all(&config, &bus, &|| watch.received().is_some())?;
+                Ok(created.map(|created| (created.producers.len(), created.consumers.len())))
             });
             match checked {
-                Ok((producers, consumers)) => {
+                Ok(Some((producers, consumers))) => {
                     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
                     println!(
                         "{}: OK ({}, {})",
@@ -98,21 +99,34 @@ fn main() -> ExitCode {
                     );
                     ExitCode::SUCCESS
                 }
+                Ok(None) => runtime_error(&format!(
+                    "{} received; the check stopped before it finished",
+                    watch.received().unwrap_or("a signal")
+                )),
                 Err(e) => setup_error(e),
             }
         }
-        Command::Inspect { library, json } => match loader::Loader::default().load(&library) {
-            Ok(library) if json => {
-                println!("{:#}", inspect::json(&library));
-                ExitCode::SUCCESS
+        Command::Inspect { library, json } => {
+            // Nothing to stop in order: a signal ends inspect at once, saying where it was.
+            watch.set_limit(Duration::ZERO, Duration::ZERO);
+            match loader::Loader::default().load(&library) {
+                Ok(library) if json => {
+                    println!("{:#}", inspect::json(&library));
+                    ExitCode::SUCCESS
+                }
+                Ok(library) => {
+                    print!("{}", inspect::text(&library));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => setup_error(evhost::diagnostic::Diagnostic::new(e.to_string()).help(e.help())),
             }
-            Ok(library) => {
-                print!("{}", inspect::text(&library));
-                ExitCode::SUCCESS
-            }
-            Err(e) => setup_error(evhost::diagnostic::Diagnostic::new(e.to_string()).help(e.help())),
-        },
+        }
     }
+}
+
+fn runtime_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_RUNTIME)
 }
 
 fn setup_error(error: evhost::diagnostic::Diagnostic) -> ExitCode {

@@ -1,18 +1,19 @@
-//! `evhost run`: the lifecycle. Signals are blocked before anything loads; consumers start
+//! `evhost run`: the lifecycle. Signals are taken by the signal thread (see signals.rs) from
+//! before anything loads; a signal while instances are created stops before running. Consumers start
 //! before producers; on SIGTERM/SIGINT, or when every producer has finished by itself, the
 //! producers are stopped, the consumers drain within the deadline, and everything is torn
 //! down in order.
 
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::delivery::{self, Abort, Pool, Report};
 use crate::diagnostic::Diagnostic;
 use crate::instances::{self, Instances};
-use crate::signals::ShutdownSignals;
+use crate::signals::Watch;
 
 /// How a run ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -30,22 +31,29 @@ enum Event {
     ProducerDone { index: usize, result: Result<(), String> },
 }
 
-pub fn run(config: Config, signals: ShutdownSignals) -> Result<(), RunError> {
+/// How long a stop may run past the drain timeout (the consumers' on_stop and on_destroy)
+/// before the signal thread gives up on it.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
     let (events, inbox) = mpsc::channel();
     {
         let events = events.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || loop {
-                if events.send(Event::Signal(signals.wait())).is_err() {
-                    break;
-                }
-            })
-            .map_err(|e| RunError::Runtime(format!("cannot start the signal thread: {e}")))?;
+        watch.on_signal(move |name| {
+            let _ = events.send(Event::Signal(name));
+        });
     }
-
+    // While instances are created, nothing else keeps time: a stop that a hook holds up ends
+    // at the drain timeout. Once running, the drain below keeps its own deadline.
+    watch.set_limit(config.drain_timeout, Duration::ZERO);
     let bus = Arc::new(Bus::new(&config.log));
-    let Instances { consumers, producers } = instances::create_all(&config, &bus)?;
+    let stopping = || watch.received().is_some();
+    let Some(Instances { consumers, producers }) = instances::create_all(&config, &bus, &stopping)? else {
+        let name = watch.received().unwrap_or("a signal");
+        tracing::info!("{name} received while starting; stopped before running");
+        return Ok(());
+    };
+    watch.set_limit(config.drain_timeout, STOP_GRACE);
     let abort = Arc::new(Abort::default());
     let mut failures = Vec::new();
 

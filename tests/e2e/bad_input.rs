@@ -264,3 +264,97 @@ fn a_bare_library_file_name_is_the_file_next_to_the_config() {
         serde_json::json!({"count": 1000, "digest": "00fcfcd9c9dd86e5", "in_order": true})
     );
 }
+
+// Files that are not files: they must be refused before they are read or loaded, so none of
+// them can hang the host (a FIFO) or eat its memory (/dev/zero). Runs are memory-capped.
+
+/// Like `fails`, for a run under a memory cap.
+fn capped_fails(env: &Env, args: &[&str]) -> String {
+    let out = crate::fixture::capped(env, args);
+    out.expect_code(2);
+    assert_eq!(out.stdout, "", "nothing on stdout when setup fails");
+    assert!(!env.path("digest.json").exists(), "a consumer ran although setup failed:\n{}", out.stderr);
+    env.redact(&out.stderr)
+}
+
+/// A config whose second entry's library is `library`.
+fn config_with_library(env: &Env, library: &str) {
+    env.config(&format!("{DIGEST}\n[[producer]]\nname = \"seq\"\nlibrary = \"{library}\"\n"));
+}
+
+#[test]
+fn config_is_dev_zero() {
+    let env = Env::new();
+    insta::assert_snapshot!("config_dev_zero", capped_fails(&env, &["run", "-c", "/dev/zero"]));
+}
+
+#[test]
+fn config_is_a_directory() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("conf.d")).expect("mkdir");
+    insta::assert_snapshot!("config_directory", capped_fails(&env, &["check", "-c", "conf.d"]));
+}
+
+#[test]
+fn config_is_a_fifo() {
+    let env = Env::new();
+    crate::fixture::mkfifo(&env.path("evhost.toml"));
+    insta::assert_snapshot!("config_fifo", capped_fails(&env, &["run", "-c", "evhost.toml"]));
+}
+
+#[test]
+fn config_is_a_symlink_loop() {
+    let env = Env::new();
+    std::os::unix::fs::symlink("b.toml", env.path("a.toml")).expect("symlink");
+    std::os::unix::fs::symlink("a.toml", env.path("b.toml")).expect("symlink");
+    insta::assert_snapshot!("config_symlink_loop", capped_fails(&env, &["check", "-c", "a.toml"]));
+}
+
+#[test]
+fn config_too_large() {
+    let env = Env::new();
+    let file = std::fs::File::create(env.path("huge.toml")).expect("create");
+    file.set_len(17 << 20).expect("a sparse 17 MiB file");
+    insta::assert_snapshot!("config_too_large", capped_fails(&env, &["check", "-c", "huge.toml"]));
+}
+
+#[test]
+fn library_is_dev_zero() {
+    let env = Env::new();
+    config_with_library(&env, "/dev/zero");
+    insta::assert_snapshot!("library_dev_zero", capped_fails(&env, &["run", "-c", "evhost.toml"]));
+}
+
+#[test]
+fn library_is_a_fifo() {
+    // Without the check, opening it to look for a Go runtime waits for a writer for ever.
+    let env = Env::new();
+    crate::fixture::mkfifo(&env.path("libfifo.so"));
+    config_with_library(&env, "libfifo.so");
+    insta::assert_snapshot!("library_fifo", capped_fails(&env, &["check", "-c", "evhost.toml"]));
+}
+
+#[test]
+fn library_is_a_directory() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("libdir.so")).expect("mkdir");
+    config_with_library(&env, "libdir.so");
+    insta::assert_snapshot!("library_directory", capped_fails(&env, &["run", "-c", "evhost.toml"]));
+}
+
+#[test]
+fn library_is_a_symlink_loop() {
+    let env = Env::new();
+    std::os::unix::fs::symlink("libloop.so", env.path("libloop.so")).expect("symlink");
+    config_with_library(&env, "libloop.so");
+    insta::assert_snapshot!("library_symlink_loop", capped_fails(&env, &["run", "-c", "evhost.toml"]));
+}
+
+#[test]
+fn library_too_large() {
+    let env = Env::new();
+    let file = std::fs::File::create(env.path("libhuge.so")).expect("create");
+    file.set_len((1 << 30) + 1).expect("a sparse file just over 1 GiB");
+    config_with_library(&env, "libhuge.so");
+    insta::assert_snapshot!("library_too_large", capped_fails(&env, &["check", "-c", "evhost.toml"]));
+}

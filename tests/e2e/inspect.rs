@@ -71,3 +71,36 @@ fn json_marks_the_go_runtime() {
     let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(value["go_runtime"], true);
 }
+
+#[test]
+fn dev_zero_is_refused_before_it_is_read() {
+    // Under a memory cap: reading /dev/zero to its end must fail the test, not the machine.
+    let env = Env::new();
+    let out = crate::fixture::capped(&env, &["inspect", "/dev/zero"]);
+    out.expect_code(2);
+    insta::assert_snapshot!("dev_zero", env.redact(&out.stderr));
+}
+
+#[test]
+fn a_fifo_is_refused_without_waiting_for_a_writer() {
+    let env = Env::new();
+    crate::fixture::mkfifo(&env.path("lib.so"));
+    let out = crate::fixture::capped(&env, &["inspect", "lib.so"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("error: library lib.so is a FIFO (named pipe), not a regular file"), "{}", out.stderr);
+}
+
+#[test]
+fn a_signal_ends_inspect_at_once_saying_where_it_hung() {
+    // The library's constructor signals the host and hangs: inspect has nothing to stop in
+    // order, so the first signal ends it, naming the library.
+    let env = Env::new();
+    env.compile_library(
+        "libhang.so",
+        "#define _GNU_SOURCE\n#include <signal.h>\n#include <unistd.h>\n__attribute__((constructor)) static void hang(void) { kill(getpid(), SIGTERM); for (;;) pause(); }\n",
+    );
+    let out = env.evhost(&["inspect", "libhang.so"]);
+    out.expect_code(1);
+    let stderr = crate::fixture::redact_seconds(&out.stderr);
+    assert_eq!(stderr, "error: SIGTERM received; giving up while library libhang.so is still in its initializers (dlopen) after [SECS]s\n");
+}

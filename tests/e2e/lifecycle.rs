@@ -98,3 +98,71 @@ fn a_finite_run_exits_0_by_itself() {
     assert!(out.stderr.contains("producer finished"), "{}", out.stderr);
     assert_eq!(env.json("digest.json")["count"], 10);
 }
+
+#[test]
+fn a_producer_thread_that_emits_after_on_destroy_never_crashes_the_host() {
+    // "leaky" leaves a thread behind that calls every host callback in a loop, before and
+    // after on_destroy; "slow" is destroyed after it and takes its time, so the leftover
+    // thread surely calls a dead handle. The handle must answer, not crash, run after run.
+    let env = Env::new();
+    let code = r#"
+static const evh_host_api *api;
+static evh_host *leaky;
+static volatile int destroyed;
+static void *keep_calling(void *arg) {
+    (void)arg;
+    evh_event e = {0};
+    e.struct_size = sizeof e;
+    e.id = STR("1");
+    e.source = STR("/after");
+    e.type = STR("after.destroy");
+    for (;;) {
+        int after = destroyed;
+        evh_status s = api->emit(leaky, &e, 1, EVH_EMIT_NONBLOCK);
+        api->set_error(leaky, STR("still here"));
+        if (after) {
+            api->log(leaky, EVH_LOG_ERROR, STR("logged after on_destroy"));
+            if (s != EVH_STOPPED || !api->stop_requested(leaky)) {
+                fprintf(stderr, "after on_destroy: emit answered %d\n", (int)s);
+            }
+        }
+    }
+    return NULL;
+}
+static evh_status create(const evh_create_args *args, void **out) {
+    int is_leaky = args->instance_name.len == 5 && memcmp(args->instance_name.ptr, "leaky", 5) == 0;
+    *out = (void *)(size_t)is_leaky;
+    if (is_leaky) {
+        api = args->api;
+        leaky = args->host;
+        pthread_t t;
+        pthread_create(&t, NULL, keep_calling, NULL);
+        pthread_detach(t);
+    }
+    return EVH_OK;
+}
+static evh_status run(void *self) { (void)self; return EVH_OK; }
+/* "slow" is destroyed after "leaky"'s on_destroy has returned: from then on the handle is dead. */
+static void destroy(void *self) {
+    if (!self) {
+        destroyed = 1;
+        sleep_ms(200);
+    }
+}
+"#;
+    env.compile_library(
+        "libleaky.so",
+        &crate::fixture::c_plugin(
+            "EVH_KIND_PRODUCER",
+            "leaky",
+            &[("on_create", "create"), ("on_run", "run"), ("on_destroy", "destroy")],
+            code,
+        ),
+    );
+    env.config("[[producer]]\nname = \"leaky\"\nlibrary = \"libleaky.so\"\n\n[[producer]]\nname = \"slow\"\nlibrary = \"libleaky.so\"\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{C}\"\nplugin = \"digest\"\nconfig = { path = \"digest.json\" }\n");
+    for run in 1..=7 {
+        let out = env.run();
+        assert_eq!(out.status.code(), Some(0), "run {run}: {:?}\nstderr:\n{}", out.status, out.stderr);
+        assert!(!out.stderr.contains("after on_destroy"), "run {run}: a dead handle did something:\n{}", out.stderr);
+    }
+}

@@ -3,9 +3,11 @@
 
 mod bad_input;
 mod check_and_run;
+mod crashes;
 mod cross_language;
 mod delivery;
 mod file_and_webhook;
+mod fixture;
 mod fixtures;
 mod http;
 mod http_limits;
@@ -14,6 +16,8 @@ mod lifecycle;
 mod lost;
 mod objects;
 mod objects_limits;
+mod plugin_text;
 mod schedule;
+mod signals;
 mod stuck;
 mod support;

@@ -115,8 +115,8 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// be written. Both `check` and `run` come through here, so they accept and refuse the same
 /// configs.
 pub fn load(path: &Path) -> Result<Config, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diagnostic::new(format!("cannot read config file {}: {e}", path.display()))
+    let text = crate::files::read_text("config file", path, crate::files::CONFIG_LIMIT).map_err(|e| {
+        Diagnostic::new(e.to_string())
             .help("pass the path of an evhost TOML file with --config, e.g. `evhost run --config evhost.toml`")
     })?;
     let config = parse(path, text)?;

@@ -1,16 +1,22 @@
 //! The host API table every library receives, and the per-instance state behind the opaque
 //! `evh_host` handle. Every callback is an `extern "C"` entry from plugin code: it checks
 //! its arguments and never lets a panic unwind into the plugin.
+//!
+//! The handle outlives its instance: plugins may leave threads behind that still call the
+//! host after `on_destroy` (libraries are never unloaded, so their code keeps running). The
+//! record behind the handle is therefore never freed; after `on_destroy` it is dead, and
+//! every callback answers `EVH_STOPPED` or does nothing.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str};
 
 use super::Instance;
 use super::{copy_text, ingest};
 use crate::bus::{AppendError, Bus, ChunkBuilder};
+use crate::logging::escape;
 
 /// Where a producer instance's events go.
 pub enum Sink {
@@ -32,18 +38,46 @@ impl Sink {
 pub struct InstanceHost {
     pub name: String,
     stop: AtomicBool,
+    /// Set after `on_destroy` (or a failed `on_create`): the handle answers, but does nothing.
+    dead: AtomicBool,
     error: Mutex<Option<String>>,
-    sink: Option<Sink>,
+    /// Taken out when the instance dies, unless an emit is using it at that moment.
+    sink: RwLock<Option<Sink>>,
 }
 
 impl InstanceHost {
-    pub fn new(name: &str, sink: Option<Sink>) -> Arc<Self> {
-        Arc::new(InstanceHost { name: name.to_string(), stop: AtomicBool::new(false), error: Mutex::new(None), sink })
+    /// The record lives until the process ends, deliberately: a plugin thread may call the
+    /// handle at any time, even after `on_destroy`, and a freed record would make that call
+    /// a use-after-free. It is a few dozen bytes per instance; what it points to (the sink)
+    /// is released when the instance dies.
+    pub fn new(name: &str, sink: Option<Sink>) -> &'static Self {
+        Box::leak(Box::new(InstanceHost {
+            name: name.to_string(),
+            stop: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            error: Mutex::new(None),
+            sink: RwLock::new(sink),
+        }))
     }
 
-    /// The handle given to the plugin. It stays valid as long as the `Arc` the instance holds.
-    pub(super) fn handle(self: &Arc<Self>) -> *mut evh_host {
-        Arc::as_ptr(self) as *mut evh_host
+    /// The handle given to the plugin; valid for the life of the process.
+    pub(super) fn handle(&'static self) -> *mut evh_host {
+        self as *const Self as *mut evh_host
+    }
+
+    /// The instance is gone: from now on the handle is valid but dead.
+    pub(super) fn retire(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.dead.store(true, Ordering::Release);
+        // Never wait here: an emit blocked on a full log would hold this up. If one is in
+        // flight, the sink simply stays; every later call sees `dead` first.
+        if let Ok(mut sink) = self.sink.try_write() {
+            sink.take();
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
     }
 
     pub fn request_stop(&self) {
@@ -55,7 +89,10 @@ impl InstanceHost {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
+    /// Records a message for the next `take_error`, escaped (see crate::logging): messages
+    /// quote plugin and client text, and end up in log lines and error messages.
     fn set_error(&self, message: String) {
+        let message = escape(&message).into_owned();
         *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
     }
 }
@@ -75,8 +112,7 @@ pub static HOST_API: evh_host_api = evh_host_api {
 /// Resolves a handle to its instance, or None for NULL.
 ///
 /// # Safety
-/// `host` must be NULL or a handle from [`InstanceHost::handle`] whose instance is alive,
-/// which the ABI promises: a plugin uses it only between `on_create` and `on_destroy`.
+/// `host` must be NULL or a handle from [`InstanceHost::handle`]; those are never freed.
 unsafe fn instance<'a>(host: *mut evh_host) -> Option<&'a InstanceHost> {
     // SAFETY: forwarded from the caller.
     unsafe { (host as *const InstanceHost).as_ref() }
@@ -86,10 +122,16 @@ unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usiz
     let call = AssertUnwindSafe(|| {
         // SAFETY: plugins pass back the handle they were given.
         let Some(host) = (unsafe { instance(host) }) else { return evh::EVH_ERR_INVALID_ARGUMENT };
-        let (append, max_event_bytes) = match &host.sink {
+        if host.is_dead() {
+            return evh::EVH_STOPPED;
+        }
+        let sink = host.sink.read().unwrap_or_else(|e| e.into_inner());
+        let (append, max_event_bytes) = match &*sink {
             Some(Sink::Checked { append, max_event_bytes }) => (append, *max_event_bytes),
             // SAFETY: the ABI's emit contract: n events, valid for this call.
             Some(Sink::Direct(consumers)) => return unsafe { emit_direct(consumers, events, n) },
+            // Taken by retire between the check above and the read lock.
+            None if host.is_dead() => return evh::EVH_STOPPED,
             None => {
                 host.set_error("emit: this instance is a consumer; only producers can emit".into());
                 return evh::EVH_ERR_UNSUPPORTED;
@@ -139,8 +181,9 @@ unsafe fn emit_direct(consumers: &[Arc<Instance>], events: *const evh_event, n: 
 unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the handle and the message view follow the ABI.
-        if let Some(host) = unsafe { instance(host) } {
-            host.set_error(unsafe { copy_text(message) });
+        match unsafe { instance(host) } {
+            Some(host) if !host.is_dead() => host.set_error(unsafe { copy_text(message) }),
+            _ => {}
         }
     }));
 }
@@ -148,7 +191,11 @@ unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
 unsafe extern "C" fn log(host: *mut evh_host, level: evh_log_level, message: evh_str) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the handle and the message view follow the ABI.
-        let name = unsafe { instance(host) }.map_or("?", |h| h.name.as_str());
+        let host = unsafe { instance(host) };
+        if host.is_some_and(InstanceHost::is_dead) {
+            return;
+        }
+        let name = host.map_or("?", |h| h.name.as_str());
         let text = unsafe { copy_text(message) };
         match level {
             evh::EVH_LOG_ERROR => tracing::error!(instance = name, "{text}"),

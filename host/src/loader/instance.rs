@@ -9,6 +9,7 @@ use crate::bus::{Batch, OwnedEvent};
 
 use super::host_api::{InstanceHost, HOST_API};
 use super::library::Plugin;
+use super::whereabouts::{enter, Site};
 
 /// A hook's failure: its status and the message it recorded with `set_error`.
 #[derive(Debug, Clone)]
@@ -43,8 +44,34 @@ pub struct Delivered {
 /// One live instance. `on_destroy` runs when it is dropped.
 pub struct Instance {
     pub plugin: Arc<Plugin>,
-    pub host: Arc<InstanceHost>,
+    pub host: &'static InstanceHost,
     pointer: *mut c_void,
+    sites: Sites,
+}
+
+/// Where each hook of the instance runs, for the stuck and crash reports (see whereabouts).
+struct Sites {
+    on_create: &'static Site,
+    on_destroy: &'static Site,
+    on_run: &'static Site,
+    on_start: &'static Site,
+    on_stop: &'static Site,
+    on_events: &'static Site,
+}
+
+impl Sites {
+    fn new(plugin: &Plugin, name: &str) -> Sites {
+        let who = format!("{} \"{name}\" ({})", plugin.kind, plugin.library_file);
+        let site = |hook| Site::leak(who.clone(), hook);
+        Sites {
+            on_create: site("on_create"),
+            on_destroy: site("on_destroy"),
+            on_run: site("on_run"),
+            on_start: site("on_start"),
+            on_stop: site("on_stop"),
+            on_events: site("on_events"),
+        }
+    }
 }
 
 // SAFETY: the instance pointer is only handed back to the plugin's hooks. The ABI makes
@@ -57,7 +84,7 @@ impl Instance {
     /// Calls `on_create` with the instance's JSON config and the config file's folder.
     pub fn create(
         plugin: Arc<Plugin>,
-        host: Arc<InstanceHost>,
+        host: &'static InstanceHost,
         config_json: &str,
         config_dir: &str,
     ) -> Result<Instance, HookError> {
@@ -71,13 +98,19 @@ impl Instance {
             plugin: plugin.raw,
             config_dir: evh_str::from_str(config_dir),
         };
+        let sites = Sites::new(&plugin, &host.name);
         let mut pointer: *mut c_void = std::ptr::null_mut();
-        // SAFETY: on_create gets valid args for the call and an out-pointer, per the ABI.
-        let status = unsafe { on_create(&args, &mut pointer) };
+        let status = {
+            let _inside = enter(sites.on_create);
+            // SAFETY: on_create gets valid args for the call and an out-pointer, per the ABI.
+            unsafe { on_create(&args, &mut pointer) }
+        };
         if status != evh::EVH_OK {
+            // No instance, no on_destroy; a thread on_create started may still hold the handle.
+            host.retire();
             return Err(HookError { status, message: host.take_error() });
         }
-        Ok(Instance { plugin, host, pointer })
+        Ok(Instance { plugin, host, pointer, sites })
     }
 
     fn result(&self, status: evh_status) -> Result<(), HookError> {
@@ -91,8 +124,11 @@ impl Instance {
     /// Producer: runs `on_run` on the calling thread until the plugin returns.
     pub fn run(&self) -> Result<(), HookError> {
         match self.plugin.hooks.on_run {
-            // SAFETY: the instance is alive; on_run is called once, from one thread.
-            Some(on_run) => self.result(unsafe { on_run(self.pointer) }),
+            Some(on_run) => {
+                let _inside = enter(self.sites.on_run);
+                // SAFETY: the instance is alive; on_run is called once, from one thread.
+                self.result(unsafe { on_run(self.pointer) })
+            }
             None => Ok(()),
         }
     }
@@ -100,8 +136,11 @@ impl Instance {
     /// Producer: `on_start`, for plugins that run their own threads.
     pub fn start(&self) -> Result<(), HookError> {
         match self.plugin.hooks.on_start {
-            // SAFETY: the instance is alive.
-            Some(on_start) => self.result(unsafe { on_start(self.pointer) }),
+            Some(on_start) => {
+                let _inside = enter(self.sites.on_start);
+                // SAFETY: the instance is alive.
+                self.result(unsafe { on_start(self.pointer) })
+            }
             None => Ok(()),
         }
     }
@@ -115,6 +154,7 @@ impl Instance {
     pub fn stop(&self) {
         self.host.request_stop();
         if let Some(on_stop) = self.plugin.hooks.on_stop {
+            let _inside = enter(self.sites.on_stop);
             // SAFETY: the instance is alive; the ABI allows on_stop from another thread
             // while on_run is running.
             unsafe { on_stop(self.pointer) }
@@ -142,8 +182,11 @@ impl Instance {
     pub(super) unsafe fn deliver_raw(&self, events: &[*const evh_event]) -> Delivered {
         let on_events = self.plugin.hooks.on_events.expect("checked when the library was loaded");
         let mut handled = 0usize;
-        // SAFETY: forwarded from the caller; `handled` is a valid out-pointer.
-        let status = unsafe { on_events(self.pointer, events.as_ptr(), events.len(), &mut handled) };
+        let status = {
+            let _inside = enter(self.sites.on_events);
+            // SAFETY: forwarded from the caller; `handled` is a valid out-pointer.
+            unsafe { on_events(self.pointer, events.as_ptr(), events.len(), &mut handled) }
+        };
         let handled = if status == evh::EVH_OK { events.len() } else { handled };
         Delivered { status, handled }
     }
@@ -152,9 +195,11 @@ impl Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         if let Some(on_destroy) = self.plugin.hooks.on_destroy {
+            let _inside = enter(self.sites.on_destroy);
             // SAFETY: on_destroy runs once, after every other hook returned (the owner drops
             // the instance only after its threads are joined).
             unsafe { on_destroy(self.pointer) }
         }
+        self.host.retire();
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use evhost_abi::{self as evh, evh_create_args, evh_library, evh_library_init_fn, evh_plugin, evh_status};
 
 use super::host_api::HOST_API;
+use super::whereabouts::{enter, Site};
 use super::{copy_text, LoadError};
 
 /// The hooks of one plugin, copied out of its `evh_plugin` table.
@@ -49,6 +50,8 @@ pub struct Plugin {
     pub version: String,
     pub description: String,
     pub(super) hooks: Hooks,
+    /// The library's file name, to say where a hook that hangs or crashes lives.
+    pub(super) library_file: String,
     /// The library's own table, passed back in `evh_create_args.plugin`.
     pub(super) raw: *const evh_plugin,
 }
@@ -72,11 +75,34 @@ pub struct Library {
 /// section). Finding it needs no dlopen, so a second Go runtime is refused before it starts.
 const GO_BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 
-/// True when the file at `path` was built by the Go toolchain.
-pub(super) fn file_has_go_runtime(path: &Path) -> bool {
-    std::fs::read(path)
-        .map(|bytes| bytes.windows(GO_BUILDINFO_MAGIC.len()).any(|w| w == GO_BUILDINFO_MAGIC))
-        .unwrap_or(false)
+/// True when `file` was built by the Go toolchain. Reads it in blocks: a library may be
+/// tens of MiB, and only the marker matters.
+pub(super) fn file_has_go_runtime(mut file: impl Read) -> std::io::Result<bool> {
+    const BLOCK: usize = 64 << 10;
+    let keep = GO_BUILDINFO_MAGIC.len() - 1;
+    let mut buffer = vec![0u8; keep + BLOCK];
+    // The last `keep` bytes of one block stay in front of the next: a marker may straddle them.
+    let mut filled = 0;
+    loop {
+        let n = match file.read(&mut buffer[filled..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        filled += n;
+        if buffer[..filled].windows(GO_BUILDINFO_MAGIC.len()).any(|w| w == GO_BUILDINFO_MAGIC) {
+            return Ok(true);
+        }
+        let tail = filled.saturating_sub(keep);
+        buffer.copy_within(tail..filled, 0);
+        filled -= tail;
+    }
+}
+
+/// The file name alone, for messages about what runs inside the library.
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap_or(path.as_os_str()).to_string_lossy().into_owned()
 }
 
 impl Library {
@@ -84,9 +110,6 @@ impl Library {
     /// the Go linker's marker (the loader looked before, to refuse a second Go runtime).
     pub(super) fn open(path: &Path, go_file: bool) -> Result<Library, LoadError> {
         let shown = path.to_path_buf();
-        if !path.exists() {
-            return Err(LoadError::NotFound { path: shown });
-        }
         let mut magic = [0u8; 4];
         let elf = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF";
         if !elf {
@@ -102,20 +125,26 @@ impl Library {
         } else {
             path.to_path_buf()
         };
+        let who = format!("library {}", file_name(&path));
+        let loading = enter(Site::leak(who.clone(), "its initializers (dlopen)"));
         // SAFETY: loading a library runs its initializers. That is the point of a plugin
         // host: the user named this file as a plugin in the config, and it runs with the
         // host's trust (see the TRUST section of include/evhost.h).
         let library = unsafe { libloading::Library::new(&path) }
             .map_err(|e| LoadError::NotSharedObject { path: shown.clone(), reason: e.to_string() })?;
+        drop(loading);
         // SAFETY: the symbol's type is the ABI's documented entry point type.
         let init: evh_library_init_fn = match unsafe { library.get::<evh_library_init_fn>(b"evh_library_init\0") } {
             Ok(symbol) => *symbol,
             Err(_) => return Err(LoadError::NoEntryPoint { path: shown }),
         };
         let mut description: *const evh_library = std::ptr::null();
-        // SAFETY: calling the entry point with the host API (static) and an out-pointer,
-        // as the ABI documents. Unwinding out of it aborts the process (extern "C").
-        let status = unsafe { init(&HOST_API, &mut description) };
+        let status = {
+            let _inside = enter(Site::leak(who, "evh_library_init"));
+            // SAFETY: calling the entry point with the host API (static) and an out-pointer,
+            // as the ABI documents. Unwinding out of it aborts the process (extern "C").
+            unsafe { init(&HOST_API, &mut description) }
+        };
         if status != evh::EVH_OK {
             return Err(LoadError::InitFailed { path: shown, status });
         }
@@ -209,10 +238,28 @@ impl Library {
                 version: unsafe { copy_text(plugin.version) },
                 description: unsafe { copy_text(plugin.description) },
                 hooks,
+                library_file: file_name(&path),
                 raw: *pointer,
             }));
         }
         let go_runtime = description.flags & evh::EVH_LIBRARY_GO_RUNTIME != 0 || go_file;
         Ok(Library { path, abi_major: major, abi_minor: minor, go_runtime, plugins })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{file_has_go_runtime, GO_BUILDINFO_MAGIC};
+
+    #[test]
+    fn the_go_marker_is_found_wherever_it_lies_across_blocks() {
+        let block = 64 << 10;
+        let places = (0..8).chain(block - 20..block + 20).chain(2 * block - 20..2 * block + 20);
+        for at in places {
+            let mut bytes = vec![0u8; 3 * block];
+            bytes[at..at + GO_BUILDINFO_MAGIC.len()].copy_from_slice(GO_BUILDINFO_MAGIC);
+            assert!(file_has_go_runtime(&bytes[..]).expect("reading a slice"), "marker at {at}");
+        }
+        assert!(!file_has_go_runtime(&vec![0u8; 3 * block][..]).expect("reading a slice"));
     }
 }

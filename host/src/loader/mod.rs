@@ -6,6 +6,7 @@ mod host_api;
 mod ingest;
 mod instance;
 mod library;
+mod whereabouts;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,13 @@ pub use host_api::{InstanceHost, Sink};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
 pub use library::{Kind, Library, Plugin};
+pub use whereabouts::{busy, crash_note, Busy};
 
-/// A copy of a string view from a plugin (names, messages), with bad UTF-8 replaced.
+use crate::files::{self, FileError};
+
+/// A copy of a string view from a plugin (names, messages), with bad UTF-8 replaced and
+/// control characters escaped: plugin text ends up in log lines and error messages, where a
+/// newline could forge a line (see crate::logging).
 ///
 /// # Safety
 /// `view` must be NULL with any length, or point to `len` readable bytes for the call.
@@ -25,15 +31,16 @@ unsafe fn copy_text(view: evhost_abi::evh_str) -> String {
         return String::new();
     }
     // SAFETY: non-NULL with a length: the caller promises the bytes are readable.
-    String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(view.ptr, view.len) }).into_owned()
+    let text = String::from_utf8_lossy(unsafe { std::slice::from_raw_parts(view.ptr, view.len) });
+    crate::logging::escape(&text).into_owned()
 }
 
 /// Why a library could not be used. Each variant's `help` says how to fix it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    #[error("library {path} does not exist")]
-    NotFound { path: PathBuf },
+    #[error("{0}")]
+    File(#[from] FileError),
     #[error("{path} is not a loadable shared library: {reason}")]
     NotSharedObject { path: PathBuf, reason: String },
     #[error("{path} is not an evhost plugin library: it does not export `evh_library_init`")]
@@ -55,7 +62,10 @@ pub enum LoadError {
 impl LoadError {
     pub fn help(&self) -> String {
         match self {
-            LoadError::NotFound { .. } => "check the path; relative paths are resolved from the config file's folder, and `make build` puts the shipped plugins in target/plugins/".into(),
+            LoadError::File(FileError::NotFound { .. }) => "check the path; relative paths are resolved from the config file's folder, and `make build` puts the shipped plugins in target/plugins/".into(),
+            LoadError::File(FileError::SymlinkLoop { .. }) => "point `library` at the .so file itself, or fix the links (`ls -l` shows where each one points)".into(),
+            LoadError::File(FileError::TooLarge { .. }) => "point `library` at a plugin library; a file this large is not one".into(),
+            LoadError::File(_) => "point `library` at a .so file: a regular file built as a shared library".into(),
             LoadError::NotSharedObject { .. } => "point `library` at a .so file built as a shared library (cdylib in Rust, -shared in C, -buildmode=c-shared in Go)".into(),
             LoadError::NoEntryPoint { .. } => "build it with an evhost SDK, or define `evh_library_init` as declared in include/evhost.h and export it".into(),
             LoadError::InitFailed { .. } => "the library refused to start; its log lines above may say why".into(),
@@ -87,9 +97,12 @@ impl Loader {
         }
         let second_go =
             |first: &PathBuf| LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() };
+        // Only a regular file of a sane size goes on to be read and dlopen-ed (see files.rs).
+        let file = files::open_regular("library", path, files::LIBRARY_LIMIT)?;
         // Before dlopen when the file shows it, so that a second Go runtime never starts;
         // after, for a library that only declares it.
-        let go_file = file_has_go_runtime(path);
+        let go_file = file_has_go_runtime(file)
+            .map_err(|source| LoadError::File(FileError::Io { what: "library", path: path.to_path_buf(), source }))?;
         if let (true, Some(first)) = (go_file, &self.go_library) {
             return Err(second_go(first));
         }
