@@ -1,8 +1,9 @@
-//! Fault-injecting C plugins for the tests of hangs, crashes and hostile text, written as a
+//! Fault-injecting C plugins for the tests of hangs, crashes, lost events and hostile text,
 //! body of hooks and compiled at test time (`Env::compile_library`); and runs of the host
 //! under a memory cap, for inputs that could eat memory without end.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,11 +13,13 @@ use crate::support::{Env, Output, RUN_LIMIT};
 /// `say(args, text)` (logs through the host at INFO), `touch(args, file)` (creates a file in
 /// the config's folder) and `STR("...")` (an evh_str of a literal).
 const PRELUDE: &str = r#"#define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 #include "evhost.h"
@@ -32,26 +35,38 @@ static void touch(const evh_create_args *args, const char *file) {
 }
 "#;
 
-/// The source of a library with one plugin, `name`, of `kind` (`EVH_KIND_CONSUMER` or
-/// `EVH_KIND_PRODUCER`). `code` defines the hooks; `hooks` lists them as `(field, function)`,
-/// e.g. `("on_create", "create")`.
-pub fn c_plugin(kind: &str, name: &str, hooks: &[(&str, &str)], code: &str) -> String {
-    let table: String = hooks.iter().map(|(field, function)| format!("    .{field} = {function},\n")).collect();
+/// One plugin of a fixture library: its kind (`EVH_KIND_CONSUMER` or `EVH_KIND_PRODUCER`),
+/// its name, and its hooks as `(field, function)`, e.g. `("on_create", "create")`.
+pub struct Plugin<'a> {
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub hooks: &'a [(&'a str, &'a str)],
+}
+
+/// The source of a library carrying `plugins`, whose hooks `code` defines.
+pub fn c_library(code: &str, plugins: &[Plugin<'_>]) -> String {
+    let mut tables = String::new();
+    let mut list = Vec::new();
+    for (i, plugin) in plugins.iter().enumerate() {
+        let hooks: String =
+            plugin.hooks.iter().map(|(field, function)| format!("    .{field} = {function},\n")).collect();
+        tables.push_str(&format!(
+            "static const evh_plugin plugin{i} = {{\n    .struct_size = sizeof(evh_plugin),\n    .kind = {},\n    .name = STR(\"{}\"),\n{hooks}}};\n",
+            plugin.kind, plugin.name
+        ));
+        list.push(format!("&plugin{i}"));
+    }
     format!(
         r#"{PRELUDE}
 {code}
-static const evh_plugin plugin = {{
-    .struct_size = sizeof(evh_plugin),
-    .kind = {kind},
-    .name = STR("{name}"),
-{table}}};
-static const evh_plugin *plugins[] = {{ &plugin }};
+{tables}
+static const evh_plugin *plugins[] = {{ {list} }};
 static const evh_library library = {{
     .struct_size = sizeof(evh_library),
     .abi_major = EVH_ABI_VERSION_MAJOR,
     .abi_minor = EVH_ABI_VERSION_MINOR,
     .plugins = plugins,
-    .plugins_len = 1,
+    .plugins_len = {len},
 }};
 EVH_EXPORT evh_status evh_library_init(const evh_host_api *api, const evh_library **out)
 {{
@@ -59,8 +74,69 @@ EVH_EXPORT evh_status evh_library_init(const evh_host_api *api, const evh_librar
     *out = &library;
     return EVH_OK;
 }}
-"#
+"#,
+        list = list.join(", "),
+        len = plugins.len()
     )
+}
+
+/// The source of a library with one plugin, `name`, of `kind`; `code` defines the hooks
+/// that `hooks` lists.
+pub fn c_plugin(kind: &str, name: &str, hooks: &[(&str, &str)], code: &str) -> String {
+    c_library(code, &[Plugin { kind, name, hooks }])
+}
+
+/// Compiles `libfixture.so` into the test folder: consumer `fixture` runs `on_events_body`
+/// (C statements with `n`, `handled` and `seen`, the events it was given before this call,
+/// in scope; it must return a status), beside the `idle` producer, which emits nothing and
+/// runs until it is stopped (so the host waits for a signal).
+pub fn misbehaving_consumer(env: &Env, on_events_body: &str) -> PathBuf {
+    let code = format!(
+        r#"typedef struct fixture {{ size_t seen; }} fixture;
+static evh_status fixture_create(const evh_create_args *args, void **out)
+{{
+    (void)args;
+    fixture *f = calloc(1, sizeof *f);
+    if (f == NULL) return EVH_ERR_INTERNAL;
+    *out = f;
+    return EVH_OK;
+}}
+static void fixture_destroy(void *instance) {{ free(instance); }}
+static evh_status body(size_t n, size_t *handled, size_t seen)
+{{
+    (void)n; (void)handled; (void)seen;
+    {on_events_body}
+}}
+static evh_status fixture_events(void *instance, const evh_event *const *events, size_t n, size_t *handled)
+{{
+    (void)events;
+    fixture *f = instance;
+    size_t seen = f->seen;
+    f->seen += n;
+    return body(n, handled, seen);
+}}
+static evh_status idle_create(const evh_create_args *args, void **out) {{ (void)args; *out = NULL; return EVH_OK; }}
+static evh_status idle_start(void *instance) {{ (void)instance; return EVH_OK; }}
+static void idle_stop(void *instance) {{ (void)instance; }}
+"#
+    );
+    let plugins = [
+        Plugin {
+            kind: "EVH_KIND_CONSUMER",
+            name: "fixture",
+            hooks: &[
+                ("on_create", "fixture_create"),
+                ("on_destroy", "fixture_destroy"),
+                ("on_events", "fixture_events"),
+            ],
+        },
+        Plugin {
+            kind: "EVH_KIND_PRODUCER",
+            name: "idle",
+            hooks: &[("on_create", "idle_create"), ("on_start", "idle_start"), ("on_stop", "idle_stop")],
+        },
+    ];
+    env.compile_library("libfixture.so", &c_library(&code, &plugins))
 }
 
 /// A consumer's `events` hook that handles everything, for fixtures that fault elsewhere.

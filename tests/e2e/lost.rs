@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use crate::fixtures;
+use crate::fixture;
 use crate::support::{drained, log_fields, plugin, Env, Output};
 
 const EVENTS: u64 = 100;
@@ -83,7 +83,7 @@ fn dead_letters_when_the_process_is_out_of_file_descriptors_are_counted_as_lost(
     let env = Env::new();
     // On its first batch the consumer lowers the descriptor limit and uses up what is left
     // (EMFILE for everyone after it), then fails the batch.
-    fixtures::library(
+    fixture::misbehaving_consumer(
         &env,
         r#"if (seen == 0) {
         struct rlimit limit;
@@ -173,7 +173,7 @@ dead_letter = "dlq/dlq.jsonl"
 /// every event once, with a reason that names the bad `handled`.
 fn out_of_range(body: &str, retries: u64) {
     let env = Env::new();
-    fixtures::library(&env, body);
+    fixture::misbehaving_consumer(&env, body);
     env.config(&format!(
         r#"
 [[producer]]

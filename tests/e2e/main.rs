@@ -8,7 +8,6 @@ mod cross_language;
 mod delivery;
 mod file_and_webhook;
 mod fixture;
-mod fixtures;
 mod http;
 mod http_limits;
 mod inspect;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::fixtures;
+use crate::fixture;
 use crate::support::{drained, Env, Output, Running};
 
 const EVENTS: u64 = 100;
@@ -19,7 +19,7 @@ const EVENTS: u64 = 100;
 /// listed first, shares its thread with at least one healthy consumer on any machine.
 fn stuck_beside_healthy(drain: Duration) -> (Env, usize) {
     let env = Env::new();
-    fixtures::library(&env, "if (seen + n >= 10) { for (;;) sleep(1000); }\nreturn EVH_OK;");
+    fixture::misbehaving_consumer(&env, "if (seen + n >= 10) { for (;;) sleep(1000); }\nreturn EVH_OK;");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let counts: String = (0..cores)
         .map(|i| format!("[[consumer]]\nname = \"count-{i}\"\nlibrary = \"{{C}}\"\nplugin = \"count\"\nconfig = {{ path = \"count-{i}.json\" }}\n"))
@@ -136,7 +136,7 @@ fn switches(thread: &Path) -> u64 {
 #[test]
 fn the_watchdog_sleeps_while_the_host_is_idle() {
     let env = Env::new();
-    fixtures::library(&env, "return EVH_OK;");
+    fixture::misbehaving_consumer(&env, "return EVH_OK;");
     env.config(
         r#"
 [[producer]]
