@@ -306,3 +306,7 @@ mod tests {
         assert_eq!(percent_decode(b"%FF"), None);
     }
 }
+
+#[cfg(test)]
+#[path = "binding_props.rs"]
+mod props;
