@@ -6,6 +6,8 @@ pub mod bus;
 pub mod config;
 pub mod delivery;
 pub mod diagnostic;
+#[cfg(test)]
+mod fuzz;
 pub mod inspect;
 pub mod instances;
 pub mod loader;

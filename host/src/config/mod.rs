@@ -2,6 +2,7 @@
 //! is a [`Diagnostic`] that names the file, line and column and says how to fix it.
 
 mod model;
+mod plugin_json;
 pub(crate) mod suggest;
 pub mod units;
 
@@ -272,7 +273,7 @@ impl Validator {
             ));
         }
         let config_json = match &raw.config {
-            Some(table) => serde_json::to_string(table.get_ref()).map_err(|e| {
+            Some(table) => plugin_json::to_json(table.get_ref()).map_err(|e| {
                 self.error(
                     table,
                     format!("`config` cannot be passed to the plugin: {e}"),
@@ -371,5 +372,7 @@ impl Validator {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;
