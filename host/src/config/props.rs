@@ -275,7 +275,7 @@ fn out_of_range(key: &str) -> Option<&'static [&'static str]> {
 }
 
 proptest! {
-    #![proptest_config(fuzz::config(2000))]
+    #![proptest_config(fuzz::config(3000))]
 
     #[test]
     fn no_text_makes_it_panic(lines in prop::collection::vec(line(), 0..12)) {
