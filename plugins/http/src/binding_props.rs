@@ -462,6 +462,19 @@ proptest! {
     }
 
     #[test]
+    fn a_repeated_ce_header_is_refused(event in valid(), at in any::<prop::sample::Index>(), value in any_header_value()) {
+        let (mut headers, body) = event.binary();
+        let ce_headers: Vec<_> = headers.iter().filter(|(name, _)| name.starts_with("ce-")).cloned().collect();
+        let (name, _) = ce_headers[at.index(ce_headers.len())].clone();
+        let value = if HeaderValue::from_bytes(&value).is_ok() { value } else { b"x".to_vec() };
+        headers.push((name.clone(), value));
+        let head = head(&headers);
+        let rejection = events(&head, &body, "plain").expect_err("a repeated header was taken");
+        prop_assert_eq!(rejection.status, StatusCode::BAD_REQUEST);
+        prop_assert!(rejection.reason.contains(&format!("{name} header is given more than once")), "{}", rejection.reason);
+    }
+
+    #[test]
     fn a_spoiled_structured_event_is_refused(event in valid(), spoil in spoil(), inline in any::<bool>(), upper in "[A-Z]") {
         let spoil = match spoil {
             // Uppercase is refused in JSON, where no header lowercases it.
