@@ -59,7 +59,7 @@ FUZZ_CASES ?= 300000
 FUZZ_SEED  ?= random
 fuzz:
 	EVHOST_FUZZ_CASES=$(FUZZ_CASES) EVHOST_FUZZ_SEED=$(FUZZ_SEED) \
-	  $(CARGO) test --release --lib -p evhost -p evhost-plugin-http -p evhost-plugin-objects props \
+	  $(CARGO) test --release --no-fail-fast --lib -p evhost -p evhost-plugin-http -p evhost-plugin-objects props \
 	  || { echo; echo "fuzz: a property failed. Above is the smallest input proptest found; its seed is saved in"; \
 	       echo "<crate>/proptest-regressions/. Commit that file, add the input to <crate>/fuzz-corpus/<target>/"; \
 	       echo "and fix the code: docs/fuzzing.md says how."; exit 1; }
