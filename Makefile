@@ -8,7 +8,7 @@ EVHOST  := target/release/evhost
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
 SOURCES := http schedule objects file webhook
 
-.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench clean
+.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz clean
 
 all: build
 
@@ -52,6 +52,17 @@ test-go:
 # Every scenario of the performance issue in one run: a table, and target/bench/results.json.
 bench: build
 	$(CARGO) bench -p evhost --bench bench
+
+# The fuzz targets (docs/fuzzing.md) for longer than `make test` runs them: FUZZ_CASES
+# cases per property, from a new seed each run (FUZZ_SEED=<number> repeats one).
+FUZZ_CASES ?= 300000
+FUZZ_SEED  ?= random
+fuzz:
+	EVHOST_FUZZ_CASES=$(FUZZ_CASES) EVHOST_FUZZ_SEED=$(FUZZ_SEED) \
+	  $(CARGO) test --release --no-fail-fast --lib -p evhost -p evhost-plugin-http -p evhost-plugin-objects props \
+	  || { echo; echo "fuzz: a property failed. Above is the smallest input proptest found; its seed is saved in"; \
+	       echo "<crate>/proptest-regressions/. Commit that file, add the input to <crate>/fuzz-corpus/<target>/"; \
+	       echo "and fix the code: docs/fuzzing.md says how."; exit 1; }
 
 clean:
 	$(CARGO) clean

@@ -3,6 +3,7 @@
 
 mod dead_letter;
 mod model;
+mod plugin_json;
 pub(crate) mod suggest;
 pub mod units;
 
@@ -313,7 +314,7 @@ impl Validator {
             ));
         }
         let config_json = match &raw.config {
-            Some(table) => serde_json::to_string(table.get_ref()).map_err(|e| {
+            Some(table) => plugin_json::to_json(table.get_ref()).map_err(|e| {
                 self.error(
                     table,
                     format!("`config` cannot be passed to the plugin: {e}"),
@@ -413,5 +414,7 @@ impl Validator {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

@@ -276,3 +276,7 @@ unsafe fn put_extensions(builder: &mut ChunkBuilder, e: &evh_event, index: usize
 #[cfg(test)]
 #[path = "ingest_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ingest_props.rs"]
+mod props;

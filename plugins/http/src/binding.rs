@@ -131,6 +131,12 @@ fn binary<'a>(headers: &HeaderMap, content_type: Option<&'a str>, body: &'a [u8]
     event.data = Cow::Borrowed(body);
     for name in headers.keys() {
         let Some(key) = name.as_str().strip_prefix("ce-") else { continue };
+        // Which of the values is meant cannot be known, so none is taken.
+        if headers.get_all(name).iter().nth(1).is_some() {
+            return Err(Rejection::bad(format!(
+                "invalid CloudEvent: the ce-{key} header is given more than once; send each attribute once"
+            )));
+        }
         if ATTRIBUTES.contains(&key) {
             continue;
         }
@@ -306,3 +312,7 @@ mod tests {
         assert_eq!(percent_decode(b"%FF"), None);
     }
 }
+
+#[cfg(test)]
+#[path = "binding_props.rs"]
+mod props;

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use evhost_http_serve::{head_too_large, read_body, BodyError, Limits, Stats};
 use evhost_sdk::{Context, EmitError, Emitter};
 use http_body_util::Full;
@@ -248,9 +248,7 @@ fn object_event(record: Record, counter: &AtomicI64) -> Result<Option<ObjectEven
         return Err("`s3.bucket.name` and `s3.object.key` must not be empty".into());
     }
     let time = match record.event_time {
-        Some(text) => DateTime::parse_from_rfc3339(&text)
-            .map_err(|e| format!("`eventTime` {text:?} is not RFC 3339: {e}"))?
-            .with_timezone(&Utc),
+        Some(text) => event_time(&text)?,
         None => Utc::now(),
     };
     let version = match record.s3.object.sequencer.filter(|s| !s.is_empty()) {
@@ -267,6 +265,22 @@ fn object_event(record: Record, counter: &AtomicI64) -> Result<Option<ObjectEven
         ),
     };
     Ok(Some(ObjectEvent { change, bucket, key, size, etag, version, time }))
+}
+
+/// An `eventTime` in UTC, refused unless the event's `time` can carry it: the host (and
+/// consumers' parsers) refuse a leap second and a year outside 0000 to 9999, and would
+/// refuse the whole notification for it after it was parsed.
+fn event_time(text: &str) -> Result<DateTime<Utc>, String> {
+    let time = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("`eventTime` {text:?} is not RFC 3339: {e}"))?
+        .with_timezone(&Utc);
+    if time.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(format!("`eventTime` {text:?} is a leap second, which event times cannot carry; send :59 instead"));
+    }
+    if !(0..=9999).contains(&time.year()) {
+        return Err(format!("`eventTime` {text:?} is outside the years 0000 to 9999 in UTC"));
+    }
+    Ok(time)
 }
 
 /// S3 sends keys form-encoded: `+` is a space, `%XX` a byte.
@@ -341,3 +355,7 @@ mod tests {
         assert!(events(json!({ "Records": [bad_time] })).unwrap_err().contains("record 0: `eventTime`"));
     }
 }
+
+#[cfg(test)]
+#[path = "s3_props.rs"]
+mod props;
