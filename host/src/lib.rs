@@ -7,8 +7,6 @@ pub mod config;
 pub mod delivery;
 pub mod diagnostic;
 pub mod files;
-#[cfg(test)]
-mod fuzz;
 pub mod inspect;
 pub mod instances;
 pub mod loader;

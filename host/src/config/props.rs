@@ -8,7 +8,6 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::fuzz;
 
 fn parse_text(text: &str) -> Result<Config, Diagnostic> {
     parse(Path::new("evhost.toml"), text.to_owned())
@@ -275,7 +274,7 @@ fn out_of_range(key: &str) -> Option<&'static [&'static str]> {
 }
 
 proptest! {
-    #![proptest_config(fuzz::config(3000))]
+    #![proptest_config(evhost_fuzz_support::config(3000))]
 
     #[test]
     fn no_text_makes_it_panic(lines in prop::collection::vec(line(), 0..12)) {
@@ -359,13 +358,7 @@ proptest! {
 /// diagnostic that points inside the file and says how to fix it.
 #[test]
 fn the_corpus_replays() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus/config");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&folder).expect("the corpus folder").map(|e| e.expect("an entry").path()).collect();
-    files.sort();
-    assert!(files.len() >= 8, "{} holds only {} files", folder.display(), files.len());
-    for file in files {
-        let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+    for (name, file) in evhost_fuzz_support::corpus(env!("CARGO_MANIFEST_DIR"), "config", 8) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).expect("a corpus file")).into_owned();
         match (name.split('-').next(), parse_text(&text)) {
             (Some("ok"), Ok(_)) => {}

@@ -8,14 +8,11 @@
 //! rules (`first_error`) is the oracle. The committed corpus in `host/fuzz-corpus/ingest/`
 //! is replayed on every run.
 
-use std::path::Path;
-
 use evh::evh_attr;
 use proptest::prelude::*;
 
 use super::*;
 use crate::bus::Chunk;
-use crate::fuzz;
 
 /// One string or data view as a producer passes it: bytes, or NULL with a length.
 #[derive(Debug, Clone, PartialEq)]
@@ -373,7 +370,7 @@ fn any_batch() -> impl Strategy<Value = (Vec<Spec>, usize)> {
 }
 
 proptest! {
-    #![proptest_config(fuzz::config(5000))]
+    #![proptest_config(evhost_fuzz_support::config(5000))]
 
     #[test]
     fn valid_batches_are_stored_byte_for_byte(specs in prop::collection::vec(valid_event(), 1..8).prop_map(share)) {
@@ -458,13 +455,7 @@ fn read_corpus(text: &str) -> (Vec<Spec>, usize) {
 /// as the model says.
 #[test]
 fn the_corpus_replays() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus/ingest");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&folder).expect("the corpus folder").map(|e| e.expect("an entry").path()).collect();
-    files.sort();
-    assert!(files.len() >= 8, "{} holds only {} files", folder.display(), files.len());
-    for file in files {
-        let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+    for (name, file) in evhost_fuzz_support::corpus(env!("CARGO_MANIFEST_DIR"), "ingest", 8) {
         let (specs, max) = read_corpus(&std::fs::read_to_string(&file).expect("a corpus file"));
         let wanted = if name.starts_with("ok-") { None } else { Some(()) };
         assert_eq!(first_error(&specs, max).map(|_| ()), wanted, "{name}: the model disagrees with the file name");

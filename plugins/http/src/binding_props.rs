@@ -5,28 +5,14 @@
 //! whole. The committed corpus in `fuzz-corpus/binding/` is replayed on every run.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use axum::http::{HeaderName, HeaderValue, Request};
 use base64::Engine;
+use evhost_fuzz_support::config;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use serde_json::{json, Map};
 
 use super::*;
-
-/// The short, fixed pass of `make test`, unless `make fuzz` sets `EVHOST_FUZZ_CASES` (and
-/// `EVHOST_FUZZ_SEED`, a number or `random`).
-fn config(cases: u32) -> ProptestConfig {
-    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    let rng_seed = match env("EVHOST_FUZZ_SEED").as_deref() {
-        Some("random") => RngSeed::Random,
-        Some(n) => RngSeed::Fixed(n.parse().expect("EVHOST_FUZZ_SEED is a number or `random`")),
-        None => RngSeed::Fixed(9),
-    };
-    let cases = env("EVHOST_FUZZ_CASES").map_or(cases, |n| n.parse().expect("EVHOST_FUZZ_CASES is a number"));
-    ProptestConfig { cases, rng_seed, ..ProptestConfig::default() }
-}
 
 /// A request head with these headers; pairs that are not valid HTTP headers are left out,
 /// as no server would pass them on.
@@ -543,13 +529,7 @@ fn read_request(raw: &[u8]) -> (Vec<(String, Vec<u8>)>, Vec<u8>) {
 /// error.
 #[test]
 fn the_corpus_replays() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus/binding");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&folder).expect("the corpus folder").map(|e| e.expect("an entry").path()).collect();
-    files.sort();
-    assert!(files.len() >= 10, "{} holds only {} files", folder.display(), files.len());
-    for file in files {
-        let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+    for (name, file) in evhost_fuzz_support::corpus(env!("CARGO_MANIFEST_DIR"), "binding", 10) {
         let (headers, body) = read_request(&std::fs::read(&file).expect("a corpus file"));
         let head = head(&headers);
         let got = events(&head, &body, "plain");

@@ -3,27 +3,12 @@
 //! valid records, plain or in an SNS envelope, map to one event each, in order. The
 //! committed corpus in `fuzz-corpus/s3/` is replayed on every run.
 
-use std::path::Path;
-
 use chrono::SecondsFormat;
+use evhost_fuzz_support::config;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as ProptestConfig, RngSeed};
 use serde_json::{json, Value};
 
 use super::*;
-
-/// The short, fixed pass of `make test`, unless `make fuzz` sets `EVHOST_FUZZ_CASES` (and
-/// `EVHOST_FUZZ_SEED`, a number or `random`).
-fn config(cases: u32) -> ProptestConfig {
-    let env = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-    let rng_seed = match env("EVHOST_FUZZ_SEED").as_deref() {
-        Some("random") => RngSeed::Random,
-        Some(n) => RngSeed::Fixed(n.parse().expect("EVHOST_FUZZ_SEED is a number or `random`")),
-        None => RngSeed::Fixed(9),
-    };
-    let cases = env("EVHOST_FUZZ_CASES").map_or(cases, |n| n.parse().expect("EVHOST_FUZZ_CASES is a number"));
-    ProptestConfig { cases, rng_seed, ..ProptestConfig::default() }
-}
 
 /// The host's rule for `time` (host/src/loader/ingest.rs), which the parser's events must
 /// pass, or the whole notification is refused after it was parsed.
@@ -289,13 +274,7 @@ proptest! {
 /// subscription), `refuse-*` must be refused.
 #[test]
 fn the_corpus_replays() {
-    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus/s3");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&folder).expect("the corpus folder").map(|e| e.expect("an entry").path()).collect();
-    files.sort();
-    assert!(files.len() >= 8, "{} holds only {} files", folder.display(), files.len());
-    for file in files {
-        let name = file.file_name().expect("a file name").to_string_lossy().into_owned();
+    for (name, file) in evhost_fuzz_support::corpus(env!("CARGO_MANIFEST_DIR"), "s3", 8) {
         let got = parsed(&std::fs::read(&file).expect("a corpus file"));
         match (name.split('-').next(), got) {
             (Some("accept"), Ok(Parsed::Events(events))) => assert_takes(&events),
