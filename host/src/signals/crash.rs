@@ -41,8 +41,9 @@ extern "C" fn on_crash(number: libc::c_int, _info: *mut libc::siginfo_t, _contex
         line[len..len + take].copy_from_slice(&part[..take]);
         len += take;
     }
-    line[len - 1] = b'\n'; // the note ends the line; it may have been cut short
-                           // SAFETY: write(2) of a valid stack buffer; whatever it returns, nothing more can be done.
+    // The note ends the line, and it may have been cut short.
+    line[len - 1] = b'\n';
+    // SAFETY: write(2) of a valid stack buffer; whatever it returns, nothing more can be done.
     let _ = unsafe { libc::write(libc::STDERR_FILENO, line.as_ptr().cast(), len) };
     // The default action, then the same signal again: the process dies of it. Set explicitly
     // rather than with SA_RESETHAND, because a Go runtime forwarding to this handler keeps its
