@@ -9,8 +9,9 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use serde_json::{json, Map, Value};
+use evhost_cloudevents::json::to_json;
+use evhost_cloudevents::CloudEvent;
+use serde_json::json;
 
 use crate::bus::EventRef;
 
@@ -46,43 +47,42 @@ impl Letters {
     }
 }
 
-/// The CloudEvents JSON form of an event: data inline when it is JSON, base64 otherwise.
-pub fn to_json(event: &EventRef<'_>) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("specversion".into(), json!(event.specversion()));
-    out.insert("id".into(), json!(event.id()));
-    out.insert("source".into(), json!(event.source()));
-    out.insert("type".into(), json!(event.ty()));
-    for (key, value) in [
-        ("subject", event.subject()),
-        ("datacontenttype", event.datacontenttype()),
-        ("dataschema", event.dataschema()),
-        ("time", event.time()),
-    ] {
-        if !value.is_empty() {
-            out.insert(key.into(), json!(value));
-        }
+/// The log's events as the CloudEvents formats read them: an empty attribute is absent.
+impl CloudEvent for EventRef<'_> {
+    fn specversion(&self) -> &str {
+        EventRef::specversion(self)
     }
-    for (key, value) in event.extensions() {
-        out.insert(key.into(), json!(value));
+    fn id(&self) -> &str {
+        EventRef::id(self)
     }
-    // The rule of the SDK's cloudevents::to_json, so that the dead-letter file and the
-    // `file` plugin write an event alike: no content type means JSON (as the CloudEvents
-    // JSON format says), and so do application/json, text/json and */*+json.
-    let ct = event.datacontenttype();
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let json_type =
-        ct.is_empty() || essence == "application/json" || essence == "text/json" || essence.ends_with("+json");
-    match serde_json::from_slice::<Value>(event.data()) {
-        Ok(value) if json_type => {
-            out.insert("data".into(), value);
-        }
-        _ if event.data().is_empty() => {}
-        _ => {
-            out.insert("data_base64".into(), json!(base64::engine::general_purpose::STANDARD.encode(event.data())));
-        }
+    fn source(&self) -> &str {
+        EventRef::source(self)
     }
-    out
+    fn ty(&self) -> &str {
+        EventRef::ty(self)
+    }
+    fn subject(&self) -> Option<&str> {
+        present(EventRef::subject(self))
+    }
+    fn datacontenttype(&self) -> Option<&str> {
+        present(EventRef::datacontenttype(self))
+    }
+    fn dataschema(&self) -> Option<&str> {
+        present(EventRef::dataschema(self))
+    }
+    fn time(&self) -> Option<&str> {
+        present(EventRef::time(self))
+    }
+    fn data(&self) -> &[u8] {
+        EventRef::data(self)
+    }
+    fn extensions(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        EventRef::extensions(self)
+    }
+}
+
+fn present(value: &str) -> Option<&str> {
+    Some(value).filter(|value| !value.is_empty())
 }
 
 impl DeadLetter {

@@ -10,6 +10,7 @@
 //! copied ids are checked for UTF-8 together, in one pass after the loop.
 
 use evhost_abi::{self as evh, evh_event, evh_status, evh_str};
+use evhost_cloudevents::attributes::{is_extension_name, is_rfc3339, SPECVERSION};
 
 use crate::bus::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
 
@@ -102,21 +103,6 @@ fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
         == 0
 }
 
-/// True when `s` is an RFC 3339 date-time, as CloudEvents requires of `time`, in the form
-/// consumers' parsers read (Go's `time.RFC3339Nano`, for one): `2026-11-27T21:17:42Z`, with
-/// optional fractions of a second and a `+hh:mm` offset. Stricter than chrono alone, which
-/// also takes a space or a lowercase `t` for the `T`, a lowercase `z`, a Unicode minus sign
-/// in the offset and a leap second.
-fn is_rfc3339(s: &[u8]) -> bool {
-    s.is_ascii()
-        && s.get(10) == Some(&b'T')
-        && !s.contains(&b'z')
-        && std::str::from_utf8(s)
-            .ok()
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            .is_some_and(|time| time.timestamp_subsec_nanos() < 1_000_000_000)
-}
-
 /// Copies `n` events starting at `events` into a new chunk.
 ///
 /// # Safety
@@ -179,10 +165,11 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
                     )));
                 }
             }
-            if !matches!(builder.view(event.specversion), b"" | b"1.0") {
+            let specversion = builder.view(event.specversion);
+            if !specversion.is_empty() && specversion != SPECVERSION.as_bytes() {
                 return Err(invalid(format!(
-                    "event {index}: specversion \"{}\" is not supported; leave it empty or set \"1.0\"",
-                    String::from_utf8_lossy(builder.view(event.specversion))
+                    "event {index}: specversion \"{}\" is not supported; leave it empty or set \"{SPECVERSION}\"",
+                    String::from_utf8_lossy(specversion)
                 )));
             }
             let time = builder.view(event.time);
@@ -259,7 +246,7 @@ unsafe fn put_extensions(builder: &mut ChunkBuilder, e: &evh_event, index: usize
     for attr in attrs {
         // SAFETY: attribute views live as long as the event.
         let key = unsafe { text(attr.key, index, Field::ExtensionName)? };
-        if key.is_empty() || !key.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        if !is_extension_name(key) {
             return Err(invalid(format!(
                 "event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9",
                 String::from_utf8_lossy(key)

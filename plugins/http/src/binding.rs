@@ -13,7 +13,9 @@ use std::borrow::Cow;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{SecondsFormat, Utc};
+use evhost_sdk::cloudevents::attributes::is_rfc3339;
+use evhost_sdk::cloudevents::binary::from_headers;
 use evhost_sdk::cloudevents::from_json;
 use evhost_sdk::OutEvent;
 use serde_json::Value;
@@ -97,83 +99,10 @@ fn batched(body: &[u8]) -> Result<Vec<OutEvent<'static>>, Rejection> {
         .collect()
 }
 
-/// Attributes other than extensions, which binary mode reads into their own fields.
-const ATTRIBUTES: [&str; 7] = ["specversion", "id", "source", "type", "subject", "time", "dataschema"];
-
+/// Binary mode: the attributes in `ce-*` headers, the data in the body.
 fn binary<'a>(headers: &HeaderMap, content_type: Option<&'a str>, body: &'a [u8]) -> Result<OutEvent<'a>, Rejection> {
-    let attribute = |name: &str| -> Result<Option<String>, Rejection> {
-        match headers.get(format!("ce-{name}")) {
-            None => Ok(None),
-            Some(value) => percent_decode(value.as_bytes())
-                .map(Some)
-                .ok_or_else(|| Rejection::bad(format!("the ce-{name} header is not UTF-8 after percent-decoding"))),
-        }
-    };
-    let required = |name: &str| -> Result<String, Rejection> {
-        attribute(name)?.filter(|v| !v.is_empty()).ok_or_else(|| {
-            Rejection::bad(format!("invalid CloudEvent: the ce-{name} header is required and must not be empty"))
-        })
-    };
-    match attribute("specversion")?.as_deref() {
-        Some("1.0") => {}
-        other => {
-            return Err(Rejection::bad(format!(
-                "invalid CloudEvent: ce-specversion {:?} is not supported; use \"1.0\"",
-                other.unwrap_or("")
-            )))
-        }
-    }
-    let mut event = OutEvent::new(required("id")?, required("source")?, required("type")?);
-    event.subject = attribute("subject")?.map(Cow::Owned);
-    event.time = attribute("time")?.map(Cow::Owned);
-    event.dataschema = attribute("dataschema")?.map(Cow::Owned);
-    event.datacontenttype = content_type.map(Cow::Borrowed);
-    event.data = Cow::Borrowed(body);
-    for name in headers.keys() {
-        let Some(key) = name.as_str().strip_prefix("ce-") else { continue };
-        // Which of the values is meant cannot be known, so none is taken.
-        if headers.get_all(name).iter().nth(1).is_some() {
-            return Err(Rejection::bad(format!(
-                "invalid CloudEvent: the ce-{key} header is given more than once; send each attribute once"
-            )));
-        }
-        if ATTRIBUTES.contains(&key) {
-            continue;
-        }
-        if key == "datacontenttype" || key == "data" {
-            return Err(Rejection::bad(format!(
-                "invalid CloudEvent: in binary mode the {key} is the request's {}, not a ce-{key} header",
-                if key == "data" { "body" } else { "Content-Type" }
-            )));
-        }
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-            return Err(Rejection::bad(format!("invalid CloudEvent: extension attribute name \"{key}\" (header ce-{key}) is invalid; use only a-z and 0-9")));
-        }
-        let value = attribute(key)?.unwrap_or_default();
-        event.extensions.push((Cow::Owned(key.to_owned()), Cow::Owned(value)));
-    }
-    Ok(event)
-}
-
-/// Decodes `%XX` escapes, as the binding asks of header values; a `%` without two hex digits
-/// stays as it is. `None` when the result is not UTF-8.
-fn percent_decode(raw: &[u8]) -> Option<String> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match (raw[i], raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push(high << 4 | low);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    let headers: Vec<_> = headers.iter().map(|(name, value)| (name.as_str(), value.as_bytes())).collect();
+    from_headers(&headers, content_type, body).map_err(Rejection::bad)
 }
 
 fn plain<'a>(parts: &'a Parts, content_type: Option<&'a str>, body: &'a [u8], ty: &'a str) -> OutEvent<'a> {
@@ -191,16 +120,6 @@ fn plain<'a>(parts: &'a Parts, content_type: Option<&'a str>, body: &'a [u8], ty
 /// The current time in RFC 3339, UTC, to the microsecond.
 fn now_rfc3339() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// True when `time` is RFC 3339 in the form the host takes: `2026-11-27T21:17:42Z`, with
-/// optional fractions of a second and a `+hh:mm` offset; uppercase `T` and `Z`, no leap
-/// second (what consumers' parsers read; see the host's `ingest.rs`).
-fn is_rfc3339(time: &str) -> bool {
-    time.is_ascii()
-        && time.as_bytes().get(10) == Some(&b'T')
-        && !time.contains('z')
-        && DateTime::parse_from_rfc3339(time).is_ok_and(|t| t.timestamp_subsec_nanos() < 1_000_000_000)
 }
 
 #[cfg(test)]
@@ -296,20 +215,8 @@ mod tests {
     }
 
     #[test]
-    fn times_must_be_rfc_3339_as_parsers_read_it() {
-        assert!(is_rfc3339(&now_rfc3339()), "{}", now_rfc3339());
-        for good in ["2024-05-01T00:00:00Z", "2024-05-01T00:00:00.123456+02:00"] {
-            assert!(is_rfc3339(good), "{good}");
-        }
-        for bad in ["yesterday", "2024-05-01", "2024-05-01 00:00:00Z", "2024-05-01T00:00:00z", "2024-02-30T00:00:00Z"] {
-            assert!(!is_rfc3339(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode(b"a%20b%zz%"), Some("a b%zz%".into()));
-        assert_eq!(percent_decode(b"%FF"), None);
+    fn the_time_of_a_plain_request_is_rfc_3339() {
+        assert!(is_rfc3339(now_rfc3339()), "{}", now_rfc3339());
     }
 }
 

@@ -1,179 +1,58 @@
-//! The CloudEvents JSON event format (structured mode): events to JSON objects and back.
-//! Plugins that speak HTTP, write files or talk to brokers share these so that every one
-//! writes and reads the same shape.
+//! The CloudEvents formats, from the `evhost-cloudevents` crate, which the host and every
+//! first-party plugin share: the JSON event format ([`to_json`], [`from_json`]), the HTTP
+//! binding's binary mode ([`binary`]) and the attribute checks ([`attributes`]). They take
+//! any [`CloudEvent`]: a delivered [`Event`], or an [`OutEvent`](crate::OutEvent).
 
-use std::borrow::Cow;
+pub use evhost_cloudevents::json::{from_json, is_json_type, to_json};
+pub use evhost_cloudevents::{attributes, binary, CloudEvent};
 
-use base64::Engine;
-use serde_json::{Map, Value};
+use crate::Event;
 
-use crate::{Event, OutEvent};
-
-/// True for JSON media types: `application/json`, `text/json` and `*/*+json`, with or
-/// without parameters.
-pub fn is_json_type(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || essence == "text/json" || essence.ends_with("+json")
-}
-
-/// An event in the CloudEvents JSON format: `data` inline when the content type is JSON
-/// and the bytes parse, `data_base64` otherwise.
-pub fn to_json(event: &Event) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("specversion".into(), event.specversion().into());
-    out.insert("id".into(), event.id().into());
-    out.insert("source".into(), event.source().into());
-    out.insert("type".into(), event.ty().into());
-    let optional = [
-        ("subject", event.subject()),
-        ("datacontenttype", event.datacontenttype()),
-        ("dataschema", event.dataschema()),
-        ("time", event.time()),
-    ];
-    for (key, value) in optional {
-        if let Some(value) = value {
-            out.insert(key.into(), value.into());
-        }
+/// A delivered event, read through its own accessors.
+impl CloudEvent for Event {
+    fn specversion(&self) -> &str {
+        Event::specversion(self)
     }
-    for (key, value) in event.extensions() {
-        out.insert(key.into(), value.into());
+    fn id(&self) -> &str {
+        Event::id(self)
     }
-    let data = event.data();
-    let inline =
-        event.datacontenttype().is_none_or(is_json_type).then(|| serde_json::from_slice::<Value>(data).ok()).flatten();
-    match inline {
-        Some(value) => {
-            out.insert("data".into(), value);
-        }
-        None if data.is_empty() => {}
-        None => {
-            out.insert("data_base64".into(), base64::engine::general_purpose::STANDARD.encode(data).into());
-        }
+    fn source(&self) -> &str {
+        Event::source(self)
     }
-    out
-}
-
-/// Reads one event in the CloudEvents JSON format. The message says which attribute is
-/// wrong, for an HTTP 400 or a log line.
-pub fn from_json(value: &Value) -> Result<OutEvent<'static>, String> {
-    let object = value.as_object().ok_or("a CloudEvent in JSON must be an object")?;
-    let text = |key: &str| -> Result<Option<String>, String> {
-        match object.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("`{key}` must be a string")),
-        }
-    };
-    match text("specversion")?.as_deref() {
-        Some("1.0") => {}
-        Some(other) => return Err(format!("specversion \"{other}\" is not supported; use \"1.0\"")),
-        None => return Err("`specversion` is required (\"1.0\")".into()),
+    fn ty(&self) -> &str {
+        Event::ty(self)
     }
-    let required = |key: &str| -> Result<String, String> {
-        match text(key)? {
-            Some(s) if !s.is_empty() => Ok(s),
-            _ => Err(format!("`{key}` is required and must be a non-empty string")),
-        }
-    };
-    let mut event = OutEvent::new(required("id")?, required("source")?, required("type")?);
-    event.subject = text("subject")?.map(Cow::Owned);
-    event.datacontenttype = text("datacontenttype")?.map(Cow::Owned);
-    event.dataschema = text("dataschema")?.map(Cow::Owned);
-    event.time = text("time")?.map(Cow::Owned);
-    match (object.get("data"), object.get("data_base64")) {
-        (Some(_), Some(_)) => return Err("`data` and `data_base64` are mutually exclusive".into()),
-        (Some(Value::String(s)), None) if !event.datacontenttype.as_deref().is_none_or(is_json_type) => {
-            event.data = Cow::Owned(s.clone().into_bytes());
-        }
-        (Some(data), None) => {
-            event.data = Cow::Owned(serde_json::to_vec(data).expect("a JSON value serializes"));
-            if event.datacontenttype.is_none() {
-                event.datacontenttype = Some(Cow::Borrowed("application/json"));
-            }
-        }
-        (None, Some(Value::String(encoded))) => {
-            event.data = Cow::Owned(
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_err(|e| format!("`data_base64` is not valid base64: {e}"))?,
-            );
-        }
-        (None, Some(_)) => return Err("`data_base64` must be a string".into()),
-        (None, None) => {}
+    fn subject(&self) -> Option<&str> {
+        Event::subject(self)
     }
-    const KNOWN: [&str; 10] = [
-        "specversion",
-        "id",
-        "source",
-        "type",
-        "subject",
-        "datacontenttype",
-        "dataschema",
-        "time",
-        "data",
-        "data_base64",
-    ];
-    for (key, value) in object.iter().filter(|(k, _)| !KNOWN.contains(&k.as_str())) {
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-            return Err(format!("extension attribute name \"{key}\" is invalid; use only a-z and 0-9"));
-        }
-        let value = match value {
-            Value::String(s) => s.clone(),
-            Value::Bool(_) | Value::Number(_) => value.to_string(),
-            _ => return Err(format!("extension attribute `{key}` must be a string, number or boolean")),
-        };
-        event.extensions.push((Cow::Owned(key.clone()), Cow::Owned(value)));
+    fn datacontenttype(&self) -> Option<&str> {
+        Event::datacontenttype(self)
     }
-    Ok(event)
+    fn dataschema(&self) -> Option<&str> {
+        Event::dataschema(self)
+    }
+    fn time(&self) -> Option<&str> {
+        Event::time(self)
+    }
+    fn data(&self) -> &[u8] {
+        Event::data(self)
+    }
+    fn extensions(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        Event::extensions(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use evhost_abi::{evh_attr, evh_bytes, evh_event, evh_str, struct_size};
     use serde_json::json;
 
-    #[test]
-    fn reads_the_spec_example() {
-        let event = from_json(&json!({
-            "specversion": "1.0", "type": "com.github.pull_request.opened",
-            "source": "https://github.com/cloudevents/spec/pull", "subject": "123",
-            "id": "A234-1234-1234", "time": "2018-04-05T17:31:00Z", "comexampleextension1": "value",
-            "datacontenttype": "application/json", "data": {"a": 1}
-        }))
-        .unwrap();
-        assert_eq!(event.id, "A234-1234-1234");
-        assert_eq!(event.subject.as_deref(), Some("123"));
-        assert_eq!(&*event.data, br#"{"a":1}"#);
-        assert_eq!(event.extensions, vec![(Cow::from("comexampleextension1"), Cow::from("value"))]);
-    }
+    use super::*;
 
     #[test]
-    fn decodes_base64_and_rejects_bad_input() {
-        let event =
-            from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data_base64": "AAEC"}))
-                .unwrap();
-        assert_eq!(&*event.data, &[0, 1, 2]);
-        assert!(from_json(&json!({"specversion": "0.3", "id": "1", "source": "/s", "type": "t"}))
-            .unwrap_err()
-            .contains("0.3"));
-        assert!(from_json(&json!({"specversion": "1.0", "source": "/s", "type": "t"})).unwrap_err().contains("`id`"));
-        assert!(from_json(&json!({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "Bad-Name": "x"}))
-            .unwrap_err()
-            .contains("Bad-Name"));
-        assert!(from_json(&json!([1])).is_err());
-    }
-
-    #[test]
-    fn json_types() {
-        assert!(is_json_type("application/json; charset=utf-8"));
-        assert!(is_json_type("application/cloudevents+json"));
-        assert!(!is_json_type("text/plain"));
-    }
-
-    /// An event over borrowed parts, as the host would deliver it.
-    fn event(content_type: &str, data: &[u8]) -> Event {
-        use evhost_abi::{evh_bytes, evh_event, evh_str, struct_size};
-        Event::from_abi(evh_event {
+    fn a_delivered_event_is_written_as_it_reads() {
+        let extensions = [evh_attr { key: evh_str::from_str("traceparent"), value: evh_str::from_str("00-1") }];
+        let event = Event::from_abi(evh_event {
             struct_size: struct_size::<evh_event>(),
             reserved: 0,
             seq: 7,
@@ -182,28 +61,18 @@ mod tests {
             specversion: evh_str::EMPTY,
             r#type: evh_str::from_str("t"),
             subject: evh_str::EMPTY,
-            datacontenttype: evh_str::from_str(content_type),
+            datacontenttype: evh_str::from_str("application/json"),
             dataschema: evh_str::EMPTY,
-            time: evh_str::EMPTY,
-            data: evh_bytes::from_slice(data),
-            extensions: std::ptr::null(),
-            extensions_len: 0,
-        })
-    }
-
-    #[test]
-    fn json_data_is_inline_and_other_data_is_base64() {
-        let inline = to_json(&event("application/json", br#"{"a":[1,2]}"#));
-        assert_eq!(inline.get("data"), Some(&json!({"a": [1, 2]})));
-        assert_eq!(inline.get("data_base64"), None);
-        assert_eq!(inline.get("specversion"), Some(&json!("1.0")));
-        // Declared JSON that does not parse, and non-JSON types, travel as base64.
-        for (content_type, data) in [("application/json", &b"{not json"[..]), ("text/plain", &b"{}"[..])] {
-            let out = to_json(&event(content_type, data));
-            assert_eq!(out.get("data"), None, "{content_type}");
-            assert_eq!(out.get("data_base64"), Some(&json!(base64::engine::general_purpose::STANDARD.encode(data))));
-        }
-        let empty = to_json(&event("application/octet-stream", b""));
-        assert!(!empty.contains_key("data") && !empty.contains_key("data_base64"));
+            time: evh_str::from_str("2024-05-01T00:00:00Z"),
+            data: evh_bytes::from_slice(br#"{"a":[1,2]}"#),
+            extensions: extensions.as_ptr(),
+            extensions_len: extensions.len(),
+        });
+        let expected = json!({
+            "specversion": "1.0", "id": "id-7", "source": "/s", "type": "t", "datacontenttype": "application/json",
+            "time": "2024-05-01T00:00:00Z", "traceparent": "00-1", "data": {"a": [1, 2]}
+        });
+        assert_eq!(serde_json::Value::Object(to_json(&event)), expected);
+        assert_eq!(from_json(&expected).unwrap(), event.to_owned_event());
     }
 }

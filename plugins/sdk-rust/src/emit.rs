@@ -9,82 +9,8 @@ use evhost_abi::{evh_attr, evh_bytes, evh_event, evh_str, struct_size, EVH_EMIT_
 use crate::context::HostCell;
 use crate::error::EmitError;
 
-/// An event to emit. `id`, `source` and `ty` are required and must not be empty; every
-/// other attribute is optional. Each part is a `Cow`: borrow from your own buffers on hot
-/// paths, or own the values. The host assigns the sequence number and `specversion` "1.0".
-///
-/// On a hot path of similar events, [`Emitter::emit_like`] builds no `OutEvent` per event.
-/// Otherwise write a struct literal ending in `..OutEvent::default()` rather than chaining
-/// the builder methods: each of those moves the whole struct (over 200 bytes), and that
-/// cost the `sequence` example a quarter of its throughput.
-///
-/// ```
-/// # use evhost_sdk::OutEvent;
-/// let payload = vec![1u8, 2, 3];
-/// let event = OutEvent::new("42", "/my/source", "com.example.thing")
-///     .subject("thing-42")
-///     .datacontenttype("application/octet-stream")
-///     .data(&payload[..])
-///     .extension("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
-/// assert_eq!(event.id, "42");
-/// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OutEvent<'a> {
-    pub id: Cow<'a, str>,
-    pub source: Cow<'a, str>,
-    pub ty: Cow<'a, str>,
-    pub subject: Option<Cow<'a, str>>,
-    pub datacontenttype: Option<Cow<'a, str>>,
-    pub dataschema: Option<Cow<'a, str>>,
-    /// RFC 3339 timestamp.
-    pub time: Option<Cow<'a, str>>,
-    pub data: Cow<'a, [u8]>,
-    /// Extension attributes as `(key, value)`; an empty `Vec` does not allocate.
-    pub extensions: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-}
-
-impl<'a> OutEvent<'a> {
-    /// An event with the three required attributes and nothing else.
-    pub fn new(id: impl Into<Cow<'a, str>>, source: impl Into<Cow<'a, str>>, ty: impl Into<Cow<'a, str>>) -> Self {
-        OutEvent { id: id.into(), source: source.into(), ty: ty.into(), ..Default::default() }
-    }
-
-    /// Sets `subject`.
-    pub fn subject(mut self, subject: impl Into<Cow<'a, str>>) -> Self {
-        self.subject = Some(subject.into());
-        self
-    }
-
-    /// Sets `datacontenttype`.
-    pub fn datacontenttype(mut self, value: impl Into<Cow<'a, str>>) -> Self {
-        self.datacontenttype = Some(value.into());
-        self
-    }
-
-    /// Sets `dataschema`.
-    pub fn dataschema(mut self, value: impl Into<Cow<'a, str>>) -> Self {
-        self.dataschema = Some(value.into());
-        self
-    }
-
-    /// Sets `time` (RFC 3339).
-    pub fn time(mut self, value: impl Into<Cow<'a, str>>) -> Self {
-        self.time = Some(value.into());
-        self
-    }
-
-    /// Sets the data bytes (`&[u8]` borrows, `Vec<u8>` owns).
-    pub fn data(mut self, data: impl Into<Cow<'a, [u8]>>) -> Self {
-        self.data = data.into();
-        self
-    }
-
-    /// Adds an extension attribute.
-    pub fn extension(mut self, key: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
-        self.extensions.push((key.into(), value.into()));
-        self
-    }
-}
+// An event to emit lives in `evhost-cloudevents`, whose decoders return it too.
+pub use evhost_cloudevents::OutEvent;
 
 fn view(s: &str) -> evh_str {
     evh_str::from_str(s)
