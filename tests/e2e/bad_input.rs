@@ -179,7 +179,7 @@ fn c_sequence_without_count() {
 #[test]
 fn rust_faulty_fails_create() {
     let env = Env::new();
-    env.config(&format!("{DIGEST}\n[[consumer]]\nname = \"faulty\"\nlibrary = \"{{RUST}}\"\nplugin = \"faulty\"\nconfig = {{ mode = \"fail_create\" }}\n"));
+    env.config(&format!("{DIGEST}\n[[consumer]]\nname = \"faulty\"\nlibrary = \"{{RUST_FIXTURES}}\"\nplugin = \"faulty\"\nconfig = {{ mode = \"fail_create\" }}\n"));
     let stderr = run_fails(&env);
     assert!(stderr.contains("asked to fail in create"), "{stderr}");
     insta::assert_snapshot!("rust_faulty_fail_create", stderr);

@@ -72,7 +72,7 @@ fn every_event_once(letters: &BTreeMap<u64, Value>) {
 
 #[test]
 fn a_panicking_consumer_is_dead_lettered_and_the_others_go_on() {
-    let env = with_consumer("library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"panic\" }");
+    let env = with_consumer("library = \"{RUST_FIXTURES}\"\nplugin = \"faulty\"\nconfig = { mode = \"panic\" }");
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -88,7 +88,7 @@ fn a_panicking_consumer_is_dead_lettered_and_the_others_go_on() {
 #[test]
 fn retries_that_succeed_deliver_everything() {
     let env = with_consumer(
-        "library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"retry_then_ok\", times = 3 }\nretry = { attempts = 5, backoff = \"1ms..10ms\" }",
+        "library = \"{RUST_FIXTURES}\"\nplugin = \"faulty\"\nconfig = { mode = \"retry_then_ok\", times = 3 }\nretry = { attempts = 5, backoff = \"1ms..10ms\" }",
     );
     let out = env.run();
     out.expect_code(0);
@@ -101,7 +101,7 @@ fn retries_that_succeed_deliver_everything() {
 
 #[test]
 fn a_failing_consumer_dead_letters_every_event_once() {
-    let env = with_consumer("library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"fail\" }\nretry = { attempts = 5, backoff = \"1ms..10ms\" }");
+    let env = with_consumer("library = \"{RUST_FIXTURES}\"\nplugin = \"faulty\"\nconfig = { mode = \"fail\" }\nretry = { attempts = 5, backoff = \"1ms..10ms\" }");
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -117,7 +117,7 @@ fn a_failing_consumer_dead_letters_every_event_once() {
 #[test]
 fn exhausted_retries_are_dead_lettered() {
     let env = with_consumer(
-        "library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"retry_then_ok\", times = 1000000 }\nretry = { attempts = 2, backoff = \"1ms..2ms\" }",
+        "library = \"{RUST_FIXTURES}\"\nplugin = \"faulty\"\nconfig = { mode = \"retry_then_ok\", times = 1000000 }\nretry = { attempts = 2, backoff = \"1ms..2ms\" }",
     );
     let out = env.run();
     out.expect_code(0);
@@ -132,7 +132,7 @@ fn exhausted_retries_are_dead_lettered() {
 
 #[test]
 fn a_panicking_go_consumer_leaves_the_host_running() {
-    let env = with_consumer("library = \"{GO}\"\nplugin = \"panicky\"");
+    let env = with_consumer("library = \"{GO_FIXTURES}\"\nplugin = \"panicky\"");
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -170,7 +170,7 @@ config = { path = "digest.json" }
 
 [[consumer]]
 name = "faulty"
-library = "{RUST}"
+library = "{RUST_FIXTURES}"
 plugin = "faulty"
 policy = "drop_oldest"
 batch = 16

@@ -402,7 +402,7 @@ fn a_full_log_gets_503_and_every_accepted_event_arrives_once() {
         r#"
 [[consumer]]
 name = "stuck"
-library = "{RUST}"
+library = "{RUST_FIXTURES}"
 plugin = "faulty"
 config = { mode = "retry_then_ok", times = 3 }
 retry = { attempts = 1000, backoff = "1s..1s" }

@@ -33,7 +33,7 @@ config = {{ path = "digest.json" }}
 
 [[consumer]]
 name = "faulty"
-library = "{{RUST}}"
+library = "{{RUST_FIXTURES}}"
 plugin = "faulty"
 config = {{ mode = "fail" }}
 dead_letter = "{dead_letter}"
@@ -141,7 +141,7 @@ config = {{ listen = "127.0.0.1:{port}" }}
 
 [[consumer]]
 name = "faulty"
-library = "{{RUST}}"
+library = "{{RUST_FIXTURES}}"
 plugin = "faulty"
 config = {{ mode = "fail" }}
 dead_letter = "dlq/dlq.jsonl"

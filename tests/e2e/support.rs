@@ -16,9 +16,11 @@ pub fn root() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).canonicalize().expect("the repository root exists")
 }
 
-/// The absolute path of a library `make build` puts in target/plugins.
+/// The absolute path of a library `make build` made: a fixture (`libevh_fixture_*`) in
+/// target/fixtures, any other in target/plugins.
 pub fn plugin(file: &str) -> PathBuf {
-    let path = root().join("target/plugins").join(file);
+    let folder = if file.starts_with("libevh_fixture_") { "target/fixtures" } else { "target/plugins" };
+    let path = root().join(folder).join(file);
     assert!(path.is_file(), "{} is missing: run `make build` first", path.display());
     path
 }
@@ -27,6 +29,10 @@ pub const C: &str = "libevh_example_c.so";
 pub const CPP: &str = "libevh_example_cpp.so";
 pub const RUST: &str = "libevh_example_rust.so";
 pub const GO: &str = "libevh_example_go.so";
+/// The Rust fixture library: `faulty`, a consumer that panics, fails or retries on purpose.
+pub const RUST_FIXTURES: &str = "libevh_fixture_rust.so";
+/// The Go fixture library: `panicky`. A Go runtime per process: never beside [`GO`].
+pub const GO_FIXTURES: &str = "libevh_fixture_go.so";
 
 /// What a finished run left behind.
 pub struct Output {
@@ -67,11 +73,19 @@ impl Env {
         self.dir().join(relative)
     }
 
-    /// Writes `evhost.toml`. `{C}`, `{CPP}`, `{RUST}` and `{GO}` stand for the absolute
-    /// paths of the example libraries (checked to exist).
+    /// Writes `evhost.toml`. `{C}`, `{CPP}`, `{RUST}`, `{GO}`, `{RUST_FIXTURES}` and
+    /// `{GO_FIXTURES}` stand for the absolute paths of those libraries (checked to exist).
     pub fn config(&self, toml: &str) -> &Self {
         let mut text = toml.to_string();
-        for (key, file) in [("{C}", C), ("{CPP}", CPP), ("{RUST}", RUST), ("{GO}", GO)] {
+        let libraries = [
+            ("{C}", C),
+            ("{CPP}", CPP),
+            ("{RUST}", RUST),
+            ("{GO}", GO),
+            ("{RUST_FIXTURES}", RUST_FIXTURES),
+            ("{GO_FIXTURES}", GO_FIXTURES),
+        ];
+        for (key, file) in libraries {
             if text.contains(key) {
                 text = text.replace(key, &plugin(file).display().to_string());
             }

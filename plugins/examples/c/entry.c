@@ -11,9 +11,6 @@ static const evh_plugin *const plugins[] = {
     &evh_ex_digest_plugin,
     &evh_ex_count_plugin,
     &evh_ex_print_plugin,
-    &evh_ex_ticker_plugin,
-    &evh_ex_latency_plugin,
-    &evh_ex_slow_plugin,
 };
 
 static const evh_library library = {
