@@ -10,15 +10,10 @@ use base64::Engine;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use crate::support::{plugin, Env, Output, Running};
+use crate::support::{free_port, plugin, Env, Output, Running};
 
 const HTTP: &str = "libevh_http.so";
 const FILE: &str = "libevh_file.so";
-
-/// A port nobody listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
-}
 
 /// `evhost.toml` with `top` first (a `[log]` table, ...), then the http producer on `port`
 /// with the extra config keys `http` (inline-table syntax, may be empty), the `file` consumer
@@ -487,10 +482,7 @@ fn a_stop_finishes_requests_in_flight_and_refuses_new_ones() {
 
 /// `evhost check` fails with exit 2; its stderr with the port and paths redacted.
 fn check_fails(port: u16, http: &str) -> String {
-    let env = setup(port, "", http, "");
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    env.redact(&out.stderr).replace(&format!("127.0.0.1:{port}"), "127.0.0.1:[PORT]")
+    setup(port, "", http, "").check_fails().replace(&format!("127.0.0.1:{port}"), "127.0.0.1:[PORT]")
 }
 
 #[test]
@@ -523,7 +515,6 @@ fn a_listen_that_is_not_an_address_fails_the_check() {
         "[[producer]]\nname = \"api\"\nlibrary = \"{}\"\nconfig = {{ listen = \"8080\" }}\n",
         plugin(HTTP).display()
     ));
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    assert!(out.stderr.contains("`listen` = \"8080\" is not an address; write host:port"), "{}", out.stderr);
+    let stderr = env.check_fails();
+    assert!(stderr.contains("`listen` = \"8080\" is not an address; write host:port"), "{stderr}");
 }

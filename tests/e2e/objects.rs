@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use crate::support::{plugin, Env, Running};
+use crate::support::{free_port, plugin, Env, Running};
 
 const OBJECTS: &str = "libevh_objects.so";
 const FILE: &str = "libevh_file.so";
@@ -193,10 +193,6 @@ fn without_initial_scan_existing_objects_are_known_but_not_reported() {
 
 // S3 notifications.
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
-}
-
 /// A record of the S3 event message structure, as the AWS documentation publishes it.
 pub(crate) fn aws_record(event_name: &str, key: &str, object_extra: Value) -> Value {
     let mut object = json!({ "key": key, "sequencer": "0055AED6DCD90281E5" });
@@ -285,20 +281,14 @@ fn both_modes_at_once() {
 
 // Config mistakes, through `evhost check`.
 
-fn check_fails(env: &Env) -> String {
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    env.redact(&out.stderr)
-}
-
 #[test]
 fn config_mistakes() {
-    insta::assert_snapshot!("objects_missing_path", check_fails(&objects(r#"path = "no-such-bucket""#)));
-    insta::assert_snapshot!("objects_neither_mode", check_fails(&objects(r#"recursive = false"#)));
+    insta::assert_snapshot!("objects_missing_path", objects(r#"path = "no-such-bucket""#).check_fails());
+    insta::assert_snapshot!("objects_neither_mode", objects(r#"recursive = false"#).check_fails());
     let env = objects(r#"path = ".", include = ["photos/[a-z"]"#);
-    insta::assert_snapshot!("objects_bad_glob", check_fails(&env));
+    insta::assert_snapshot!("objects_bad_glob", env.check_fails());
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let stderr = check_fails(&objects(&format!(r#"s3_listen = "127.0.0.1:{port}""#)));
+    let stderr = objects(&format!(r#"s3_listen = "127.0.0.1:{port}""#)).check_fails();
     insta::assert_snapshot!("objects_port_in_use", stderr.replace(&port.to_string(), "[PORT]"));
 }

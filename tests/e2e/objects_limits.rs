@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::http_limits::{closed_within, read_response};
-use crate::objects::{aws_record, free_port, object, objects, stop, SETTLE};
-use crate::support::Running;
+use crate::objects::{aws_record, object, objects, stop, SETTLE};
+use crate::support::{free_port, Running};
 
 /// A field of /proc/<pid>/status in KiB, e.g. `VmHWM` (the peak resident memory).
 fn status_kib(pid: i32, field: &str) -> u64 {
