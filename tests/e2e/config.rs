@@ -10,9 +10,9 @@
 //! ones `make build` made (see [`plugin`]), any other library path is written as given,
 //! relative to the config file (a fixture compiled into the test's folder).
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::support::plugin;
+use crate::support::{plugin, C};
 
 /// A config file: top-level tables and plugin entries, in the order they were added.
 #[derive(Default)]
@@ -36,6 +36,18 @@ impl Config {
         let Value::Object(keys) = keys else { panic!("the keys of [{name}] are a JSON object, not {keys}") };
         self.tables.push(Table { header: format!("[{name}]"), keys: keys.into_iter().collect() });
         self
+    }
+
+    /// The suite's most common start: the C `sequence` as "seq" with `sequence` as its
+    /// config, into the C `digest` as "digest", writing digest.json.
+    pub fn sequence_into_digest(sequence: Value) -> Self {
+        Config::new()
+            .producer("seq", C)
+            .plugin("sequence")
+            .config(sequence)
+            .consumer("digest", C)
+            .plugin("digest")
+            .config(json!({ "path": "digest.json" }))
     }
 
     /// A `[[producer]]` entry named `name`, from `library`.

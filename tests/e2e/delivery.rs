@@ -8,20 +8,14 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::support::{drained, Env, C, GO_FIXTURES, RUST_FIXTURES};
+use crate::support::{drained, Env, GO_FIXTURES, RUST_FIXTURES};
 
 const EVENTS: u64 = 1000;
 
 /// The C sequence (EVENTS events) and a C digest, plus the consumer "faulty" from
 /// `library`, dead-lettering to dlq.jsonl, with the keys `keys` adds.
 fn with_consumer(library: &str, keys: impl FnOnce(Config) -> Config) -> Env {
-    let config = Config::new()
-        .producer("seq", C)
-        .plugin("sequence")
-        .config(json!({ "count": EVENTS, "payload_bytes": 16 }))
-        .consumer("digest", C)
-        .plugin("digest")
-        .config(json!({ "path": "digest.json" }))
+    let config = Config::sequence_into_digest(json!({ "count": EVENTS, "payload_bytes": 16 }))
         .consumer("faulty", library)
         .set("dead_letter", "dlq.jsonl");
     Env::with(&keys(config))
@@ -149,14 +143,8 @@ fn a_panicking_go_consumer_leaves_the_host_running() {
 /// still gets everything.
 fn slow_drop_oldest_consumer() -> (Env, crate::support::Output) {
     let env = Env::with(
-        &Config::new()
+        &Config::sequence_into_digest(json!({ "count": 100000, "payload_bytes": 16 }))
             .table("log", json!({ "capacity": 256 }))
-            .producer("seq", C)
-            .plugin("sequence")
-            .config(json!({ "count": 100000, "payload_bytes": 16 }))
-            .consumer("digest", C)
-            .plugin("digest")
-            .config(json!({ "path": "digest.json" }))
             .consumer("faulty", RUST_FIXTURES)
             .plugin("faulty")
             .set("policy", "drop_oldest")

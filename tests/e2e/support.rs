@@ -72,8 +72,13 @@ impl Env {
     /// A new folder whose `evhost.toml` is `config`.
     pub fn with(config: &Config) -> Self {
         let env = Env::new();
-        env.write("evhost.toml", &config.to_toml());
+        env.write_config(config);
         env
+    }
+
+    /// Writes `config` to `evhost.toml`.
+    pub fn write_config(&self, config: &Config) {
+        self.write("evhost.toml", &config.to_toml());
     }
 
     pub fn dir(&self) -> &Path {
