@@ -151,6 +151,24 @@ static inline char *evh_ex_resolve_path(const evh_create_args *args, char *path)
 }
 
 /*
+ * The body of evh_library_init: checks that the host speaks our ABI major (the host checks
+ * our minor against its own) and answers with `library`, which lives as long as the process.
+ * No copy of `api` is kept: every instance gets it again through evh_create_args.
+ */
+static inline evh_status evh_ex_library_init(const evh_host_api *api, const evh_library **out,
+                                             const evh_library *library)
+{
+    if (api == NULL || out == NULL) {
+        return EVH_ERR_INVALID_ARGUMENT;
+    }
+    if (api->abi_major != EVH_ABI_VERSION_MAJOR) {
+        return EVH_ERR_VERSION;
+    }
+    *out = library;
+    return EVH_OK;
+}
+
+/*
  * Reads plugin `name`'s config (one JSON object) into `fields` (see json.h). Returns EVH_OK,
  * or EVH_ERR_CONFIG with the error "<name>: config: <what is wrong>" set.
  */
