@@ -3,6 +3,9 @@
 
 CARGO   ?= cargo
 PLUGINS := $(abspath target/plugins)
+# Test and benchmark fixtures (tests/fixtures/{c,rust,go}): plugins that misbehave or measure
+# on purpose, kept apart from the plugins the project ships.
+FIXTURES := $(abspath target/fixtures)
 EVHOST  := target/release/evhost
 
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
@@ -12,7 +15,8 @@ SOURCES := http schedule objects file webhook
 
 all: build
 
-# The host (release) and every plugin library the project ships, in target/plugins/.
+# The host (release) and every plugin library the project ships, in target/plugins/, and
+# the fixture libraries the tests and the benchmark load, in target/fixtures/.
 build: host rust-plugins c-plugins go-plugins
 
 host:
@@ -21,16 +25,19 @@ host:
 # --remove-destination: a new file, not a rewrite in place, which would kill a running host
 # that has the old one loaded (SIGBUS).
 rust-plugins:
-	$(CARGO) build --release -p evhost-example-rust $(addprefix -p evhost-plugin-,$(SOURCES))
-	@mkdir -p $(PLUGINS)
+	$(CARGO) build --release -p evhost-example-rust -p evhost-fixture-rust $(addprefix -p evhost-plugin-,$(SOURCES))
+	@mkdir -p $(PLUGINS) $(FIXTURES)
 	cp --remove-destination target/release/libevh_example_rust.so $(addprefix target/release/libevh_,$(addsuffix .so,$(SOURCES))) $(PLUGINS)/
+	cp --remove-destination target/release/libevh_fixture_rust.so $(FIXTURES)/
 
 c-plugins:
 	$(MAKE) -C plugins/examples/c OUT=$(PLUGINS)
 	$(MAKE) -C plugins/examples/cpp OUT=$(PLUGINS)
+	$(MAKE) -C tests/fixtures/c OUT=$(FIXTURES)
 
 go-plugins:
 	$(MAKE) -C plugins/examples/go OUT=$(PLUGINS)
+	$(MAKE) -C tests/fixtures/go OUT=$(FIXTURES)
 
 # The objects producer watches ./demo-bucket; the file consumer writes ./demo-events.jsonl.
 demo: build
@@ -48,6 +55,7 @@ lint:
 
 test-go:
 	$(MAKE) -C plugins/examples/go test
+	$(MAKE) -C tests/fixtures/go vet
 
 # Every scenario of the performance issue in one run: a table, and target/bench/results.json.
 bench: build

@@ -17,8 +17,7 @@ config = { path = "digest.json" }
 
 /// Runs `evhost ARGS`, expects exit 2 and no digest.json, and returns the redacted stderr.
 fn fails(env: &Env, args: &[&str]) -> String {
-    let out = env.evhost(args);
-    out.expect_code(2);
+    let out = env.fails(args);
     assert_eq!(out.stdout, "", "nothing on stdout when setup fails");
     assert!(!env.path("digest.json").exists(), "a consumer ran although setup failed:\n{}", out.stderr);
     assert!(!out.stderr.contains("evhost is running"), "setup failed after the run started:\n{}", out.stderr);
@@ -179,7 +178,7 @@ fn c_sequence_without_count() {
 #[test]
 fn rust_faulty_fails_create() {
     let env = Env::new();
-    env.config(&format!("{DIGEST}\n[[consumer]]\nname = \"faulty\"\nlibrary = \"{{RUST}}\"\nplugin = \"faulty\"\nconfig = {{ mode = \"fail_create\" }}\n"));
+    env.config(&format!("{DIGEST}\n[[consumer]]\nname = \"faulty\"\nlibrary = \"{{RUST_FIXTURES}}\"\nplugin = \"faulty\"\nconfig = {{ mode = \"fail_create\" }}\n"));
     let stderr = run_fails(&env);
     assert!(stderr.contains("asked to fail in create"), "{stderr}");
     insta::assert_snapshot!("rust_faulty_fail_create", stderr);

@@ -22,10 +22,8 @@ config = { path = "digest.json" }
 
 /// `check` and `run` both exit 2 with the same message; returns it, redacted.
 fn both_refuse(env: &Env) -> String {
-    let check = env.evhost(&["check", "-c", "evhost.toml"]);
-    check.expect_code(2);
-    let run = env.run();
-    run.expect_code(2);
+    let check = env.fails(&["check", "-c", "evhost.toml"]);
+    let run = env.fails(&["run", "-c", "evhost.toml"]);
     assert_eq!(check.stderr, run.stderr, "check and run disagree");
     env.redact(&check.stderr)
 }

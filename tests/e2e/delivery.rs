@@ -7,34 +7,18 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::support::{drained, Env};
+use crate::config::Config;
+use crate::support::{drained, Env, GO_FIXTURES, RUST_FIXTURES};
 
 const EVENTS: u64 = 1000;
 
-/// The C sequence (EVENTS events) and a C digest, plus `consumer` (a TOML table body).
-fn with_consumer(consumer: &str) -> Env {
-    let env = Env::new();
-    env.config(&format!(
-        r#"
-[[producer]]
-name = "seq"
-library = "{{C}}"
-plugin = "sequence"
-config = {{ count = {EVENTS}, payload_bytes = 16 }}
-
-[[consumer]]
-name = "digest"
-library = "{{C}}"
-plugin = "digest"
-config = {{ path = "digest.json" }}
-
-[[consumer]]
-name = "faulty"
-dead_letter = "dlq.jsonl"
-{consumer}
-"#
-    ));
-    env
+/// The C sequence (EVENTS events) and a C digest, plus the consumer "faulty" from
+/// `library`, dead-lettering to dlq.jsonl, with the keys `keys` adds.
+fn with_consumer(library: &str, keys: impl FnOnce(Config) -> Config) -> Env {
+    let config = Config::sequence_into_digest(json!({ "count": EVENTS, "payload_bytes": 16 }))
+        .consumer("faulty", library)
+        .set("dead_letter", "dlq.jsonl");
+    Env::with(&keys(config))
 }
 
 /// The healthy digest consumer saw every event in order, whatever its neighbour did.
@@ -72,7 +56,7 @@ fn every_event_once(letters: &BTreeMap<u64, Value>) {
 
 #[test]
 fn a_panicking_consumer_is_dead_lettered_and_the_others_go_on() {
-    let env = with_consumer("library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"panic\" }");
+    let env = with_consumer(RUST_FIXTURES, |c| c.plugin("faulty").config(json!({ "mode": "panic" })));
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -87,9 +71,11 @@ fn a_panicking_consumer_is_dead_lettered_and_the_others_go_on() {
 
 #[test]
 fn retries_that_succeed_deliver_everything() {
-    let env = with_consumer(
-        "library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"retry_then_ok\", times = 3 }\nretry = { attempts = 5, backoff = \"1ms..10ms\" }",
-    );
+    let env = with_consumer(RUST_FIXTURES, |c| {
+        c.plugin("faulty")
+            .config(json!({ "mode": "retry_then_ok", "times": 3 }))
+            .set("retry", json!({ "attempts": 5, "backoff": "1ms..10ms" }))
+    });
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -101,7 +87,11 @@ fn retries_that_succeed_deliver_everything() {
 
 #[test]
 fn a_failing_consumer_dead_letters_every_event_once() {
-    let env = with_consumer("library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"fail\" }\nretry = { attempts = 5, backoff = \"1ms..10ms\" }");
+    let env = with_consumer(RUST_FIXTURES, |c| {
+        c.plugin("faulty")
+            .config(json!({ "mode": "fail" }))
+            .set("retry", json!({ "attempts": 5, "backoff": "1ms..10ms" }))
+    });
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -116,9 +106,11 @@ fn a_failing_consumer_dead_letters_every_event_once() {
 
 #[test]
 fn exhausted_retries_are_dead_lettered() {
-    let env = with_consumer(
-        "library = \"{RUST}\"\nplugin = \"faulty\"\nconfig = { mode = \"retry_then_ok\", times = 1000000 }\nretry = { attempts = 2, backoff = \"1ms..2ms\" }",
-    );
+    let env = with_consumer(RUST_FIXTURES, |c| {
+        c.plugin("faulty")
+            .config(json!({ "mode": "retry_then_ok", "times": 1000000 }))
+            .set("retry", json!({ "attempts": 2, "backoff": "1ms..2ms" }))
+    });
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -132,7 +124,7 @@ fn exhausted_retries_are_dead_lettered() {
 
 #[test]
 fn a_panicking_go_consumer_leaves_the_host_running() {
-    let env = with_consumer("library = \"{GO}\"\nplugin = \"panicky\"");
+    let env = with_consumer(GO_FIXTURES, |c| c.plugin("panicky"));
     let out = env.run();
     out.expect_code(0);
     digest_complete(&env);
@@ -150,34 +142,16 @@ fn a_panicking_go_consumer_leaves_the_host_running() {
 /// fills a small log; under drop_oldest it skips what it missed, while the blocking digest
 /// still gets everything.
 fn slow_drop_oldest_consumer() -> (Env, crate::support::Output) {
-    let env = Env::new();
-    env.config(
-        r#"
-[log]
-capacity = 256
-
-[[producer]]
-name = "seq"
-library = "{C}"
-plugin = "sequence"
-config = { count = 100000, payload_bytes = 16 }
-
-[[consumer]]
-name = "digest"
-library = "{C}"
-plugin = "digest"
-config = { path = "digest.json" }
-
-[[consumer]]
-name = "faulty"
-library = "{RUST}"
-plugin = "faulty"
-policy = "drop_oldest"
-batch = 16
-config = { mode = "retry_then_ok", times = 2 }
-retry = { attempts = 5, backoff = "200ms..200ms" }
-dead_letter = "dlq.jsonl"
-"#,
+    let env = Env::with(
+        &Config::sequence_into_digest(json!({ "count": 100000, "payload_bytes": 16 }))
+            .table("log", json!({ "capacity": 256 }))
+            .consumer("faulty", RUST_FIXTURES)
+            .plugin("faulty")
+            .set("policy", "drop_oldest")
+            .set("batch", 16)
+            .config(json!({ "mode": "retry_then_ok", "times": 2 }))
+            .set("retry", json!({ "attempts": 5, "backoff": "200ms..200ms" }))
+            .set("dead_letter", "dlq.jsonl"),
     );
     let out = env.run();
     out.expect_code(0);

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::support::{drained, plugin, Env};
+use crate::support::{drained, free_port, json_lines, plugin, Env};
 
 const FILE: &str = "libevh_file.so";
 const WEBHOOK: &str = "libevh_webhook.so";
@@ -83,12 +83,7 @@ fn file_dash_writes_to_stdout() {
     let env = sequence_into(20, FILE, "config = { path = \"-\" }");
     let out = env.run();
     out.expect_code(0);
-    let lines: Vec<Value> = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
-        .collect();
-    assert_eq!(ids(&lines), (0..20).collect::<Vec<_>>());
+    assert_eq!(ids(&json_lines(&out.stdout)), (0..20).collect::<Vec<_>>());
 }
 
 /// The rotated files, oldest first, then the current one: `events.jsonl.N` … `.1`, `events.jsonl`.
@@ -148,10 +143,7 @@ fn file_write_errors_are_retried_then_dead_lettered() {
 // Config mistakes, through `evhost check`.
 
 fn check_fails(library: &str, config: &str) -> String {
-    let env = sequence_into(1, library, config);
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    env.redact(&out.stderr)
+    sequence_into(1, library, config).check_fails()
 }
 
 #[test]
@@ -374,7 +366,7 @@ fn webhook_400_sends_the_batch_to_the_dead_letter_file() {
 #[test]
 fn webhook_connection_refused_retries_then_dead_letters() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let env = webhook(
         5,
         &format!("http://127.0.0.1:{port}/hook"),

@@ -10,15 +10,10 @@ use base64::Engine;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use crate::support::{plugin, Env, Output, Running};
+use crate::support::{eventually, free_port, plugin, Env, Output, Running};
 
 const HTTP: &str = "libevh_http.so";
 const FILE: &str = "libevh_file.so";
-
-/// A port nobody listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
-}
 
 /// `evhost.toml` with `top` first (a `[log]` table, ...), then the http producer on `port`
 /// with the extra config keys `http` (inline-table syntax, may be empty), the `file` consumer
@@ -402,7 +397,7 @@ fn a_full_log_gets_503_and_every_accepted_event_arrives_once() {
         r#"
 [[consumer]]
 name = "stuck"
-library = "{RUST}"
+library = "{RUST_FIXTURES}"
 plugin = "faulty"
 config = { mode = "retry_then_ok", times = 3 }
 retry = { attempts = 1000, backoff = "1s..1s" }
@@ -466,11 +461,9 @@ fn a_stop_finishes_requests_in_flight_and_refuses_new_ones() {
     // Let the server accept the connection and read the head before the stop.
     std::thread::sleep(Duration::from_millis(500));
     host.running.signal(Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(&address).is_ok() {
-        assert!(Instant::now() < deadline, "new connections still accepted after the stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(5), "new connections refused after the stop", || {
+        TcpStream::connect(&address).is_err()
+    });
     slow.write_all(b"world").unwrap();
     let mut answer = String::new();
     slow.read_to_string(&mut answer).expect("the answer");
@@ -487,10 +480,7 @@ fn a_stop_finishes_requests_in_flight_and_refuses_new_ones() {
 
 /// `evhost check` fails with exit 2; its stderr with the port and paths redacted.
 fn check_fails(port: u16, http: &str) -> String {
-    let env = setup(port, "", http, "");
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    env.redact(&out.stderr).replace(&format!("127.0.0.1:{port}"), "127.0.0.1:[PORT]")
+    setup(port, "", http, "").check_fails().replace(&format!("127.0.0.1:{port}"), "127.0.0.1:[PORT]")
 }
 
 #[test]
@@ -523,7 +513,6 @@ fn a_listen_that_is_not_an_address_fails_the_check() {
         "[[producer]]\nname = \"api\"\nlibrary = \"{}\"\nconfig = {{ listen = \"8080\" }}\n",
         plugin(HTTP).display()
     ));
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    assert!(out.stderr.contains("`listen` = \"8080\" is not an address; write host:port"), "{}", out.stderr);
+    let stderr = env.check_fails();
+    assert!(stderr.contains("`listen` = \"8080\" is not an address; write host:port"), "{stderr}");
 }

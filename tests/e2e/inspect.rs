@@ -56,7 +56,6 @@ fn json_lists_names_and_kinds() {
         ("sequence", "producer"),
         ("digest", "consumer"),
         ("count", "consumer"),
-        ("faulty", "consumer"),
         ("print", "consumer"),
         ("types", "consumer"),
     ];

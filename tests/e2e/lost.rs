@@ -3,43 +3,26 @@
 //! treated as having handled none of them.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::fixture;
-use crate::support::{drained, log_fields, plugin, Env, Output};
+use crate::support::{drained, eventually, free_port, log_fields, Env, Output, C, RUST_FIXTURES, SETTLE_LIMIT};
 
 const EVENTS: u64 = 100;
 
 /// The C sequence (EVENTS events), a C digest, and the Rust `faulty` failing every batch,
 /// with `dead_letter` as given.
 fn failing_consumer(dead_letter: &str) -> Env {
-    let env = Env::new();
-    env.config(&format!(
-        r#"
-[[producer]]
-name = "seq"
-library = "{{C}}"
-plugin = "sequence"
-config = {{ count = {EVENTS}, payload_bytes = 16 }}
-
-[[consumer]]
-name = "digest"
-library = "{{C}}"
-plugin = "digest"
-config = {{ path = "digest.json" }}
-
-[[consumer]]
-name = "faulty"
-library = "{{RUST}}"
-plugin = "faulty"
-config = {{ mode = "fail" }}
-dead_letter = "{dead_letter}"
-"#
-    ));
-    env
+    Env::with(
+        &Config::sequence_into_digest(json!({ "count": EVENTS, "payload_bytes": 16 }))
+            .consumer("faulty", RUST_FIXTURES)
+            .plugin("faulty")
+            .config(json!({ "mode": "fail" }))
+            .set("dead_letter", dead_letter),
+    )
 }
 
 /// The event ids of the "event lost" error lines, each asserted to appear once.
@@ -94,21 +77,14 @@ fn dead_letters_when_the_process_is_out_of_file_descriptors_are_counted_as_lost(
     }
     return EVH_FAIL;"#,
     );
-    env.config(&format!(
-        r#"
-[[producer]]
-name = "seq"
-library = "{{C}}"
-plugin = "sequence"
-config = {{ count = {EVENTS}, payload_bytes = 16 }}
-
-[[consumer]]
-name = "faulty"
-library = "libfixture.so"
-plugin = "fixture"
-dead_letter = "dlq.jsonl"
-"#
-    ));
+    let config = Config::new()
+        .producer("seq", C)
+        .plugin("sequence")
+        .config(json!({ "count": EVENTS, "payload_bytes": 16 }))
+        .consumer("faulty", "libfixture.so")
+        .plugin("fixture")
+        .set("dead_letter", "dlq.jsonl");
+    env.write_config(&config);
     let out = env.run();
     lost_and_said_so(&out, EVENTS);
     assert!(out.stderr.contains("Too many open files"), "the OS reason is given:\n{}", out.stderr);
@@ -129,33 +105,21 @@ fn post(port: u16, ids: &[&str]) {
 
 #[test]
 fn dead_letters_after_their_folder_was_removed_are_counted_as_lost() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let env = Env::new();
+    let port = free_port();
+    let env = Env::with(
+        &Config::new()
+            .producer("api", "libevh_http.so")
+            .config(json!({ "listen": format!("127.0.0.1:{port}") }))
+            .consumer("faulty", RUST_FIXTURES)
+            .plugin("faulty")
+            .config(json!({ "mode": "fail" }))
+            .set("dead_letter", "dlq/dlq.jsonl"),
+    );
     std::fs::create_dir(env.path("dlq")).unwrap();
-    env.config(&format!(
-        r#"
-[[producer]]
-name = "api"
-library = "{}"
-config = {{ listen = "127.0.0.1:{port}" }}
-
-[[consumer]]
-name = "faulty"
-library = "{{RUST}}"
-plugin = "faulty"
-config = {{ mode = "fail" }}
-dead_letter = "dlq/dlq.jsonl"
-"#,
-        plugin("libevh_http.so").display()
-    ));
     let mut running = env.spawn();
     running.wait_for_line(&format!("listening on http://127.0.0.1:{port}"));
     post(port, &["early-1", "early-2", "early-3"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(env.path("dlq/dlq.jsonl")).map_or(0, |t| t.lines().count()) < 3 {
-        assert!(Instant::now() < deadline, "the first dead letters never arrived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(SETTLE_LIMIT, "the first 3 dead letters", || env.lines_so_far("dlq/dlq.jsonl") >= 3);
     // The writer holds the file open; writing on would put the letters where no one looks.
     std::fs::remove_dir_all(env.path("dlq")).unwrap();
     post(port, &["late-1", "late-2"]);

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod check_and_run;
+mod config;
 mod crashes;
 mod cross_language;
 mod delivery;

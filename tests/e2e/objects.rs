@@ -9,13 +9,19 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
-use crate::support::{plugin, Env, Running};
+use crate::support::{eventually, free_port, plugin, Env, Running, SETTLE_LIMIT};
 
 const OBJECTS: &str = "libevh_objects.so";
 const FILE: &str = "libevh_file.so";
 
-/// Time for inotify, the plugin and the host to pass a change on.
+/// Time for inotify, the plugin and the host to pass a change on, where a test must wait
+/// for nothing to happen (everything else waits for what it expects, [`events_reach`]).
 pub(crate) const SETTLE: Duration = Duration::from_millis(400);
+
+/// Waits until the `file` consumer has written `n` events to events.jsonl.
+pub(crate) fn events_reach(env: &Env, n: usize) {
+    eventually(SETTLE_LIMIT, &format!("{n} events in events.jsonl"), || env.lines_so_far("events.jsonl") >= n);
+}
 
 /// `evhost.toml`: the objects producer with `config` (an inline table's inside), writing
 /// every event to events.jsonl.
@@ -81,11 +87,11 @@ fn create_update_and_delete_give_three_events_in_order() {
     // A folder made while watching, and a file written into it at once.
     std::fs::create_dir(env.path("bucket/docs")).unwrap();
     std::fs::write(env.path("bucket/docs/a.txt"), "hello").unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 1);
     std::fs::write(env.path("bucket/docs/a.txt"), "hello, world").unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 2);
     std::fs::remove_file(env.path("bucket/docs/a.txt")).unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 3);
     let events = stop(&env, running);
     let seen: Vec<_> = events.iter().map(|e| object(e, "bucket")).collect();
     assert_eq!(
@@ -127,7 +133,7 @@ fn a_file_written_slowly_is_one_created_after_it_is_closed() {
         "nothing before the writer closes the file"
     );
     drop(file);
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 1);
     let events = stop(&env, running);
     assert_eq!(events.len(), 1, "{events:#?}");
     let (ty, key, data) = object(&events[0], "media");
@@ -143,9 +149,9 @@ fn renames_into_and_out_of_the_tree() {
     let mut running = env.spawn();
     running.wait_for_line("watching");
     std::fs::rename(env.path("staged.txt"), env.path("bucket/in.txt")).unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 1);
     std::fs::rename(env.path("bucket/in.txt"), env.path("out.txt")).unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 2);
     let events = stop(&env, running);
     let seen: Vec<_> = events.iter().map(|e| object(e, "bucket")).map(|(ty, key, _)| (ty, key)).collect();
     assert_eq!(seen, [("created".into(), "in.txt".into()), ("deleted".into(), "in.txt".into())]);
@@ -169,7 +175,7 @@ fn initial_scan_reports_what_is_there_through_the_filters() {
     }
     let mut running = env.spawn();
     running.wait_for_line("watching");
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 3);
     let events = stop(&env, running);
     let seen: Vec<_> = events.iter().map(|e| object(e, "bucket")).collect();
     let keys: Vec<_> = seen.iter().map(|(ty, key, _)| (ty.as_str(), key.as_str())).collect();
@@ -185,17 +191,13 @@ fn without_initial_scan_existing_objects_are_known_but_not_reported() {
     let mut running = env.spawn();
     running.wait_for_line("watching");
     std::fs::write(env.path("bucket/old.txt"), "hello, world").unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 1);
     let events = stop(&env, running);
     let seen: Vec<_> = events.iter().map(|e| object(e, "bucket")).map(|(ty, key, _)| (ty, key)).collect();
     assert_eq!(seen, [("updated".into(), "old.txt".into())], "an object that was there is updated, not created");
 }
 
 // S3 notifications.
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
-}
 
 /// A record of the S3 event message structure, as the AWS documentation publishes it.
 pub(crate) fn aws_record(event_name: &str, key: &str, object_extra: Value) -> Value {
@@ -247,7 +249,7 @@ fn s3_notifications_map_to_the_same_events() {
     assert_eq!(status, 400, "{reason}");
     assert!(reason.contains("not an S3 event message"), "{reason}");
     assert_eq!(answer(ureq::get(&url).call()).0, 405);
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 2);
     let events = stop(&env, running);
     let seen: Vec<_> = events.iter().map(|e| object(e, "amzn-s3-demo-bucket")).collect();
     let key = "photos/my summer(1).jpg";
@@ -273,10 +275,10 @@ fn both_modes_at_once() {
     let mut running = env.spawn();
     running.wait_for_line("watching");
     std::fs::write(env.path("bucket/local.txt"), "hello").unwrap();
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 1);
     let message = json!({ "Records": [aws_record("s3:ObjectCreated:Put", "remote.txt", json!({ "size": 5, "eTag": md5_hex_of_hello() }))] });
     assert_eq!(answer(ureq::post(&format!("http://127.0.0.1:{port}/")).send_string(&message.to_string())).0, 200);
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 2);
     let events = stop(&env, running);
     assert_eq!(object(&events[0], "bucket").1, "local.txt");
     assert_eq!(object(&events[1], "amzn-s3-demo-bucket").1, "remote.txt");
@@ -285,20 +287,14 @@ fn both_modes_at_once() {
 
 // Config mistakes, through `evhost check`.
 
-fn check_fails(env: &Env) -> String {
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    env.redact(&out.stderr)
-}
-
 #[test]
 fn config_mistakes() {
-    insta::assert_snapshot!("objects_missing_path", check_fails(&objects(r#"path = "no-such-bucket""#)));
-    insta::assert_snapshot!("objects_neither_mode", check_fails(&objects(r#"recursive = false"#)));
+    insta::assert_snapshot!("objects_missing_path", objects(r#"path = "no-such-bucket""#).check_fails());
+    insta::assert_snapshot!("objects_neither_mode", objects(r#"recursive = false"#).check_fails());
     let env = objects(r#"path = ".", include = ["photos/[a-z"]"#);
-    insta::assert_snapshot!("objects_bad_glob", check_fails(&env));
+    insta::assert_snapshot!("objects_bad_glob", env.check_fails());
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let stderr = check_fails(&objects(&format!(r#"s3_listen = "127.0.0.1:{port}""#)));
+    let stderr = objects(&format!(r#"s3_listen = "127.0.0.1:{port}""#)).check_fails();
     insta::assert_snapshot!("objects_port_in_use", stderr.replace(&port.to_string(), "[PORT]"));
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::http_limits::{closed_within, read_response};
-use crate::objects::{aws_record, free_port, object, objects, stop, SETTLE};
-use crate::support::Running;
+use crate::objects::{aws_record, events_reach, object, objects, stop, SETTLE};
+use crate::support::{free_port, Running};
 
 /// A field of /proc/<pid>/status in KiB, e.g. `VmHWM` (the peak resident memory).
 fn status_kib(pid: i32, field: &str) -> u64 {
@@ -66,7 +66,7 @@ fn a_huge_header_line_is_refused_without_memory_growing() {
     let grown = status_kib(pid, "VmHWM").saturating_sub(before);
     assert!(grown < 8 << 10, "the peak memory grew by {grown} KiB");
     assert_eq!(notify(&address, "after.txt"), 200, "the endpoint still serves");
-    std::thread::sleep(SETTLE);
+    events_reach(&env, 1);
     let events = stop(&env, running);
     assert_eq!(events.len(), 1, "{events:#?}");
 }

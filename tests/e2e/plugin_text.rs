@@ -49,8 +49,7 @@ static evh_status events(void *s, const evh_event *const *e, size_t n, size_t *h
         &c_plugin("EVH_KIND_CONSUMER", "err", &[("on_create", "create"), ("on_events", "events")], code),
     );
     env.config("[[consumer]]\nname = \"liar\"\nlibrary = \"liberr.so\"\n");
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
+    let out = env.fails(&["check", "-c", "evhost.toml"]);
     assert_not_forged(&out.stderr);
     insta::assert_snapshot!("set_error_escaped", env.redact(&out.stderr));
 }

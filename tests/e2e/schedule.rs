@@ -127,10 +127,7 @@ fn jobs_tick_side_by_side() {
 }
 
 fn check_fails(jobs: &str) -> String {
-    let env = schedule(jobs);
-    let out = env.evhost(&["check", "-c", "evhost.toml"]);
-    out.expect_code(2);
-    env.redact(&out.stderr)
+    schedule(jobs).check_fails()
 }
 
 #[test]

@@ -1,12 +1,16 @@
-//! Shared helpers: where the binary and the example libraries are, a private working folder
-//! per test with its `evhost.toml`, runs of the real binary with a time limit, and the
-//! `[ROOT]`/`[TMP]` redaction that keeps snapshots stable across machines.
+//! Shared helpers: where the binary and the libraries are, a private working folder per
+//! test with its `evhost.toml`, runs of the real binary with a time limit, the
+//! `[ROOT]`/`[TMP]` redaction that keeps snapshots stable across machines, free ports,
+//! JSON Lines, and waiting for a condition instead of sleeping.
 
 use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::config::Config;
 
 /// Every run gets this long; a hang fails the test instead of stalling the suite.
 pub const RUN_LIMIT: Duration = Duration::from_secs(20);
@@ -16,9 +20,11 @@ pub fn root() -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).canonicalize().expect("the repository root exists")
 }
 
-/// The absolute path of a library `make build` puts in target/plugins.
+/// The absolute path of a library `make build` made: a fixture (`libevh_fixture_*`) in
+/// target/fixtures, any other in target/plugins.
 pub fn plugin(file: &str) -> PathBuf {
-    let path = root().join("target/plugins").join(file);
+    let folder = if file.starts_with("libevh_fixture_") { "target/fixtures" } else { "target/plugins" };
+    let path = root().join(folder).join(file);
     assert!(path.is_file(), "{} is missing: run `make build` first", path.display());
     path
 }
@@ -27,6 +33,10 @@ pub const C: &str = "libevh_example_c.so";
 pub const CPP: &str = "libevh_example_cpp.so";
 pub const RUST: &str = "libevh_example_rust.so";
 pub const GO: &str = "libevh_example_go.so";
+/// The Rust fixture library: `faulty`, a consumer that panics, fails or retries on purpose.
+pub const RUST_FIXTURES: &str = "libevh_fixture_rust.so";
+/// The Go fixture library: `panicky`. A Go runtime per process: never beside [`GO`].
+pub const GO_FIXTURES: &str = "libevh_fixture_go.so";
 
 /// What a finished run left behind.
 pub struct Output {
@@ -59,6 +69,18 @@ impl Env {
         Env { dir: tempfile::tempdir().expect("a temporary folder") }
     }
 
+    /// A new folder whose `evhost.toml` is `config`.
+    pub fn with(config: &Config) -> Self {
+        let env = Env::new();
+        env.write_config(config);
+        env
+    }
+
+    /// Writes `config` to `evhost.toml`.
+    pub fn write_config(&self, config: &Config) {
+        self.write("evhost.toml", &config.to_toml());
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -67,11 +89,19 @@ impl Env {
         self.dir().join(relative)
     }
 
-    /// Writes `evhost.toml`. `{C}`, `{CPP}`, `{RUST}` and `{GO}` stand for the absolute
-    /// paths of the example libraries (checked to exist).
+    /// Writes `evhost.toml`. `{C}`, `{CPP}`, `{RUST}`, `{GO}`, `{RUST_FIXTURES}` and
+    /// `{GO_FIXTURES}` stand for the absolute paths of those libraries (checked to exist).
     pub fn config(&self, toml: &str) -> &Self {
         let mut text = toml.to_string();
-        for (key, file) in [("{C}", C), ("{CPP}", CPP), ("{RUST}", RUST), ("{GO}", GO)] {
+        let libraries = [
+            ("{C}", C),
+            ("{CPP}", CPP),
+            ("{RUST}", RUST),
+            ("{GO}", GO),
+            ("{RUST_FIXTURES}", RUST_FIXTURES),
+            ("{GO_FIXTURES}", GO_FIXTURES),
+        ];
+        for (key, file) in libraries {
             if text.contains(key) {
                 text = text.replace(key, &plugin(file).display().to_string());
             }
@@ -113,13 +143,29 @@ impl Env {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e}): {text:?}", path.display()))
     }
 
-    /// Reads a JSON Lines file (a dead-letter file).
+    /// Reads a JSON Lines file (a dead-letter file, the `file` consumer's output).
     pub fn json_lines(&self, relative: &str) -> Vec<serde_json::Value> {
         let path = self.path(relative);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        text.lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")))
-            .collect()
+        json_lines(&text)
+    }
+
+    /// How many whole lines a consumer has written to `relative` so far (0 before the file
+    /// exists): what a test polls while the host runs.
+    pub fn lines_so_far(&self, relative: &str) -> usize {
+        std::fs::read(self.path(relative)).map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count()).unwrap_or(0)
+    }
+
+    /// Runs `evhost ARGS`, which must fail with exit code 2 (a usage, config or load error).
+    pub fn fails(&self, args: &[&str]) -> Output {
+        let out = self.evhost(args);
+        out.expect_code(2);
+        out
+    }
+
+    /// `evhost check -c evhost.toml` fails with exit code 2; its stderr, redacted.
+    pub fn check_fails(&self) -> String {
+        self.redact(&self.fails(&["check", "-c", "evhost.toml"]).stderr)
     }
 
     /// `text` with the repository as `[ROOT]` and this folder as `[TMP]`.
@@ -243,6 +289,29 @@ impl Running {
             stderr.push('\n');
         }
         Output { status, stdout, stderr }
+    }
+}
+
+/// The values of the JSON Lines in `text`.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"))).collect()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
+}
+
+/// Long enough for a change to pass inotify, a plugin, the host and a consumer on a busy
+/// machine; a test that waits this long has failed.
+pub const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Polls `condition` until it holds; panics naming `what` once `within` has passed.
+pub fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !condition() {
+        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -17,20 +17,24 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the workspace").to_path_buf()
 }
 
-/// Where the benchmark keeps its own copies of the example libraries.
+/// Where the benchmark keeps its own copies of the libraries it loads.
 fn libraries() -> PathBuf {
     workspace().join("target/bench/plugins")
 }
 
-/// Copies the example libraries from target/plugins into a folder of the benchmark's own.
-/// `make build` rewrites target/plugins in place (cp), and a library rewritten under a
-/// running host kills it with SIGBUS; the copies stay put while another build runs.
+/// The C benchmark fixtures (`ticker`, `latency`, `slow`; tests/fixtures/c).
+const C_FIXTURES: &str = "libevh_fixture_c.so";
+
+/// Copies the example libraries from target/plugins and the C fixtures from target/fixtures
+/// into a folder of the benchmark's own. `make build` rewrites those in place (cp), and a
+/// library rewritten under a running host kills it with SIGBUS; the copies stay put while
+/// another build runs.
 pub fn snapshot_libraries() -> Result<()> {
     let dir = libraries();
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for lang in ["c", "rust", "go"] {
-        let name = format!("libevh_example_{lang}.so");
-        let from = workspace().join("target/plugins").join(&name);
+    let examples = ["c", "rust", "go"].map(|lang| ("target/plugins", format!("libevh_example_{lang}.so")));
+    for (folder, name) in examples.into_iter().chain([("target/fixtures", C_FIXTURES.to_string())]) {
+        let from = workspace().join(folder).join(&name);
         if !from.exists() {
             return Err(format!("{} is missing; run `make bench`, which builds it", from.display()));
         }
@@ -44,11 +48,20 @@ pub fn snapshot_libraries() -> Result<()> {
 
 /// The benchmark's copy of an example library: `lang` is c, rust or go.
 pub fn library(lang: &str) -> Result<PathBuf> {
-    let path = libraries().join(format!("libevh_example_{lang}.so"));
+    copy_of(&format!("libevh_example_{lang}.so"))
+}
+
+/// The benchmark's copy of the C fixture library.
+pub fn c_fixtures() -> Result<PathBuf> {
+    copy_of(C_FIXTURES)
+}
+
+fn copy_of(name: &str) -> Result<PathBuf> {
+    let path = libraries().join(name);
     if path.exists() {
         Ok(path)
     } else {
-        Err(format!("{} is missing; the benchmark copies it from target/plugins at its start", path.display()))
+        Err(format!("{} is missing; the benchmark copies it from target/ at its start", path.display()))
     }
 }
 

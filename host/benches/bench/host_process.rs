@@ -108,12 +108,12 @@ pub struct Latency {
 /// into the C `latency` consumer and 3 C `count` consumers beside it.
 pub fn latency() -> Result<Latency> {
     let dir = fixture::run_dir()?;
-    let c = fixture::library("c")?;
+    let (c, fixtures) = (fixture::library("c")?, fixture::c_fixtures()?);
     let ticker = format!("rate = {LATENCY_RATE}, count = {LATENCY_EVENTS}, batch = 1");
     let latency_file = dir.path().join("latency.json");
-    let config = Config::default().plugin("producer", "ticker", &c, "ticker", &ticker, "").counting(
+    let config = Config::default().plugin("producer", "ticker", &fixtures, "ticker", &ticker, "").counting(
         "latency",
-        &c,
+        &fixtures,
         "latency",
         &latency_file,
     );
@@ -158,9 +158,9 @@ const IDLE_MEASURE: Duration = Duration::from_secs(5);
 /// measured over 5 s after 1 s of settling; then SIGTERM, and the host must exit 0.
 pub fn idle() -> Result<f64> {
     let dir = fixture::run_dir()?;
-    let c = fixture::library("c")?;
+    let (c, fixtures) = (fixture::library("c")?, fixture::c_fixtures()?);
     let (config, files) = Config::default()
-        .plugin("producer", "ticker", &c, "ticker", "count = 0, rate = 0", "")
+        .plugin("producer", "ticker", &fixtures, "ticker", "count = 0, rate = 0", "")
         .counts(dir.path(), &c, 0..CONSUMERS);
     let mut host = Host::spawn(dir, &config)?;
     thread::sleep(IDLE_SETTLE);
@@ -192,7 +192,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 /// `block` policy, beside 3 `count` consumers, with a log of [`SLOW_CAPACITY`] events.
 pub fn slow_consumer() -> Result<f64> {
     let dir = fixture::run_dir()?;
-    let c = fixture::library("c")?;
+    let (c, fixtures) = (fixture::library("c")?, fixture::c_fixtures()?);
     let slow_file = dir.path().join("slow.json");
     let config = Config::default()
         .log_capacity(SLOW_CAPACITY)
@@ -200,7 +200,7 @@ pub fn slow_consumer() -> Result<f64> {
         .plugin(
             "consumer",
             "slow",
-            &c,
+            &fixtures,
             "slow",
             &format!("sleep_ms = 1, path = {}", fixture::quoted(&slow_file)),
             "policy = \"block\"\n",

@@ -6,7 +6,6 @@
 #include <inttypes.h>
 #include <stdbool.h>
 
-#include "json.h"
 #include "plugins.h"
 #include "util.h"
 
@@ -25,33 +24,16 @@ static evh_status count_create(const evh_create_args *args, void **instance_out)
     const evh_ex_json_field fields[] = {
         { "path", EVH_EX_JSON_STRING, false, "path = \"count.json\"", NULL, &path, NULL },
     };
-    char err[512];
+    evh_status status;
     count *c;
 
-    if (args == NULL || args->api == NULL || instance_out == NULL) {
-        return EVH_ERR_INVALID_ARGUMENT;
+    if ((status = evh_ex_read_config(args, "count", fields, EVH_EX_LEN(fields))) != EVH_OK ||
+        (status = evh_ex_config_path(args, "count", false, &path)) != EVH_OK) {
+        return status;
     }
-    if (!evh_ex_json_read_object(args->config_json.ptr, args->config_json.len, fields,
-                                 sizeof fields / sizeof fields[0], err, sizeof err)) {
-        evh_ex_set_errorf(args->api, args->host, "count: config: %s", err);
-        return EVH_ERR_CONFIG;
-    }
-    if (path != NULL && path[0] == '\0') {
-        free(path);
-        evh_ex_set_errorf(args->api, args->host,
-                          "count: config: key \"path\" must not be empty; leave it out to "
-                          "write no file, or set e.g. path = \"count.json\"");
-        return EVH_ERR_CONFIG;
-    }
-
-    if (path != NULL && (path = evh_ex_resolve_path(args, path)) == NULL) {
-        evh_ex_set_errorf(args->api, args->host, "count: out of memory");
-        return EVH_ERR_INTERNAL;
-    }
-    c = calloc(1, sizeof *c);
+    c = evh_ex_new_instance(args, "count", sizeof *c);
     if (c == NULL) {
         free(path);
-        evh_ex_set_errorf(args->api, args->host, "count: out of memory");
         return EVH_ERR_INTERNAL;
     }
     c->host = args->host;
@@ -88,18 +70,14 @@ static void count_stop(void *instance)
 {
     count *c = instance;
     char line[96];
-    int len, err;
+    int len;
 
     if (c->path == NULL) {
         return;
     }
     len = snprintf(line, sizeof line, "{\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
                    c->count, c->bytes);
-    err = evh_ex_write_file(c->path, line, (size_t)len);
-    if (err != 0) {
-        evh_ex_logf(c->api, c->host, EVH_LOG_ERROR, "count: cannot write %s: %s", c->path,
-                    strerror(err));
-    }
+    evh_ex_write_result(c->api, c->host, "count", c->path, line, len);
 }
 
 const evh_plugin evh_ex_count_plugin = {

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <stdbool.h>
 
-#include "json.h"
 #include "plugins.h"
 #include "util.h"
 
@@ -48,33 +47,16 @@ static evh_status digest_create(const evh_create_args *args, void **instance_out
     const evh_ex_json_field fields[] = {
         { "path", EVH_EX_JSON_STRING, true, "path = \"digest.json\"", NULL, &path, NULL },
     };
-    char err[512];
+    evh_status status;
     digest *d;
 
-    if (args == NULL || args->api == NULL || instance_out == NULL) {
-        return EVH_ERR_INVALID_ARGUMENT;
+    if ((status = evh_ex_read_config(args, "digest", fields, EVH_EX_LEN(fields))) != EVH_OK ||
+        (status = evh_ex_config_path(args, "digest", true, &path)) != EVH_OK) {
+        return status;
     }
-    if (!evh_ex_json_read_object(args->config_json.ptr, args->config_json.len, fields,
-                                 sizeof fields / sizeof fields[0], err, sizeof err)) {
-        evh_ex_set_errorf(args->api, args->host, "digest: config: %s", err);
-        return EVH_ERR_CONFIG;
-    }
-    if (path[0] == '\0') {
-        free(path);
-        evh_ex_set_errorf(args->api, args->host,
-                          "digest: config: key \"path\" must not be empty, e.g. "
-                          "path = \"digest.json\"");
-        return EVH_ERR_CONFIG;
-    }
-
-    if (path != NULL && (path = evh_ex_resolve_path(args, path)) == NULL) {
-        evh_ex_set_errorf(args->api, args->host, "digest: out of memory");
-        return EVH_ERR_INTERNAL;
-    }
-    d = calloc(1, sizeof *d);
+    d = evh_ex_new_instance(args, "digest", sizeof *d);
     if (d == NULL) {
         free(path);
-        evh_ex_set_errorf(args->api, args->host, "digest: out of memory");
         return EVH_ERR_INTERNAL;
     }
     d->host = args->host;
@@ -125,16 +107,12 @@ static void digest_stop(void *instance)
 {
     digest *d = instance;
     char line[128];
-    int len, err;
+    int len;
 
     len = snprintf(line, sizeof line,
                    "{\"count\": %" PRIu64 ", \"digest\": \"%016" PRIx64 "\", \"in_order\": %s}\n",
                    d->count, d->hash, d->in_order ? "true" : "false");
-    err = evh_ex_write_file(d->path, line, (size_t)len);
-    if (err != 0) {
-        evh_ex_logf(d->api, d->host, EVH_LOG_ERROR, "digest: cannot write %s: %s", d->path,
-                    strerror(err));
-    }
+    evh_ex_write_result(d->api, d->host, "digest", d->path, line, len);
 }
 
 const evh_plugin evh_ex_digest_plugin = {

@@ -14,8 +14,5 @@ extern const evh_plugin evh_ex_sequence_plugin;
 extern const evh_plugin evh_ex_digest_plugin;
 extern const evh_plugin evh_ex_count_plugin;
 extern const evh_plugin evh_ex_print_plugin;
-extern const evh_plugin evh_ex_ticker_plugin;
-extern const evh_plugin evh_ex_latency_plugin;
-extern const evh_plugin evh_ex_slow_plugin;
 
 #endif /* EVH_EX_PLUGINS_H */

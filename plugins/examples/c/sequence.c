@@ -15,7 +15,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "json.h"
 #include "plugins.h"
 #include "util.h"
 
@@ -97,17 +96,12 @@ static evh_status sequence_create(const evh_create_args *args, void **instance_o
           NULL },
         { "batch", EVH_EX_JSON_UINT, false, "batch = 64", &batch, NULL, NULL },
     };
-    char err[512];
+    evh_status status;
     uint64_t per_emit;
     sequence *s;
 
-    if (args == NULL || args->api == NULL || instance_out == NULL) {
-        return EVH_ERR_INVALID_ARGUMENT;
-    }
-    if (!evh_ex_json_read_object(args->config_json.ptr, args->config_json.len, fields,
-                                 sizeof fields / sizeof fields[0], err, sizeof err)) {
-        evh_ex_set_errorf(args->api, args->host, "sequence: config: %s", err);
-        return EVH_ERR_CONFIG;
+    if ((status = evh_ex_read_config(args, "sequence", fields, EVH_EX_LEN(fields))) != EVH_OK) {
+        return status;
     }
     if (batch == 0) {
         evh_ex_set_errorf(args->api, args->host,
@@ -120,9 +114,8 @@ static evh_status sequence_create(const evh_create_args *args, void **instance_o
     if (per_emit > SIZE_MAX / sizeof(evh_event) || payload_bytes > SIZE_MAX - 255) {
         return too_large(args, batch, payload_bytes);
     }
-    s = calloc(1, sizeof *s);
+    s = evh_ex_new_instance(args, "sequence", sizeof *s);
     if (s == NULL) {
-        evh_ex_set_errorf(args->api, args->host, "sequence: out of memory");
         return EVH_ERR_INTERNAL;
     }
     s->host = args->host;

@@ -1,5 +1,7 @@
 /*
- * util.h: small helpers shared by the example plugins: evh_str views and error reporting.
+ * util.h: what every example plugin would otherwise repeat: evh_str views, error reporting,
+ * and the steps of on_create and on_stop (read the config, check and resolve `path`, allocate
+ * the instance, write the result file).
  *
  * The helpers carry the evh_ex_ prefix: evh_ keeps them greppable with the ABI, and the
  * extra ex_ keeps them out of the header's namespace, which may grow.
@@ -9,14 +11,19 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "evhost.h"
+#include "json.h"
 
 /* A view of a string literal; sizeof, not strlen, so it is a constant expression. */
 #define EVH_EX_STR(lit) { (const uint8_t *)(lit), sizeof(lit) - 1 }
+
+/* The number of elements of an array (not a pointer). */
+#define EVH_EX_LEN(array) (sizeof(array) / sizeof((array)[0]))
 
 /* A view of a NUL-terminated string; the view borrows it. */
 static inline evh_str evh_ex_str_from_cstr(const char *s)
@@ -118,27 +125,6 @@ static inline void evh_ex_logf(const evh_host_api *api, evh_host *host, evh_log_
 }
 
 /*
- * Replaces the file at `path` with `len` bytes of `text`. Returns 0, or the errno of the
- * step that failed; fclose is checked because that is where a full disk often shows.
- */
-static inline int evh_ex_write_file(const char *path, const char *text, size_t len)
-{
-    FILE *f = fopen(path, "w");
-    int err = 0;
-
-    if (f == NULL) {
-        return errno != 0 ? errno : EIO;
-    }
-    if (fwrite(text, 1, len, f) != len) {
-        err = errno != 0 ? errno : EIO;
-    }
-    if (fclose(f) != 0 && err == 0) {
-        err = errno != 0 ? errno : EIO;
-    }
-    return err;
-}
-
-/*
  * Resolves a path from a plugin's config the way the host resolves its own: a relative path
  * is relative to the config file's folder (args->config_dir). "-", absolute and empty paths stay.
  * Takes ownership of `path` (malloc'd, not NULL) and returns a malloc'd path, or NULL when
@@ -162,6 +148,112 @@ static inline char *evh_ex_resolve_path(const evh_create_args *args, char *path)
     }
     free(path);
     return joined;
+}
+
+/*
+ * The body of evh_library_init: checks that the host speaks our ABI major (the host checks
+ * our minor against its own) and answers with `library`, which lives as long as the process.
+ * No copy of `api` is kept: every instance gets it again through evh_create_args.
+ */
+static inline evh_status evh_ex_library_init(const evh_host_api *api, const evh_library **out,
+                                             const evh_library *library)
+{
+    if (api == NULL || out == NULL) {
+        return EVH_ERR_INVALID_ARGUMENT;
+    }
+    if (api->abi_major != EVH_ABI_VERSION_MAJOR) {
+        return EVH_ERR_VERSION;
+    }
+    *out = library;
+    return EVH_OK;
+}
+
+/*
+ * Reads plugin `name`'s config (one JSON object) into `fields` (see json.h). Returns EVH_OK,
+ * or EVH_ERR_CONFIG with the error "<name>: config: <what is wrong>" set.
+ */
+static inline evh_status evh_ex_read_config(const evh_create_args *args, const char *name,
+                                            const evh_ex_json_field *fields, size_t fields_len)
+{
+    char err[512];
+
+    if (args == NULL || args->api == NULL) {
+        return EVH_ERR_INVALID_ARGUMENT;
+    }
+    if (!evh_ex_json_read_object(args->config_json.ptr, args->config_json.len, fields,
+                                 fields_len, err, sizeof err)) {
+        evh_ex_set_errorf(args->api, args->host, "%s: config: %s", name, err);
+        return EVH_ERR_CONFIG;
+    }
+    return EVH_OK;
+}
+
+/*
+ * Checks the `path` key that evh_ex_read_config stored in *path and resolves it (see
+ * evh_ex_resolve_path). NULL, an optional path left out, stays NULL; an empty path is
+ * refused, with an example named after the plugin ("<name>.json"). On failure *path is
+ * freed and NULL, the error is set, and the status says why.
+ */
+static inline evh_status evh_ex_config_path(const evh_create_args *args, const char *name,
+                                            bool required, char **path)
+{
+    if (*path == NULL) {
+        return EVH_OK;
+    }
+    if ((*path)[0] == '\0') {
+        free(*path);
+        *path = NULL;
+        evh_ex_set_errorf(args->api, args->host,
+                          required ? "%s: config: key \"path\" must not be empty, e.g. "
+                                     "path = \"%s.json\""
+                                   : "%s: config: key \"path\" must not be empty; leave it out "
+                                     "to write no file, or set e.g. path = \"%s.json\"",
+                          name, name);
+        return EVH_ERR_CONFIG;
+    }
+    *path = evh_ex_resolve_path(args, *path);
+    if (*path == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "%s: out of memory", name);
+        return EVH_ERR_INTERNAL;
+    }
+    return EVH_OK;
+}
+
+/* A zeroed instance of `size` bytes for plugin `name`, or NULL with the error set. */
+static inline void *evh_ex_new_instance(const evh_create_args *args, const char *name, size_t size)
+{
+    void *instance = calloc(1, size);
+
+    if (instance == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "%s: out of memory", name);
+    }
+    return instance;
+}
+
+/*
+ * Replaces the file at `path` with the `len` bytes of `line`, plugin `name`'s result. on_stop
+ * has no status to return, so a failure is logged; fclose is checked because that is where
+ * a full disk often shows.
+ */
+static inline void evh_ex_write_result(const evh_host_api *api, evh_host *host, const char *name,
+                                       const char *path, const char *line, int len)
+{
+    FILE *f = fopen(path, "w");
+    int err = 0;
+
+    if (f == NULL) {
+        err = errno != 0 ? errno : EIO;
+    } else {
+        if (len < 0 || fwrite(line, 1, (size_t)len, f) != (size_t)len) {
+            err = errno != 0 ? errno : EIO;
+        }
+        if (fclose(f) != 0 && err == 0) {
+            err = errno != 0 ? errno : EIO;
+        }
+    }
+    if (err != 0) {
+        evh_ex_logf(api, host, EVH_LOG_ERROR, "%s: cannot write %s: %s", name, path, strerror(err));
+    }
 }
 
 #endif /* EVH_EX_UTIL_H */

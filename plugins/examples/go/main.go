@@ -1,6 +1,6 @@
 // Command libevh_example_go is the Go twin of the C and Rust example plugins: one
 // c-shared library, libevh_example_go.so, carrying the plugins sequence (producer),
-// digest and count (consumers), and panicky (a test fixture). Build it with
+// digest, count and print (consumers). Build it with
 //
 //	go build -buildmode=c-shared -o libevh_example_go.so .
 //
