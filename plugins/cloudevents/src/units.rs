@@ -29,14 +29,6 @@ pub struct UnitError {
 }
 
 impl UnitError {
-    fn text(text: &str, reason: impl Into<String>) -> Self {
-        UnitError { written: format!("\"{text}\""), reason: reason.into() }
-    }
-
-    fn number(number: impl fmt::Display, reason: impl Into<String>) -> Self {
-        UnitError { written: number.to_string(), reason: reason.into() }
-    }
-
     /// The message for a config key, e.g. `` `timeout` = "soon" is not a duration; write … ``.
     pub fn for_key(&self, key: &str) -> String {
         format!("`{key}` = {self}")
@@ -54,7 +46,7 @@ impl std::error::Error for UnitError {}
 
 /// Parses a duration: `"500us"`, `"250ms"`, `"30s"`, `"2m"`, `"1h30m"`, `"2d"`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, UnitError> {
-    let error = |reason: String| UnitError::text(text, reason);
+    let error = |reason: String| Written::Text(text.to_owned()).error(reason);
     let mut rest = text.trim();
     if rest.is_empty() {
         return Err(error(format!("is empty; {DURATION_HINT}")));
@@ -89,7 +81,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, UnitError> {
 
 /// Parses a size in bytes: `"4096"`, `"512KiB"`, `"64 MiB"`, `"1GiB"`, `"1MB"`.
 pub fn parse_size(text: &str) -> Result<u64, UnitError> {
-    let error = |reason: String| UnitError::text(text, reason);
+    let error = |reason: String| Written::Text(text.to_owned()).error(reason);
     let (number, unit) = leading_number(text.trim()).map_err(|missing| {
         error(match missing {
             NoNumber::Missing => format!("is not a size; {SIZE_HINT}"),
@@ -127,103 +119,127 @@ fn leading_number(text: &str) -> Result<(u64, &str), NoNumber> {
     Ok((number, &text[end..]))
 }
 
-/// A duration as a config value: a string such as `"30s"`. A bare number is refused with
-/// the reason (it has no unit) when the value is read, so the message can name the key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Duration(Result<std::time::Duration, UnitError>);
+/// A duration as a config value: a string such as `"30s"`. Any number or string is taken
+/// as written; [`Duration::get`] reads it, so the caller's message can name the key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Duration(Written);
 
 impl Duration {
-    /// The duration, or why the written value is not one.
+    /// The duration, or why what was written is not one (a bare number has no unit).
     pub fn get(&self) -> Result<std::time::Duration, UnitError> {
-        self.0.clone()
+        match &self.0 {
+            Written::Text(text) => parse_duration(text),
+            Written::Whole(_) => Err(self.0.error(format!("has no unit; {DURATION_HINT}"))),
+            Written::Negative(_) | Written::Float(_) => {
+                Err(self.0.error(format!("is not a duration; {DURATION_HINT}")))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Duration {
+    /// As written: `"30s"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
 /// A size as a config value: a whole number of bytes (`1048576`) or a string (`"1MiB"`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Size(Result<u64, UnitError>);
+/// Any number or string is taken as written; [`Size::bytes`] reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Size(Written);
 
 impl Size {
-    /// The number of bytes, or why the written value is not one.
+    /// The number of bytes, or why what was written is not one.
     pub fn bytes(&self) -> Result<u64, UnitError> {
-        self.0.clone()
+        /// 2^64, the first float too large for a `u64`.
+        const TOO_LARGE: f64 = 18_446_744_073_709_551_616.0;
+        match self.0 {
+            Written::Text(ref text) => parse_size(text),
+            Written::Whole(n) => Ok(n),
+            Written::Negative(_) => Err(self.0.error(format!("is negative; {SIZE_HINT}"))),
+            Written::Float(n) if n < 0.0 => Err(self.0.error(format!("is negative; {SIZE_HINT}"))),
+            // A float is a size when whole: JSON and TOML read `1e6` as one.
+            Written::Float(n) if n.fract() != 0.0 => Err(self.0.error(format!("is not a whole number; {SIZE_HINT}"))),
+            Written::Float(n) if n >= TOO_LARGE => Err(self.0.error("is too large".into())),
+            Written::Float(n) => Ok(n as u64),
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    /// As written: `"1MiB"` or `1048576`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A config value as the user wrote it, before it is read as a duration or a size.
+#[derive(Clone, Debug, PartialEq)]
+enum Written {
+    Text(String),
+    Whole(u64),
+    Negative(i64),
+    Float(f64),
+}
+
+impl Written {
+    fn error(&self, reason: String) -> UnitError {
+        UnitError { written: self.to_string(), reason }
+    }
+}
+
+impl fmt::Display for Written {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Written::Text(text) => write!(f, "\"{text}\""),
+            Written::Whole(n) => write!(f, "{n}"),
+            Written::Negative(n) => write!(f, "{n}"),
+            Written::Float(n) => write!(f, "{n}"),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(DurationVisitor).map(Duration)
+        let expecting = r#"a duration: a whole number and a unit, e.g. "500ms", "30s" or "1h30m""#;
+        deserializer.deserialize_any(WrittenVisitor { expecting }).map(Duration)
     }
 }
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(SizeVisitor).map(Size)
+        let expecting = r#"a size: a whole number of bytes, or a string such as "1MiB""#;
+        deserializer.deserialize_any(WrittenVisitor { expecting }).map(Size)
     }
 }
 
-struct DurationVisitor;
-
-impl Visitor<'_> for DurationVisitor {
-    type Value = Result<std::time::Duration, UnitError>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(r#"a duration: a whole number and a unit, e.g. "500ms", "30s" or "1h30m""#)
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(parse_duration(text))
-    }
-
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(Err(UnitError::number(n, format!("has no unit; {DURATION_HINT}"))))
-    }
-
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        match u64::try_from(n) {
-            Ok(n) => self.visit_u64(n),
-            Err(_) => Ok(Err(UnitError::number(n, format!("is not a duration; {DURATION_HINT}")))),
-        }
-    }
-
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        Ok(Err(UnitError::number(n, format!("is not a duration; {DURATION_HINT}"))))
-    }
+/// Takes any number or string; other types are refused with what was `expecting`.
+struct WrittenVisitor {
+    expecting: &'static str,
 }
 
-struct SizeVisitor;
-
-impl Visitor<'_> for SizeVisitor {
-    type Value = Result<u64, UnitError>;
+impl Visitor<'_> for WrittenVisitor {
+    type Value = Written;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(r#"a size: a whole number of bytes, or a string such as "1MiB""#)
+        f.write_str(self.expecting)
     }
 
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(parse_size(text))
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Written, E> {
+        Ok(Written::Text(text.to_owned()))
     }
 
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(Ok(n))
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Written, E> {
+        Ok(Written::Whole(n))
     }
 
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
-        match u64::try_from(n) {
-            Ok(n) => self.visit_u64(n),
-            Err(_) => Ok(Err(UnitError::number(n, format!("is negative; {SIZE_HINT}")))),
-        }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Written, E> {
+        Ok(u64::try_from(n).map_or(Written::Negative(n), Written::Whole))
     }
 
-    /// A float is a size only when whole: JSON and TOML write 1e6 as one.
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
-        const TOO_LARGE: f64 = 18_446_744_073_709_551_616.0; // 2^64
-        Ok(match n {
-            n if n < 0.0 => Err(UnitError::number(n, format!("is negative; {SIZE_HINT}"))),
-            n if n.fract() != 0.0 => Err(UnitError::number(n, format!("is not a whole number; {SIZE_HINT}"))),
-            n if n >= TOO_LARGE => Err(UnitError::number(n, "is too large")),
-            n => Ok(n as u64),
-        })
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Written, E> {
+        Ok(Written::Float(n))
     }
 }
 
