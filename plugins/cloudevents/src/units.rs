@@ -6,8 +6,8 @@
 //! `"1GB"` (`KiB`/`MiB`/`GiB` are powers of 1024, `KB`/`kB`/`MB`/`GB` powers of 1000).
 //!
 //! [`parse_duration`] and [`parse_size`] read text. The serde types [`Duration`] and [`Size`]
-//! accept any number or string in a config and keep the outcome, so that the check that
-//! follows can name the key in its message ([`UnitError::for_key`]); serde itself cannot.
+//! accept any number or string in a config and keep it as written; reading it later lets the
+//! check name the key in its message ([`UnitError::for_key`]), which serde's errors cannot.
 
 use std::fmt;
 

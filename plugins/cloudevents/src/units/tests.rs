@@ -7,34 +7,43 @@ use proptest::prelude::*;
 
 use super::*;
 
-#[test]
-fn durations_the_host_and_the_sdk_accepted() {
-    for (text, expected) in [
-        ("500us", Std::from_micros(500)),
-        ("250ms", Std::from_millis(250)),
-        ("30s", Std::from_secs(30)),
-        ("2m", Std::from_secs(120)),
-        ("1h", Std::from_secs(3600)),
-        ("0s", Std::ZERO),
-        (" 30s ", Std::from_secs(30)),
-        ("30 s", Std::from_secs(30)),
-    ] {
-        assert_eq!(parse_duration(text), Ok(expected), "{text}");
+/// Each text parses to its value.
+fn reads<T: PartialEq + fmt::Debug>(parse: fn(&str) -> Result<T, UnitError>, cases: &[(&str, T)]) {
+    for (text, expected) in cases {
+        assert_eq!(parse(text).as_ref(), Ok(expected), "{text}");
     }
 }
 
 #[test]
+fn durations_the_host_and_the_sdk_accepted() {
+    reads(
+        parse_duration,
+        &[
+            ("500us", Std::from_micros(500)),
+            ("250ms", Std::from_millis(250)),
+            ("30s", Std::from_secs(30)),
+            ("2m", Std::from_secs(120)),
+            ("1h", Std::from_secs(3600)),
+            ("0s", Std::ZERO),
+            (" 30s ", Std::from_secs(30)),
+            ("30 s", Std::from_secs(30)),
+        ],
+    );
+}
+
+#[test]
 fn durations_the_schedule_accepted() {
-    for (text, expected) in [
-        ("500ms", Std::from_millis(500)),
-        ("1h30m", Std::from_secs(5400)),
-        ("1h 30m", Std::from_secs(5400)),
-        ("2d", Std::from_secs(172_800)),
-        ("5 s", Std::from_secs(5)),
-        ("1m1s1ms", Std::from_millis(61_001)),
-    ] {
-        assert_eq!(parse_duration(text), Ok(expected), "{text}");
-    }
+    reads(
+        parse_duration,
+        &[
+            ("500ms", Std::from_millis(500)),
+            ("1h30m", Std::from_secs(5400)),
+            ("1h 30m", Std::from_secs(5400)),
+            ("2d", Std::from_secs(172_800)),
+            ("5 s", Std::from_secs(5)),
+            ("1m1s1ms", Std::from_millis(61_001)),
+        ],
+    );
 }
 
 #[test]
@@ -58,22 +67,23 @@ fn durations_refused_say_why_and_how() {
 
 #[test]
 fn sizes_the_host_and_the_sdk_accepted() {
-    for (text, expected) in [
-        ("4096", 4096),
-        ("4096B", 4096),
-        ("512KiB", 512 << 10),
-        ("64MiB", 64 << 20),
-        ("64 MiB", 64 << 20),
-        (" 64MiB ", 64 << 20),
-        ("1GiB", 1 << 30),
-        ("2KB", 2_000),
-        ("2kB", 2_000),
-        ("3MB", 3_000_000),
-        ("1GB", 1_000_000_000),
-        ("0", 0),
-    ] {
-        assert_eq!(parse_size(text), Ok(expected), "{text}");
-    }
+    reads(
+        parse_size,
+        &[
+            ("4096", 4096),
+            ("4096B", 4096),
+            ("512KiB", 512 << 10),
+            ("64MiB", 64 << 20),
+            ("64 MiB", 64 << 20),
+            (" 64MiB ", 64 << 20),
+            ("1GiB", 1 << 30),
+            ("2KB", 2_000),
+            ("2kB", 2_000),
+            ("3MB", 3_000_000),
+            ("1GB", 1_000_000_000),
+            ("0", 0),
+        ],
+    );
 }
 
 #[test]
