@@ -1,11 +1,11 @@
 //! The host's configuration: one TOML file, read into [`Config`] and validated. Every error
 //! is a [`Diagnostic`] that names the file, line and column and says how to fix it.
 
+mod backoff;
 mod dead_letter;
 mod model;
 mod plugin_json;
 pub(crate) mod suggest;
-pub mod units;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -197,7 +197,7 @@ impl Validator {
 
     fn config(&self, raw: RawConfig) -> Result<Config, Diagnostic> {
         let drain_timeout = match &raw.host.drain_timeout {
-            Some(v) => match units::parse_duration(v.get_ref()).map_err(|e| self.error(v, "invalid `drain_timeout`", e))? {
+            Some(v) => match v.get_ref().get().map_err(|e| self.error(v, "invalid `drain_timeout`", e.to_string()))? {
                 // Zero leaves no time to stop a producer, so every shutdown would fail.
                 zero if zero.is_zero() => {
                     return Err(self.error(
@@ -213,7 +213,7 @@ impl Validator {
         let max_event_bytes =
             match &raw.host.max_event_bytes {
                 Some(v) => {
-                    match units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid `max_event_bytes`", e))? {
+                    match v.get_ref().bytes().map_err(|e| self.error(v, "invalid `max_event_bytes`", e.to_string()))? {
                         // The log stores an event's id length in 32 bits, and no event needs more.
                         size if size > MAX_EVENT_BYTES_LIMIT => {
                             return Err(self.error(
@@ -254,7 +254,7 @@ impl Validator {
         };
         let max_bytes = match &raw.log.max_bytes {
             Some(v) => {
-                units::parse_size(v.get_ref()).map_err(|e| self.error(v, "invalid log `max_bytes`", e))? as usize
+                v.get_ref().bytes().map_err(|e| self.error(v, "invalid log `max_bytes`", e.to_string()))? as usize
             }
             None => DEFAULT_MAX_BYTES.max(max_event_bytes),
         };
@@ -394,7 +394,7 @@ impl Validator {
                 delivery.retry_attempts = *attempts.get_ref() as u32;
             }
             if let Some(backoff) = &retry.backoff {
-                let (first, max) = units::parse_backoff(backoff.get_ref())
+                let (first, max) = backoff::parse_backoff(backoff.get_ref())
                     .map_err(|e| self.error(backoff, "invalid retry `backoff`", e))?;
                 delivery.backoff_first = first;
                 delivery.backoff_max = max;

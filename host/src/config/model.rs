@@ -1,6 +1,7 @@
 //! The shape of `evhost.toml`, as serde reads it. Unknown keys are errors everywhere, so a
 //! typo is reported (with a suggestion) instead of silently ignored.
 
+use evhost_cloudevents::units::{Duration, Size};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -21,9 +22,9 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct HostSection {
     /// How long shutdown may spend draining consumers, e.g. "30s".
-    pub drain_timeout: Option<Spanned<String>>,
+    pub drain_timeout: Option<Spanned<Duration>>,
     /// The largest event `emit` accepts, e.g. "1MiB".
-    pub max_event_bytes: Option<Spanned<String>>,
+    pub max_event_bytes: Option<Spanned<Size>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -34,7 +35,7 @@ pub struct LogSection {
     /// Events the log holds before producers wait (or slow `drop_oldest` consumers lose).
     pub capacity: Option<Spanned<i64>>,
     /// Bytes of event data the log holds, e.g. "64MiB".
-    pub max_bytes: Option<Spanned<String>>,
+    pub max_bytes: Option<Spanned<Size>>,
 }
 
 /// One `[[producer]]` or `[[consumer]]` table. The consumer-only keys are rejected on

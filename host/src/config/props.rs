@@ -151,6 +151,8 @@ struct KeyLine {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ValueKind {
     Text,
+    /// A string, or a whole number of bytes.
+    Size,
     Integer,
     Table,
 }
@@ -185,6 +187,7 @@ fn instance() -> impl Strategy<Value = Instance> {
 fn kind_of(key: &str) -> ValueKind {
     match key {
         "capacity" | "batch" => ValueKind::Integer,
+        "max_event_bytes" | "max_bytes" => ValueKind::Size,
         "config" | "retry" => ValueKind::Table,
         _ => ValueKind::Text,
     }
@@ -192,8 +195,8 @@ fn kind_of(key: &str) -> ValueKind {
 
 fn valid() -> impl Strategy<Value = Valid> {
     let host = (
-        prop::option::of(prop::sample::select(vec!["\"5s\"", "\"250ms\"", "\"2m\""])),
-        prop::option::of(prop::sample::select(vec!["\"1KiB\"", "\"64KiB\"", "\"1MiB\""])),
+        prop::option::of(prop::sample::select(vec!["\"5s\"", "\"250ms\"", "\"2m\"", "\"1m30s\""])),
+        prop::option::of(prop::sample::select(vec!["\"1KiB\"", "\"64KiB\"", "\"1MiB\"", "1048576"])),
     );
     let log = (
         prop::option::of(Just("\"memory\"")),
@@ -249,6 +252,7 @@ fn line_of(error: &Diagnostic) -> usize {
 fn wrong_value(kind: ValueKind) -> impl Strategy<Value = String> {
     let values: Vec<&str> = match kind {
         ValueKind::Text => vec!["42", "true", "[\"a\"]", "{ a = 1 }", "1.5", "1979-05-27"],
+        ValueKind::Size => vec!["true", "[\"a\"]", "{ a = 1 }", "1.5", "-1", "1979-05-27"],
         ValueKind::Integer => vec!["\"12\"", "true", "[1]", "{ a = 1 }", "1.5"],
         ValueKind::Table => vec!["\"x\"", "42", "[1]", "false"],
     };

@@ -68,6 +68,20 @@ fn bad_values() {
     insta::assert_snapshot!("max_event_bytes", error(&format!("[host]\nmax_event_bytes = \"2GiB\"\n{PLUGIN}")));
 }
 
+/// Durations and sizes read with the plugins' grammar: sizes also as a bare number of bytes.
+#[test]
+fn units() {
+    let text =
+        format!("[host]\ndrain_timeout = \"1m 30s\"\nmax_event_bytes = 65536\n[log]\nmax_bytes = \"1 MiB\"\n{PLUGIN}");
+    let config = parse(Path::new("evhost.toml"), text).unwrap();
+    assert_eq!(
+        (config.drain_timeout, config.max_event_bytes, config.log.max_bytes),
+        (Duration::from_secs(90), 65536, 1 << 20)
+    );
+    assert!(error(&format!("[host]\ndrain_timeout = 30\n{PLUGIN}")).contains("30 has no unit"));
+    assert!(error(&format!("[log]\nmax_bytes = -1\n{PLUGIN}")).contains("-1 is negative"));
+}
+
 /// Values that parse but would fail `run`: refused with the others, so `check` catches them.
 #[test]
 fn zero_values() {

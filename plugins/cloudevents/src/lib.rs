@@ -9,10 +9,12 @@
 //!   events makes alike (RFC 3339 time, extension names).
 //! - [`json`]: the structured JSON format, both ways.
 //! - [`binary`]: the HTTP binding's binary mode (`ce-*` headers), both ways.
+//! - [`units`]: durations and sizes, one grammar for every config key that takes them.
 
 pub mod attributes;
 pub mod binary;
 pub mod event;
 pub mod json;
+pub mod units;
 
 pub use event::{CloudEvent, OutEvent};

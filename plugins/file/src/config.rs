@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use evhost_sdk::units::Size;
 use evhost_sdk::Error;
 use serde::Deserialize;
 
@@ -19,13 +20,6 @@ pub struct Config {
     keep: Option<u32>,
     /// "never" (default) or "batch".
     fsync: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Size {
-    Bytes(u64),
-    Text(String),
 }
 
 /// Where lines go.
@@ -52,7 +46,12 @@ impl Config {
                 )))
             }
         };
-        let rotate_bytes = self.rotate_bytes.map(Size::bytes).transpose()?;
+        let rotate_bytes = self
+            .rotate_bytes
+            .as_ref()
+            .map(Size::bytes)
+            .transpose()
+            .map_err(|e| Error::config(e.for_key("rotate_bytes")))?;
         if rotate_bytes == Some(0) {
             return Err(Error::config("`rotate_bytes` must be above 0; leave it out to never rotate"));
         }
@@ -85,18 +84,6 @@ impl Config {
     }
 }
 
-impl Size {
-    fn bytes(self) -> Result<u64, Error> {
-        let text = match self {
-            Size::Bytes(n) => return Ok(n),
-            Size::Text(text) => text,
-        };
-        evhost_sdk::units::parse_size(&text).map_err(|_| {
-            Error::config(format!("`rotate_bytes` = \"{text}\" is not a size; use a number of bytes or e.g. \"512KiB\", \"64MiB\", \"1GiB\""))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +97,8 @@ mod tests {
         let target = check(r#"{"path": "e.jsonl", "rotate_bytes": "2MiB", "keep": 2}"#).unwrap();
         assert_eq!(target, Target::File { path: "e.jsonl".into(), rotate_bytes: Some(2 << 20), keep: 2, fsync: false });
         assert!(check(r#"{"path": "e.jsonl", "rotate_bytes": 1000}"#).is_ok());
-        assert!(check(r#"{"path": "e.jsonl", "rotate_bytes": "2 parsecs"}"#).unwrap_err().contains("not a size"));
+        assert!(check(r#"{"path": "e.jsonl", "rotate_bytes": "2 parsecs"}"#).unwrap_err().contains("no known unit"));
+        assert!(check(r#"{"path": "e.jsonl", "rotate_bytes": "big"}"#).unwrap_err().contains("not a size"));
     }
 
     #[test]

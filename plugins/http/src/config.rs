@@ -1,12 +1,10 @@
 //! The `config` table: what users write (`Config`), checked once into what the server uses
 //! (`Settings`). Every error says which key is wrong and how to write it.
 
-use std::fmt;
-
 use axum::http::Method;
 use evhost_http_serve::{count_key, duration_key, Limits};
+use evhost_sdk::units::{Duration, Size};
 use evhost_sdk::Error;
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -26,9 +24,9 @@ pub struct Config {
     token: Option<String>,
     #[serde(default)]
     methods: Option<Vec<String>>,
-    header_timeout: Option<String>,
-    body_timeout: Option<String>,
-    idle_timeout: Option<String>,
+    header_timeout: Option<Duration>,
+    body_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     max_connections: Option<u64>,
     max_headers: Option<u64>,
     max_header_bytes: Option<u64>,
@@ -69,12 +67,13 @@ impl Config {
                 "config: `type` must not be empty; leave it out for \"{DEFAULT_TYPE}\""
             )));
         }
-        let max_body_bytes = match self.max_body_bytes {
-            None => DEFAULT_MAX_BODY_BYTES,
-            Some(Size(0)) => {
+        let max_body_bytes = match self.max_body_bytes.as_ref().map(Size::bytes).transpose() {
+            Err(e) => return Err(Error::config(format!("config: {}", e.for_key("max_body_bytes")))),
+            Ok(None) => DEFAULT_MAX_BODY_BYTES,
+            Ok(Some(0)) => {
                 return Err(Error::config("config: `max_body_bytes` must be at least 1, e.g. 1048576 or \"1MiB\""))
             }
-            Some(Size(n)) => usize::try_from(n)
+            Ok(Some(n)) => usize::try_from(n)
                 .map_err(|_| Error::config(format!("config: `max_body_bytes` = {n} is too large for this machine")))?,
         };
         if self.token.as_deref() == Some("") {
@@ -113,61 +112,22 @@ impl Config {
 }
 
 fn limits(
-    header_timeout: &Option<String>,
-    body_timeout: &Option<String>,
-    idle_timeout: &Option<String>,
+    header_timeout: &Option<Duration>,
+    body_timeout: &Option<Duration>,
+    idle_timeout: &Option<Duration>,
     max_connections: Option<u64>,
     max_headers: Option<u64>,
     max_header_bytes: Option<u64>,
 ) -> Result<Limits, String> {
     let default = Limits::default();
     Ok(Limits {
-        header_timeout: duration_key("header_timeout", header_timeout.as_deref(), default.header_timeout)?,
-        body_timeout: duration_key("body_timeout", body_timeout.as_deref(), default.body_timeout)?,
-        idle_timeout: duration_key("idle_timeout", idle_timeout.as_deref(), default.idle_timeout)?,
+        header_timeout: duration_key("header_timeout", header_timeout.as_ref(), default.header_timeout)?,
+        body_timeout: duration_key("body_timeout", body_timeout.as_ref(), default.body_timeout)?,
+        idle_timeout: duration_key("idle_timeout", idle_timeout.as_ref(), default.idle_timeout)?,
         max_connections: count_key("max_connections", max_connections, default.max_connections, MOST_CONNECTIONS)?,
         max_headers: count_key("max_headers", max_headers, default.max_headers, MOST_HEADERS)?,
         max_header_bytes: count_key("max_header_bytes", max_header_bytes, default.max_header_bytes, MOST_HEADER_BYTES)?,
     })
-}
-
-/// A byte count: a number, or a string with a unit as in the host's config ("512KiB", "1MiB").
-struct Size(u64);
-
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct SizeVisitor;
-
-        impl Visitor<'_> for SizeVisitor {
-            type Value = Size;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number of bytes or a size such as \"1MiB\"")
-            }
-
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Size, E> {
-                Ok(Size(n))
-            }
-
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
-                u64::try_from(n).map(Size).map_err(|_| {
-                    E::custom(format!("`max_body_bytes` = {n} is negative; write e.g. 1048576 or \"1MiB\""))
-                })
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Size, E> {
-                parse_size(text).map(Size).map_err(E::custom)
-            }
-        }
-
-        deserializer.deserialize_any(SizeVisitor)
-    }
-}
-
-/// A size for `max_body_bytes`, with the key and an example in the message.
-fn parse_size(text: &str) -> Result<u64, String> {
-    evhost_sdk::units::parse_size(text)
-        .map_err(|reason| format!("`max_body_bytes` = \"{text}\" {reason}, e.g. \"1MiB\""))
 }
 
 #[cfg(test)]
@@ -222,9 +182,7 @@ mod tests {
         assert!(check(r#"{"type": ""}"#).unwrap_err().contains("`type`"));
         assert!(check(r#"{"methods": [""]}"#).unwrap_err().contains("not an HTTP method"));
         assert!(check(r#"{"lisen": "x"}"#).unwrap_err().contains("unknown field `lisen`"));
-        assert!(check(r#"{"header_timeout": "10"}"#)
-            .unwrap_err()
-            .contains("`header_timeout` = \"10\" has no known unit"));
+        assert!(check(r#"{"header_timeout": "10"}"#).unwrap_err().contains("`header_timeout` = \"10\" has no unit"));
         assert!(check(r#"{"idle_timeout": "0ms"}"#).unwrap_err().contains("shorter than 1ms"));
         assert!(check(r#"{"max_connections": 0}"#)
             .unwrap_err()

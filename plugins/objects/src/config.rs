@@ -6,6 +6,7 @@ use std::net::{TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 
 use evhost_http_serve::{count_key, duration_key, Limits};
+use evhost_sdk::units::Duration;
 use evhost_sdk::Error;
 use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
@@ -35,9 +36,9 @@ pub struct Config {
     /// token, as MinIO's `auth_token` sends it).
     s3_token: Option<String>,
     /// S3 mode: the limits of the endpoint, as the `http` producer's keys without `s3_`.
-    s3_header_timeout: Option<String>,
-    s3_body_timeout: Option<String>,
-    s3_idle_timeout: Option<String>,
+    s3_header_timeout: Option<Duration>,
+    s3_body_timeout: Option<Duration>,
+    s3_idle_timeout: Option<Duration>,
     s3_max_connections: Option<u64>,
 }
 
@@ -147,22 +148,14 @@ impl Config {
                 let limits = Limits {
                     header_timeout: duration_key(
                         "s3_header_timeout",
-                        self.s3_header_timeout.as_deref(),
+                        self.s3_header_timeout.as_ref(),
                         default.header_timeout,
                     )
                     .map_err(Error::config)?,
-                    body_timeout: duration_key(
-                        "s3_body_timeout",
-                        self.s3_body_timeout.as_deref(),
-                        default.body_timeout,
-                    )
-                    .map_err(Error::config)?,
-                    idle_timeout: duration_key(
-                        "s3_idle_timeout",
-                        self.s3_idle_timeout.as_deref(),
-                        default.idle_timeout,
-                    )
-                    .map_err(Error::config)?,
+                    body_timeout: duration_key("s3_body_timeout", self.s3_body_timeout.as_ref(), default.body_timeout)
+                        .map_err(Error::config)?,
+                    idle_timeout: duration_key("s3_idle_timeout", self.s3_idle_timeout.as_ref(), default.idle_timeout)
+                        .map_err(Error::config)?,
                     max_connections: count_key(
                         "s3_max_connections",
                         self.s3_max_connections,

@@ -2,10 +2,11 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono::Utc;
 use chrono_tz::Tz;
-use evhost_sdk::Error;
+use evhost_sdk::{units, Error};
 use serde::Deserialize;
 
 use crate::job::{Job, Timing};
@@ -25,7 +26,7 @@ struct JobConfig {
     /// and the id).
     name: String,
     /// An interval: "500ms", "5s", "1h30m".
-    every: Option<String>,
+    every: Option<units::Duration>,
     /// A cron expression with seconds first: "0 */5 * * * *".
     cron: Option<String>,
     /// The IANA time zone a cron expression is read in; UTC by default.
@@ -71,8 +72,7 @@ impl JobConfig {
                     )));
                 }
                 Timing::Every {
-                    nanos: parse_duration(&every)
-                        .map_err(|why| Error::config(format!("job \"{name}\": `every` = \"{every}\" {why}")))?,
+                    nanos: interval(&every).map_err(|why| Error::config(format!("job \"{name}\": {why}")))?,
                 }
             }
             (None, Some(expression)) => {
@@ -115,38 +115,13 @@ impl JobConfig {
     }
 }
 
-/// Parses "500ms", "5s", "1h30m" (units ms, s, m, h, d) into nanoseconds, at least 1 ms.
-fn parse_duration(text: &str) -> Result<i64, String> {
-    const HINT: &str = "write a number and a unit (ms, s, m, h, d), e.g. \"500ms\", \"30s\" or \"1h30m\"";
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(format!("is empty; {HINT}"));
+/// The `every` interval in nanoseconds, at least 1 ms; the error names the key.
+fn interval(every: &units::Duration) -> Result<i64, String> {
+    let interval = every.get().map_err(|e| e.for_key("every"))?;
+    if interval < Duration::from_millis(1) {
+        return Err(format!("`every` = {every} is shorter than 1ms; the shortest interval is \"1ms\""));
     }
-    let mut nanos: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let number: i64 = rest[..digits].parse().map_err(|_| format!("is not a duration; {HINT}"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit: i64 = match rest[..unit_len].trim() {
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3_600 * 1_000_000_000,
-            "d" => 86_400 * 1_000_000_000,
-            "" => return Err(format!("has no unit; {HINT}")),
-            other => return Err(format!("has the unknown unit \"{other}\"; {HINT}")),
-        };
-        rest = &rest[unit_len..];
-        nanos = number
-            .checked_mul(unit)
-            .and_then(|n| nanos.checked_add(n))
-            .ok_or_else(|| format!("is too long; {HINT}"))?;
-    }
-    if nanos < 1_000_000 {
-        return Err("is shorter than 1ms; the shortest interval is \"1ms\"".into());
-    }
-    Ok(nanos)
+    i64::try_from(interval.as_nanos()).map_err(|_| format!("`every` = {every} is too long"))
 }
 
 #[cfg(test)]
@@ -159,13 +134,15 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
-        assert_eq!(parse_duration("1h30m"), Ok(5_400_000_000_000));
-        assert_eq!(parse_duration("2d"), Ok(172_800_000_000_000));
-        assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("0s").unwrap_err().contains("shorter than 1ms"));
-        assert!(parse_duration("ms").unwrap_err().contains("not a duration"));
+        let interval = |text: &str| interval(&serde_json::from_value(text.into()).unwrap());
+        assert_eq!(interval("500ms"), Ok(500_000_000));
+        assert_eq!(interval("1h30m"), Ok(5_400_000_000_000));
+        assert_eq!(interval("2d"), Ok(172_800_000_000_000));
+        assert!(interval("5").unwrap_err().contains("no unit"));
+        assert!(interval("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(interval("0s").unwrap_err().contains("shorter than 1ms"));
+        assert!(interval("ms").unwrap_err().contains("not a duration"));
+        assert!(interval("999999d").unwrap_err().contains("too long"));
     }
 
     #[test]

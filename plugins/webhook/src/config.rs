@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use evhost_sdk::Error;
+use evhost_sdk::{units, Error};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -18,7 +18,7 @@ pub struct Config {
     #[serde(default)]
     headers: BTreeMap<String, String>,
     /// The limit for one request, connecting included: "5s", "500ms".
-    timeout: Option<String>,
+    timeout: Option<units::Duration>,
     /// Idle connections kept open for reuse.
     pool_size: Option<usize>,
     /// false: a new connection per request.
@@ -81,11 +81,14 @@ impl Config {
         }
         let timeout = match self.timeout {
             None => DEFAULT_TIMEOUT,
-            Some(text) => evhost_sdk::units::parse_duration(&text).ok().filter(|d| !d.is_zero()).ok_or_else(|| {
-                Error::config(format!(
-                    "`timeout` = \"{text}\" is not a duration above zero; use e.g. \"500ms\", \"5s\" or \"1m\""
-                ))
-            })?,
+            Some(written) => match written.get().map_err(|e| Error::config(e.for_key("timeout")))? {
+                zero if zero.is_zero() => {
+                    return Err(Error::config(format!(
+                        "`timeout` = {written} must be above zero; use e.g. \"500ms\", \"5s\" or \"1m\""
+                    )))
+                }
+                timeout => timeout,
+            },
         };
         let pool_size = match (self.keep_alive, self.pool_size) {
             (Some(false), Some(_)) => {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use evhost_sdk::units::parse_duration;
+use evhost_sdk::units;
 
 /// hyper itself refuses a head at this many times `max_headers` or `max_header_bytes`
 /// (a bare 431 and the connection closed); between the limit and this, the plugin answers
@@ -37,11 +37,11 @@ impl Default for Limits {
 
 /// A duration key: `"10s"`, `"500ms"`; at least 1 ms. `key` is the name the user wrote;
 /// the error is the message for the plugin's config error.
-pub fn duration_key(key: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
-    let Some(text) = text else { return Ok(default) };
-    let duration = parse_duration(text).map_err(|reason| format!("`{key}` = \"{text}\" {reason}, e.g. \"10s\""))?;
+pub fn duration_key(key: &str, value: Option<&units::Duration>, default: Duration) -> Result<Duration, String> {
+    let Some(value) = value else { return Ok(default) };
+    let duration = value.get().map_err(|e| e.for_key(key))?;
     if duration < Duration::from_millis(1) {
-        return Err(format!("`{key}` = \"{text}\" is shorter than 1ms; write e.g. \"10s\""));
+        return Err(format!("`{key}` = {value} is shorter than 1ms; write e.g. \"10s\""));
     }
     Ok(duration)
 }
@@ -62,12 +62,13 @@ mod tests {
     #[test]
     fn keys_are_checked_with_their_name() {
         let default = Duration::from_secs(1);
+        let written = |text: &str| serde_json::from_value::<units::Duration>(text.into()).unwrap();
         assert_eq!(duration_key("t", None, default).unwrap(), default);
-        assert_eq!(duration_key("t", Some("250ms"), default).unwrap(), Duration::from_millis(250));
-        assert!(duration_key("header_timeout", Some("soon"), default)
+        assert_eq!(duration_key("t", Some(&written("250ms")), default).unwrap(), Duration::from_millis(250));
+        assert!(duration_key("header_timeout", Some(&written("soon")), default)
             .unwrap_err()
             .contains("`header_timeout` = \"soon\""));
-        assert!(duration_key("t", Some("0s"), default).unwrap_err().contains("shorter than 1ms"));
+        assert!(duration_key("t", Some(&written("0s")), default).unwrap_err().contains("shorter than 1ms"));
         assert_eq!(count_key("n", Some(7), 3, 10).unwrap(), 7);
         assert!(count_key("max_connections", Some(0), 3, 10).unwrap_err().contains("between 1 and 10"));
     }
