@@ -15,7 +15,7 @@
  * THREADS. emit, log, set_error and stop_requested are thread-safe and may be called from
  * any thread. A producer runs either on a host thread in on_run, or on its own threads
  * started in on_start and joined in on_stop. One consumer instance is never called
- * concurrently unless its plugin sets EVH_PLUGIN_CONCURRENT. Every hook receives the
+ * concurrently (EVH_PLUGIN_CONCURRENT is reserved and ignored). Every hook receives the
  * instance pointer; plugins need no globals.
  *
  * OWNERSHIP. Nothing is freed across the boundary: whoever allocates frees. Whatever the
@@ -27,7 +27,10 @@
  * ERRORS. Hooks return an evh_status, a stable integer code. Before returning a failure, a
  * hook may explain it with evh_host_api.set_error; the host copies the message. Hooks must
  * not unwind (C++ exceptions, Rust panics, Go panics) across the boundary: the Rust and Go
- * SDKs catch them and fail closed with EVH_ERR_INTERNAL.
+ * SDKs catch them and fail closed with EVH_ERR_INTERNAL. After a panic the SDKs never call
+ * that instance's plugin code again, since its state may be half-updated: later on_events
+ * and on_run calls fail with EVH_ERR_INTERNAL and a message naming the first panic, on_stop
+ * only logs that, and on_destroy still releases the instance.
  *
  * TRUST. A plugin runs inside the host's process with the host's privileges; the host
  * checks what crosses the boundary (sizes, versions, UTF-8) but cannot contain a plugin
@@ -69,8 +72,10 @@
 #define EVH_EMIT_NONBLOCK 1
 
 /**
- * Plugin flag: this consumer's `on_events` may be called concurrently from several
- * threads. Without it, one instance is never called concurrently.
+ * Plugin flag, reserved: this consumer's `on_events` would be safe to call concurrently
+ * from several threads. Setting it is allowed and changes nothing: this host ignores it and
+ * never calls one consumer instance concurrently, because every consumer receives its
+ * events in log order, one batch after the other. The value stays taken.
  */
 #define EVH_PLUGIN_CONCURRENT 1
 

@@ -237,8 +237,10 @@ pub const EVH_KIND_PRODUCER: evh_kind = 1;
 /// Receives every event in log order, in batches.
 pub const EVH_KIND_CONSUMER: evh_kind = 2;
 
-/// Plugin flag: this consumer's `on_events` may be called concurrently from several
-/// threads. Without it, one instance is never called concurrently.
+/// Plugin flag, reserved: this consumer's `on_events` would be safe to call concurrently
+/// from several threads. Setting it is allowed and changes nothing: this host ignores it and
+/// never calls one consumer instance concurrently, because every consumer receives its
+/// events in log order, one batch after the other. The value stays taken.
 pub const EVH_PLUGIN_CONCURRENT: u64 = 1;
 
 /// One plugin: its identity and the hooks the host calls on its instances. A NULL hook

@@ -101,6 +101,7 @@
 // block forever in OnEvents or Stop: it holds up delivery to that consumer and the
 // host's shutdown. A process hosts at most one Go library, so put all your Go plugins
 // into one library (one main package importing them all); each registers in init.
-// Panics in hook calls are recovered and fail the call with EVH_ERR_INTERNAL, but a panic
+// Panics in hook calls are recovered and fail the call with EVH_ERR_INTERNAL, and that
+// instance's code is never called again (README.md says what each hook does then); a panic
 // in a goroutine of your own still ends the whole host process.
 package evhost

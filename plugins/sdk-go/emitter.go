@@ -58,8 +58,8 @@ func (e *StatusError) Error() string {
 }
 
 // Emitter hands events to the host. Each call copies the whole batch into one reusable
-// block of C memory and makes one call into the host, so batches of 64 or more cost a few
-// nanoseconds per event; single events cost ~95 ns each (see README.md). An Emitter is safe for
+// block of C memory and makes one call into the host, whatever its size: emit batches, not
+// single events, where you can (README.md has the cost of each). An Emitter is safe for
 // concurrent use; calls are serialized. Its memory is freed when the instance is
 // destroyed, after which Emit returns ErrStopped.
 type Emitter struct {
@@ -133,7 +133,7 @@ func (e *Emitter) emit(events []OutEvent, flags uint32) error {
 	// that is the very same Go string as in the previous event reuses that copy.
 	//
 	// Fields are stored one by one: building an abi.RawEvent on the stack and copying it
-	// into the arena stalls on store forwarding and made emit 10x slower.
+	// into the arena stalls on store forwarding, once per event.
 	prev, last := &OutEvent{}, &abi.RawEvent{}
 	for i := range events {
 		ev, c := &events[i], &out[i]

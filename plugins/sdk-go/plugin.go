@@ -16,13 +16,13 @@ type PluginInfo struct {
 	Version string
 	// Description is one line for `evhost inspect`.
 	Description string
-	// Concurrent lets the host call one consumer instance's OnEvents from several
-	// goroutines at once. Leave it false unless OnEvents is safe for concurrent use.
+	// Concurrent says that OnEvents is safe for concurrent use (EVH_PLUGIN_CONCURRENT).
+	// Reserved: the host ignores it and never calls one consumer instance concurrently.
 	Concurrent bool
 }
 
 // Consumer receives every event, in log order, in batches. One instance is never called
-// concurrently unless its PluginInfo sets Concurrent.
+// concurrently.
 type Consumer interface {
 	// OnEvents handles one batch of at least one event and says how it went. The batch
 	// and everything it gives are valid only until OnEvents returns; Clone what you keep.
@@ -117,10 +117,9 @@ func (c *consumer) OnEvents(events **abi.Event, n int) (int32, int) {
 	return r.status, min(max(r.handled, 0), n)
 }
 
-func (c *consumer) Stop() {
-	c.ctx.requestStop()
-	c.impl.Stop()
-}
+func (c *consumer) RequestStop() { c.ctx.requestStop() }
+
+func (c *consumer) Stop() { c.impl.Stop() }
 
 func (c *consumer) Destroy() {}
 
@@ -140,9 +139,8 @@ func (p *producer) Run() int32 {
 	return abi.Fail
 }
 
-func (p *producer) Stop() {
-	p.ctx.requestStop()
-	p.impl.Stop()
-}
+func (p *producer) RequestStop() { p.ctx.requestStop() }
+
+func (p *producer) Stop() { p.impl.Stop() }
 
 func (p *producer) Destroy() { p.emitter.close() }

@@ -22,6 +22,11 @@ type panicky struct{}
 func (panicky) OnEvents(evhost.Batch) evhost.Result { panic("boom in OnEvents") }
 func (panicky) Stop()                               { panic("boom in Stop") }
 
+var lastPanicky struct {
+	sync.Mutex
+	ctx *evhost.Context
+}
+
 // scripted answers each batch with the result its config names and records what it saw.
 type scripted struct {
 	result string
@@ -82,7 +87,12 @@ type strictConfig struct {
 
 func init() {
 	evhost.RegisterConsumer(evhost.PluginInfo{Name: "panicky", Version: "1", Description: "panics"},
-		func(*evhost.Context, []byte) (evhost.Consumer, error) { return panicky{}, nil })
+		func(ctx *evhost.Context, _ []byte) (evhost.Consumer, error) {
+			lastPanicky.Lock()
+			lastPanicky.ctx = ctx
+			lastPanicky.Unlock()
+			return panicky{}, nil
+		})
 	evhost.RegisterConsumer(evhost.PluginInfo{Name: "scripted", Version: "1.2.3", Description: "answers as told"},
 		func(ctx *evhost.Context, config []byte) (evhost.Consumer, error) {
 			var c struct {
@@ -195,19 +205,57 @@ func TestPanicFailsClosed(t *testing.T) {
 		t.Fatalf("set_error = %q", errs)
 	}
 	// A void hook logs the panic instead; the process (this test) keeps running.
-	inst.Stop()
-	var logged bool
-	for _, l := range inst.Host.Logs() {
-		logged = logged || (l.Level == abi.LogError && l.Message == "panic in on_stop: boom in Stop")
-	}
-	if !logged {
-		t.Fatalf("logs = %q", inst.Host.Logs())
+	other, _ := lib.Create("panicky", "p2", "{}")
+	defer other.Destroy()
+	other.Stop()
+	if !logged(other.Host.Logs(), "panic in on_stop: boom in Stop") {
+		t.Fatalf("logs = %q", other.Host.Logs())
 	}
 	inst.Destroy()
 	// The handle is gone: a stray call is refused, not a crash.
 	if st, _ := inst.OnEvents([]testhost.Event{{ID: "a", Source: "/s", Type: "t"}}); st != abi.ErrInvalidArgument {
 		t.Fatalf("on_events after on_destroy = %s", abi.StatusName(st))
 	}
+}
+
+func TestAfterAPanicThePluginIsNeverCalledAgain(t *testing.T) {
+	inst, _ := lib.Create("panicky", "p3", "{}")
+	defer inst.Destroy()
+	lastPanicky.Lock()
+	ctx := lastPanicky.ctx
+	lastPanicky.Unlock()
+	inst.OnEvents([]testhost.Event{{Seq: 1, ID: "a", Source: "/s", Type: "t"}})
+	// Poisoned: the next batch fails closed without reaching OnEvents, whose panic would
+	// say "panic: boom in OnEvents" again, and Stop is not called either.
+	const poisoned = "the instance panicked earlier (in on_events: boom in OnEvents) and is never called again"
+	st, handled := inst.OnEvents([]testhost.Event{{Seq: 2, ID: "b", Source: "/s", Type: "t"}})
+	if st != abi.ErrInternal || handled != 0 {
+		t.Fatalf("on_events = %s, handled %d; want EVH_ERR_INTERNAL, 0", abi.StatusName(st), handled)
+	}
+	if errs := inst.Host.Errors(); len(errs) != 2 || errs[1] != "on_events not called: "+poisoned {
+		t.Fatalf("set_error = %q", errs)
+	}
+	inst.Stop()
+	logs := inst.Host.Logs()
+	if !logged(logs, "on_stop not called: "+poisoned) || logged(logs, "panic in on_stop: boom in Stop") {
+		t.Fatalf("logs = %q", logs)
+	}
+	// The SDK's part of the stop still happens: goroutines waiting on Done end.
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("Context.Done is still open after on_stop")
+	}
+}
+
+// logged reports whether logs hold message at the error level.
+func logged(logs []testhost.Log, message string) bool {
+	for _, l := range logs {
+		if l.Level == abi.LogError && l.Message == message {
+			return true
+		}
+	}
+	return false
 }
 
 func TestResults(t *testing.T) {

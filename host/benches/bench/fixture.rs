@@ -65,12 +65,14 @@ fn copy_of(name: &str) -> Result<PathBuf> {
     }
 }
 
+/// The product binary, as `make build` made it. `make bench` copies it to target/bench/
+/// before `cargo bench`, which rebuilds target/release/evhost with the feature `bench`.
 pub fn evhost_binary() -> Result<PathBuf> {
-    let path = workspace().join("target/release/evhost");
+    let path = workspace().join("target/bench/evhost");
     if path.exists() {
         Ok(path)
     } else {
-        Err(format!("{} is missing; run `make bench`, which builds it", path.display()))
+        Err(format!("{} is missing; run `make bench`, which builds it and copies it there", path.display()))
     }
 }
 

@@ -2,9 +2,9 @@
 //! loaded through the real loader, joined without the host's bus.
 //!
 //! - `direct_calls`: the producer's emit calls the 4 consumers' `on_events` on the emitting
-//!   thread (`Sink::Direct`): the same work with zero transport, the ceiling.
+//!   thread (`Baseline::Direct`): the same work with zero transport, the ceiling.
 //! - `tokio_broadcast`: emit copies each checked event into an `OwnedEvent` (one allocation)
-//!   and sends it into a `tokio::sync::broadcast` channel; 4 tasks on a tokio runtime with a
+//!   and sends it into a `tokio::sync::broadcast` channel (`Baseline::Transport`); 4 tasks on a tokio runtime with a
 //!   worker thread per core left beside the producer's receive and deliver one event per call.
 
 use std::path::PathBuf;
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use evhost::bus::{AppendError, ChunkBuilder, OwnedEvent};
+use evhost::bus::{AppendError, ChunkBuilder};
 use evhost::config;
 use evhost::instances;
-use evhost::loader::{Instance, Loader, Sink};
+use evhost::loader::{Baseline, Instance, Loader, OwnedEvent, Sink};
 use evhost_abi as evh;
 use tokio::sync::broadcast::{self, error::RecvError, Sender};
 
@@ -34,7 +34,7 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-fn setup(events: u64, sink: impl FnOnce(&[Arc<Instance>]) -> Sink) -> Result<Setup> {
+fn setup(events: u64, baseline: impl FnOnce(&[Arc<Instance>]) -> Baseline) -> Result<Setup> {
     let dir = fixture::run_dir()?;
     let c = fixture::library("c")?;
     let (config, files) = fixture::fan_out(dir.path(), &c, &c, events);
@@ -47,8 +47,8 @@ fn setup(events: u64, sink: impl FnOnce(&[Arc<Instance>]) -> Sink) -> Result<Set
         .map(|entry| instances::create(&mut loader, entry, None))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|d| d.to_string())?;
-    let producer =
-        instances::create(&mut loader, &config.producers[0], Some(sink(&consumers))).map_err(|d| d.to_string())?;
+    let producer = instances::create(&mut loader, &config.producers[0], Some(Sink::Baseline(baseline(&consumers))))
+        .map_err(|d| d.to_string())?;
     Ok(Setup { consumers, producer, files, _dir: dir })
 }
 
@@ -62,7 +62,7 @@ fn finish(consumers: &[Arc<Instance>], files: &[PathBuf], events: u64) -> Result
 
 /// The ceiling: emit calls the consumers directly. Times `on_run`.
 pub fn direct_calls(events: u64) -> Result<Duration> {
-    let Setup { consumers, producer, files, _dir } = setup(events, |consumers| Sink::Direct(consumers.to_vec()))?;
+    let Setup { consumers, producer, files, _dir } = setup(events, |consumers| Baseline::Direct(consumers.to_vec()))?;
     let start = Instant::now();
     producer.run().map_err(|e| format!("direct_calls: the producer failed: {e}"))?;
     let elapsed = start.elapsed();
@@ -98,8 +98,8 @@ pub fn tokio_broadcast(events: u64) -> Result<Duration> {
         }
         Ok(())
     };
-    let sink = Sink::Checked { append: Box::new(append), max_event_bytes: config::DEFAULT_MAX_EVENT_BYTES };
-    let Setup { consumers, producer, files, _dir } = setup(events, |_| sink)?;
+    let transport = Baseline::Transport { append: Box::new(append), max_event_bytes: config::DEFAULT_MAX_EVENT_BYTES };
+    let Setup { consumers, producer, files, _dir } = setup(events, |_| transport)?;
 
     let workers = thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()

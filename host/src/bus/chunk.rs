@@ -7,12 +7,12 @@
 //! 40-byte [`Record`] per event: where its id and data are, and which of the batch's
 //! templates holds its other attributes (a producer's events usually share them all). The
 //! first reader makes the 176-byte `evh_event`s from the records, numbered, once for every
-//! consumer. That cut the producer's time per event by a fifth (docs/performance.md).
+//! consumer, on the side that has time to spare.
 //!
 //! Buffers are recycled, oldest first: a buffer the consumers' core read recently is still in
 //! that core's cache, and every first store to one of its lines would be a read-for-ownership
-//! from there. Aged buffers have left it, which cut a 4-consumer run by a fifth (and beat
-//! staging plus one large copy).
+//! from there. Aged buffers have left it, so the producer writes them without waiting for
+//! another core. (docs/performance.md tells how each of these choices paid off.)
 
 use std::collections::VecDeque;
 use std::ops::Range;

@@ -15,7 +15,6 @@
 //! makes delivery copy-free (see docs/decisions.md).
 
 mod chunk;
-mod owned;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,7 +25,6 @@ use std::time::{Duration, Instant};
 pub use chunk::EventIn;
 pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, STRING_NAMES};
 use evhost_abi::evh_event;
-pub use owned::OwnedEvent;
 
 use crate::config::{LogConfig, Policy};
 

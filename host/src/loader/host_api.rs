@@ -13,24 +13,25 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str};
 
-use super::Instance;
+#[cfg(feature = "bench")]
+use super::bench::Baseline;
 use super::{copy_text, ingest};
 use crate::bus::{AppendError, Bus, ChunkBuilder};
 use crate::logging::escape;
 
 /// Where a producer instance's events go.
 pub enum Sink {
-    /// Checked copies go to `append` (the bus; in the benchmark also another transport).
-    Checked { append: Box<dyn Fn(ChunkBuilder, bool) -> Result<(), AppendError> + Send + Sync>, max_event_bytes: usize },
-    /// The producer's own events go straight to these consumers, on the emitting thread:
-    /// no check, no copy, no log. The benchmark's ceiling (`make bench`), nothing else.
-    Direct(Vec<Arc<Instance>>),
+    /// The log: what `emit` takes is checked and copied (`ingest`), then appended.
+    Log { log: Arc<Bus>, max_event_bytes: usize },
+    /// One of the benchmark's in-process baselines instead of the log (`make bench`).
+    #[cfg(feature = "bench")]
+    Baseline(Baseline),
 }
 
 impl Sink {
     /// The normal sink: the log.
-    pub fn bus(bus: Arc<Bus>, max_event_bytes: usize) -> Sink {
-        Sink::Checked { append: Box::new(move |batch, block| bus.append(batch, block).map(drop)), max_event_bytes }
+    pub fn bus(log: Arc<Bus>, max_event_bytes: usize) -> Sink {
+        Sink::Log { log, max_event_bytes }
     }
 }
 
@@ -126,56 +127,60 @@ unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usiz
             return evh::EVH_STOPPED;
         }
         let sink = host.sink.read().unwrap_or_else(|e| e.into_inner());
-        let (append, max_event_bytes) = match &*sink {
-            Some(Sink::Checked { append, max_event_bytes }) => (append, *max_event_bytes),
+        match &*sink {
             // SAFETY: the ABI's emit contract: n events, valid for this call.
-            Some(Sink::Direct(consumers)) => return unsafe { emit_direct(consumers, events, n) },
+            Some(Sink::Log { log, max_event_bytes }) => unsafe {
+                check_and_append(host, events, n, flags, *max_event_bytes, |batch, block| {
+                    log.append(batch, block).map(drop)
+                })
+            },
+            // SAFETY: as above.
+            #[cfg(feature = "bench")]
+            Some(Sink::Baseline(baseline)) => unsafe { baseline.emit(host, events, n, flags) },
             // Taken by retire between the check above and the read lock.
-            None if host.is_dead() => return evh::EVH_STOPPED,
+            None if host.is_dead() => evh::EVH_STOPPED,
             None => {
                 host.set_error("emit: this instance is a consumer; only producers can emit".into());
-                return evh::EVH_ERR_UNSUPPORTED;
-            }
-        };
-        // SAFETY: the ABI's emit contract: n events, valid for this call.
-        let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
-            Ok(batch) => batch,
-            Err(ingest::Refused(status, message)) => {
-                tracing::warn!(instance = %host.name, "emit refused: {message}");
-                host.set_error(message);
-                return status;
-            }
-        };
-        match append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
-            Ok(()) => evh::EVH_OK,
-            Err(AppendError::Full) => evh::EVH_BUSY,
-            Err(AppendError::Stopped) => evh::EVH_STOPPED,
-            Err(e @ AppendError::TooLarge { .. }) => {
-                tracing::warn!(instance = %host.name, "emit refused: {e}");
-                host.set_error(e.to_string());
-                evh::EVH_ERR_TOO_LARGE
+                evh::EVH_ERR_UNSUPPORTED
             }
         }
     });
     catch_unwind(call).unwrap_or(evh::EVH_ERR_INTERNAL)
 }
 
-/// Hands a producer's events straight to consumers (the benchmark's ceiling).
+/// Checks and copies a producer's batch (`ingest`), hands the copy to `append` and answers
+/// what `emit` returns. Generic over `append`, so that the log's append is a direct call.
 ///
 /// # Safety
-/// `events` must hold `n` events of `events[0].struct_size` bytes, valid for the call.
-unsafe fn emit_direct(consumers: &[Arc<Instance>], events: *const evh_event, n: usize) -> evh_status {
-    if n == 0 {
-        return evh::EVH_OK;
+/// The ABI's emit contract: `events` holds `n` events, valid for this call.
+#[inline]
+pub(super) unsafe fn check_and_append(
+    host: &InstanceHost,
+    events: *const evh_event,
+    n: usize,
+    flags: u32,
+    max_event_bytes: usize,
+    append: impl FnOnce(ChunkBuilder, bool) -> Result<(), AppendError>,
+) -> evh_status {
+    // SAFETY: forwarded from the caller.
+    let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
+        Ok(batch) => batch,
+        Err(ingest::Refused(status, message)) => {
+            tracing::warn!(instance = %host.name, "emit refused: {message}");
+            host.set_error(message);
+            return status;
+        }
+    };
+    match append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
+        Ok(()) => evh::EVH_OK,
+        Err(AppendError::Full) => evh::EVH_BUSY,
+        Err(AppendError::Stopped) => evh::EVH_STOPPED,
+        Err(e @ AppendError::TooLarge { .. }) => {
+            tracing::warn!(instance = %host.name, "emit refused: {e}");
+            host.set_error(e.to_string());
+            evh::EVH_ERR_TOO_LARGE
+        }
     }
-    // SAFETY: n >= 1 events, as the caller promises.
-    let stride = unsafe { (*events).struct_size } as usize;
-    let pointers: Vec<*const evh_event> = (0..n).map(|i| events.cast::<u8>().wrapping_add(i * stride).cast()).collect();
-    for consumer in consumers {
-        // SAFETY: the producer's events are valid for the duration of this emit call.
-        unsafe { consumer.deliver_raw(&pointers) };
-    }
-    evh::EVH_OK
 }
 
 unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {

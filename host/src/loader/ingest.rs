@@ -143,8 +143,8 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     let mut previous: Option<&evh_event> = None;
     // The extension array stored last: where it is, its length and the event it was stored
     // for. The next event with the same array shares it: checked and stored once. (Its size
-    // is still summed per event: caching it cost every event, extensions or not, 3
-    // instructions.)
+    // is still summed per event: caching it would cost every event, extensions or not, to
+    // spare the few that have them.)
     let mut stored_extensions = (std::ptr::null(), 0, usize::MAX);
     for index in 0..n {
         let e = event_at(index);

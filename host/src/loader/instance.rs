@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
 
-use crate::bus::{Batch, OwnedEvent};
+use crate::bus::Batch;
 
 use super::host_api::{InstanceHost, HOST_API};
 use super::library::Plugin;
@@ -166,14 +166,6 @@ impl Instance {
         // SAFETY: a Batch holds pointers into chunks it keeps alive, so every event is valid
         // for the call.
         unsafe { self.deliver_raw(&batch.events()[from..]) }
-    }
-
-    /// Consumer: hands one owned event to `on_events`. The benchmark's `tokio_broadcast`
-    /// baseline delivers the events it carried itself this way (`make bench`).
-    pub fn deliver_owned(&self, event: &OwnedEvent) -> Delivered {
-        // SAFETY: the event and what it points to belong to `event`, which is borrowed for
-        // the call; callers keep one worker per consumer, as for `deliver`.
-        unsafe { self.deliver_raw(&[event.raw()]) }
     }
 
     /// # Safety

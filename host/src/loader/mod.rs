@@ -2,6 +2,8 @@
 //! FFI: dlopen, the handshake, plugin hooks, and the host API callbacks plugins call. Each
 //! `unsafe` block says why it is sound in a `// SAFETY:` comment.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod host_api;
 mod ingest;
 mod instance;
@@ -12,6 +14,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "bench")]
+pub use bench::{Baseline, OwnedEvent};
 pub use host_api::{InstanceHost, Sink};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;

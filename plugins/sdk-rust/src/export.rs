@@ -1,12 +1,19 @@
 //! The boundary: `export_plugins!`, the static descriptors it builds, and the `extern "C"`
 //! hooks that wrap the traits. Every hook runs inside `guard`, so no panic crosses into the
 //! host: the call fails closed with `EVH_ERR_INTERNAL` and the panic message.
+//!
+//! After a panic the instance is poisoned, as Envoy's SDK does it: the plugin's state may be
+//! half-updated, so no later hook calls the plugin again. `on_events` and `on_run` fail with
+//! `EVH_ERR_INTERNAL` and a message naming the first panic; `on_stop` logs it. `on_destroy`
+//! still drops the plugin: a broken invariant cannot make safe Rust unsound, and dropping
+//! gives back what the instance holds (files, sockets, threads), as a poisoned `Mutex`
+//! still drops its data.
 
 use std::any::Any;
 use std::ffi::c_void;
 use std::mem::size_of;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use evhost_abi::*;
 use serde::de::DeserializeOwned;
@@ -123,6 +130,30 @@ const fn descriptor(kind: evh_kind, name: &str, version: &str, description: &str
 struct Instance<T> {
     plugin: T,
     ctx: Context,
+    /// The first panic out of the plugin, as "<hook>: <message>". Once set, the plugin is
+    /// not called again (see the module doc). A lock, not a flag in `&mut self`: a
+    /// producer's `on_stop` runs beside its `on_run`.
+    panicked: OnceLock<String>,
+}
+
+impl<T> Instance<T> {
+    fn new(plugin: T, ctx: Context) -> Self {
+        Instance { plugin, ctx, panicked: OnceLock::new() }
+    }
+}
+
+/// Runs the plugin's code for `hook`, unless it panicked before: then the plugin is not
+/// called and the message says why. A panic now poisons the instance.
+fn call_plugin<R>(panicked: &OnceLock<String>, hook: &str, f: impl FnOnce() -> R) -> Result<R, String> {
+    if let Some(first) = panicked.get() {
+        return Err(format!("{hook} not called: the instance panicked earlier ({first}) and is never called again"));
+    }
+    guard(f).map_err(|panic| {
+        let message = format!("panicked in {hook}: {panic}");
+        // Only the first panic is kept: a producer's on_run and on_stop may both panic.
+        let _ = panicked.set(format!("in {hook}: {panic}"));
+        message
+    })
 }
 
 /// What `on_create` and `on_destroy` need from an instance of either kind; `K` tells the
@@ -140,7 +171,7 @@ impl<C: Consumer> Create<ConsumerKind> for Instance<C> {
     const NAME: &'static str = C::NAME;
     fn create(ctx: Context, json: &str) -> Result<Self, Error> {
         let plugin = C::create(ctx.clone(), parse_config(json)?)?;
-        Ok(Instance { plugin, ctx })
+        Ok(Instance::new(plugin, ctx))
     }
     fn context(&self) -> &Context {
         &self.ctx
@@ -151,7 +182,7 @@ impl<P: Producer> Create<ProducerKind> for Instance<P> {
     const NAME: &'static str = P::NAME;
     fn create(ctx: Context, json: &str) -> Result<Self, Error> {
         let plugin = P::create(ctx.clone(), parse_config(json)?)?;
-        Ok(Instance { plugin, ctx })
+        Ok(Instance::new(plugin, ctx))
     }
     fn context(&self) -> &Context {
         &self.ctx
@@ -284,11 +315,11 @@ unsafe extern "C" fn on_events<C: Consumer>(
         }
     };
     let plugin = &mut instance.plugin;
-    let (status, done, reason) = match guard(|| plugin.on_events(&batch)) {
+    let (status, done, reason) = match call_plugin(&instance.panicked, "on_events", || plugin.on_events(&batch)) {
         Ok(Delivery::Ok) => return EVH_OK,
         Ok(Delivery::Retry { handled, reason }) => (EVH_RETRY, handled, reason),
         Ok(Delivery::Fail { handled, reason }) => (EVH_FAIL, handled, reason),
-        Err(panic) => (EVH_ERR_INTERNAL, 0, format!("panicked in on_events: {panic}")),
+        Err(why) => (EVH_ERR_INTERNAL, 0, why),
     };
     if !reason.is_empty() {
         instance.ctx.cell().set_error(&format!("{}: {reason}", C::NAME));
@@ -306,8 +337,8 @@ unsafe extern "C" fn consumer_on_stop<C: Consumer>(instance: *mut c_void) {
     let instance = unsafe { &mut *instance.cast::<Instance<C>>() };
     instance.ctx.cell().signal_stop();
     let plugin = &mut instance.plugin;
-    if let Err(panic) = guard(|| plugin.on_stop()) {
-        instance.ctx.error(format!("{}: panicked in on_stop: {panic}", C::NAME));
+    if let Err(why) = call_plugin(&instance.panicked, "on_stop", || plugin.on_stop()) {
+        instance.ctx.error(format!("{}: {why}", C::NAME));
     }
 }
 
@@ -319,10 +350,10 @@ unsafe extern "C" fn producer_on_run<P: Producer>(instance: *mut c_void) -> evh_
     // `on_destroy`; `on_stop` may run at the same time, so only shared borrows (`P: Sync`).
     let instance = unsafe { &*instance.cast::<Instance<P>>() };
     let mut emitter = Emitter::new(instance.ctx.cell().clone());
-    let (status, message) = match guard(|| instance.plugin.run(&mut emitter)) {
+    let (status, message) = match call_plugin(&instance.panicked, "on_run", || instance.plugin.run(&mut emitter)) {
         Ok(Ok(())) => return EVH_OK,
         Ok(Err(err)) => (err.status().unwrap_or(EVH_ERR_INTERNAL), err.message().to_owned()),
-        Err(panic) => (EVH_ERR_INTERNAL, format!("panicked in on_run: {panic}")),
+        Err(why) => (EVH_ERR_INTERNAL, why),
     };
     instance.ctx.cell().set_error(&format!("{}: {message}", P::NAME));
     status
@@ -335,7 +366,7 @@ unsafe extern "C" fn producer_on_stop<P: Producer>(instance: *mut c_void) {
     // SAFETY: as in `producer_on_run`: live, shared borrows only.
     let instance = unsafe { &*instance.cast::<Instance<P>>() };
     instance.ctx.cell().signal_stop();
-    if let Err(panic) = guard(|| instance.plugin.stop()) {
-        instance.ctx.error(format!("{}: panicked in on_stop: {panic}", P::NAME));
+    if let Err(why) = call_plugin(&instance.panicked, "on_stop", || instance.plugin.stop()) {
+        instance.ctx.error(format!("{}: {why}", P::NAME));
     }
 }

@@ -8,7 +8,8 @@ use crate::{Batch, Context, Emitter, Error};
 /// A consumer: receives every event of the log, in order, in batches.
 ///
 /// The host never calls one instance concurrently, so hooks take `&mut self`. Panics in any
-/// hook are caught: the call fails with `EVH_ERR_INTERNAL` and the panic message.
+/// hook are caught: the call fails with `EVH_ERR_INTERNAL` and the panic message, and the
+/// instance is never called again (only dropped; see the README).
 pub trait Consumer: Sized + Send + 'static {
     /// Unique within the library; `[a-z0-9_-]+` by convention. Prefixes every error message.
     const NAME: &'static str;

@@ -4,7 +4,7 @@
 use std::ffi::c_void;
 use std::mem::size_of;
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use evhost_sdk::abi::*;
@@ -30,8 +30,14 @@ struct Probe {
     waiter: Option<std::thread::JoinHandle<bool>>,
 }
 
+/// How many `panic` mode probes were dropped.
+static PANICKY_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
 impl Drop for Probe {
     fn drop(&mut self) {
+        if self.mode == "panic" {
+            PANICKY_DROPPED.fetch_add(1, Ordering::SeqCst);
+        }
         if let Some(waiter) = self.waiter.take() {
             assert!(waiter.join().unwrap(), "wait_stop timed out instead of seeing the stop");
         }
@@ -92,8 +98,10 @@ impl Consumer for Probe {
     }
 
     fn on_stop(&mut self) {
-        if self.mode == "panic_stop" {
-            panic!("stop exploded");
+        match self.mode.as_str() {
+            "panic_stop" => panic!("stop exploded"),
+            "panic" => self.ctx.info("flushed"),
+            _ => {}
         }
     }
 }
@@ -389,18 +397,28 @@ fn create_errors_and_panics_become_statuses() {
 }
 
 #[test]
-fn a_panic_in_on_events_fails_closed_with_its_message() {
+fn a_panic_in_on_events_fails_closed_and_the_plugin_is_never_called_again() {
     let host = Host::default();
     let probe = plugin("probe");
     let instance = create(&host, probe, r#"{"mode": "panic"}"#).unwrap();
     assert_eq!(deliver(probe, instance, &[event(41, "a"), event(42, "b")]), (EVH_ERR_INTERNAL, 0));
-    // The instance stays usable: the next call is guarded too.
+    // Poisoned: the next batch fails closed without reaching the plugin (which would panic
+    // with seq 43), and on_stop does not flush its half-updated state.
     assert_eq!(deliver(probe, instance, &[event(43, "c")]), (EVH_ERR_INTERNAL, 0));
+    unsafe { probe.on_stop.unwrap()(instance) };
+    let poisoned = "the instance panicked earlier (in on_events: boom at seq 41) and is never called again";
     assert_eq!(
         host.errors(),
-        ["probe: panicked in on_events: boom at seq 41", "probe: panicked in on_events: boom at seq 43"]
+        [
+            "probe: panicked in on_events: boom at seq 41".to_string(),
+            format!("probe: on_events not called: {poisoned}")
+        ]
     );
+    assert_eq!(host.logs(), [format!("probe: on_stop not called: {poisoned}")]);
+    // on_destroy still drops it, and gives back what it holds.
+    let dropped = PANICKY_DROPPED.load(Ordering::SeqCst);
     destroy(probe, instance);
+    assert_eq!(PANICKY_DROPPED.load(Ordering::SeqCst), dropped + 1);
 }
 
 #[test]
@@ -576,6 +594,23 @@ fn emit_errors_are_typed_and_reported() {
     for instance in [busy, busy_like, invalid, invalid_like, panics] {
         destroy(burst, instance);
     }
+}
+
+#[test]
+fn after_a_panic_in_on_run_the_producer_is_never_called_again() {
+    let host = Host::default();
+    let burst = plugin("burst");
+    let instance = create(&host, burst, r#"{"mode": "panic"}"#).unwrap();
+    assert_eq!(run(burst, instance), EVH_ERR_INTERNAL);
+    assert_eq!(run(burst, instance), EVH_ERR_INTERNAL);
+    unsafe { burst.on_stop.unwrap()(instance) };
+    destroy(burst, instance);
+    let poisoned = "the instance panicked earlier (in on_run: run exploded) and is never called again";
+    assert_eq!(
+        host.errors(),
+        ["burst: panicked in on_run: run exploded".to_string(), format!("burst: on_run not called: {poisoned}")]
+    );
+    assert_eq!(host.logs(), [format!("burst: on_stop not called: {poisoned}")]);
 }
 
 #[test]

@@ -9,17 +9,65 @@ import (
 	"runtime/cgo"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 )
 
 // The Go side of every hook. shim.c holds the C symbols the host calls; each forwards
 // here. Every function recovers panics: a Go panic must never unwind into the host.
+//
+// After a panic the instance is poisoned, as Envoy's SDK does it: the plugin's state may
+// be half-updated, so no later hook calls the plugin again. OnEvents and Run fail with
+// EVH_ERR_INTERNAL and a message naming the first panic; Stop logs it. on_destroy still
+// releases the instance (its handle, and the emitter's C memory); the garbage collector
+// takes the rest, as it would have.
 
 // instance is what the host's void *instance points at, through a cgo.Handle.
 type instance struct {
 	host     Host
 	consumer ConsumerInstance
 	producer ProducerInstance
+	// panicked is the first panic out of the plugin, as "<hook>: <value>". Atomic: a
+	// producer's on_stop runs beside its on_run.
+	panicked atomic.Pointer[string]
+}
+
+// lifecycle is the part of either kind of instance that on_stop and on_destroy call.
+func (inst *instance) lifecycle() Lifecycle {
+	if inst.consumer != nil {
+		return inst.consumer
+	}
+	return inst.producer
+}
+
+// notCalled says why the plugin is not called for hook, or "" when it may be.
+func (inst *instance) notCalled(hook string) string {
+	if first := inst.panicked.Load(); first != nil {
+		return fmt.Sprintf("%s not called: the instance panicked earlier (in %s) and is never called again", hook, *first)
+	}
+	return ""
+}
+
+// poison records a panic; only the first one is kept.
+func (inst *instance) poison(hook string, r any) {
+	first := fmt.Sprintf("%s: %v", hook, r)
+	inst.panicked.CompareAndSwap(nil, &first)
+}
+
+// recoverStatus is the package's recoverStatus that also poisons the instance.
+func (inst *instance) recoverStatus(hook string, status *C.evh_status) {
+	if r := recover(); r != nil {
+		inst.poison(hook, r)
+		failClosed(inst.host, hook, r, status)
+	}
+}
+
+// recoverLog is the package's recoverLog that also poisons the instance.
+func (inst *instance) recoverLog(hook string) {
+	if r := recover(); r != nil {
+		inst.poison(hook, r)
+		logPanic(inst.host, hook, r)
+	}
 }
 
 //export evhgoLibraryInit
@@ -95,7 +143,11 @@ func evhgoOnEvents(h C.uintptr_t, events unsafe.Pointer, n C.size_t, handled *C.
 	if inst == nil || inst.consumer == nil || events == nil {
 		return C.EVH_ERR_INVALID_ARGUMENT
 	}
-	defer recoverStatus(inst.host, "on_events", &status)
+	defer inst.recoverStatus("on_events", &status)
+	if why := inst.notCalled("on_events"); why != "" {
+		inst.host.SetError(why)
+		return C.EVH_ERR_INTERNAL
+	}
 	st, done := inst.consumer.OnEvents((**Event)(events), int(n))
 	if st != OK && handled != nil {
 		*handled = C.size_t(done)
@@ -109,7 +161,11 @@ func evhgoOnRun(h C.uintptr_t) (status C.evh_status) {
 	if inst == nil || inst.producer == nil {
 		return C.EVH_ERR_INVALID_ARGUMENT
 	}
-	defer recoverStatus(inst.host, "on_run", &status)
+	defer inst.recoverStatus("on_run", &status)
+	if why := inst.notCalled("on_run"); why != "" {
+		inst.host.SetError(why)
+		return C.EVH_ERR_INTERNAL
+	}
 	return C.evh_status(inst.producer.Run())
 }
 
@@ -119,12 +175,14 @@ func evhgoOnStop(h C.uintptr_t) {
 	if inst == nil {
 		return
 	}
-	defer recoverLog(inst.host, "on_stop")
-	if inst.consumer != nil {
-		inst.consumer.Stop()
-	} else {
-		inst.producer.Stop()
+	// The SDK's own part (Context.Done) happens either way: goroutines waiting on it end.
+	inst.lifecycle().RequestStop()
+	defer inst.recoverLog("on_stop")
+	if why := inst.notCalled("on_stop"); why != "" {
+		inst.host.Log(LogError, why)
+		return
 	}
+	inst.lifecycle().Stop()
 }
 
 //export evhgoOnDestroy
@@ -136,11 +194,7 @@ func evhgoOnDestroy(h C.uintptr_t) {
 	defer cgo.Handle(h).Delete()
 	defer inst.host.Close()
 	defer recoverLog(inst.host, "on_destroy")
-	if inst.consumer != nil {
-		inst.consumer.Destroy()
-	} else {
-		inst.producer.Destroy()
-	}
+	inst.lifecycle().Destroy()
 }
 
 // lookup turns the host's instance pointer back into the instance, or nil when it is not
@@ -162,18 +216,26 @@ func lookup(h C.uintptr_t) (inst *instance) {
 // EVH_ERR_INTERNAL, with the stack in the host's debug log.
 func recoverStatus(host Host, hook string, status *C.evh_status) {
 	if r := recover(); r != nil {
-		host.Log(LogDebug, fmt.Sprintf("panic in %s: %v\n%s", hook, r, debug.Stack()))
-		host.SetError(fmt.Sprintf("panic: %v", r))
-		*status = C.EVH_ERR_INTERNAL
+		failClosed(host, hook, r, status)
 	}
 }
 
 // recoverLog is recoverStatus for hooks that return nothing: the panic is logged.
 func recoverLog(host Host, hook string) {
 	if r := recover(); r != nil {
-		host.Log(LogError, fmt.Sprintf("panic in %s: %v", hook, r))
-		host.Log(LogDebug, string(debug.Stack()))
+		logPanic(host, hook, r)
 	}
+}
+
+func failClosed(host Host, hook string, r any, status *C.evh_status) {
+	host.Log(LogDebug, fmt.Sprintf("panic in %s: %v\n%s", hook, r, debug.Stack()))
+	host.SetError(fmt.Sprintf("panic: %v", r))
+	*status = C.EVH_ERR_INTERNAL
+}
+
+func logPanic(host Host, hook string, r any) {
+	host.Log(LogError, fmt.Sprintf("panic in %s: %v", hook, r))
+	host.Log(LogDebug, string(debug.Stack()))
 }
 
 // goString views an evh_str as a Go string without copying; copy it before keeping it.

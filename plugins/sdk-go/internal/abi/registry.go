@@ -24,21 +24,29 @@ type Plugin struct {
 	Create func(host Host, instanceName string, config []byte) (any, error)
 }
 
+// Lifecycle is what every instance has, whatever its kind.
+type Lifecycle interface {
+	// RequestStop is the SDK's part of on_stop (the Context sees the stop); it runs even
+	// when Stop, the plugin's part, is not called because the instance panicked before.
+	RequestStop()
+	Stop()
+	// Destroy releases what the SDK holds for the instance; it calls no plugin code.
+	Destroy()
+}
+
 // ConsumerInstance is what a consumer's Create returns.
 type ConsumerInstance interface {
+	Lifecycle
 	// OnEvents handles the n events at events (the host's array, valid during the call)
 	// and answers a status and, for EVH_RETRY and EVH_FAIL, how many leading events were
 	// handled.
 	OnEvents(events **Event, n int) (status int32, handled int)
-	Stop()
-	Destroy()
 }
 
 // ProducerInstance is what a producer's Create returns.
 type ProducerInstance interface {
+	Lifecycle
 	Run() int32
-	Stop()
-	Destroy()
 }
 
 var registry struct {
