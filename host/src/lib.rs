@@ -1,15 +1,15 @@
 //! evhost: a sidecar that hosts event producer and consumer plugins through one stable C
 //! ABI (`include/evhost.h`). The data path runs through one folder per stage:
-//! [`config`] → [`loader`] → [`bus`] → [`delivery`]; [`run`] holds the lifecycle.
+//! [`config`] → [`loader`] → [`log`] → [`delivery`]; [`run`] holds the lifecycle.
 
-pub mod bus;
 pub mod config;
 pub mod delivery;
 pub mod diagnostic;
 pub mod files;
 pub mod inspect;
-pub mod instances;
 pub mod loader;
+pub mod log;
 pub mod logging;
 pub mod run;
 pub mod signals;
+pub mod startup;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use evhost::bus::Bus;
+use evhost::log::Log;
 use evhost::run::RunError;
 use evhost::signals::{crash, ShutdownSignals};
-use evhost::{config, inspect, instances, loader};
+use evhost::{config, inspect, loader, startup};
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_SETUP: u8 = 2;
@@ -84,8 +84,8 @@ fn main() -> ExitCode {
         Command::Check { config: path } => {
             let checked = config::load(&path).and_then(|config| {
                 watch.set_limit(config.drain_timeout, Duration::ZERO);
-                let bus = Arc::new(Bus::new(&config.log));
-                let created = instances::create_all(&config, &bus, &|| watch.received().is_some())?;
+                let log = Arc::new(Log::new(&config.log));
+                let created = startup::create_all(&config, &log, &|| watch.received().is_some())?;
                 Ok(created.map(|created| (created.producers.len(), created.consumers.len())))
             });
             match checked {

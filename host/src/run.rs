@@ -8,12 +8,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::bus::Bus;
 use crate::config::Config;
-use crate::delivery::{self, Abort, Pool, Report};
+use crate::delivery::{self, Abort, Lanes, Report};
 use crate::diagnostic::Diagnostic;
-use crate::instances::{self, Instances};
+use crate::log::Log;
 use crate::signals::Watch;
+use crate::startup::{self, Instances};
 
 /// How a run ended badly.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +46,9 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
     // While instances are created, nothing else keeps time: a stop that a hook holds up ends
     // at the drain timeout. Once running, the drain below keeps its own deadline.
     watch.set_limit(config.drain_timeout, Duration::ZERO);
-    let bus = Arc::new(Bus::new(&config.log));
+    let log = Arc::new(Log::new(&config.log));
     let stopping = || watch.received().is_some();
-    let Some(Instances { consumers, producers }) = instances::create_all(&config, &bus, &stopping)? else {
+    let Some(Instances { consumers, producers }) = startup::create_all(&config, &log, &stopping)? else {
         let name = watch.received().unwrap_or("a signal");
         tracing::info!("{name} received while starting; stopped before running");
         return Ok(());
@@ -59,18 +59,18 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
 
     let (drained, drains) = mpsc::channel::<(usize, Report)>();
     let names = consumers.iter().map(|(entry, _)| entry.name.clone()).collect();
-    let pool = Pool::start(bus.clone(), abort.clone(), drained, names)
+    let lanes = Lanes::start(log.clone(), abort.clone(), drained, names)
         .map_err(|e| RunError::Runtime(format!("cannot start the delivery watchdog thread: {e}")))?;
     let threads = delivery::thread_count(consumers.len());
     let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
     let mut cursors = Vec::new();
     for (index, (entry, instance)) in consumers.iter().enumerate() {
-        let id = bus.add_consumer(entry.delivery.policy);
+        let id = log.add_consumer(entry.delivery.policy);
         cursors.push(id);
         shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
     }
     for share in shares {
-        pool.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
+        lanes.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
 
     let mut running = 0usize;
@@ -115,7 +115,7 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
 
     // Shutdown: stop producers, then drain consumers, all within the deadline.
     let deadline = Instant::now() + config.drain_timeout;
-    pool.hurry(config.drain_timeout);
+    lanes.hurry(config.drain_timeout);
     for (_, instance) in &producers {
         instance.stop();
     }
@@ -138,7 +138,7 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
             }
         }
     }
-    bus.close();
+    log.close();
 
     let mut drained = vec![false; consumers.len()];
     let mut waiting = consumers.len();
@@ -156,10 +156,10 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
     }
     if waiting > 0 {
         abort.abort();
-        bus.stop();
-        let calls = pool.calls();
+        log.stop();
+        let calls = lanes.calls();
         for index in (0..consumers.len()).filter(|i| !drained[*i]) {
-            let pending = bus.pending(cursors[index]);
+            let pending = log.pending(cursors[index]);
             let name = &consumers[index].0.name;
             failures.push(match calls.iter().find(|call| call.consumer == index) {
                 Some(call) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", call.hook, call.elapsed, config.drain_timeout),

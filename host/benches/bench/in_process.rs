@@ -1,5 +1,5 @@
 //! The two in-process baselines: the same C `sequence` producer and 4 C `count` consumers,
-//! loaded through the real loader, joined without the host's bus.
+//! loaded through the real loader, joined without the host's log.
 //!
 //! - `direct_calls`: the producer's emit calls the 4 consumers' `on_events` on the emitting
 //!   thread (`Baseline::Direct`): the same work with zero transport, the ceiling.
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use evhost::bus::{AppendError, ChunkBuilder};
 use evhost::config;
-use evhost::instances;
-use evhost::loader::{Baseline, Instance, Loader, OwnedEvent, Sink};
+use evhost::loader::{Baseline, EmitTarget, Instance, Loader, OwnedEvent};
+use evhost::log::{AppendError, ChunkBuilder};
+use evhost::startup;
 use evhost_abi as evh;
 use tokio::sync::broadcast::{self, error::RecvError, Sender};
 
@@ -44,10 +44,10 @@ fn setup(events: u64, baseline: impl FnOnce(&[Arc<Instance>]) -> Baseline) -> Re
     let consumers = config
         .consumers
         .iter()
-        .map(|entry| instances::create(&mut loader, entry, None))
+        .map(|entry| startup::create(&mut loader, entry, None))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|d| d.to_string())?;
-    let producer = instances::create(&mut loader, &config.producers[0], Some(Sink::Baseline(baseline(&consumers))))
+    let producer = startup::create(&mut loader, &config.producers[0], Some(EmitTarget::Baseline(baseline(&consumers))))
         .map_err(|d| d.to_string())?;
     Ok(Setup { consumers, producer, files, _dir: dir })
 }

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use evhost_abi as evh;
 
 use super::dead_letter::{DeadLetter, Letters};
-use super::lane::{Lane, Pool};
+use super::lane::{Lane, Lanes};
 use super::retry::Backoff;
-use crate::bus::{Batch, ConsumerId, Read};
 use crate::config::DeliveryConfig;
 use crate::loader::Instance;
+use crate::log::{Batch, ConsumerId, Read};
 
 /// A call longer than this is slow; `SLOW_CALLS` of them in a row move a consumer to a
 /// thread of its own.
@@ -96,9 +96,9 @@ impl Consumer {
     }
 
     /// Gives this consumer one batch's worth of work, if it has any.
-    pub(super) fn turn(&mut self, pool: &Pool, lane: &Lane) -> Turn {
+    pub(super) fn turn(&mut self, lanes: &Lanes, lane: &Lane) -> Turn {
         if self.from >= self.batch.len() {
-            match pool.bus.try_read(self.id, self.config.batch, &mut self.batch) {
+            match lanes.log.try_read(self.id, self.config.batch, &mut self.batch) {
                 Read::Events { dropped } => {
                     if dropped > 0 {
                         self.report.dropped += dropped;
@@ -112,25 +112,25 @@ impl Consumer {
             }
         }
         if let Some(at) = self.retry_at {
-            if Instant::now() < at && !pool.abort.is_aborted() {
+            if Instant::now() < at && !lanes.abort.is_aborted() {
                 return Turn::Idle(Some(at));
             }
             self.retry_at = None;
         }
         if self.unwritten.is_some() {
-            self.write_dead_letters(pool);
+            self.write_dead_letters(lanes);
         } else {
-            self.deliver(pool, lane);
+            self.deliver(lanes, lane);
         }
         if self.from >= self.batch.len() {
-            pool.bus.commit(self.id, &mut self.batch);
+            lanes.log.commit(self.id, &mut self.batch);
         }
         Turn::Worked { slow: self.slow_calls >= SLOW_CALLS }
     }
 
-    fn deliver(&mut self, pool: &Pool, lane: &Lane) {
+    fn deliver(&mut self, lanes: &Lanes, lane: &Lane) {
         let started = Instant::now();
-        let answer = lane.calling(pool, self, started, || self.instance.deliver(&self.batch, self.from));
+        let answer = lane.calling(lanes, self, started, || self.instance.deliver(&self.batch, self.from));
         self.slow_calls = if started.elapsed() > SLOW_CALL { self.slow_calls.saturating_add(1) } else { 0 };
         let offered = self.batch.len() - self.from;
         if answer.status != evh::EVH_OK && answer.handled > offered {
@@ -143,22 +143,22 @@ impl Consumer {
                 "plugin error: on_events reported more events handled than it was given; treating the whole batch as not handled"
             );
             let note = format!(" (on_events also reported handled = {} of {offered} events)", answer.handled);
-            self.failed(pool, answer.status, &note);
+            self.failed(lanes, answer.status, &note);
             return;
         }
         self.report.delivered += answer.handled as u64;
         self.from += answer.handled;
         if answer.status != evh::EVH_OK && self.from < self.batch.len() {
-            self.failed(pool, answer.status, "");
+            self.failed(lanes, answer.status, "");
         }
     }
 
     /// Handles RETRY and FAIL: schedules a retry, or dead-letters the rest of the batch.
-    fn failed(&mut self, pool: &Pool, status: evh::evh_status, note: &str) {
+    fn failed(&mut self, lanes: &Lanes, status: evh::evh_status, note: &str) {
         let message = self.instance.host.take_error().unwrap_or_default();
         let reason =
             format!("{}{}{message}{note}", evh::status_name(status), if message.is_empty() { "" } else { ": " });
-        let aborted = pool.abort.is_aborted();
+        let aborted = lanes.abort.is_aborted();
         if status == evh::EVH_RETRY && self.attempt < self.config.retry_attempts && !aborted {
             self.attempt += 1;
             self.report.retries += 1;
@@ -183,12 +183,12 @@ impl Consumer {
         };
         let letters = dead_letter.letters(self.batch.iter_from(self.from), &reason);
         self.unwritten = Some(Unwritten { letters, reason, tries: 0 });
-        self.write_dead_letters(pool);
+        self.write_dead_letters(lanes);
     }
 
     /// Writes the batch's dead letters; on failure tries again later, and after the last
     /// try counts and names each event that did not make it.
-    fn write_dead_letters(&mut self, pool: &Pool) {
+    fn write_dead_letters(&mut self, lanes: &Lanes) {
         let (Some(dead_letter), Some(unwritten)) = (&mut self.dead_letter, &mut self.unwritten) else { return };
         let result = dead_letter.write(&mut unwritten.letters);
         unwritten.tries += 1;
@@ -199,7 +199,7 @@ impl Consumer {
                 tracing::error!(consumer = %self.name, events = count, "batch failed: {}; sent to the dead-letter file", unwritten.reason);
                 self.report.dead_lettered += count as u64;
             }
-            Err(e) if unwritten.tries < DEAD_LETTER_TRIES && !pool.abort.is_aborted() => {
+            Err(e) if unwritten.tries < DEAD_LETTER_TRIES && !lanes.abort.is_aborted() => {
                 let delay = DEAD_LETTER_BACKOFF * (1 << (unwritten.tries - 1));
                 tracing::warn!(consumer = %self.name, events = count, "cannot write the dead-letter file {path}: {e}; trying again in {delay:?}");
                 self.retry_at = Some(Instant::now() + delay);

@@ -13,7 +13,7 @@ use evhost_cloudevents::json::to_json;
 use evhost_cloudevents::CloudEvent;
 use serde_json::json;
 
-use crate::bus::EventRef;
+use crate::log::EventRef;
 
 pub struct DeadLetter {
     consumer: String,
@@ -144,8 +144,8 @@ impl DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::DeadLetter;
-    use crate::bus::{Batch, Bus, ChunkBuilder, EventIn, Read};
     use crate::config::{LogConfig, Policy};
+    use crate::log::{Batch, ChunkBuilder, EventIn, Log, Read};
 
     /// A batch of events with ids `ids` (content type and data as given for the first).
     fn batch_of(ids: &[&str], events: &[(&str, &[u8])]) -> Batch {
@@ -165,11 +165,11 @@ mod tests {
                 data,
             });
         }
-        let bus = Bus::new(&LogConfig { capacity: 16, max_bytes: 1 << 20 });
-        let reader = bus.add_consumer(Policy::Block);
-        bus.append(builder, false).unwrap();
+        let log = Log::new(&LogConfig { capacity: 16, max_bytes: 1 << 20 });
+        let reader = log.add_consumer(Policy::Block);
+        log.append(builder, false).unwrap();
         let mut batch = Batch::default();
-        assert!(matches!(bus.try_read(reader, 16, &mut batch), Read::Events { .. }));
+        assert!(matches!(log.try_read(reader, 16, &mut batch), Read::Events { .. }));
         batch
     }
 

@@ -1,4 +1,4 @@
-//! Delivery threads ("lanes") and the pool that starts them. A lane keeps the consumers it
+//! Delivery threads ("lanes") and the lanes that starts them. A lane keeps the consumers it
 //! is not calling right now in a shared queue, and publishes the call it is in; so when one
 //! call never returns, the watchdog can hand the others to a new lane.
 //!
@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use super::consumer::{Consumer, Report, Turn};
 use super::watchdog::Watch;
 use super::Abort;
-use crate::bus::Bus;
+use crate::log::Log;
 
 pub(super) struct Lane {
     /// The lane's consumers, except the one taking its turn.
     waiting: Mutex<VecDeque<Consumer>>,
-    /// The hook call under way: when it started (a [`Pool::stamp`]; 0 when there is none),
+    /// The hook call under way: when it started (a [`Lanes::stamp`]; 0 when there is none),
     /// and whose it is.
     call_since: AtomicU64,
     call_consumer: AtomicUsize,
@@ -38,8 +38,8 @@ pub struct Call {
 }
 
 /// The delivery threads: each consumer's report goes to `done` as it drains a closed log.
-pub struct Pool {
-    pub(super) bus: Arc<Bus>,
+pub struct Lanes {
+    pub(super) log: Arc<Log>,
     pub(super) abort: Arc<Abort>,
     done: Sender<(usize, Report)>,
     pub(super) watch: Arc<Watch>,
@@ -61,24 +61,30 @@ impl Lane {
     /// Runs `call`, a hook of `consumer` that started at `started`, published for the
     /// watchdog. The store of `call_since` is SeqCst because the watchdog's wake-up relies
     /// on it (see [`Watch::call_started`]).
-    pub(super) fn calling<R>(&self, pool: &Pool, consumer: &Consumer, started: Instant, call: impl FnOnce() -> R) -> R {
+    pub(super) fn calling<R>(
+        &self,
+        lanes: &Lanes,
+        consumer: &Consumer,
+        started: Instant,
+        call: impl FnOnce() -> R,
+    ) -> R {
         self.call_consumer.store(consumer.index, Ordering::Relaxed);
-        self.call_since.store(pool.stamp(started), Ordering::SeqCst);
-        pool.watch.call_started();
+        self.call_since.store(lanes.stamp(started), Ordering::SeqCst);
+        lanes.watch.call_started();
         let result = call();
         self.call_since.store(0, Ordering::Release);
         result
     }
 
     /// The call under way, if any, as of `now`.
-    pub(super) fn call(&self, pool: &Pool, now: Instant) -> Option<Call> {
+    pub(super) fn call(&self, lanes: &Lanes, now: Instant) -> Option<Call> {
         let stamp = self.call_since.load(Ordering::SeqCst);
         let consumer = self.call_consumer.load(Ordering::Relaxed);
         (stamp != 0).then(|| Call {
             consumer,
             hook: "on_events",
             stamp,
-            elapsed: now.saturating_duration_since(pool.epoch + Duration::from_nanos(stamp - 1)),
+            elapsed: now.saturating_duration_since(lanes.epoch + Duration::from_nanos(stamp - 1)),
         })
     }
 
@@ -92,20 +98,20 @@ impl Lane {
     }
 }
 
-impl Pool {
-    /// A pool with its watchdog running, and no lanes yet; `names` are the consumers' names
+impl Lanes {
+    /// A lanes with its watchdog running, and no lanes yet; `names` are the consumers' names
     /// by their position in the config.
     pub fn start(
-        bus: Arc<Bus>,
+        log: Arc<Log>,
         abort: Arc<Abort>,
         done: Sender<(usize, Report)>,
         names: Vec<String>,
-    ) -> std::io::Result<Arc<Pool>> {
+    ) -> std::io::Result<Arc<Lanes>> {
         let watch = Arc::new(Watch::default());
         let epoch = Instant::now();
-        let pool = Arc::new(Pool { bus, abort, done, watch, names, epoch, started: AtomicUsize::new(0) });
-        Watch::spawn(&pool)?;
-        Ok(pool)
+        let lanes = Arc::new(Lanes { log, abort, done, watch, names, epoch, started: AtomicUsize::new(0) });
+        Watch::spawn(&lanes)?;
+        Ok(lanes)
     }
 
     /// `at` as a call stamp: nanoseconds since the epoch, plus one so that 0 means "none".
@@ -123,12 +129,12 @@ impl Pool {
             call_consumer: AtomicUsize::new(0),
             overran: AtomicU64::new(0),
         });
-        let (pool, on_thread) = (self.clone(), lane.clone());
+        let (lanes, on_thread) = (self.clone(), lane.clone());
         let (handover, handed) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new().name(name).spawn(move || {
             if let Ok(consumers) = handed.recv() {
                 on_thread.put_back(consumers);
-                pool.run(&on_thread);
+                lanes.run(&on_thread);
             }
         });
         match thread {
@@ -158,7 +164,7 @@ impl Pool {
     /// A lane's loop: turns round its consumers until none is left. A consumer is out of
     /// the queue only while it takes its turn.
     fn run(self: &Arc<Self>, lane: &Lane) {
-        let mut seen = self.bus.head();
+        let mut seen = self.log.head();
         // Turns in a row that found nothing to do, and the earliest retry among them.
         let mut idle = 0usize;
         let mut wake_at: Option<Instant> = None;
@@ -166,7 +172,7 @@ impl Pool {
         while let Some(mut consumer) = next {
             match consumer.turn(self, lane) {
                 Turn::Worked { slow } => {
-                    (idle, wake_at, seen) = (0, None, self.bus.head());
+                    (idle, wake_at, seen) = (0, None, self.log.head());
                     if slow && !lock(&lane.waiting).is_empty() {
                         tracing::info!(consumer = %consumer.name, "on_events was slow several times in a row; this consumer gets a delivery thread of its own so the others are not held up");
                         match self.spawn(vec![consumer]) {
@@ -204,8 +210,8 @@ impl Pool {
             // Every consumer had a turn with nothing to do since `seen`: wait for events.
             if idle >= waiting.len() {
                 drop(waiting);
-                self.bus.wait(seen, wake_at);
-                (idle, wake_at, seen) = (0, None, self.bus.head());
+                self.log.wait(seen, wake_at);
+                (idle, wake_at, seen) = (0, None, self.log.head());
                 waiting = lock(&lane.waiting);
             }
             next = waiting.pop_front();
@@ -213,7 +219,7 @@ impl Pool {
     }
 }
 
-impl Drop for Pool {
+impl Drop for Lanes {
     fn drop(&mut self) {
         self.watch.close();
     }

@@ -22,7 +22,7 @@ mod watchdog;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use consumer::{Consumer, Report};
-pub use lane::{Call, Pool};
+pub use lane::{Call, Lanes};
 
 /// Set when shutdown gives up at its deadline: pending retries are not waited for.
 #[derive(Default)]

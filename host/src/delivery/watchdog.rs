@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use super::lane::{Call, Lane, Pool};
+use super::lane::{Call, Lane, Lanes};
 
 /// How long a hook call may run before its neighbours move away. Well above any pause a
 /// healthy call sees (preemption and page faults are milliseconds, even on a loaded
@@ -45,16 +45,16 @@ impl Default for Watch {
 #[derive(Default)]
 struct State {
     lanes: Vec<Weak<Lane>>,
-    /// The pool is gone: the watchdog ends.
+    /// The lanes is gone: the watchdog ends.
     closed: bool,
 }
 
 impl Watch {
-    /// Starts the watchdog of `pool`. It holds the pool weakly, so that the pool's end (when
+    /// Starts the watchdog of `lanes`. It holds the lanes weakly, so that the lanes's end (when
     /// the last lane ends) ends it too.
-    pub fn spawn(pool: &Arc<Pool>) -> std::io::Result<()> {
-        let (watch, pool) = (pool.watch.clone(), Arc::downgrade(pool));
-        std::thread::Builder::new().name("watchdog".into()).spawn(move || watch.run(&pool))?;
+    pub fn spawn(lanes: &Arc<Lanes>) -> std::io::Result<()> {
+        let (watch, lanes) = (lanes.watch.clone(), Arc::downgrade(lanes));
+        std::thread::Builder::new().name("watchdog".into()).spawn(move || watch.run(&lanes))?;
         Ok(())
     }
 
@@ -102,16 +102,16 @@ impl Watch {
         self.wake.notify_one();
     }
 
-    fn run(&self, pool: &Weak<Pool>) {
+    fn run(&self, lanes: &Weak<Lanes>) {
         loop {
             self.sleeping.store(true, Ordering::SeqCst);
-            let Some(pool) = pool.upgrade() else { return };
+            let Some(lanes) = lanes.upgrade() else { return };
             let now = Instant::now();
             let overrun = Duration::from_nanos(self.overrun.load(Ordering::SeqCst));
             let mut next: Option<Instant> = None;
             let mut overran = Vec::new();
             self.each_lane(|lane| {
-                let Some(call) = lane.call(&pool, now) else { return };
+                let Some(call) = lane.call(&lanes, now) else { return };
                 if lane.overran.load(Ordering::Relaxed) == call.stamp {
                     return;
                 }
@@ -128,11 +128,11 @@ impl Watch {
             }
             let moved = !overran.is_empty();
             for (lane, call) in overran {
-                move_neighbours(&pool, &lane, call);
+                move_neighbours(&lanes, &lane, call);
             }
-            // Let go of the pool before taking the lock: if this is the last reference, its
+            // Let go of the lanes before taking the lock: if this is the last reference, its
             // drop takes the lock to close the watch.
-            drop(pool);
+            drop(lanes);
             let mut state = self.lock();
             if state.closed {
                 return;
@@ -154,8 +154,8 @@ impl Watch {
 }
 
 /// Gives the consumers waiting on `lane`, whose `call` overran, a lane of their own.
-fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, call: Call) {
-    let name = &pool.names[call.consumer];
+fn move_neighbours(lanes: &Arc<Lanes>, lane: &Lane, call: Call) {
+    let name = &lanes.names[call.consumer];
     let elapsed = call.elapsed;
     let neighbours = lane.take_waiting();
     if neighbours.is_empty() {
@@ -165,7 +165,7 @@ fn move_neighbours(pool: &Arc<Pool>, lane: &Lane, call: Call) {
     let moved: Vec<&str> = neighbours.iter().map(|c| c.name.as_str()).collect();
     let moved = moved.join(", ");
     tracing::warn!(consumer = %name, hook = call.hook, "consumer has been in {} for {elapsed:.1?}; moving the consumers that share its delivery thread ({moved}) to a new one so they keep receiving events", call.hook);
-    if let Err((e, back)) = pool.spawn(neighbours) {
+    if let Err((e, back)) = lanes.spawn(neighbours) {
         tracing::error!("cannot start a delivery thread ({e}); {moved} wait for {name} to return");
         lane.put_back(back);
     }

@@ -15,9 +15,9 @@ use evhost_abi::{self as evh, evh_attr, evh_bytes, evh_event, evh_status, evh_st
 
 use super::host_api::{check_and_append, InstanceHost};
 use super::instance::{Delivered, Instance};
-use crate::bus::{set_strings, AppendError, ChunkBuilder, EventRef};
+use crate::log::{set_strings, AppendError, ChunkBuilder, EventRef};
 
-/// Where a baseline sends a producer's events (`Sink::Baseline`).
+/// Where a baseline sends a producer's events (`EmitTarget::Baseline`).
 pub enum Baseline {
     /// Straight to these consumers' `on_events`, unchecked and uncopied.
     Direct(Vec<Arc<Instance>>),
@@ -29,7 +29,7 @@ pub enum Baseline {
 }
 
 impl Baseline {
-    /// `emit` for a producer whose sink is this baseline.
+    /// `emit` for a producer whose target is this baseline.
     ///
     /// # Safety
     /// The ABI's emit contract: `events` holds `n` events, valid for this call.

@@ -16,22 +16,22 @@ use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, 
 #[cfg(feature = "bench")]
 use super::bench::Baseline;
 use super::{copy_text, ingest};
-use crate::bus::{AppendError, Bus, ChunkBuilder};
+use crate::log::{AppendError, ChunkBuilder, Log};
 use crate::logging::escape;
 
 /// Where a producer instance's events go.
-pub enum Sink {
+pub enum EmitTarget {
     /// The log: what `emit` takes is checked and copied (`ingest`), then appended.
-    Log { log: Arc<Bus>, max_event_bytes: usize },
+    Log { log: Arc<Log>, max_event_bytes: usize },
     /// One of the benchmark's in-process baselines instead of the log (`make bench`).
     #[cfg(feature = "bench")]
     Baseline(Baseline),
 }
 
-impl Sink {
-    /// The normal sink: the log.
-    pub fn bus(log: Arc<Bus>, max_event_bytes: usize) -> Sink {
-        Sink::Log { log, max_event_bytes }
+impl EmitTarget {
+    /// The normal target: the log.
+    pub fn log(log: Arc<Log>, max_event_bytes: usize) -> EmitTarget {
+        EmitTarget::Log { log, max_event_bytes }
     }
 }
 
@@ -43,21 +43,21 @@ pub struct InstanceHost {
     dead: AtomicBool,
     error: Mutex<Option<String>>,
     /// Taken out when the instance dies, unless an emit is using it at that moment.
-    sink: RwLock<Option<Sink>>,
+    target: RwLock<Option<EmitTarget>>,
 }
 
 impl InstanceHost {
     /// The record lives until the process ends, deliberately: a plugin thread may call the
     /// handle at any time, even after `on_destroy`, and a freed record would make that call
-    /// a use-after-free. It is a few dozen bytes per instance; what it points to (the sink)
+    /// a use-after-free. It is a few dozen bytes per instance; what it points to (the target)
     /// is released when the instance dies.
-    pub fn new(name: &str, sink: Option<Sink>) -> &'static Self {
+    pub fn new(name: &str, target: Option<EmitTarget>) -> &'static Self {
         Box::leak(Box::new(InstanceHost {
             name: name.to_string(),
             stop: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             error: Mutex::new(None),
-            sink: RwLock::new(sink),
+            target: RwLock::new(target),
         }))
     }
 
@@ -71,9 +71,9 @@ impl InstanceHost {
         self.stop.store(true, Ordering::Release);
         self.dead.store(true, Ordering::Release);
         // Never wait here: an emit blocked on a full log would hold this up. If one is in
-        // flight, the sink simply stays; every later call sees `dead` first.
-        if let Ok(mut sink) = self.sink.try_write() {
-            sink.take();
+        // flight, the target simply stays; every later call sees `dead` first.
+        if let Ok(mut target) = self.target.try_write() {
+            target.take();
         }
     }
 
@@ -126,17 +126,17 @@ unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usiz
         if host.is_dead() {
             return evh::EVH_STOPPED;
         }
-        let sink = host.sink.read().unwrap_or_else(|e| e.into_inner());
-        match &*sink {
+        let target = host.target.read().unwrap_or_else(|e| e.into_inner());
+        match &*target {
             // SAFETY: the ABI's emit contract: n events, valid for this call.
-            Some(Sink::Log { log, max_event_bytes }) => unsafe {
+            Some(EmitTarget::Log { log, max_event_bytes }) => unsafe {
                 check_and_append(host, events, n, flags, *max_event_bytes, |batch, block| {
                     log.append(batch, block).map(drop)
                 })
             },
             // SAFETY: as above.
             #[cfg(feature = "bench")]
-            Some(Sink::Baseline(baseline)) => unsafe { baseline.emit(host, events, n, flags) },
+            Some(EmitTarget::Baseline(baseline)) => unsafe { baseline.emit(host, events, n, flags) },
             // Taken by retire between the check above and the read lock.
             None if host.is_dead() => evh::EVH_STOPPED,
             None => {

@@ -12,7 +12,7 @@
 use evhost_abi::{self as evh, evh_event, evh_status, evh_str};
 use evhost_cloudevents::attributes::{is_extension_name, is_rfc3339, SPECVERSION};
 
-use crate::bus::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
+use crate::log::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
 
 /// Why a batch was refused: a status for the plugin and a message for the log.
 pub struct Refused(pub evh_status, pub String);

@@ -12,7 +12,7 @@ use evh::evh_attr;
 use proptest::prelude::*;
 
 use super::*;
-use crate::bus::Chunk;
+use crate::log::Chunk;
 
 /// One string or data view as a producer passes it: bytes, or NULL with a length.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 //! the message for each kind of bad event. (End-to-end tests cover the path through `emit`.)
 
 use super::*;
-use crate::bus::Chunk;
+use crate::log::Chunk;
 use evh::evh_attr;
 
 fn view(bytes: &[u8]) -> evh_str {

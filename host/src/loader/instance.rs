@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
 
-use crate::bus::Batch;
+use crate::log::Batch;
 
 use super::host_api::{InstanceHost, HOST_API};
 use super::library::Plugin;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "bench")]
 pub use bench::{Baseline, OwnedEvent};
-pub use host_api::{InstanceHost, Sink};
+pub use host_api::{EmitTarget, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
 pub use library::{Kind, Library, Plugin};

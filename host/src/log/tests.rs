@@ -21,53 +21,53 @@ fn batch_of(ids: std::ops::Range<u64>) -> ChunkBuilder {
     builder
 }
 
-fn bus(capacity: usize) -> Arc<Bus> {
-    Arc::new(Bus::new(&LogConfig { capacity, max_bytes: 1 << 20 }))
+fn with_capacity(capacity: usize) -> Arc<Log> {
+    Arc::new(Log::new(&LogConfig { capacity, max_bytes: 1 << 20 }))
 }
 
 /// Reads, waiting as a delivery thread does.
-fn read(bus: &Bus, id: ConsumerId, max: usize, batch: &mut Batch) -> Read {
+fn read(log: &Log, id: ConsumerId, max: usize, batch: &mut Batch) -> Read {
     loop {
-        let seen = bus.head();
-        match bus.try_read(id, max, batch) {
-            Read::Empty => bus.wait(seen, None),
+        let seen = log.head();
+        match log.try_read(id, max, batch) {
+            Read::Empty => log.wait(seen, None),
             other => return other,
         }
     }
 }
 
 /// Reads everything until End and returns the ids in order.
-fn drain(bus: &Bus, id: ConsumerId, max: usize) -> Vec<u64> {
+fn drain(log: &Log, id: ConsumerId, max: usize) -> Vec<u64> {
     let mut seen = Vec::new();
     let mut batch = Batch::default();
-    while let Read::Events { .. } = read(bus, id, max, &mut batch) {
+    while let Read::Events { .. } = read(log, id, max, &mut batch) {
         assert!(batch.len() <= max);
         for (i, event) in batch.iter_from(0).enumerate() {
             assert_eq!(event.seq(), batch.first_seq() + i as u64);
             assert_eq!(event.data(), b"xy");
             seen.push(event.id().parse().unwrap());
         }
-        bus.commit(id, &mut batch);
+        log.commit(id, &mut batch);
     }
     seen
 }
 
 #[test]
 fn every_consumer_sees_every_event_in_order() {
-    let bus = bus(64);
-    let consumers: Vec<_> = (0..3).map(|_| bus.add_consumer(Policy::Block)).collect();
+    let log = with_capacity(64);
+    let consumers: Vec<_> = (0..3).map(|_| log.add_consumer(Policy::Block)).collect();
     let readers: Vec<_> = consumers
         .into_iter()
         .enumerate()
         .map(|(i, id)| {
-            let bus = bus.clone();
-            thread::spawn(move || drain(&bus, id, 7 + i * 50))
+            let log = log.clone();
+            thread::spawn(move || drain(&log, id, 7 + i * 50))
         })
         .collect();
     for start in (0..10_000).step_by(10) {
-        bus.append(batch_of(start..start + 10), true).unwrap();
+        log.append(batch_of(start..start + 10), true).unwrap();
     }
-    bus.close();
+    log.close();
     for reader in readers {
         assert_eq!(reader.join().unwrap(), (0..10_000).collect::<Vec<_>>());
     }
@@ -75,38 +75,38 @@ fn every_consumer_sees_every_event_in_order() {
 
 #[test]
 fn a_full_log_blocks_or_answers_full() {
-    let bus = bus(4);
-    let slow = bus.add_consumer(Policy::Block);
-    bus.append(batch_of(0..4), false).unwrap();
-    assert_eq!(bus.append(batch_of(4..5), false), Err(AppendError::Full));
+    let log = with_capacity(4);
+    let slow = log.add_consumer(Policy::Block);
+    log.append(batch_of(0..4), false).unwrap();
+    assert_eq!(log.append(batch_of(4..5), false), Err(AppendError::Full));
     let producer = {
-        let bus = bus.clone();
-        thread::spawn(move || bus.append(batch_of(4..6), true))
+        let log = log.clone();
+        thread::spawn(move || log.append(batch_of(4..6), true))
     };
     thread::sleep(Duration::from_millis(50));
     assert!(!producer.is_finished(), "append must wait while the log is full");
     // Room is made a whole emitted batch at a time, so the consumer passes all four.
     let mut batch = Batch::default();
     for _ in 0..2 {
-        assert!(matches!(read(&bus, slow, 2, &mut batch), Read::Events { dropped: 0 }));
-        bus.commit(slow, &mut batch);
+        assert!(matches!(read(&log, slow, 2, &mut batch), Read::Events { dropped: 0 }));
+        log.commit(slow, &mut batch);
     }
     assert_eq!(producer.join().unwrap(), Ok(5..7));
 }
 
 #[test]
 fn drop_oldest_skips_for_that_consumer_alone() {
-    let bus = bus(10);
-    let lagging = bus.add_consumer(Policy::DropOldest);
-    let keeping = bus.add_consumer(Policy::Block);
+    let log = with_capacity(10);
+    let lagging = log.add_consumer(Policy::DropOldest);
+    let keeping = log.add_consumer(Policy::Block);
     for start in (0..30).step_by(5) {
-        bus.append(batch_of(start..start + 5), false).unwrap();
+        log.append(batch_of(start..start + 5), false).unwrap();
         let mut batch = Batch::default();
-        read(&bus, keeping, 100, &mut batch);
-        bus.commit(keeping, &mut batch);
+        read(&log, keeping, 100, &mut batch);
+        log.commit(keeping, &mut batch);
     }
     let mut batch = Batch::default();
-    let Read::Events { dropped } = read(&bus, lagging, 100, &mut batch) else { panic!("events expected") };
+    let Read::Events { dropped } = read(&log, lagging, 100, &mut batch) else { panic!("events expected") };
     assert_eq!(dropped, 20);
     assert_eq!(batch.first_seq(), 21);
     assert_eq!(batch.len(), 10);
@@ -114,16 +114,16 @@ fn drop_oldest_skips_for_that_consumer_alone() {
 
 #[test]
 fn oversized_batches_are_refused_and_stop_ends_waits() {
-    let bus = bus(4);
-    assert!(matches!(bus.append(batch_of(0..5), true), Err(AppendError::TooLarge { events: 5, .. })));
-    let _consumer = bus.add_consumer(Policy::Block);
-    bus.append(batch_of(0..4), true).unwrap();
+    let log = with_capacity(4);
+    assert!(matches!(log.append(batch_of(0..5), true), Err(AppendError::TooLarge { events: 5, .. })));
+    let _consumer = log.add_consumer(Policy::Block);
+    log.append(batch_of(0..4), true).unwrap();
     let producer = {
-        let bus = bus.clone();
-        thread::spawn(move || bus.append(batch_of(4..5), true))
+        let log = log.clone();
+        thread::spawn(move || log.append(batch_of(4..5), true))
     };
     thread::sleep(Duration::from_millis(20));
-    bus.stop();
+    log.stop();
     assert_eq!(producer.join().unwrap(), Err(AppendError::Stopped));
 }
 
@@ -154,12 +154,12 @@ fn a_chunk_keeps_every_attribute_through_templates_extensions_and_arena_growth()
     let (key, value) = (builder.put(b"x"), builder.put(b"y"));
     builder.push_extension(key, value);
 
-    let bus = bus(16);
-    let (first, second) = (bus.add_consumer(Policy::Block), bus.add_consumer(Policy::Block));
-    assert_eq!(bus.append(builder, false), Ok(1..4));
+    let log = with_capacity(16);
+    let (first, second) = (log.add_consumer(Policy::Block), log.add_consumer(Policy::Block));
+    assert_eq!(log.append(builder, false), Ok(1..4));
     let (mut a, mut b) = (Batch::default(), Batch::default());
-    read(&bus, first, 10, &mut a);
-    read(&bus, second, 10, &mut b);
+    read(&log, first, 10, &mut a);
+    read(&log, second, 10, &mut b);
     assert_eq!(a.events(), b.events(), "both consumers get the same stored events");
 
     let events: Vec<_> = a.iter_from(0).collect();

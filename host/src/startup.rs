@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::bus::Bus;
 use crate::config::{suggest, Config, InstanceConfig, Role};
 use crate::diagnostic::Diagnostic;
-use crate::loader::{Instance, InstanceHost, Kind, Loader, Plugin, Sink};
+use crate::loader::{EmitTarget, Instance, InstanceHost, Kind, Loader, Plugin};
+use crate::log::Log;
 
 /// The instances of a config: consumers first, then producers, as they start.
 pub struct Instances {
@@ -20,7 +20,7 @@ pub struct Instances {
 /// already created are destroyed (by drop) before it returns: nothing is left half-started.
 pub fn create_all(
     config: &Config,
-    bus: &Arc<Bus>,
+    log: &Arc<Log>,
     stopping: &dyn Fn() -> bool,
 ) -> Result<Option<Instances>, Diagnostic> {
     let mut loader = Loader::default();
@@ -36,7 +36,7 @@ pub fn create_all(
         if stopping() {
             return Ok(None);
         }
-        let instance = create(&mut loader, entry, Some(Sink::bus(bus.clone(), config.max_event_bytes)))?;
+        let instance = create(&mut loader, entry, Some(EmitTarget::log(log.clone(), config.max_event_bytes)))?;
         instances.producers.push((entry.clone(), instance));
     }
     if stopping() {
@@ -48,8 +48,12 @@ pub fn create_all(
     Ok(Some(instances))
 }
 
-/// Creates one instance; `sink` is where a producer's events go (None for consumers).
-pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -> Result<Arc<Instance>, Diagnostic> {
+/// Creates one instance; `target` is where a producer's events go (None for consumers).
+pub fn create(
+    loader: &mut Loader,
+    entry: &InstanceConfig,
+    target: Option<EmitTarget>,
+) -> Result<Arc<Instance>, Diagnostic> {
     let library = loader
         .load(&entry.library)
         .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;
@@ -75,7 +79,7 @@ pub fn create(loader: &mut Loader, entry: &InstanceConfig, sink: Option<Sink>) -
             }
         }));
     }
-    let host = InstanceHost::new(&entry.name, sink);
+    let host = InstanceHost::new(&entry.name, target);
     let instance = Instance::create(plugin.clone(), host, &entry.config_json, &entry.config_dir.to_string_lossy())
         .map_err(|e| {
             Diagnostic::new(format!(

@@ -47,7 +47,7 @@ pub enum AppendError {
 /// a busy producer, short enough to cost nothing when the host goes idle.
 const SPIN: Duration = Duration::from_micros(50);
 
-pub struct Bus {
+pub struct Log {
     state: Mutex<State>,
     /// `State::head`, published for spinning readers.
     head: AtomicU64,
@@ -163,9 +163,9 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
     }
 }
 
-impl Bus {
+impl Log {
     pub fn new(config: &LogConfig) -> Self {
-        Bus {
+        Log {
             state: Mutex::new(State {
                 chunks: VecDeque::new(),
                 head: 1,
