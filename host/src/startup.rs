@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::config::{suggest, Config, InstanceConfig, Role};
+use crate::config::{suggest, Config, InstanceConfig, Kind};
 use crate::diagnostic::Diagnostic;
-use crate::loader::{EmitTarget, Instance, InstanceHost, Kind, Loader, Plugin};
+use crate::loader::{EmitTarget, Instance, InstanceHost, Loader, Plugin};
 use crate::log::Log;
 
 /// The instances of a config: consumers first, then producers, as they start.
@@ -58,25 +58,18 @@ pub fn create(
         .load(&entry.library)
         .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;
     let plugin = select(&library.plugins, entry)?;
-    if plugin.kind != kind_of(entry.role) {
+    if plugin.kind != entry.kind {
         return Err(Diagnostic::new(format!(
             "plugin \"{}\" is a {}, but \"{}\" is listed as a [[{}]]",
             plugin.name,
             plugin.kind,
             entry.name,
-            entry.role.as_str()
+            entry.kind.as_str()
         ))
         .at(Some(entry.plugin_at.clone().unwrap_or_else(|| entry.library_at.clone())))
         .help(match plugin.kind {
-            Kind::Producer => {
-                "move this entry to a [[producer]] table, or name one of the library's consumers".to_string()
-            }
-            Kind::Consumer => {
-                "move this entry to a [[consumer]] table, or name one of the library's producers".to_string()
-            }
-            Kind::Unknown(_) => {
-                "the plugin declares a kind this host does not know; rebuild it against include/evhost.h".to_string()
-            }
+            Kind::Producer => "move this entry to a [[producer]] table, or name one of the library's consumers",
+            Kind::Consumer => "move this entry to a [[consumer]] table, or name one of the library's producers",
         }));
     }
     let host = InstanceHost::new(&entry.name, target);
@@ -84,7 +77,7 @@ pub fn create(
         .map_err(|e| {
             Diagnostic::new(format!(
                 "{} \"{}\" (plugin \"{}\") failed to start: {e}",
-                entry.role.as_str(),
+                entry.kind.as_str(),
                 entry.name,
                 plugin.name
             ))
@@ -110,9 +103,9 @@ fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a 
             .at(Some(entry.library_at.clone()))
             .help("rebuild it with at least one plugin registered")),
         None => {
-            let fitting: Vec<&Arc<Plugin>> = plugins.iter().filter(|p| p.kind == kind_of(entry.role)).collect();
+            let fitting: Vec<&Arc<Plugin>> = plugins.iter().filter(|p| p.kind == entry.kind).collect();
             let help = match fitting.as_slice() {
-                [only] => format!("add `plugin = \"{}\"`, its only {}", only.name, entry.role.as_str()),
+                [only] => format!("add `plugin = \"{}\"`, its only {}", only.name, entry.kind.as_str()),
                 _ => format!("add `plugin = \"...\"` naming one of {}", names()),
             };
             Err(Diagnostic::new(format!(
@@ -123,12 +116,5 @@ fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a 
             .at(Some(entry.name_at.clone()))
             .help(help))
         }
-    }
-}
-
-fn kind_of(role: Role) -> Kind {
-    match role {
-        Role::Producer => Kind::Producer,
-        Role::Consumer => Kind::Consumer,
     }
 }

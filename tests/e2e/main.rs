@@ -16,6 +16,7 @@ mod lifecycle;
 mod lost;
 mod objects;
 mod objects_limits;
+mod plugin_kind;
 mod plugin_text;
 mod schedule;
 mod signals;

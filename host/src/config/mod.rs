@@ -17,19 +17,26 @@ use toml::Spanned;
 use crate::diagnostic::{Diagnostic, Location, SourceFile};
 use model::{RawConfig, RawInstance};
 
-/// Producer or consumer, as the config table that declared it.
+/// Producer or consumer: the config table an instance is listed in, and what a plugin
+/// declares itself to be (`EVH_KIND_*`); an instance runs only where the two agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub enum Kind {
     Producer,
     Consumer,
 }
 
-impl Role {
+impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Producer => "producer",
-            Role::Consumer => "consumer",
+            Kind::Producer => "producer",
+            Kind::Consumer => "consumer",
         }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -54,7 +61,7 @@ pub struct LogConfig {
 /// One `[[producer]]` or `[[consumer]]` entry.
 #[derive(Debug, Clone)]
 pub struct InstanceConfig {
-    pub role: Role,
+    pub kind: Kind,
     pub name: String,
     /// Resolved against the config file's folder.
     pub library: PathBuf,
@@ -268,10 +275,10 @@ impl Validator {
         }
 
         let mut seen: HashMap<String, Location> = HashMap::new();
-        let mut instances = |list: Vec<RawInstance>, role: Role| -> Result<Vec<InstanceConfig>, Diagnostic> {
+        let mut instances = |list: Vec<RawInstance>, kind: Kind| -> Result<Vec<InstanceConfig>, Diagnostic> {
             let mut out = Vec::with_capacity(list.len());
             for raw in list {
-                let instance = self.instance(raw, role)?;
+                let instance = self.instance(raw, kind)?;
                 if let Some(other) = seen.get(&instance.name) {
                     let (first, second) = if other.span.start < instance.name_at.span.start {
                         (other.clone(), instance.name_at)
@@ -288,8 +295,8 @@ impl Validator {
             }
             Ok(out)
         };
-        let producers = instances(raw.producer, Role::Producer)?;
-        let consumers = instances(raw.consumer, Role::Consumer)?;
+        let producers = instances(raw.producer, Kind::Producer)?;
+        let consumers = instances(raw.consumer, Kind::Consumer)?;
         if producers.is_empty() && consumers.is_empty() {
             return Err(Diagnostic::new(format!("{} declares no plugins", self.file.path.display()))
                 .help("add a [[producer]] and a [[consumer]] table, each with `name` and `library`"));
@@ -297,7 +304,7 @@ impl Validator {
         Ok(Config { drain_timeout, max_event_bytes, log: LogConfig { capacity, max_bytes }, producers, consumers })
     }
 
-    fn instance(&self, raw: RawInstance, role: Role) -> Result<InstanceConfig, Diagnostic> {
+    fn instance(&self, raw: RawInstance, kind: Kind) -> Result<InstanceConfig, Diagnostic> {
         let name = raw.name.get_ref();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(self.error(
@@ -323,9 +330,9 @@ impl Validator {
             })?,
             None => "{}".to_string(),
         };
-        let delivery = match role {
-            Role::Consumer => self.delivery(&raw)?,
-            Role::Producer => {
+        let delivery = match kind {
+            Kind::Consumer => self.delivery(&raw)?,
+            Kind::Producer => {
                 let consumer_only = [
                     raw.policy.as_ref().map(|v| ("policy", v.span())),
                     raw.batch.as_ref().map(|v| ("batch", v.span())),
@@ -341,7 +348,7 @@ impl Validator {
             }
         };
         Ok(InstanceConfig {
-            role,
+            kind,
             name: name.clone(),
             library: self.base.join(raw.library.get_ref()),
             plugin: raw.plugin.as_ref().map(|p| p.get_ref().clone()),

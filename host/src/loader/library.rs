@@ -12,6 +12,7 @@ use evhost_abi::{self as evh, evh_create_args, evh_library, evh_library_init_fn,
 use super::host_api::HOST_API;
 use super::whereabouts::{enter, Site};
 use super::{copy_text, LoadError};
+use crate::config::Kind;
 
 /// The hooks of one plugin, copied out of its `evh_plugin` table.
 #[derive(Clone, Copy)]
@@ -26,23 +27,6 @@ pub(super) struct Hooks {
 }
 
 /// Producer or consumer, as the plugin declares itself. Unknown values are kept as numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Producer,
-    Consumer,
-    Unknown(u32),
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Kind::Producer => f.write_str("producer"),
-            Kind::Consumer => f.write_str("consumer"),
-            Kind::Unknown(n) => write!(f, "unknown kind {n}"),
-        }
-    }
-}
-
 /// One plugin of a library.
 pub struct Plugin {
     pub name: String,
@@ -204,7 +188,13 @@ impl Library {
             let kind = match plugin.kind {
                 evh::EVH_KIND_PRODUCER => Kind::Producer,
                 evh::EVH_KIND_CONSUMER => Kind::Consumer,
-                other => Kind::Unknown(other),
+                other => {
+                    return Err(malformed(format!(
+                        "plugin {i} declares kind {other}, which is neither EVH_KIND_PRODUCER ({}) nor EVH_KIND_CONSUMER ({})",
+                        evh::EVH_KIND_PRODUCER,
+                        evh::EVH_KIND_CONSUMER
+                    )))
+                }
             };
             // SAFETY: the plugin's views are valid while the library is loaded.
             let name = unsafe { copy_text(plugin.name) };

@@ -19,7 +19,7 @@ pub use bench::{Baseline, OwnedEvent};
 pub use host_api::{EmitTarget, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
-pub use library::{Kind, Library, Plugin};
+pub use library::{Library, Plugin};
 pub use whereabouts::{busy, crash_note, Busy};
 
 use crate::files::{self, FileError};
