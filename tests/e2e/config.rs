@@ -38,16 +38,29 @@ impl Config {
         self
     }
 
+    /// The `sequence` producer of `library` as "seq", with `sequence` as its config.
+    pub fn sequence(library: &str, sequence: Value) -> Self {
+        Config::new().producer("seq", library).plugin("sequence").config(sequence)
+    }
+
     /// The suite's most common start: the C `sequence` as "seq" with `sequence` as its
     /// config, into the C `digest` as "digest", writing digest.json.
     pub fn sequence_into_digest(sequence: Value) -> Self {
-        Config::new()
-            .producer("seq", C)
-            .plugin("sequence")
-            .config(sequence)
-            .consumer("digest", C)
-            .plugin("digest")
-            .config(json!({ "path": "digest.json" }))
+        Config::sequence(C, sequence).digest()
+    }
+
+    /// The C `digest` as "digest", writing digest.json: the consumer that checks everything
+    /// arrived, in order.
+    pub fn digest(self) -> Self {
+        self.consumer("digest", C).plugin("digest").config(json!({ "path": "digest.json" }))
+    }
+
+    /// One consumer per `(name, library)`, each running `plugin` and writing
+    /// `<folder><name>.json`: the same example in several languages side by side.
+    pub fn consumers(self, consumers: &[(&str, &str)], plugin: &str, folder: &str) -> Self {
+        consumers.iter().fold(self, |config, (name, library)| {
+            config.consumer(name, library).plugin(plugin).config(json!({ "path": format!("{folder}{name}.json") }))
+        })
     }
 
     /// A `[[producer]]` entry named `name`, from `library`.

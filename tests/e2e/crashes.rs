@@ -6,9 +6,11 @@
 use std::os::unix::process::ExitStatusExt;
 
 use nix::sys::signal::Signal;
+use serde_json::json;
 
+use crate::config::Config;
 use crate::fixture::{c_plugin, EVENTS_OK};
-use crate::support::{Env, Output};
+use crate::support::{Env, Output, C, GO};
 
 /// A consumer that segfaults in `on_create`.
 const SEGV_IN_CREATE: &str = "static evh_status create(const evh_create_args *a, void **o) { (void)a; *o = NULL; volatile int *p = NULL; *p = 1; return EVH_OK; }\n";
@@ -39,7 +41,7 @@ fn segv_in_create(env: &Env) {
 fn segfault_in_on_create_during_check() {
     let env = Env::new();
     segv_in_create(&env);
-    env.config("[[consumer]]\nname = \"boom\"\nlibrary = \"libcrash.so\"\n");
+    env.write_config(&Config::new().consumer("boom", "libcrash.so"));
     let out = env.evhost(&["check", "-c", "evhost.toml"]);
     insta::assert_snapshot!("segv_on_create", died_of(&out, Signal::SIGSEGV, &env));
 }
@@ -48,7 +50,7 @@ fn segfault_in_on_create_during_check() {
 fn segfault_in_on_create_during_run_with_a_go_library_loaded() {
     let env = Env::new();
     segv_in_create(&env);
-    env.config("[[consumer]]\nname = \"go\"\nlibrary = \"{GO}\"\nplugin = \"count\"\n\n[[consumer]]\nname = \"boom\"\nlibrary = \"libcrash.so\"\n");
+    env.write_config(&Config::new().consumer("go", GO).plugin("count").consumer("boom", "libcrash.so"));
     let line = died_of(&env.run(), Signal::SIGSEGV, &env);
     assert_eq!(
         line,
@@ -64,7 +66,12 @@ fn abort_in_on_events_during_run() {
         "libabort.so",
         &c_plugin("EVH_KIND_CONSUMER", "abort", &[("on_create", "create"), ("on_events", "events")], code),
     );
-    env.config("[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 10 }\n\n[[consumer]]\nname = \"quitter\"\nlibrary = \"libabort.so\"\n\n[[consumer]]\nname = \"go\"\nlibrary = \"{GO}\"\nplugin = \"count\"\n");
+    env.write_config(
+        &Config::sequence(C, json!({ "count": 10 }))
+            .consumer("quitter", "libabort.so")
+            .consumer("go", GO)
+            .plugin("count"),
+    );
     insta::assert_snapshot!("abort_on_events", died_of(&env.run(), Signal::SIGABRT, &env));
 }
 
@@ -80,6 +87,6 @@ fn a_crash_on_a_plugin_thread_still_names_the_signal() {
         "libthread.so",
         &c_plugin("EVH_KIND_CONSUMER", "thread", &[("on_create", "create"), ("on_events", "events")], &code),
     );
-    env.config("[[consumer]]\nname = \"t\"\nlibrary = \"libthread.so\"\n");
+    env.write_config(&Config::new().consumer("t", "libthread.so"));
     insta::assert_snapshot!("outside_a_hook", died_of(&env.run(), Signal::SIGSEGV, &env));
 }

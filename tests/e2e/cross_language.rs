@@ -3,20 +3,17 @@
 
 use serde_json::json;
 
-use crate::support::{plugin, Env, C, CPP, GO, RUST};
+use crate::config::Config;
+use crate::support::{Env, C, CPP, GO, RUST};
 
 /// `sequence` with count 200000 and payload_bytes 100, per the C example's README.
 const VECTOR_200K: &str = "068686317c7cffc9";
 
 fn digests_of(producer_library: &str, consumers: &[(&str, &str)]) -> Env {
-    let env = Env::new();
-    let mut toml = format!(
-        "[[producer]]\nname = \"seq\"\nlibrary = \"{producer_library}\"\nplugin = \"sequence\"\nconfig = {{ count = 200000, payload_bytes = 100 }}\n"
+    let env = Env::with(
+        &Config::sequence(producer_library, json!({ "count": 200000, "payload_bytes": 100 }))
+            .consumers(consumers, "digest", ""),
     );
-    for (name, library) in consumers {
-        toml.push_str(&format!("\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"digest\"\nconfig = {{ path = \"{name}.json\" }}\n"));
-    }
-    env.config(&toml);
     env.run().expect_code(0);
     let expected = json!({"count": 200000, "digest": VECTOR_200K, "in_order": true});
     for (name, _) in consumers {
@@ -25,46 +22,34 @@ fn digests_of(producer_library: &str, consumers: &[(&str, &str)]) -> Env {
     env
 }
 
-const ALL_DIGESTS: &[(&str, &str)] = &[("c", "{C}"), ("rust", "{RUST}"), ("cpp", "{CPP}"), ("go", "{GO}")];
+const ALL_DIGESTS: &[(&str, &str)] = &[("c", C), ("rust", RUST), ("cpp", CPP), ("go", GO)];
 
 #[test]
 fn c_sequence_into_digests_in_every_language() {
-    digests_of("{C}", ALL_DIGESTS);
+    digests_of(C, ALL_DIGESTS);
 }
 
 #[test]
 fn rust_sequence_into_digests_in_every_language() {
-    digests_of("{RUST}", ALL_DIGESTS);
+    digests_of(RUST, ALL_DIGESTS);
 }
 
 #[test]
 fn go_sequence_into_go_c_and_rust_digests() {
-    digests_of("{GO}", &[("go", "{GO}"), ("c", "{C}"), ("rust", "{RUST}")]);
+    digests_of(GO, &[("go", GO), ("c", C), ("rust", RUST)]);
 }
 
 #[test]
 fn two_producers_into_one_digest_keep_log_order() {
-    let env = Env::new();
-    env.config(
-        r#"
-[[producer]]
-name = "seq-c"
-library = "{C}"
-plugin = "sequence"
-config = { count = 1000 }
-
-[[producer]]
-name = "seq-rust"
-library = "{RUST}"
-plugin = "sequence"
-config = { count = 1000 }
-
-[[consumer]]
-name = "digest"
-library = "{C}"
-plugin = "digest"
-config = { path = "digest.json" }
-"#,
+    let env = Env::with(
+        &Config::new()
+            .producer("seq-c", C)
+            .plugin("sequence")
+            .config(json!({ "count": 1000 }))
+            .producer("seq-rust", RUST)
+            .plugin("sequence")
+            .config(json!({ "count": 1000 }))
+            .digest(),
     );
     env.run().expect_code(0);
     let digest = env.json("digest.json");
@@ -74,34 +59,11 @@ config = { path = "digest.json" }
 
 #[test]
 fn count_consumers_agree_across_languages() {
-    let env = Env::new();
-    env.config(
-        r#"
-[[producer]]
-name = "seq"
-library = "{C}"
-plugin = "sequence"
-config = { count = 5000, payload_bytes = 37 }
-
-[[consumer]]
-name = "c"
-library = "{C}"
-plugin = "count"
-config = { path = "c.json" }
-
-[[consumer]]
-name = "rust"
-library = "{RUST}"
-plugin = "count"
-config = { path = "rust.json" }
-
-[[consumer]]
-name = "go"
-library = "{GO}"
-plugin = "count"
-config = { path = "go.json" }
-"#,
-    );
+    let env = Env::with(&Config::sequence(C, json!({ "count": 5000, "payload_bytes": 37 })).consumers(
+        &[("c", C), ("rust", RUST), ("go", GO)],
+        "count",
+        "",
+    ));
     env.run().expect_code(0);
     for name in ["c", "rust", "go"] {
         assert_eq!(
@@ -118,21 +80,12 @@ config = { path = "go.json" }
 #[test]
 fn relative_plugin_paths_are_relative_to_the_config_file() {
     let env = Env::new();
-    let mut config = String::from(
-        "[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 100 }\n",
-    );
-    for (name, library) in ALL_DIGESTS {
-        config.push_str(&format!(
-            "\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"digest\"\nconfig = {{ path = \"out/{name}.json\" }}\n"
-        ));
-    }
-    config
-        .push_str("\n[[consumer]]\nname = \"file\"\nlibrary = \"{FILE}\"\nconfig = { path = \"out/events.jsonl\" }\n");
-    for (key, file) in [("{C}", C), ("{CPP}", CPP), ("{RUST}", RUST), ("{GO}", GO), ("{FILE}", "libevh_file.so")] {
-        config = config.replace(key, &plugin(file).display().to_string());
-    }
+    let config = Config::sequence(C, json!({ "count": 100 }))
+        .consumers(ALL_DIGESTS, "digest", "out/")
+        .consumer("file", "libevh_file.so")
+        .config(json!({ "path": "out/events.jsonl" }));
     std::fs::create_dir_all(env.path("conf/out")).expect("the output folder");
-    env.write("conf/evhost.toml", &config);
+    env.write("conf/evhost.toml", &config.to_toml());
     env.evhost(&["run", "-c", "conf/evhost.toml"]).expect_code(0);
     for (name, _) in ALL_DIGESTS {
         assert_eq!(env.json(&format!("conf/out/{name}.json"))["count"], 100, "{name}'s digest is next to the config");
@@ -144,14 +97,12 @@ fn relative_plugin_paths_are_relative_to_the_config_file() {
 /// The README's three `print` consumers write the same line for the same event.
 #[test]
 fn the_readme_print_consumers_print_the_same_lines() {
-    let env = Env::new();
-    let mut toml = String::from(
-        "[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 3, payload_bytes = 5 }\n",
-    );
-    for (name, library) in [("c", "{C}"), ("rust", "{RUST}"), ("go", "{GO}")] {
-        toml.push_str(&format!("\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"print\"\n"));
-    }
-    env.config(&toml);
+    let config = [("c", C), ("rust", RUST), ("go", GO)]
+        .into_iter()
+        .fold(Config::sequence(C, json!({ "count": 3, "payload_bytes": 5 })), |config, (name, library)| {
+            config.consumer(name, library).plugin("print")
+        });
+    let env = Env::with(&config);
     let out = env.run();
     out.expect_code(0);
     for language in ["c", "rust", "go"] {

@@ -8,7 +8,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::support::{drained, Env, GO_FIXTURES, RUST_FIXTURES};
+use crate::support::{drained, Env, Output, GO_FIXTURES, RUST_FIXTURES};
 
 const EVENTS: u64 = 1000;
 
@@ -46,26 +46,28 @@ fn dead_letters(env: &Env) -> BTreeMap<u64, Value> {
     by_id
 }
 
-fn every_event_once(letters: &BTreeMap<u64, Value>) {
+/// Runs to a clean exit in which the digest got every event and every event was
+/// dead-lettered exactly once, each with an `evhosterror` containing `error`.
+fn every_event_dead_lettered(env: &Env, error: &str) -> Output {
+    let out = env.run();
+    out.expect_code(0);
+    digest_complete(env);
+    let letters = dead_letters(env);
     assert_eq!(
         letters.keys().copied().collect::<Vec<_>>(),
         (0..EVENTS).collect::<Vec<_>>(),
         "every event dead-lettered exactly once"
     );
+    for line in letters.values() {
+        assert!(line["evhosterror"].as_str().expect("an evhosterror string").contains(error), "{line}");
+    }
+    out
 }
 
 #[test]
 fn a_panicking_consumer_is_dead_lettered_and_the_others_go_on() {
     let env = with_consumer(RUST_FIXTURES, |c| c.plugin("faulty").config(json!({ "mode": "panic" })));
-    let out = env.run();
-    out.expect_code(0);
-    digest_complete(&env);
-    let letters = dead_letters(&env);
-    every_event_once(&letters);
-    for line in letters.values() {
-        let error = line["evhosterror"].as_str().expect("an evhosterror string");
-        assert!(error.contains("asked to panic in on_events"), "{line}");
-    }
+    let out = every_event_dead_lettered(&env, "asked to panic in on_events");
     assert_eq!(drained(&out.stderr, "faulty", "dead_lettered"), EVENTS);
 }
 
@@ -92,14 +94,7 @@ fn a_failing_consumer_dead_letters_every_event_once() {
             .config(json!({ "mode": "fail" }))
             .set("retry", json!({ "attempts": 5, "backoff": "1ms..10ms" }))
     });
-    let out = env.run();
-    out.expect_code(0);
-    digest_complete(&env);
-    let letters = dead_letters(&env);
-    every_event_once(&letters);
-    for line in letters.values() {
-        assert!(line["evhosterror"].as_str().expect("evhosterror").contains("asked to fail"), "{line}");
-    }
+    let out = every_event_dead_lettered(&env, "asked to fail");
     // FAIL is final: no retries.
     assert_eq!(drained(&out.stderr, "faulty", "retries"), 0, "{}", out.stderr);
 }
@@ -111,37 +106,23 @@ fn exhausted_retries_are_dead_lettered() {
             .config(json!({ "mode": "retry_then_ok", "times": 1000000 }))
             .set("retry", json!({ "attempts": 2, "backoff": "1ms..2ms" }))
     });
-    let out = env.run();
-    out.expect_code(0);
-    digest_complete(&env);
+    every_event_dead_lettered(&env, "asked to retry");
     let letters = dead_letters(&env);
-    every_event_once(&letters);
     for line in letters.values() {
-        let error = line["evhosterror"].as_str().expect("evhosterror");
-        assert!(error.contains("asked to retry") && error.contains("gave up after 2 retries"), "{line}");
+        assert!(line["evhosterror"].as_str().expect("evhosterror").contains("gave up after 2 retries"), "{line}");
     }
 }
 
 #[test]
 fn a_panicking_go_consumer_leaves_the_host_running() {
     let env = with_consumer(GO_FIXTURES, |c| c.plugin("panicky"));
-    let out = env.run();
-    out.expect_code(0);
-    digest_complete(&env);
-    let letters = dead_letters(&env);
-    every_event_once(&letters);
-    for line in letters.values() {
-        assert!(
-            line["evhosterror"].as_str().expect("evhosterror").contains("panicky: deliberate panic in OnEvents"),
-            "{line}"
-        );
-    }
+    every_event_dead_lettered(&env, "panicky: deliberate panic in OnEvents");
 }
 
 /// faulty retries its first batches with a long backoff, so it stalls while the producer
 /// fills a small log; under drop_oldest it skips what it missed, while the blocking digest
 /// still gets everything.
-fn slow_drop_oldest_consumer() -> (Env, crate::support::Output) {
+fn slow_drop_oldest_consumer() -> (Env, Output) {
     let env = Env::with(
         &Config::sequence_into_digest(json!({ "count": 100000, "payload_bytes": 16 }))
             .table("log", json!({ "capacity": 256 }))

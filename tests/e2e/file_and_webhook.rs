@@ -9,31 +9,21 @@ use std::thread::JoinHandle;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::support::{drained, free_port, json_lines, plugin, Env};
+use crate::config::Config;
+use crate::support::{drained, free_port, json_lines, plugin, Env, C};
 
 const FILE: &str = "libevh_file.so";
 const WEBHOOK: &str = "libevh_webhook.so";
 
-/// The C sequence (`count` events of 8 bytes) and one consumer of `library` with `rest`
-/// (TOML lines of the consumer's table).
-fn sequence_into(count: u64, library: &str, rest: &str) -> Env {
-    let env = Env::new();
-    env.config(&format!(
-        r#"
-[[producer]]
-name = "seq"
-library = "{{C}}"
-plugin = "sequence"
-config = {{ count = {count}, payload_bytes = 8 }}
+/// The C sequence (`count` events of 8 bytes) and the consumer "out" of `library`, with the
+/// keys `keys` adds.
+fn sequence_into(count: u64, library: &str, keys: impl FnOnce(Config) -> Config) -> Env {
+    Env::with(&keys(sequence(count).consumer("out", library)))
+}
 
-[[consumer]]
-name = "out"
-library = "{}"
-{rest}
-"#,
-        plugin(library).display()
-    ));
-    env
+/// The C sequence as "seq", `count` events of 8 bytes.
+fn sequence(count: u64) -> Config {
+    Config::sequence(C, json!({ "count": count, "payload_bytes": 8 }))
 }
 
 /// The data of sequence event `id`: 8 bytes, byte i = (id + i) mod 256.
@@ -65,14 +55,14 @@ fn ids(events: &[Value]) -> Vec<u64> {
 
 #[test]
 fn file_writes_one_cloudevent_per_line_in_order() {
-    let env = sequence_into(500, FILE, "config = { path = \"events.jsonl\", fsync = \"batch\" }");
+    let env = sequence_into(500, FILE, |c| c.config(json!({ "path": "events.jsonl", "fsync": "batch" })));
     env.run().expect_code(0);
     assert_eq!(ids(&env.json_lines("events.jsonl")), (0..500).collect::<Vec<_>>());
 }
 
 #[test]
 fn file_appends_to_what_is_there() {
-    let env = sequence_into(3, FILE, "config = { path = \"events.jsonl\" }");
+    let env = sequence_into(3, FILE, |c| c.config(json!({ "path": "events.jsonl" })));
     env.run().expect_code(0);
     env.run().expect_code(0);
     assert_eq!(ids(&env.json_lines("events.jsonl")), [0, 1, 2, 0, 1, 2]);
@@ -80,7 +70,7 @@ fn file_appends_to_what_is_there() {
 
 #[test]
 fn file_dash_writes_to_stdout() {
-    let env = sequence_into(20, FILE, "config = { path = \"-\" }");
+    let env = sequence_into(20, FILE, |c| c.config(json!({ "path": "-" })));
     let out = env.run();
     out.expect_code(0);
     assert_eq!(ids(&json_lines(&out.stdout)), (0..20).collect::<Vec<_>>());
@@ -98,7 +88,8 @@ fn rotated_files(env: &Env) -> Vec<String> {
 
 #[test]
 fn file_rotation_keeps_every_line_and_no_file_grows_past_the_limit() {
-    let env = sequence_into(1000, FILE, "config = { path = \"events.jsonl\", rotate_bytes = 4096, keep = 1000 }");
+    let env =
+        sequence_into(1000, FILE, |c| c.config(json!({ "path": "events.jsonl", "rotate_bytes": 4096, "keep": 1000 })));
     env.run().expect_code(0);
     let files = rotated_files(&env);
     assert!(files.len() > 10, "rotation happened: {files:?}");
@@ -113,7 +104,8 @@ fn file_rotation_keeps_every_line_and_no_file_grows_past_the_limit() {
 
 #[test]
 fn file_rotation_keeps_only_the_newest_files() {
-    let env = sequence_into(1000, FILE, "config = { path = \"events.jsonl\", rotate_bytes = \"4KiB\", keep = 2 }");
+    let env =
+        sequence_into(1000, FILE, |c| c.config(json!({ "path": "events.jsonl", "rotate_bytes": "4KiB", "keep": 2 })));
     env.run().expect_code(0);
     let files = rotated_files(&env);
     assert_eq!(files, ["events.jsonl.2", "events.jsonl.1", "events.jsonl"]);
@@ -124,11 +116,11 @@ fn file_rotation_keeps_only_the_newest_files() {
 
 #[test]
 fn file_write_errors_are_retried_then_dead_lettered() {
-    let env = sequence_into(
-        5,
-        FILE,
-        "dead_letter = \"dlq.jsonl\"\nretry = { attempts = 2, backoff = \"1ms..2ms\" }\nconfig = { path = \"/dev/full\" }",
-    );
+    let env = sequence_into(5, FILE, |c| {
+        c.set("dead_letter", "dlq.jsonl")
+            .set("retry", json!({ "attempts": 2, "backoff": "1ms..2ms" }))
+            .config(json!({ "path": "/dev/full" }))
+    });
     let out = env.run();
     out.expect_code(0);
     let letters = env.json_lines("dlq.jsonl");
@@ -142,8 +134,13 @@ fn file_write_errors_are_retried_then_dead_lettered() {
 
 // Config mistakes, through `evhost check`.
 
+/// `evhost check` of the sequence into "out" of `library` whose table ends with the TOML
+/// line `config`, written as given: the snapshot shows it, in its own key order.
 fn check_fails(library: &str, config: &str) -> String {
-    sequence_into(1, library, config).check_fails()
+    let env = Env::new();
+    let entry = format!("\n[[consumer]]\nname = \"out\"\nlibrary = \"{}\"\n{config}\n", plugin(library).display());
+    env.write("evhost.toml", &(sequence(1).to_toml() + &entry));
+    env.check_fails()
 }
 
 #[test]
@@ -247,16 +244,16 @@ impl Drop for Server {
 }
 
 /// The sequence into a webhook posting to `url`, with `config` (more keys of its table) and
-/// a fast retry policy.
-fn webhook(count: u64, url: &str, config: &str, retry: &str) -> Env {
-    sequence_into(
-        count,
-        WEBHOOK,
-        &format!("dead_letter = \"dlq.jsonl\"\nretry = {retry}\nconfig = {{ url = \"{url}\"{config} }}"),
-    )
+/// the retry policy `retry`.
+fn webhook(count: u64, url: &str, config: Value, retry: Value) -> Env {
+    let Value::Object(mut config) = config else { panic!("the webhook's config is an object") };
+    config.insert("url".into(), url.into());
+    sequence_into(count, WEBHOOK, |c| c.set("dead_letter", "dlq.jsonl").set("retry", retry).config(config.into()))
 }
 
-const FAST_RETRY: &str = "{ attempts = 5, backoff = \"1ms..10ms\" }";
+fn fast_retry() -> Value {
+    json!({ "attempts": 5, "backoff": "1ms..10ms" })
+}
 
 /// Ids of the binary-mode requests the server accepted, in arrival order.
 fn accepted_ids(received: &[Received]) -> Vec<u64> {
@@ -266,7 +263,7 @@ fn accepted_ids(received: &[Received]) -> Vec<u64> {
 #[test]
 fn webhook_binary_mode_sends_ce_headers_and_the_data() {
     let server = Server::start(&[]);
-    let env = webhook(3, &server.url(), ", headers = { authorization = \"Bearer s3cret\" }", FAST_RETRY);
+    let env = webhook(3, &server.url(), json!({ "headers": { "authorization": "Bearer s3cret" } }), fast_retry());
     env.run().expect_code(0);
     let received = server.received();
     assert_eq!(received.len(), 3, "{received:?}");
@@ -285,7 +282,7 @@ fn webhook_binary_mode_sends_ce_headers_and_the_data() {
 #[test]
 fn webhook_structured_mode_sends_one_json_event_per_request() {
     let server = Server::start(&[]);
-    let env = webhook(5, &server.url(), ", mode = \"structured\"", FAST_RETRY);
+    let env = webhook(5, &server.url(), json!({ "mode": "structured" }), fast_retry());
     env.run().expect_code(0);
     let received = server.received();
     assert!(
@@ -299,7 +296,7 @@ fn webhook_structured_mode_sends_one_json_event_per_request() {
 #[test]
 fn webhook_batched_mode_sends_json_arrays() {
     let server = Server::start(&[]);
-    let env = webhook(300, &server.url(), ", mode = \"batched\"", FAST_RETRY);
+    let env = webhook(300, &server.url(), json!({ "mode": "batched" }), fast_retry());
     env.run().expect_code(0);
     let received = server.received();
     assert!(received.len() < 300, "one request per batch, not per event: {}", received.len());
@@ -314,7 +311,7 @@ fn webhook_batched_mode_sends_json_arrays() {
 #[test]
 fn webhook_retries_a_500_and_delivers_each_event_once() {
     let server = Server::start(&[500]);
-    let env = webhook(50, &server.url(), "", FAST_RETRY);
+    let env = webhook(50, &server.url(), json!({}), fast_retry());
     let out = env.run();
     out.expect_code(0);
     assert_eq!(accepted_ids(&server.received()), (0..50).collect::<Vec<_>>());
@@ -327,7 +324,7 @@ fn webhook_retries_a_500_and_delivers_each_event_once() {
 #[test]
 fn webhook_retries_408_and_429_too() {
     let server = Server::start(&[408, 429, 503]);
-    let env = webhook(10, &server.url(), "", FAST_RETRY);
+    let env = webhook(10, &server.url(), json!({}), fast_retry());
     let out = env.run();
     out.expect_code(0);
     assert_eq!(accepted_ids(&server.received()), (0..10).collect::<Vec<_>>());
@@ -348,7 +345,7 @@ fn dead_letters(env: &Env) -> Vec<(u64, String)> {
 #[test]
 fn webhook_400_sends_the_batch_to_the_dead_letter_file() {
     let server = Server::start(&[400; 1000]);
-    let env = webhook(40, &server.url(), "", FAST_RETRY);
+    let env = webhook(40, &server.url(), json!({}), fast_retry());
     let out = env.run();
     out.expect_code(0);
     let letters = dead_letters(&env);
@@ -370,8 +367,8 @@ fn webhook_connection_refused_retries_then_dead_letters() {
     let env = webhook(
         5,
         &format!("http://127.0.0.1:{port}/hook"),
-        ", timeout = \"2s\"",
-        "{ attempts = 2, backoff = \"1ms..2ms\" }",
+        json!({ "timeout": "2s" }),
+        json!({ "attempts": 2, "backoff": "1ms..2ms" }),
     );
     let out = env.run();
     out.expect_code(0);

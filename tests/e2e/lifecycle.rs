@@ -4,21 +4,22 @@
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::support::Env;
+use crate::config::Config;
+use crate::support::{Env, C, CPP, GO, RUST};
 
 /// A producer that would run for hours, and digest consumers `(name, library)`.
 fn endless(producer_library: &str, consumers: &[(&str, &str)]) -> Env {
-    let env = Env::new();
-    let mut toml = format!(
-        "[log]\ncapacity = 1024\n\n[host]\ndrain_timeout = \"10s\"\n\n[[producer]]\nname = \"seq\"\nlibrary = \"{producer_library}\"\nplugin = \"sequence\"\nconfig = {{ count = 1000000000000, payload_bytes = 32 }}\n"
-    );
-    for (name, library) in consumers {
-        toml.push_str(&format!("\n[[consumer]]\nname = \"{name}\"\nlibrary = \"{library}\"\nplugin = \"digest\"\nconfig = {{ path = \"{name}.json\" }}\n"));
-    }
-    env.config(&toml);
-    env
+    Env::with(
+        &Config::new()
+            .table("log", json!({ "capacity": 1024 }))
+            .table("host", json!({ "drain_timeout": "10s" }))
+            .producer("seq", producer_library)
+            .plugin("sequence")
+            .config(json!({ "count": 1_000_000_000_000u64, "payload_bytes": 32 }))
+            .consumers(consumers, "digest", ""),
+    )
 }
 
 /// Starts the run, lets events flow, sends `signal`, and checks the drained results.
@@ -48,23 +49,23 @@ fn stops_cleanly_on(signal: Signal, env: &Env, consumers: &[(&str, &str)]) {
 
 #[test]
 fn sigterm_stops_producers_and_drains_consumers() {
-    let consumers = [("c", "{C}"), ("rust", "{RUST}")];
-    let env = endless("{C}", &consumers);
+    let consumers = [("c", C), ("rust", RUST)];
+    let env = endless(C, &consumers);
     stops_cleanly_on(Signal::SIGTERM, &env, &consumers);
 }
 
 #[test]
 fn sigint_stops_producers_and_drains_consumers() {
-    let consumers = [("c", "{C}"), ("cpp", "{CPP}")];
-    let env = endless("{RUST}", &consumers);
+    let consumers = [("c", C), ("cpp", CPP)];
+    let env = endless(RUST, &consumers);
     stops_cleanly_on(Signal::SIGINT, &env, &consumers);
 }
 
 #[test]
 fn sigterm_with_a_go_runtime_loaded() {
     // Go installs its own signal handlers; the host must still get SIGTERM and drain.
-    let consumers = [("go", "{GO}"), ("c", "{C}")];
-    let env = endless("{GO}", &consumers);
+    let consumers = [("go", GO), ("c", C)];
+    let env = endless(GO, &consumers);
     stops_cleanly_on(Signal::SIGTERM, &env, &consumers);
 }
 
@@ -91,8 +92,7 @@ fn no_subcommand_exits_2() {
 
 #[test]
 fn a_finite_run_exits_0_by_itself() {
-    let env = Env::new();
-    env.config("[[producer]]\nname = \"seq\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 10 }\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{C}\"\nplugin = \"digest\"\nconfig = { path = \"digest.json\" }\n");
+    let env = Env::with(&Config::sequence_into_digest(json!({ "count": 10 })));
     let out = env.run();
     out.expect_code(0);
     assert!(out.stderr.contains("producer finished"), "{}", out.stderr);
@@ -159,7 +159,7 @@ static void destroy(void *self) {
             code,
         ),
     );
-    env.config("[[producer]]\nname = \"leaky\"\nlibrary = \"libleaky.so\"\n\n[[producer]]\nname = \"slow\"\nlibrary = \"libleaky.so\"\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{C}\"\nplugin = \"digest\"\nconfig = { path = \"digest.json\" }\n");
+    env.write_config(&Config::new().producer("leaky", "libleaky.so").producer("slow", "libleaky.so").digest());
     for run in 1..=7 {
         let out = env.run();
         assert_eq!(out.status.code(), Some(0), "run {run}: {:?}\nstderr:\n{}", out.status, out.stderr);

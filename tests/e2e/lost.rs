@@ -77,10 +77,7 @@ fn dead_letters_when_the_process_is_out_of_file_descriptors_are_counted_as_lost(
     }
     return EVH_FAIL;"#,
     );
-    let config = Config::new()
-        .producer("seq", C)
-        .plugin("sequence")
-        .config(json!({ "count": EVENTS, "payload_bytes": 16 }))
+    let config = Config::sequence(C, json!({ "count": EVENTS, "payload_bytes": 16 }))
         .consumer("faulty", "libfixture.so")
         .plugin("fixture")
         .set("dead_letter", "dlq.jsonl");
@@ -138,22 +135,13 @@ fn dead_letters_after_their_folder_was_removed_are_counted_as_lost() {
 fn out_of_range(body: &str, retries: u64) {
     let env = Env::new();
     fixture::misbehaving_consumer(&env, body);
-    env.config(&format!(
-        r#"
-[[producer]]
-name = "seq"
-library = "{{C}}"
-plugin = "sequence"
-config = {{ count = {EVENTS}, payload_bytes = 16 }}
-
-[[consumer]]
-name = "liar"
-library = "libfixture.so"
-plugin = "fixture"
-retry = {{ attempts = 2, backoff = "1ms..2ms" }}
-dead_letter = "dlq.jsonl"
-"#
-    ));
+    env.write_config(
+        &Config::sequence(C, json!({ "count": EVENTS, "payload_bytes": 16 }))
+            .consumer("liar", "libfixture.so")
+            .plugin("fixture")
+            .set("retry", json!({ "attempts": 2, "backoff": "1ms..2ms" }))
+            .set("dead_letter", "dlq.jsonl"),
+    );
     let out = env.run();
     out.expect_code(0);
     let letters = env.json_lines("dlq.jsonl");

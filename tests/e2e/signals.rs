@@ -4,7 +4,9 @@
 //! ends the process with exit code 1 and a line naming the instance, library and hook.
 
 use nix::sys::signal::Signal;
+use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::fixture::{c_plugin, redact_seconds, EVENTS_OK};
 use crate::support::{Env, Output};
 
@@ -12,6 +14,19 @@ use crate::support::{Env, Output};
 fn errors(out: &Output) -> String {
     let lines: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("error: ")).collect();
     redact_seconds(&lines.join("\n"))
+}
+
+/// Runs until stderr shows `started`, sends `first`, waits for `stuck`, sends `second`;
+/// the host must give up with exit code 1.
+fn signalled_twice(env: &Env, started: &str, first: Signal, stuck: &str, second: Signal) -> Output {
+    let mut running = env.spawn();
+    running.wait_for_line(started);
+    running.signal(first);
+    running.wait_for_line(stuck);
+    running.signal(second);
+    let out = running.wait();
+    out.expect_code(1);
+    out
 }
 
 /// A consumer whose `on_create` logs "creating", then runs `then`.
@@ -29,14 +44,8 @@ fn creating_then(env: &Env, file: &str, then: &str) {
 fn run_stuck_in_on_create_gives_up_on_the_second_sigterm() {
     let env = Env::new();
     creating_then(&env, "libhang.so", "forever();");
-    env.config("[[consumer]]\nname = \"hang\"\nlibrary = \"libhang.so\"\n");
-    let mut running = env.spawn();
-    running.wait_for_line("creating");
-    running.signal(Signal::SIGTERM);
-    running.wait_for_line("ends the process at once");
-    running.signal(Signal::SIGTERM);
-    let out = running.wait();
-    out.expect_code(1);
+    env.write_config(&Config::new().consumer("hang", "libhang.so"));
+    let out = signalled_twice(&env, "creating", Signal::SIGTERM, "ends the process at once", Signal::SIGTERM);
     insta::assert_snapshot!("run_on_create_twice", errors(&out));
 }
 
@@ -45,7 +54,7 @@ fn check_stuck_in_on_create_gives_up_at_the_drain_timeout() {
     // The plugin sends the host one SIGINT and hangs; nothing else happens.
     let env = Env::new();
     creating_then(&env, "libhang.so", "kill(getpid(), SIGINT); forever();");
-    env.config("[host]\ndrain_timeout = \"1s\"\n\n[[consumer]]\nname = \"hang\"\nlibrary = \"libhang.so\"\n");
+    env.write_config(&Config::new().table("host", json!({ "drain_timeout": "1s" })).consumer("hang", "libhang.so"));
     let started = std::time::Instant::now();
     let out = env.evhost(&["check", "-c", "evhost.toml"]);
     out.expect_code(1);
@@ -60,14 +69,8 @@ fn stuck_in_evh_library_init() {
     let source = c_plugin("EVH_KIND_CONSUMER", "x", &[("on_create", "create"), ("on_events", "events")], &format!("static evh_status create(const evh_create_args *a, void **o) {{ (void)a; *o = NULL; return EVH_OK; }}\n{EVENTS_OK}"))
         .replace("    (void)api;\n    *out = &library;", "    api->log(NULL, EVH_LOG_INFO, STR(\"initializing\"));\n    forever();\n    *out = &library;");
     env.compile_library("libinit.so", &source);
-    env.config("[[consumer]]\nname = \"x\"\nlibrary = \"libinit.so\"\n");
-    let mut running = env.spawn();
-    running.wait_for_line("initializing");
-    running.signal(Signal::SIGINT);
-    running.wait_for_line("ends the process at once");
-    running.signal(Signal::SIGTERM);
-    let out = running.wait();
-    out.expect_code(1);
+    env.write_config(&Config::new().consumer("x", "libinit.so"));
+    let out = signalled_twice(&env, "initializing", Signal::SIGINT, "ends the process at once", Signal::SIGTERM);
     insta::assert_snapshot!("evh_library_init", errors(&out));
 }
 
@@ -81,14 +84,8 @@ fn stuck_in_a_library_constructor() {
         "libctor.so",
         &c_plugin("EVH_KIND_CONSUMER", "x", &[("on_create", "create"), ("on_events", "events")], &code),
     );
-    env.config("[[consumer]]\nname = \"x\"\nlibrary = \"libctor.so\"\n");
-    let mut running = env.spawn();
-    running.wait_for_line("constructing");
-    running.signal(Signal::SIGINT);
-    running.wait_for_line("ends the process at once");
-    running.signal(Signal::SIGINT);
-    let out = running.wait();
-    out.expect_code(1);
+    env.write_config(&Config::new().consumer("x", "libctor.so"));
+    let out = signalled_twice(&env, "constructing", Signal::SIGINT, "ends the process at once", Signal::SIGINT);
     insta::assert_snapshot!("library_constructor", errors(&out));
 }
 
@@ -96,7 +93,7 @@ fn stuck_in_a_library_constructor() {
 fn a_signal_while_checking_stops_with_exit_1() {
     let env = Env::new();
     creating_then(&env, "libsignal.so", "kill(getpid(), SIGTERM); sleep_ms(500);");
-    env.config("[[consumer]]\nname = \"first\"\nlibrary = \"libsignal.so\"\n\n[[consumer]]\nname = \"second\"\nlibrary = \"libsignal.so\"\n");
+    env.write_config(&Config::new().consumer("first", "libsignal.so").consumer("second", "libsignal.so"));
     let out = env.evhost(&["check", "-c", "evhost.toml"]);
     out.expect_code(1);
     assert_eq!(out.stdout, "", "an unfinished check says no OK");
@@ -133,7 +130,7 @@ static void destroy(void *self) {{ (void)self; fprintf(stderr, "destroyed\n"); }
             &code,
         ),
     );
-    env.config("[[consumer]]\nname = \"first\"\nlibrary = \"libslow.so\"\n\n[[consumer]]\nname = \"second\"\nlibrary = \"libslow.so\"\n");
+    env.write_config(&Config::new().consumer("first", "libslow.so").consumer("second", "libslow.so"));
     let out = env.run();
     out.expect_code(0);
     assert!(env.path("first.created").exists(), "{}", out.stderr);
@@ -143,15 +140,15 @@ static void destroy(void *self) {{ (void)self; fprintf(stderr, "destroyed\n"); }
     assert!(!out.stderr.contains("evhost is running"), "{}", out.stderr);
 }
 
-/// A producer whose `on_stop` never returns, with a digest consumer; `host` goes in [host].
-fn stuck_in_on_stop(env: &Env, host: &str) {
+/// A producer whose `on_stop` never returns, with a digest consumer; `host` is the [host] table.
+fn stuck_in_on_stop(env: &Env, host: Value) {
     let code = r#"static evh_status create(const evh_create_args *args, void **out) { (void)args; *out = NULL; return EVH_OK; }
 static evh_status start(void *self) { (void)self; return EVH_OK; }
 static void stop(void *self) { (void)self; fprintf(stderr, "on_stop hangs\n"); forever(); }
 "#;
     let hooks = [("on_create", "create"), ("on_start", "start"), ("on_stop", "stop")];
     env.compile_library("libstop.so", &c_plugin("EVH_KIND_PRODUCER", "stuck", &hooks, code));
-    env.config(&format!("[host]\n{host}\n\n[[producer]]\nname = \"p\"\nlibrary = \"libstop.so\"\n\n[[consumer]]\nname = \"digest\"\nlibrary = \"{{C}}\"\nplugin = \"digest\"\nconfig = {{ path = \"digest.json\" }}\n"));
+    env.write_config(&Config::new().table("host", host).producer("p", "libstop.so").digest());
 }
 
 #[test]
@@ -159,7 +156,7 @@ fn a_producer_stuck_in_on_stop_gives_up_at_the_drain_timeout_and_grace() {
     // Once running, the drain keeps its own deadline; the signal thread waits 5 s more, for
     // on_stop and on_destroy, before it gives up.
     let env = Env::new();
-    stuck_in_on_stop(&env, "drain_timeout = \"1s\"");
+    stuck_in_on_stop(&env, json!({ "drain_timeout": "1s" }));
     let mut running = env.spawn();
     running.wait_for_line("evhost is running");
     let signalled = std::time::Instant::now();
@@ -174,13 +171,7 @@ fn a_producer_stuck_in_on_stop_gives_up_at_the_drain_timeout_and_grace() {
 #[test]
 fn a_producer_stuck_in_on_stop_gives_up_on_the_second_signal() {
     let env = Env::new();
-    stuck_in_on_stop(&env, "");
-    let mut running = env.spawn();
-    running.wait_for_line("evhost is running");
-    running.signal(Signal::SIGTERM);
-    running.wait_for_line("on_stop hangs");
-    running.signal(Signal::SIGTERM);
-    let out = running.wait();
-    out.expect_code(1);
+    stuck_in_on_stop(&env, json!({}));
+    let out = signalled_twice(&env, "evhost is running", Signal::SIGTERM, "on_stop hangs", Signal::SIGTERM);
     insta::assert_snapshot!("producer_on_stop_twice", errors(&out));
 }

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
+use serde_json::json;
 
+use crate::config::Config;
 use crate::fixture;
-use crate::support::{drained, Env, Output, Running};
+use crate::support::{drained, eventually, Env, Output, Running, C};
 
 const EVENTS: u64 = 100;
 
@@ -21,40 +23,21 @@ fn stuck_beside_healthy(drain: Duration) -> (Env, usize) {
     let env = Env::new();
     fixture::misbehaving_consumer(&env, "if (seen + n >= 10) { for (;;) sleep(1000); }\nreturn EVH_OK;");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let counts: String = (0..cores)
-        .map(|i| format!("[[consumer]]\nname = \"count-{i}\"\nlibrary = \"{{C}}\"\nplugin = \"count\"\nconfig = {{ path = \"count-{i}.json\" }}\n"))
-        .collect();
-    env.config(&format!(
-        r#"
-[host]
-drain_timeout = "{}ms"
-
-[[producer]]
-name = "seq"
-library = "{{C}}"
-plugin = "sequence"
-config = {{ count = {EVENTS}, payload_bytes = 16 }}
-
-[[producer]]
-name = "idle"
-library = "libfixture.so"
-plugin = "idle"
-
-[[consumer]]
-name = "stuck"
-library = "libfixture.so"
-plugin = "fixture"
-
-[[consumer]]
-name = "digest"
-library = "{{C}}"
-plugin = "digest"
-config = {{ path = "digest.json" }}
-
-{counts}
-"#,
-        drain.as_millis()
-    ));
+    let names: Vec<String> = (0..cores).map(|i| format!("count-{i}")).collect();
+    let counts: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), C)).collect();
+    env.write_config(
+        &Config::new()
+            .table("host", json!({ "drain_timeout": format!("{}ms", drain.as_millis()) }))
+            .producer("seq", C)
+            .plugin("sequence")
+            .config(json!({ "count": EVENTS, "payload_bytes": 16 }))
+            .producer("idle", "libfixture.so")
+            .plugin("idle")
+            .consumer("stuck", "libfixture.so")
+            .plugin("fixture")
+            .digest()
+            .consumers(&counts, "count", ""),
+    );
     (env, cores)
 }
 
@@ -113,17 +96,15 @@ fn neighbours_of_a_stuck_consumer_drain_even_when_shutdown_comes_first() {
 /// The /proc folder of the process's thread named `name`. A thread names itself once it
 /// runs, so this waits a little for it.
 fn thread(pid: i32, name: &str) -> PathBuf {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the host's threads") {
-            let task = task.unwrap().path();
-            if std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.trim() == name) {
-                return task;
-            }
-        }
-        assert!(Instant::now() < deadline, "no thread named {name}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut found = None;
+    eventually(Duration::from_secs(5), &format!("a thread named {name}"), || {
+        found = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("the host's threads")
+            .map(|task| task.unwrap().path())
+            .find(|task| std::fs::read_to_string(task.join("comm")).is_ok_and(|comm| comm.trim() == name));
+        found.is_some()
+    });
+    found.expect("found")
 }
 
 /// The voluntary context switches of a thread: how often it went to sleep.
@@ -137,20 +118,7 @@ fn switches(thread: &Path) -> u64 {
 fn the_watchdog_sleeps_while_the_host_is_idle() {
     let env = Env::new();
     fixture::misbehaving_consumer(&env, "return EVH_OK;");
-    env.config(
-        r#"
-[[producer]]
-name = "idle"
-library = "libfixture.so"
-plugin = "idle"
-
-[[consumer]]
-name = "digest"
-library = "{C}"
-plugin = "digest"
-config = { path = "digest.json" }
-"#,
-    );
+    env.write_config(&Config::new().producer("idle", "libfixture.so").plugin("idle").digest());
     let mut running = env.spawn();
     running.wait_for_line("evhost is running");
     let watchdog = thread(running.pid().as_raw(), "watchdog");
