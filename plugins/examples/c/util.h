@@ -169,6 +169,26 @@ static inline evh_status evh_ex_library_init(const evh_host_api *api, const evh_
 }
 
 /*
+ * Writes a library's one export: the static description of the plugins listed (pointers to
+ * evh_plugin) and evh_library_init answering with it. Use it once, at file scope, with no
+ * semicolon after it (ISO C forbids a stray one there).
+ */
+#define EVH_EX_EXPORT_LIBRARY(...)                                                            \
+    static const evh_plugin *const evh_ex_plugins[] = { __VA_ARGS__ };                       \
+    static const evh_library evh_ex_library = {                                               \
+        .struct_size = sizeof(evh_library),                                                   \
+        .abi_major = EVH_ABI_VERSION_MAJOR,                                                   \
+        .abi_minor = EVH_ABI_VERSION_MINOR,                                                   \
+        .flags = 0,                                                                           \
+        .plugins = evh_ex_plugins,                                                            \
+        .plugins_len = EVH_EX_LEN(evh_ex_plugins),                                            \
+    };                                                                                        \
+    EVH_EXPORT evh_status evh_library_init(const evh_host_api *api, const evh_library **out)  \
+    {                                                                                         \
+        return evh_ex_library_init(api, out, &evh_ex_library);                                \
+    }
+
+/*
  * Reads plugin `name`'s config (one JSON object) into `fields` (see json.h). Returns EVH_OK,
  * or EVH_ERR_CONFIG with the error "<name>: config: <what is wrong>" set.
  */
