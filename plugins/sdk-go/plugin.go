@@ -2,6 +2,7 @@ package evhost
 
 import (
 	"errors"
+	"fmt"
 	"unsafe"
 
 	"github.com/evhost/evhost/plugins/sdk-go/internal/abi"
@@ -62,42 +63,39 @@ func RegisterConsumer(info PluginInfo, factory ConsumerFactory) {
 	if info.Concurrent {
 		flags |= abi.PluginConcurrent
 	}
-	var create func(abi.Host, string, []byte) (any, error)
-	if factory != nil {
-		create = func(host abi.Host, name string, config []byte) (any, error) {
-			ctx := newContext(host, name)
-			c, err := factory(ctx, config)
-			if err != nil {
-				return nil, err
-			}
-			if c == nil {
-				return nil, errors.New("evhost: the consumer factory returned neither a consumer nor an error")
-			}
-			return &consumer{ctx: ctx, impl: c}, nil
-		}
-	}
-	abi.Register(abi.Plugin{Kind: abi.KindConsumer, Name: info.Name, Version: info.Version,
-		Description: info.Description, Flags: flags, Create: create})
+	register(abi.KindConsumer, info, flags, "consumer", factory, func(ctx *Context, _ abi.Host, c Consumer) any {
+		return &consumer{ctx: ctx, impl: c}
+	})
 }
 
 // RegisterProducer adds a producer plugin to this library; see RegisterConsumer.
 func RegisterProducer(info PluginInfo, factory ProducerFactory) {
+	register(abi.KindProducer, info, 0, "producer", factory, func(ctx *Context, host abi.Host, p Producer) any {
+		return &producer{ctx: ctx, impl: p, emitter: &Emitter{host: host}}
+	})
+}
+
+// register is what both Register functions do: each create gets its own Context, and a
+// factory that returns neither a plugin nor an error is refused by name (`what`) rather than
+// left to crash the first hook. wrap makes the instance that the abi package drives.
+func register[T any](kind uint32, info PluginInfo, flags uint64, what string,
+	factory func(*Context, []byte) (T, error), wrap func(*Context, abi.Host, T) any) {
 	var create func(abi.Host, string, []byte) (any, error)
 	if factory != nil {
 		create = func(host abi.Host, name string, config []byte) (any, error) {
 			ctx := newContext(host, name)
-			p, err := factory(ctx, config)
+			plugin, err := factory(ctx, config)
 			if err != nil {
 				return nil, err
 			}
-			if p == nil {
-				return nil, errors.New("evhost: the producer factory returned neither a producer nor an error")
+			if any(plugin) == nil {
+				return nil, fmt.Errorf("evhost: the %s factory returned neither a %s nor an error", what, what)
 			}
-			return &producer{ctx: ctx, impl: p, emitter: &Emitter{host: host}}, nil
+			return wrap(ctx, host, plugin), nil
 		}
 	}
-	abi.Register(abi.Plugin{Kind: abi.KindProducer, Name: info.Name, Version: info.Version,
-		Description: info.Description, Create: create})
+	abi.Register(abi.Plugin{Kind: kind, Name: info.Name, Version: info.Version,
+		Description: info.Description, Flags: flags, Create: create})
 }
 
 // consumer adapts a Consumer to abi.ConsumerInstance.

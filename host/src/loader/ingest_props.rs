@@ -9,6 +9,7 @@
 //! is replayed on every run.
 
 use evh::evh_attr;
+use evhost_fuzz_support::rfc3339_time;
 use proptest::prelude::*;
 
 use super::*;
@@ -227,33 +228,17 @@ fn assert_stored(specs: &[Spec], chunk: &Chunk) {
     }
 }
 
-/// A time the host takes: a real date, optional fractions, `Z` or an offset.
-fn good_time() -> impl Strategy<Value = String> {
-    let date = (0..=9999i32, 1..=12u32, 1..=31u32)
-        .prop_filter_map("a real date", |(y, m, d)| chrono::NaiveDate::from_ymd_opt(y, m, d));
-    let offset = prop_oneof![
-        Just("Z".to_owned()),
-        ("[+-]", 0..24u32, 0..60u32).prop_map(|(s, h, m)| format!("{s}{h:02}:{m:02}"))
-    ];
-    (date, 0..24u32, 0..60u32, 0..60u32, prop::option::of("[0-9]{1,9}"), offset).prop_map(
-        |(date, h, m, s, frac, offset)| {
-            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
-            format!("{}T{h:02}:{m:02}:{s:02}{frac}{offset}", date.format("%Y-%m-%d"))
-        },
-    )
-}
-
 /// A time the host refuses: a good one broken in one place, or too short to be one.
 fn bad_time() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        good_time().prop_map(|t| t.replacen('T', "t", 1).into_bytes()),
-        good_time().prop_map(|t| t.replacen('T', " ", 1).into_bytes()),
-        good_time().prop_map(|t| format!("{}z", &t[..19]).into_bytes()),
-        good_time().prop_map(|t| t.as_bytes()[..19].to_vec()),
-        good_time().prop_map(|t| format!("{t} ").into_bytes()),
-        good_time().prop_map(|t| format!("{}13{}", &t[..5], &t[7..]).into_bytes()),
-        good_time().prop_map(|t| format!("{}:60{}", &t[..16], &t[19..]).into_bytes()),
-        good_time().prop_map(|t| {
+        rfc3339_time(0..60).prop_map(|t| t.replacen('T', "t", 1).into_bytes()),
+        rfc3339_time(0..60).prop_map(|t| t.replacen('T', " ", 1).into_bytes()),
+        rfc3339_time(0..60).prop_map(|t| format!("{}z", &t[..19]).into_bytes()),
+        rfc3339_time(0..60).prop_map(|t| t.as_bytes()[..19].to_vec()),
+        rfc3339_time(0..60).prop_map(|t| format!("{t} ").into_bytes()),
+        rfc3339_time(0..60).prop_map(|t| format!("{}13{}", &t[..5], &t[7..]).into_bytes()),
+        rfc3339_time(0..60).prop_map(|t| format!("{}:60{}", &t[..16], &t[19..]).into_bytes()),
+        rfc3339_time(0..60).prop_map(|t| {
             let mut b = t.into_bytes();
             b[0] = 0xff;
             b
@@ -283,7 +268,7 @@ fn valid_event() -> impl Strategy<Value = Spec> {
         prop::sample::select(vec!["", "1.0"]).prop_map(View::text),
         required_text(),
         (optional_text(), optional_text(), optional_text()),
-        prop::option::of(good_time()),
+        prop::option::of(rfc3339_time(0..60)),
     );
     let data = prop::collection::vec(any::<u8>(), 0..48).prop_map(View::Bytes);
     let extensions = prop::collection::vec(extension(), 0..3).prop_map(Extensions::Array);

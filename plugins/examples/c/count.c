@@ -3,17 +3,13 @@
  * bytes; on_stop writes {"count": N, "bytes": B} and a newline to `path`, when one is set.
  * It touches no event field but data.len, so a benchmark with it measures the host.
  */
-#include <inttypes.h>
 #include <stdbool.h>
 
 #include "plugins.h"
 #include "util.h"
 
 typedef struct count {
-    evh_host *host;
-    const evh_host_api *api;
-    /* NULL when the config names no path. */
-    char *path;
+    evh_ex_result_file out;
     uint64_t count;
     uint64_t bytes;
 } count;
@@ -31,23 +27,12 @@ static evh_status count_create(const evh_create_args *args, void **instance_out)
         (status = evh_ex_config_path(args, "count", false, &path)) != EVH_OK) {
         return status;
     }
-    c = evh_ex_new_instance(args, "count", sizeof *c);
+    c = evh_ex_new_result_instance(args, "count", sizeof *c, path);
     if (c == NULL) {
-        free(path);
         return EVH_ERR_INTERNAL;
     }
-    c->host = args->host;
-    c->api = args->api;
-    c->path = path;
     *instance_out = c;
     return EVH_OK;
-}
-
-static void count_destroy(void *instance)
-{
-    count *c = instance;
-    free(c->path);
-    free(c);
 }
 
 static evh_status count_events(void *instance, const evh_event *const *events, size_t n,
@@ -68,16 +53,8 @@ static evh_status count_events(void *instance, const evh_event *const *events, s
 
 static void count_stop(void *instance)
 {
-    count *c = instance;
-    char line[96];
-    int len;
-
-    if (c->path == NULL) {
-        return;
-    }
-    len = snprintf(line, sizeof line, "{\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
-                   c->count, c->bytes);
-    evh_ex_write_result(c->api, c->host, "count", c->path, line, len);
+    const count *c = instance;
+    evh_ex_write_tally(&c->out, "count", c->count, c->bytes);
 }
 
 const evh_plugin evh_ex_count_plugin = {
@@ -89,7 +66,7 @@ const evh_plugin evh_ex_count_plugin = {
                               "a benchmark fixture"),
     .flags = 0,
     .on_create = count_create,
-    .on_destroy = count_destroy,
+    .on_destroy = evh_ex_free_result_instance,
     .on_stop = count_stop,
     .on_events = count_events,
 };

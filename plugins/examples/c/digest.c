@@ -18,9 +18,7 @@
 #define FNV_PRIME UINT64_C(0x100000001b3)
 
 typedef struct digest {
-    evh_host *host;
-    const evh_host_api *api;
-    char *path;
+    evh_ex_result_file out;
     uint64_t hash;
     uint64_t count;
     uint64_t last_seq;
@@ -54,25 +52,14 @@ static evh_status digest_create(const evh_create_args *args, void **instance_out
         (status = evh_ex_config_path(args, "digest", true, &path)) != EVH_OK) {
         return status;
     }
-    d = evh_ex_new_instance(args, "digest", sizeof *d);
+    d = evh_ex_new_result_instance(args, "digest", sizeof *d, path);
     if (d == NULL) {
-        free(path);
         return EVH_ERR_INTERNAL;
     }
-    d->host = args->host;
-    d->api = args->api;
-    d->path = path;
     d->hash = FNV_OFFSET_BASIS;
     d->in_order = true;
     *instance_out = d;
     return EVH_OK;
-}
-
-static void digest_destroy(void *instance)
-{
-    digest *d = instance;
-    free(d->path);
-    free(d);
 }
 
 static evh_status digest_events(void *instance, const evh_event *const *events, size_t n,
@@ -112,7 +99,7 @@ static void digest_stop(void *instance)
     len = snprintf(line, sizeof line,
                    "{\"count\": %" PRIu64 ", \"digest\": \"%016" PRIx64 "\", \"in_order\": %s}\n",
                    d->count, d->hash, d->in_order ? "true" : "false");
-    evh_ex_write_result(d->api, d->host, "digest", d->path, line, len);
+    evh_ex_write_result(&d->out, "digest", line, len);
 }
 
 const evh_plugin evh_ex_digest_plugin = {
@@ -124,7 +111,7 @@ const evh_plugin evh_ex_digest_plugin = {
                               "`path` on stop"),
     .flags = 0,
     .on_create = digest_create,
-    .on_destroy = digest_destroy,
+    .on_destroy = evh_ex_free_result_instance,
     .on_stop = digest_stop,
     .on_events = digest_events,
 };

@@ -10,6 +10,7 @@
 #define EVH_EX_UTIL_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -169,6 +170,26 @@ static inline evh_status evh_ex_library_init(const evh_host_api *api, const evh_
 }
 
 /*
+ * Writes a library's one export: the static description of the plugins listed (pointers to
+ * evh_plugin) and evh_library_init answering with it. Use it once, at file scope, with no
+ * semicolon after it (ISO C forbids a stray one there).
+ */
+#define EVH_EX_EXPORT_LIBRARY(...)                                                            \
+    static const evh_plugin *const evh_ex_plugins[] = { __VA_ARGS__ };                       \
+    static const evh_library evh_ex_library = {                                               \
+        .struct_size = sizeof(evh_library),                                                   \
+        .abi_major = EVH_ABI_VERSION_MAJOR,                                                   \
+        .abi_minor = EVH_ABI_VERSION_MINOR,                                                   \
+        .flags = 0,                                                                           \
+        .plugins = evh_ex_plugins,                                                            \
+        .plugins_len = EVH_EX_LEN(evh_ex_plugins),                                            \
+    };                                                                                        \
+    EVH_EXPORT evh_status evh_library_init(const evh_host_api *api, const evh_library **out)  \
+    {                                                                                         \
+        return evh_ex_library_init(api, out, &evh_ex_library);                                \
+    }
+
+/*
  * Reads plugin `name`'s config (one JSON object) into `fields` (see json.h). Returns EVH_OK,
  * or EVH_ERR_CONFIG with the error "<name>: config: <what is wrong>" set.
  */
@@ -231,16 +252,60 @@ static inline void *evh_ex_new_instance(const evh_create_args *args, const char 
 }
 
 /*
- * Replaces the file at `path` with the `len` bytes of `line`, plugin `name`'s result. on_stop
- * has no status to return, so a failure is logged; fclose is checked because that is where
- * a full disk often shows.
+ * The head of a consumer that writes a result file on stop (count, digest, and the latency
+ * and slow fixtures): where it reports trouble and where it writes. Its first member, so the
+ * helpers below take the instance as it is.
  */
-static inline void evh_ex_write_result(const evh_host_api *api, evh_host *host, const char *name,
-                                       const char *path, const char *line, int len)
+typedef struct evh_ex_result_file {
+    evh_host *host;
+    const evh_host_api *api;
+    /* NULL when the config names no path: then there is nothing to write. */
+    char *path;
+} evh_ex_result_file;
+
+/*
+ * A zeroed instance of `size` bytes that starts with an evh_ex_result_file, filled in from
+ * `args` and `path`. Takes ownership of `path` (malloc'd or NULL), also on failure; NULL
+ * with the error set when out of memory.
+ */
+static inline void *evh_ex_new_result_instance(const evh_create_args *args, const char *name,
+                                               size_t size, char *path)
 {
-    FILE *f = fopen(path, "w");
+    evh_ex_result_file *head = evh_ex_new_instance(args, name, size);
+
+    if (head == NULL) {
+        free(path);
+        return NULL;
+    }
+    head->host = args->host;
+    head->api = args->api;
+    head->path = path;
+    return head;
+}
+
+/* on_destroy for an instance from evh_ex_new_result_instance that owns nothing else. */
+static inline void evh_ex_free_result_instance(void *instance)
+{
+    evh_ex_result_file *head = instance;
+    free(head->path);
+    free(head);
+}
+
+/*
+ * Replaces the file at head->path, when there is one, with the `len` bytes of `line`, plugin
+ * `name`'s result. on_stop has no status to return, so a failure is logged; fclose is checked
+ * because that is where a full disk often shows.
+ */
+static inline void evh_ex_write_result(const evh_ex_result_file *head, const char *name,
+                                       const char *line, int len)
+{
+    FILE *f;
     int err = 0;
 
+    if (head->path == NULL) {
+        return;
+    }
+    f = fopen(head->path, "w");
     if (f == NULL) {
         err = errno != 0 ? errno : EIO;
     } else {
@@ -252,8 +317,22 @@ static inline void evh_ex_write_result(const evh_host_api *api, evh_host *host, 
         }
     }
     if (err != 0) {
-        evh_ex_logf(api, host, EVH_LOG_ERROR, "%s: cannot write %s: %s", name, path, strerror(err));
+        evh_ex_logf(head->api, head->host, EVH_LOG_ERROR, "%s: cannot write %s: %s", name,
+                    head->path, strerror(err));
     }
+}
+
+/*
+ * Writes {"count": N, "bytes": B} and a newline, the result of the consumers that only add
+ * up events and data bytes (count, and the slow fixture).
+ */
+static inline void evh_ex_write_tally(const evh_ex_result_file *head, const char *name,
+                                      uint64_t count, uint64_t bytes)
+{
+    char line[96];
+    int len = snprintf(line, sizeof line, "{\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
+                       count, bytes);
+    evh_ex_write_result(head, name, line, len);
 }
 
 #endif /* EVH_EX_UTIL_H */

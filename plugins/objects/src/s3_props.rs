@@ -4,7 +4,7 @@
 //! committed corpus in `fuzz-corpus/s3/` is replayed on every run.
 
 use chrono::SecondsFormat;
-use evhost_fuzz_support::config;
+use evhost_fuzz_support::{config, rfc3339_time};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -36,20 +36,8 @@ fn parsed(body: &[u8]) -> Result<Parsed, String> {
 
 /// An `eventTime` as stores write it, or as they should not.
 fn event_time() -> impl Strategy<Value = String> {
-    let date = (0..=9999i32, 1..=12u32, 1..=31u32)
-        .prop_filter_map("a real date", |(y, m, d)| chrono::NaiveDate::from_ymd_opt(y, m, d));
-    let offset = prop_oneof![
-        Just("Z".to_owned()),
-        ("[+-]", 0..24u32, 0..60u32).prop_map(|(s, h, m)| format!("{s}{h:02}:{m:02}"))
-    ];
-    let valid = (date, 0..24u32, 0..60u32, 0..61u32, prop::option::of("[0-9]{1,9}"), offset).prop_map(
-        |(date, h, m, s, frac, offset)| {
-            let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
-            format!("{}T{h:02}:{m:02}:{s:02}{frac}{offset}", date.format("%Y-%m-%d"))
-        },
-    );
     prop_oneof![
-        4 => valid,
+        4 => rfc3339_time(0..61),
         1 => prop::sample::select(vec![
             "2024-05-01T12:00:00.000Z",
             "2016-12-31T23:59:60Z",

@@ -1,6 +1,11 @@
 //! What evhost's fuzz targets share (see docs/fuzzing.md): how many cases each property
 //! runs and from which seed, and the committed corpus each target replays. A dev-dependency
-//! of the crates that hold the targets (the host, `http`, `objects`).
+//! of the crates that hold the targets (the host, `http`, `objects`), with the generators
+//! they share.
+
+mod strategies;
+
+pub use strategies::rfc3339_time;
 
 use std::path::{Path, PathBuf};
 
