@@ -4,6 +4,7 @@
 mod bad_input;
 mod check_and_run;
 mod config;
+mod crash_loss;
 mod crashes;
 mod cross_language;
 mod delivery;
