@@ -24,7 +24,9 @@ impl Consumer for File {
     fn create(ctx: Context, mut config: Config) -> Result<Self, Error> {
         config.path = config.path.map(|path| ctx.resolve(path).to_string_lossy().into_owned());
         let target = config.check()?;
-        let out = Output::new(target).map_err(|e| Error::config(format!("cannot open `path` for appending: {e}")))?;
+        let warn = Box::new(move |message: String| ctx.warn(message));
+        let out =
+            Output::new(target, warn).map_err(|e| Error::config(format!("cannot open `path` for appending: {e}")))?;
         Ok(File { out, buf: Vec::new(), ends: Vec::new() })
     }
 

@@ -5,6 +5,14 @@
 //! possible, so a reader of the file sees whole batches; nothing stays buffered between
 //! batches, so a crash of the host loses no event the consumer answered OK for (and with
 //! `fsync = "batch"`, neither does a crash of the machine).
+//!
+//! A crash mid-write (kill -9, power loss) or a failed write can still leave a torn last line.
+//! Whenever the consumer opens a file it appends to (at start, and when it reopens one after
+//! a write error or a rotation), a last line without its `\n` is cut back to the end of the
+//! last whole line, with a WARN naming the file and how many bytes were cut, whatever the
+//! `fsync` setting: half an event is never useful, and left in place the next line would be
+//! glued onto it. So every line of the file is a whole CloudEvent. The event that was torn is
+//! written again, since the host only counts a batch once the consumer answered OK for it.
 #![forbid(unsafe_code)]
 
 mod config;

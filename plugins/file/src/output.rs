@@ -1,4 +1,5 @@
-//! Where a batch's lines go: stdout, or a file that rotates by size.
+//! Where a batch's lines go: stdout, or a file that rotates by size, whose torn last line
+//! (from a crash or a failed write mid-line) is cut off whenever it is opened.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -13,17 +14,20 @@ pub struct WriteError {
     pub error: io::Error,
 }
 
+/// Told what a repair cut: a message naming the file and the bytes (the consumer logs it as a WARN).
+pub type Warn = Box<dyn Fn(String) + Send>;
+
 pub enum Output {
     Stdout,
     File(Rotating),
 }
 
 impl Output {
-    pub fn new(target: Target) -> io::Result<Output> {
+    pub fn new(target: Target, warn: Warn) -> io::Result<Output> {
         Ok(match target {
             Target::Stdout => Output::Stdout,
             Target::File { path, rotate_bytes, keep, fsync } => {
-                let mut file = Rotating { path, rotate_bytes, keep, fsync, file: None, size: 0 };
+                let mut file = Rotating { path, rotate_bytes, keep, fsync, warn, file: None, size: 0 };
                 // Open now, so that a file we cannot write fails the instance at start.
                 file.open()?;
                 Output::File(file)
@@ -57,6 +61,7 @@ pub struct Rotating {
     rotate_bytes: Option<u64>,
     keep: u32,
     fsync: bool,
+    warn: Warn,
     /// `None` after an error or a rotation: the next write reopens it.
     file: Option<fs::File>,
     /// The file's length, kept so that rotation needs no `stat` per batch.
@@ -67,12 +72,18 @@ impl Rotating {
     fn open(&mut self) -> io::Result<&mut fs::File> {
         if self.file.is_none() {
             let file = OpenOptions::new().read(true).append(true).create(true).open(&self.path)?;
-            self.size = file.metadata()?.len();
-            // A failed write may have left half a line; end it so the next line stays whole.
-            let mut last = [0u8];
-            if self.size > 0 && file.read_at(&mut last, self.size - 1)? == 1 && last[0] != b'\n' {
-                (&file).write_all(b"\n")?;
-                self.size += 1;
+            let len = file.metadata()?.len();
+            self.size = whole_lines(&file, len)?;
+            if self.size < len {
+                // Half an event is never useful, and left in place the next line would be glued
+                // onto it: cut it, and make the cut durable before anything is appended.
+                file.set_len(self.size)?;
+                file.sync_all()?;
+                (self.warn)(format!(
+                    "{}: cut {} bytes of a torn last line (a crash or a failed write mid-line), so that every line is a whole event",
+                    self.path.display(),
+                    len - self.size
+                ));
             }
             self.file = Some(file);
         }
@@ -133,6 +144,23 @@ impl Rotating {
     }
 }
 
+/// The length of `file`'s whole lines: up to and with its last `\n` (0 when it has none),
+/// read backwards from `len` a block at a time.
+fn whole_lines(file: &fs::File, len: u64) -> io::Result<u64> {
+    let mut block = [0u8; 4096];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let block = &mut block[..(end - start) as usize];
+        file.read_exact_at(block, start)?;
+        if let Some(i) = block.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
 fn rename_if_exists(from: &Path, to: &Path) -> io::Result<()> {
     match fs::rename(from, to) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -143,6 +171,18 @@ fn rename_if_exists(from: &Path, to: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn quiet() -> Warn {
+        Box::new(|_| ())
+    }
+
+    /// A `Warn` that keeps the messages, and the list it keeps them in.
+    fn recording() -> (Warn, Arc<Mutex<Vec<String>>>) {
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&messages);
+        (Box::new(move |message| kept.lock().unwrap().push(message)), messages)
+    }
 
     fn lines(lines: &[&str]) -> (Vec<u8>, Vec<usize>) {
         let (mut buf, mut ends) = (Vec::new(), Vec::new());
@@ -159,7 +199,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
         let target = Target::File { path: path.clone(), rotate_bytes: Some(10), keep: 2, fsync: true };
-        let mut out = Output::new(target).unwrap();
+        let mut out = Output::new(target, quiet()).unwrap();
         // Each line is 5 bytes with its newline: two per file.
         let (buf, ends) = lines(&["aaaa", "bbbb", "cccc", "dddd", "eeee", "ffff", "gggg"]);
         assert!(out.write(&buf, &ends).is_ok());
@@ -175,7 +215,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
         let mut out =
-            Output::new(Target::File { path: path.clone(), rotate_bytes: Some(3), keep: 5, fsync: false }).unwrap();
+            Output::new(Target::File { path: path.clone(), rotate_bytes: Some(3), keep: 5, fsync: false }, quiet())
+                .unwrap();
         let (buf, ends) = lines(&["long line", "x"]);
         assert!(out.write(&buf, &ends).is_ok());
         assert_eq!(fs::read_to_string(&path).unwrap(), "x\n");
@@ -183,14 +224,61 @@ mod tests {
     }
 
     #[test]
-    fn a_half_written_line_is_ended_on_reopen() {
+    fn a_torn_last_line_is_cut_on_open_with_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.jsonl");
-        fs::write(&path, "{\"half").unwrap();
-        let mut out =
-            Output::new(Target::File { path: path.clone(), rotate_bytes: None, keep: 5, fsync: false }).unwrap();
+        fs::write(&path, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"x\",\"sou").unwrap();
+        let (warn, messages) = recording();
+        let target = Target::File { path: path.clone(), rotate_bytes: None, keep: 5, fsync: true };
+        let mut out = Output::new(target, warn).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"id\":\"a\"}\n{\"id\":\"b\"}\n", "cut on open");
         let (buf, ends) = lines(&["{}"]);
         assert!(out.write(&buf, &ends).is_ok());
-        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"half\n{}\n");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{}\n");
+        let messages = messages.lock().unwrap();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains(&path.display().to_string()), "{messages:?}");
+        assert!(messages[0].contains("cut 14 bytes"), "{messages:?}");
+    }
+
+    #[test]
+    fn a_file_without_a_whole_line_is_emptied_and_a_whole_one_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        // Longer than one block read backwards, with no newline at all.
+        fs::write(&path, "x".repeat(10_000)).unwrap();
+        let (warn, messages) = recording();
+        let target = |fsync| Target::File { path: path.clone(), rotate_bytes: None, keep: 5, fsync };
+        drop(Output::new(target(false), warn).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        assert!(messages.lock().unwrap()[0].contains("cut 10000 bytes"));
+        // A newline far back: everything after it goes.
+        fs::write(&path, format!("{{}}\n{}", "y".repeat(9_000))).unwrap();
+        drop(Output::new(target(false), quiet()).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
+        let (warn, messages) = recording();
+        drop(Output::new(target(true), warn).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{}\n");
+        assert!(messages.lock().unwrap().is_empty(), "nothing to cut, nothing said");
+    }
+
+    #[test]
+    fn a_torn_line_is_cut_when_rotation_reopens_an_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        let (warn, messages) = recording();
+        let target = Target::File { path: path.clone(), rotate_bytes: Some(10), keep: 2, fsync: false };
+        let mut out = Output::new(target, warn).unwrap();
+        let (buf, ends) = lines(&["aaaa", "bbbb", "cccc"]);
+        assert!(out.write(&buf, &ends).is_ok());
+        // Another writer (or a crash of an older one) left half a line where the next
+        // write reopens: forget the handle the way a failed write does.
+        let Output::File(rotating) = &mut out else { unreachable!() };
+        rotating.file = None;
+        fs::write(&path, "cccc\ndd").unwrap();
+        let (buf, ends) = lines(&["eeee"]);
+        assert!(out.write(&buf, &ends).is_ok());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "cccc\neeee\n");
+        assert!(messages.lock().unwrap()[0].contains("cut 2 bytes"));
     }
 }
