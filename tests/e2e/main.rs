@@ -9,6 +9,7 @@ mod crashes;
 mod cross_language;
 mod delivery;
 mod file_and_webhook;
+mod file_repair;
 mod fixture;
 mod http;
 mod http_limits;

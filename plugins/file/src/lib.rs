@@ -11,8 +11,8 @@
 //! a write error or a rotation), a last line without its `\n` is cut back to the end of the
 //! last whole line, with a WARN naming the file and how many bytes were cut, whatever the
 //! `fsync` setting: half an event is never useful, and left in place the next line would be
-//! glued onto it. So every line of the file is a whole CloudEvent. The event that was torn is
-//! written again, since the host only counts a batch once the consumer answered OK for it.
+//! glued onto it. So every line of the file is a whole CloudEvent. The torn event was never
+//! answered OK for, so it is delivered again wherever the host's log still holds it.
 #![forbid(unsafe_code)]
 
 mod config;
