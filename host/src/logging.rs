@@ -4,30 +4,62 @@
 //! or drive the operator's terminal. The rule is applied to every field of every log line,
 //! whoever wrote it, and to plugin text on its way into error messages
 //! ([`crate::loader`] copies plugin strings through [`escape`]).
+//!
+//! `--log-format json` writes one JSON object per line instead (`timestamp`, `level`,
+//! `message` and the event's fields, such as `instance`), for log shippers; JSON escapes
+//! control characters itself. Only the two lines written when the process must end at once
+//! (a crash, a second signal) stay plain text: they are written without the logger, which
+//! may be the thing that hangs.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write};
+use std::sync::OnceLock;
 
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::debug_fn;
 
-/// Logs to stderr at `level` and above; `ansi` colours the level for a terminal.
-pub fn init(level: tracing::Level, ansi: bool) {
-    let fields = debug_fn(|writer, field, value| {
-        let mut out = Escaping(writer);
-        match field.name() {
-            "message" => write!(out, "{value:?}"),
-            name => write!(out, "{name}={value:?}"),
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Lines for people: time, level, message, `key=value` fields.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+static FORMAT: OnceLock<Format> = OnceLock::new();
+
+/// Logs to stderr at `level` and above, in `format`; `ansi` colours a text log's level for
+/// a terminal.
+pub fn init(level: tracing::Level, format: Format, ansi: bool) {
+    let _ = FORMAT.set(format);
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false);
+    match format {
+        Format::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        Format::Text => {
+            let fields = debug_fn(|writer, field, value| {
+                let mut out = Escaping(writer);
+                match field.name() {
+                    "message" => write!(out, "{value:?}"),
+                    name => write!(out, "{name}={value:?}"),
+                }
+            })
+            .delimited(" ");
+            builder.with_ansi(ansi).fmt_fields(fields).init()
         }
-    })
-    .delimited(" ");
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .fmt_fields(fields)
-        .init();
+    }
+}
+
+/// Writes an error that ends the process (a diagnostic, which may span lines) to stderr:
+/// as it is in a text log, as one error line in a JSON log.
+pub fn fatal(text: &str) {
+    match FORMAT.get() {
+        Some(Format::Json) => {
+            let text = text.trim_end();
+            tracing::error!("{}", text.strip_prefix("error: ").unwrap_or(text))
+        }
+        _ => eprint!("{text}"),
+    }
 }
 
 /// `text` with every control character (C0, DEL, C1) escaped; borrowed when it has none.

@@ -23,6 +23,9 @@ struct Cli {
     /// Log level: error, warn, info, debug or trace (or set EVHOST_LOG).
     #[arg(long, global = true, env = "EVHOST_LOG", default_value = "info")]
     log_level: tracing::Level,
+    /// Log format: text, or json for one JSON object per line (or set EVHOST_LOG_FORMAT).
+    #[arg(long, global = true, env = "EVHOST_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: evhost::logging::Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,7 +62,7 @@ fn main() -> ExitCode {
         return runtime_error(&format!("cannot install the crash handlers: {e}"));
     }
     let cli = Cli::parse();
-    evhost::logging::init(cli.log_level, std::io::stderr().is_terminal());
+    evhost::logging::init(cli.log_level, cli.log_format, std::io::stderr().is_terminal());
     // From here on, SIGTERM and SIGINT work whatever a plugin does.
     let watch = match signals.watch() {
         Ok(watch) => watch,
@@ -125,11 +128,11 @@ fn main() -> ExitCode {
 }
 
 fn runtime_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    evhost::logging::fatal(&format!("error: {message}\n"));
     ExitCode::from(EXIT_RUNTIME)
 }
 
 fn setup_error(error: evhost::diagnostic::Diagnostic) -> ExitCode {
-    eprint!("{error}");
+    evhost::logging::fatal(&error.to_string());
     ExitCode::from(EXIT_SETUP)
 }

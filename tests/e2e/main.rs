@@ -15,6 +15,7 @@ mod http;
 mod http_limits;
 mod inspect;
 mod lifecycle;
+mod log_format;
 mod lost;
 mod objects;
 mod objects_limits;
