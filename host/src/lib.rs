@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod loader;
 pub mod log;
 pub mod logging;
+pub mod report;
 pub mod run;
 pub mod signals;
 pub mod startup;

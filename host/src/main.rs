@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use evhost::log::Log;
+use evhost::report::{Outcome, ShutdownReport};
 use evhost::run::RunError;
 use evhost::signals::{crash, ShutdownSignals};
 use evhost::{config, inspect, loader, startup};
@@ -36,6 +37,9 @@ enum Command {
     Run {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// At the end, write a JSON report of how each instance ended and what it did.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// Validates a config: loads every library and creates and destroys every instance,
     /// without running anything.
@@ -70,18 +74,30 @@ fn main() -> ExitCode {
     };
 
     match cli.command {
-        Command::Run { config } => {
-            let config = match config::load(&config) {
-                Ok(config) => config,
-                Err(e) => return setup_error(e),
-            };
-            match evhost::run::run(config, &watch) {
+        Command::Run { config, report: report_path } => {
+            let mut report = ShutdownReport::default();
+            let result = config::load(&config)
+                .map_err(RunError::Setup)
+                .and_then(|config| evhost::run::run(config, &watch, &mut report));
+            let code = match result {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(RunError::Setup(e)) => setup_error(e),
+                Err(RunError::Setup(e)) => {
+                    report.outcome = Outcome::SetupFailed;
+                    report.failures.push(e.message.clone());
+                    setup_error(e)
+                }
                 Err(RunError::Runtime(e)) => {
                     tracing::error!("{e}");
+                    if report.outcome != Outcome::Failed {
+                        report.outcome = Outcome::Failed;
+                        report.failures.push(e);
+                    }
                     ExitCode::from(EXIT_RUNTIME)
                 }
+            };
+            match report_path.map(|path| (report.write(&path), path)) {
+                Some((Err(e), path)) => runtime_error(&format!("cannot write the report {}: {e}", path.display())),
+                _ => code,
             }
         }
         Command::Check { config: path } => {

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::delivery::{self, Abort, Lanes, Report};
 use crate::diagnostic::Diagnostic;
 use crate::log::Log;
+use crate::report::{ConsumerReport, ConsumerState, Outcome, ProducerReport, ProducerState, ShutdownReport};
 use crate::signals::Watch;
 use crate::startup::{self, Instances};
 
@@ -35,7 +36,9 @@ enum Event {
 /// before the signal thread gives up on it.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
+/// Runs `config` until a signal or until every producer finished; `report` is filled as it
+/// goes, and says how the run ended.
+pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result<(), RunError> {
     let (events, inbox) = mpsc::channel();
     {
         let events = events.clone();
@@ -51,9 +54,14 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
     let Some(Instances { consumers, producers }) = startup::create_all(&config, &log, &stopping)? else {
         let name = watch.received().unwrap_or("a signal");
         tracing::info!("{name} received while starting; stopped before running");
+        report.outcome = Outcome::StoppedWhileStarting;
         return Ok(());
     };
     watch.set_limit(config.drain_timeout, STOP_GRACE);
+    report.producers = producers
+        .iter()
+        .map(|(entry, _)| ProducerReport { name: entry.name.clone(), state: ProducerState::Stopped, error: None })
+        .collect();
     let abort = Arc::new(Abort::default());
     let mut failures = Vec::new();
 
@@ -75,6 +83,8 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
 
     let mut running = 0usize;
     let mut own_threads = 0usize;
+    // The producers still on a host thread of their own (`on_run`).
+    let mut on_host_thread = vec![false; producers.len()];
     for (index, (entry, instance)) in producers.iter().enumerate() {
         if instance.runs_on_host_thread() {
             let (instance, events) = (instance.clone(), events.clone());
@@ -86,8 +96,10 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
                 })
                 .map_err(|e| RunError::Runtime(format!("cannot start a producer thread: {e}")))?;
             running += 1;
+            on_host_thread[index] = true;
         } else if let Err(e) = instance.start() {
             failures.push(format!("producer \"{}\" failed to start: {e}", entry.name));
+            report.producers[index].failed(e.to_string());
         } else {
             own_threads += 1;
         }
@@ -106,9 +118,16 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
                 running -= 1;
                 let name = &producers[index].0.name;
                 match result {
-                    Ok(()) => tracing::info!(producer = %name, "producer finished"),
-                    Err(e) => failures.push(format!("producer \"{name}\" failed: {e}")),
+                    Ok(()) => {
+                        tracing::info!(producer = %name, "producer finished");
+                        report.producers[index].state = ProducerState::Finished;
+                    }
+                    Err(e) => {
+                        failures.push(format!("producer \"{name}\" failed: {e}"));
+                        report.producers[index].failed(e);
+                    }
                 }
+                on_host_thread[index] = false;
             }
         }
     }
@@ -124,8 +143,10 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
         match inbox.recv_timeout(left) {
             Ok(Event::ProducerDone { index, result }) => {
                 running -= 1;
+                on_host_thread[index] = false;
                 if let Err(e) = result {
                     failures.push(format!("producer \"{}\" failed: {e}", producers[index].0.name));
+                    report.producers[index].failed(e);
                 }
             }
             Ok(Event::Signal(name)) => tracing::warn!("{name} received again; still stopping producers"),
@@ -134,25 +155,39 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
                     "{running} producer(s) did not stop within the drain timeout ({:?})",
                     config.drain_timeout
                 ));
+                for (index, _) in on_host_thread.iter().enumerate().filter(|(_, still)| **still) {
+                    report.producers[index].state = ProducerState::DidNotStop;
+                }
                 break;
             }
         }
     }
     log.close();
 
+    report.consumers = consumers
+        .iter()
+        .map(|(entry, _)| ConsumerReport {
+            name: entry.name.clone(),
+            state: ConsumerState::NotDrained,
+            delivery: Report::default(),
+            pending: 0,
+        })
+        .collect();
     let mut drained = vec![false; consumers.len()];
     let mut waiting = consumers.len();
     while waiting > 0 {
-        let Ok((index, report)) = drains.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+        let Ok((index, delivery)) = drains.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
             break;
         };
         drained[index] = true;
         waiting -= 1;
         let entry = &consumers[index].0;
-        tracing::info!(consumer = %entry.name, delivered = report.delivered, dead_lettered = report.dead_lettered, lost = report.lost, dropped = report.dropped, retries = report.retries, "consumer drained");
-        if report.lost > 0 {
-            failures.push(format!("consumer \"{}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", entry.name, report.lost));
+        tracing::info!(consumer = %entry.name, delivered = delivery.delivered, dead_lettered = delivery.dead_lettered, lost = delivery.lost, dropped = delivery.dropped, retries = delivery.retries, "consumer drained");
+        if delivery.lost > 0 {
+            failures.push(format!("consumer \"{}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", entry.name, delivery.lost));
         }
+        report.consumers[index].state = ConsumerState::Drained;
+        report.consumers[index].delivery = delivery;
     }
     if waiting > 0 {
         abort.abort();
@@ -160,6 +195,7 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
         let calls = lanes.calls();
         for index in (0..consumers.len()).filter(|i| !drained[*i]) {
             let pending = log.pending(cursors[index]);
+            report.consumers[index].pending = pending;
             let name = &consumers[index].0.name;
             failures.push(match calls.iter().find(|call| call.consumer == index) {
                 Some(call) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", call.hook, call.elapsed, config.drain_timeout),
@@ -182,6 +218,8 @@ pub fn run(config: Config, watch: &Watch) -> Result<(), RunError> {
         tracing::info!("evhost stopped cleanly");
         Ok(())
     } else {
+        report.outcome = Outcome::Failed;
+        report.failures.clone_from(&failures);
         Err(RunError::Runtime(failures.join("; ")))
     }
 }

@@ -21,6 +21,7 @@ mod objects;
 mod objects_limits;
 mod plugin_kind;
 mod plugin_text;
+mod report;
 mod schedule;
 mod signals;
 mod stuck;

@@ -26,7 +26,7 @@ const DEAD_LETTER_TRIES: u32 = 4;
 const DEAD_LETTER_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What one consumer's delivery did, for the shutdown summary.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct Report {
     pub delivered: u64,
     pub dead_lettered: u64,
