@@ -4,16 +4,9 @@
 
 use std::path::Path;
 
+// DIGEST writes digest.json in on_stop, which must not run on a failed setup.
+use crate::config::DIGEST_TEXT as DIGEST;
 use crate::support::{plugin, Env, GO};
-
-/// A C digest consumer; it writes digest.json in on_stop, which must not run on a failed setup.
-const DIGEST: &str = r#"
-[[consumer]]
-name = "digest"
-library = "{C}"
-plugin = "digest"
-config = { path = "digest.json" }
-"#;
 
 /// Runs `evhost ARGS`, expects exit 2 and no digest.json, and returns the redacted stderr.
 fn fails(env: &Env, args: &[&str]) -> String {

@@ -2,23 +2,8 @@
 //! dead-letter file that cannot be written, a zero drain_timeout or max_event_bytes) is
 //! refused by both with exit 2, and a config with only one side gets a warning from both.
 
+use crate::config::{DIGEST_TEXT as DIGEST, SEQUENCE_TEXT as SEQUENCE};
 use crate::support::Env;
-
-const SEQUENCE: &str = r#"
-[[producer]]
-name = "seq"
-library = "{C}"
-plugin = "sequence"
-config = { count = 10 }
-"#;
-
-const DIGEST: &str = r#"
-[[consumer]]
-name = "digest"
-library = "{C}"
-plugin = "digest"
-config = { path = "digest.json" }
-"#;
 
 /// `check` and `run` both exit 2 with the same message; returns it, redacted.
 fn both_refuse(env: &Env) -> String {

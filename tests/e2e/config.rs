@@ -137,3 +137,22 @@ fn toml_value(value: &Value) -> String {
         }
     }
 }
+
+/// The C `digest` consumer writing digest.json, as config text, for tests whose snapshots
+/// show the config's lines as written (the builder sorts keys).
+pub const DIGEST_TEXT: &str = r#"
+[[consumer]]
+name = "digest"
+library = "{C}"
+plugin = "digest"
+config = { path = "digest.json" }
+"#;
+
+/// The C `sequence` producer of 10 events, as config text (see [`DIGEST_TEXT`]).
+pub const SEQUENCE_TEXT: &str = r#"
+[[producer]]
+name = "seq"
+library = "{C}"
+plugin = "sequence"
+config = { count = 10 }
+"#;
