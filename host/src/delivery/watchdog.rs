@@ -103,6 +103,10 @@ impl Watch {
     }
 
     fn run(&self, lanes: &Weak<Lanes>) {
+        // Woken by a call that started: stay on a deadline for one `overrun` even if that
+        // call has already returned, so that a stream of short calls wakes the watchdog
+        // about once per `overrun` rather than once per call.
+        let mut woken_by_call = false;
         loop {
             self.sleeping.store(true, Ordering::SeqCst);
             let Some(lanes) = lanes.upgrade() else { return };
@@ -123,6 +127,9 @@ impl Watch {
                     next = Some(next.map_or(due, |next| next.min(due)));
                 }
             });
+            if next.is_none() && std::mem::take(&mut woken_by_call) {
+                next = Some(now + overrun);
+            }
             if next.is_some() || !overran.is_empty() {
                 self.sleeping.store(false, Ordering::SeqCst);
             }
@@ -147,6 +154,7 @@ impl Watch {
                     while self.sleeping.load(Ordering::SeqCst) && !state.closed {
                         state = self.wake.wait(state).unwrap_or_else(|e| e.into_inner());
                     }
+                    woken_by_call = true;
                 }
             }
         }
