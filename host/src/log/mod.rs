@@ -53,6 +53,11 @@ pub struct Log {
     head: AtomicU64,
     /// Counts commits, so that a producer waiting for room can spin on it.
     commits: AtomicU64,
+    /// Every event with a sequence number up to this one is committed: accepted (memory
+    /// log) or written as the fsync policy says (disk log). 0 when none is.
+    committed: AtomicU64,
+    /// Producers waiting for their events to be committed wait here.
+    commit: Condvar,
     /// `closed || stopped`, published for spinning readers.
     ended: AtomicBool,
     /// Producers wait here for room.
@@ -77,6 +82,7 @@ struct State {
     stopped: bool,
     waiting_producers: usize,
     waiting_consumers: usize,
+    waiting_for_commit: usize,
 }
 
 struct Cursor {
@@ -147,6 +153,15 @@ pub enum Read {
     End,
 }
 
+/// What waiting for a commit came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Commit {
+    Committed,
+    TimedOut,
+    /// The log stopped before the events were committed.
+    Stopped,
+}
+
 /// Spins on `ready` for up to [`SPIN`]; true when it became ready.
 fn spin_until(ready: impl Fn() -> bool) -> bool {
     let start = Instant::now();
@@ -176,9 +191,12 @@ impl Log {
                 stopped: false,
                 waiting_producers: 0,
                 waiting_consumers: 0,
+                waiting_for_commit: 0,
             }),
             head: AtomicU64::new(1),
             commits: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+            commit: Condvar::new(),
             ended: AtomicBool::new(false),
             room: Condvar::new(),
             data: Condvar::new(),
@@ -244,6 +262,10 @@ impl Log {
         state.chunks.push_back(Arc::new(chunk));
         if state.waiting_consumers > 0 {
             self.data.notify_all();
+        }
+        self.committed.store(state.head - 1, Ordering::Release);
+        if state.waiting_for_commit > 0 {
+            self.commit.notify_all();
         }
         Ok(first..first + events as u64)
     }
@@ -348,6 +370,38 @@ impl Log {
         batch.clear();
     }
 
+    /// Every event with a sequence number up to this one is committed (0: none yet).
+    pub fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// Waits until the event with sequence number `seq` is committed, the log stops, or
+    /// `until` passes.
+    pub fn wait_committed(&self, seq: u64, until: Option<Instant>) -> Commit {
+        let mut state = self.lock();
+        state.waiting_for_commit += 1;
+        let outcome = loop {
+            if self.committed() >= seq {
+                break Commit::Committed;
+            }
+            if state.stopped {
+                break Commit::Stopped;
+            }
+            match until {
+                None => state = self.commit.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break Commit::TimedOut;
+                    }
+                    state = self.commit.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+                }
+            }
+        };
+        state.waiting_for_commit -= 1;
+        outcome
+    }
+
     /// No more appends: consumers deliver what is left, then read `End`.
     pub fn close(&self) {
         self.lock().closed = true;
@@ -362,6 +416,7 @@ impl Log {
         self.ended.store(true, Ordering::Release);
         self.room.notify_all();
         self.data.notify_all();
+        self.commit.notify_all();
     }
 
     /// Events a consumer has not yet committed.
