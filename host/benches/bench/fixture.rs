@@ -22,7 +22,7 @@ fn libraries() -> PathBuf {
     workspace().join("target/bench/plugins")
 }
 
-/// The C benchmark fixtures (`ticker`, `latency`, `slow`; tests/fixtures/c).
+/// The C benchmark fixtures (`ticker`, `latency`, `slow`, `commit_latency`; tests/fixtures/c).
 const C_FIXTURES: &str = "libevh_fixture_c.so";
 
 /// Copies the example libraries from target/plugins and the C fixtures from target/fixtures
@@ -81,6 +81,31 @@ pub fn quoted(path: &Path) -> String {
     toml::Value::String(path.display().to_string()).to_string()
 }
 
+/// Which log a scenario runs on: the memory log, or the disk log with one of its fsync
+/// policies, its folder in the run's own temporary folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Memory,
+    /// `fsync = "commit"`, the default: committed once fsynced, one fsync per group commit.
+    Disk,
+    /// `fsync = "interval"`, every 100 ms: committed once written.
+    DiskInterval,
+}
+
+impl LogKind {
+    /// The `[log]` table for a run in `dir`; empty for the memory log, the default.
+    fn table(self, dir: &Path) -> String {
+        let path = quoted(&dir.join("evlog"));
+        match self {
+            LogKind::Memory => String::new(),
+            LogKind::Disk => format!("[log]\nkind = \"disk\"\npath = {path}\n\n"),
+            LogKind::DiskInterval => {
+                format!("[log]\nkind = \"disk\"\npath = {path}\nfsync = \"interval\"\nfsync_interval = \"100ms\"\n\n")
+            }
+        }
+    }
+}
+
 /// A config file, written table by table.
 #[derive(Default)]
 pub struct Config(String);
@@ -89,6 +114,12 @@ impl Config {
     /// `[log] capacity` in events.
     pub fn log_capacity(mut self, events: usize) -> Self {
         self.0 += &format!("[log]\ncapacity = {events}\n\n");
+        self
+    }
+
+    /// The `[log]` table of `log`, for a run in `dir`.
+    pub fn log(mut self, log: LogKind, dir: &Path) -> Self {
+        self.0 += &log.table(dir);
         self
     }
 
@@ -127,14 +158,19 @@ pub fn sequence(events: u64) -> String {
     format!("count = {events}, payload_bytes = {PAYLOAD}, batch = {EMIT_BATCH}")
 }
 
-/// The standard fan-out: one `sequence` producer from `producer_lib` into [`CONSUMERS`]
-/// `count` consumers from `consumer_lib`, each writing its totals into `dir`.
-pub fn fan_out(dir: &Path, producer_lib: &Path, consumer_lib: &Path, events: u64) -> (Config, Vec<PathBuf>) {
-    Config::default().plugin("producer", "sequence", producer_lib, "sequence", &sequence(events), "").counts(
-        dir,
-        consumer_lib,
-        0..CONSUMERS,
-    )
+/// The standard fan-out on `log`: one `sequence` producer from `producer_lib` into
+/// [`CONSUMERS`] `count` consumers from `consumer_lib`, each writing its totals into `dir`.
+pub fn fan_out(
+    dir: &Path,
+    log: LogKind,
+    producer_lib: &Path,
+    consumer_lib: &Path,
+    events: u64,
+) -> (Config, Vec<PathBuf>) {
+    Config::default()
+        .log(log, dir)
+        .plugin("producer", "sequence", producer_lib, "sequence", &sequence(events), "")
+        .counts(dir, consumer_lib, 0..CONSUMERS)
 }
 
 /// Reads one consumer's output file as a JSON object.

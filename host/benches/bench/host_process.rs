@@ -1,6 +1,7 @@
 //! Scenarios that run the real `evhost run -c <config>` binary as a child process, with the
-//! libraries `make build` put in target/plugins: throughput (timed from spawn to exit),
-//! latency, idle CPU and the slow consumer's peak memory.
+//! libraries `make build` put in target/plugins: throughput (timed from spawn to exit) on the
+//! memory and the disk log, latency, commit latency, idle CPU and the slow consumer's peak
+//! memory.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-use crate::fixture::{self, Config, Result, CONSUMERS, PAYLOAD};
+use crate::fixture::{self, Config, LogKind, Result, CONSUMERS, PAYLOAD};
 
 /// The host running one config, its log going to a file in the run's folder.
 struct Host {
@@ -78,11 +79,12 @@ impl Drop for Host {
     }
 }
 
-/// Throughput of the real host: `events` from the `sequence` of `producer_lib` into 4
-/// `count` consumers of `consumer_lib`, from spawn to exit. Checks every consumer's totals.
-pub fn throughput(producer_lib: &Path, consumer_lib: &Path, events: u64) -> Result<Duration> {
+/// Throughput of the real host on `log`: `events` from the `sequence` of `producer_lib`
+/// into 4 `count` consumers of `consumer_lib`, from spawn to exit (for the disk log: into a
+/// new, empty log in the run's folder). Checks every consumer's totals.
+pub fn throughput(log: LogKind, producer_lib: &Path, consumer_lib: &Path, events: u64) -> Result<Duration> {
     let dir = fixture::run_dir()?;
-    let (config, files) = fixture::fan_out(dir.path(), producer_lib, consumer_lib, events);
+    let (config, files) = fixture::fan_out(dir.path(), log, producer_lib, consumer_lib, events);
     let start = Instant::now();
     let mut host = Host::spawn(dir, &config)?;
     host.wait()?;
@@ -130,6 +132,56 @@ pub fn latency() -> Result<Latency> {
         p50: fixture::field(&json, &latency_file, "p50_ns")?,
         p99: fixture::field(&json, &latency_file, "p99_ns")?,
         p999: fixture::field(&json, &latency_file, "p999_ns")?,
+    })
+}
+
+/// The commit-latency scenario's pace, events and emitting threads: 3 s of events, one per
+/// emit, from enough threads that the pace holds while each waits about an fsync.
+pub const COMMIT_RATE: u64 = 10_000;
+const COMMIT_EVENTS: u64 = 3 * COMMIT_RATE;
+const COMMIT_THREADS: u64 = 32;
+
+/// What the commit-latency scenario found.
+#[derive(Debug)]
+pub enum CommitLatency {
+    /// Emit-to-commit latencies in ns, and the pace the producer reached, in events/s.
+    Measured { p50: u64, p99: u64, p999: u64, rate: u64 },
+    /// The host did not take `EVH_EMIT_COMMIT` (an ABI 1.0 host ignores it): why.
+    Refused(String),
+}
+
+/// Emit-to-commit latency on the disk log (`fsync = "commit"`): the C `commit_latency`
+/// producer emits one event at a time with `EVH_EMIT_COMMIT` at [`COMMIT_RATE`] events/s
+/// and times each emit until it returns, with 4 C `count` consumers reading the log.
+pub fn commit_latency() -> Result<CommitLatency> {
+    let dir = fixture::run_dir()?;
+    let (c, fixtures) = (fixture::library("c")?, fixture::c_fixtures()?);
+    let out = dir.path().join("commit_latency.json");
+    let producer = format!(
+        "rate = {COMMIT_RATE}, count = {COMMIT_EVENTS}, threads = {COMMIT_THREADS}, payload_bytes = {PAYLOAD}, path = {}",
+        fixture::quoted(&out)
+    );
+    let (config, files) = Config::default()
+        .log(LogKind::Disk, dir.path())
+        .plugin("producer", "commit_latency", &fixtures, "commit_latency", &producer, "")
+        .counts(dir.path(), &c, 0..CONSUMERS);
+    let mut host = Host::spawn(dir, &config)?;
+    host.wait()?;
+    let json = fixture::read_json(&out)?;
+    if let Some(why) = json["refused"].as_str() {
+        fixture::verify_counts(&files, 0, 0)?;
+        return Ok(CommitLatency::Refused(why.to_string()));
+    }
+    let count = fixture::field(&json, &out, "count")?;
+    if count != COMMIT_EVENTS {
+        return Err(format!("the commit_latency producer emitted {count} events of {COMMIT_EVENTS}"));
+    }
+    fixture::verify_counts(&files, COMMIT_EVENTS, PAYLOAD)?;
+    Ok(CommitLatency::Measured {
+        p50: fixture::field(&json, &out, "p50_ns")?,
+        p99: fixture::field(&json, &out, "p99_ns")?,
+        p999: fixture::field(&json, &out, "p999_ns")?,
+        rate: fixture::field(&json, &out, "rate")?,
     })
 }
 

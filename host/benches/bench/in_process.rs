@@ -19,7 +19,7 @@ use evhost::startup;
 use evhost_abi as evh;
 use tokio::sync::broadcast::{self, error::RecvError, Sender};
 
-use crate::fixture::{self, Result, PAYLOAD};
+use crate::fixture::{self, LogKind, Result, PAYLOAD};
 
 /// Messages the broadcast channel holds.
 const CHANNEL: usize = 65536;
@@ -37,7 +37,7 @@ struct Setup {
 fn setup(events: u64, baseline: impl FnOnce(&[Arc<Instance>]) -> Baseline) -> Result<Setup> {
     let dir = fixture::run_dir()?;
     let c = fixture::library("c")?;
-    let (config, files) = fixture::fan_out(dir.path(), &c, &c, events);
+    let (config, files) = fixture::fan_out(dir.path(), LogKind::Memory, &c, &c, events);
     let path = dir.path().join("bench.toml");
     let config = config::parse(&path, config.text().to_string()).map_err(|d| d.to_string())?;
     let mut loader = Loader::default();

@@ -1,8 +1,10 @@
 //! `make bench`: every scenario of the performance issue, in one run on one machine, so
 //! that ratios compare like with like. All throughput scenarios move 64-byte events from one
 //! C `sequence` producer (batches of 256) to 4 `count` consumers and check that each
-//! consumer saw every event and byte; a miss fails the run. Each figure is the median of
-//! its runs. Prints a table with the issue's targets and writes target/bench/results.json.
+//! consumer saw every event and byte; a miss fails the run. `evhost_disk` and
+//! `evhost_disk_interval` are `evhost_c` on the disk log (issue 11), in the run's temporary
+//! folder, so on the disk that holds it. Each figure is the median of its runs. Prints a
+//! table with the issues' targets and writes target/bench/results.json.
 //!
 //! Needs `make build` first (the release host and target/plugins); `make bench` does both.
 
@@ -14,7 +16,7 @@ mod report;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fixture::Result;
+use fixture::{LogKind, Result};
 use report::{Results, Scenario};
 
 const THROUGHPUT_RUNS: usize = 5;
@@ -52,7 +54,7 @@ fn throughput(scenarios: &[Throughput<'_>]) -> Result<Vec<Scenario>> {
         for ((name, events, scenario), rates) in scenarios.iter().zip(&mut rates) {
             let elapsed = scenario(*events).map_err(|e| format!("{name}: {e}"))?;
             let rate = *events as f64 / elapsed.as_secs_f64();
-            eprintln!("{name:<16} run {run}/{THROUGHPUT_RUNS}: {:>8.2} M events/s ({elapsed:.2?})", rate / 1e6);
+            eprintln!("{name:<20} run {run}/{THROUGHPUT_RUNS}: {:>8.2} M events/s ({elapsed:.2?})", rate / 1e6);
             rates.push(rate);
         }
     }
@@ -73,7 +75,7 @@ fn repeat<T: std::fmt::Debug>(name: &str, scenario: impl Fn() -> Result<T>) -> R
     (1..=RUNS)
         .map(|run| {
             let value = scenario().map_err(|e| format!("{name}: {e}"))?;
-            eprintln!("{name:<16} run {run}/{RUNS}: {value:.4?}");
+            eprintln!("{name:<20} run {run}/{RUNS}: {value:.4?}");
             Ok(value)
         })
         .collect()
@@ -85,19 +87,26 @@ fn run() -> Result<()> {
     // Sized so that each run takes roughly 0.2 to 2 s on 2 cores. The host scenarios that
     // are compared with direct_calls move the same 20 M events, so the host's fixed cost
     // of starting and stopping (about 10 ms) weighs the same in each.
+    // The disk scenarios move fewer: each event writes about 120 bytes, and 20 M of them
+    // would write 2.4 GB a run.
     const EVENTS: u64 = 20_000_000;
+    const DISK_EVENTS: u64 = 5_000_000;
+    let host = |log, producer, consumer| move |n| host_process::throughput(log, producer, consumer, n);
     let scenarios = throughput(&[
         ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
         ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
-        ("evhost_c", EVENTS, Box::new(|n| host_process::throughput(&c, &c, n))),
-        ("evhost_rust", 10_000_000, Box::new(|n| host_process::throughput(&rust, &rust, n))),
-        ("evhost_go", EVENTS, Box::new(|n| host_process::throughput(&c, &go, n))),
+        ("evhost_c", EVENTS, Box::new(host(LogKind::Memory, &c, &c))),
+        ("evhost_disk", DISK_EVENTS, Box::new(host(LogKind::Disk, &c, &c))),
+        ("evhost_disk_interval", DISK_EVENTS, Box::new(host(LogKind::DiskInterval, &c, &c))),
+        ("evhost_rust", 10_000_000, Box::new(host(LogKind::Memory, &rust, &rust))),
+        ("evhost_go", EVENTS, Box::new(host(LogKind::Memory, &c, &go))),
     ])?;
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =
         |pick: fn(&host_process::Latency) -> u64| median(latencies.iter().map(|l| pick(l) as f64).collect()) as u64;
     let latency_ns = [percentile(|l| l.p50), percentile(|l| l.p99), percentile(|l| l.p999)];
+    let commits = repeat("commit latency", host_process::commit_latency)?;
     let idle = repeat("idle (cores)", host_process::idle)?;
     let rss = repeat("slow RSS (MiB)", host_process::slow_consumer)?;
 
@@ -105,6 +114,7 @@ fn run() -> Result<()> {
         scenarios,
         latency_ns,
         latency_runs: latencies.len(),
+        commit_latency: report::CommitLatency::median(&commits),
         idle_cpu_cores: median(idle.clone()),
         idle_runs: idle.len(),
         slow_consumer_rss_mib: median(rss.clone()),
