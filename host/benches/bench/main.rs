@@ -87,8 +87,8 @@ fn run() -> Result<()> {
     // Sized so that each run takes roughly 0.2 to 2 s on 2 cores. The host scenarios that
     // are compared with direct_calls move the same 20 M events, so the host's fixed cost
     // of starting and stopping (about 10 ms) weighs the same in each.
-    // The disk scenarios move fewer: each event writes about 120 bytes, and 20 M of them
-    // would write 2.4 GB a run.
+    // The disk scenarios move fewer: each event takes about 110 bytes on disk, and 20 M of
+    // them would write 2.2 GB a run.
     const EVENTS: u64 = 20_000_000;
     const DISK_EVENTS: u64 = 5_000_000;
     let host = |log, producer, consumer| move |n| host_process::throughput(log, producer, consumer, n);
