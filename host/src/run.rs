@@ -81,6 +81,9 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
         lanes.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
 
+    // Before the producers start, so that it sees their first events (ABI 1.1 on_committed).
+    let mut commits = crate::loader::Commits::start(&log, producers.iter().map(|(_, instance)| instance))
+        .map_err(|e| RunError::Runtime(format!("cannot start the commit notification thread: {e}")))?;
     let mut running = 0usize;
     let mut own_threads = 0usize;
     // The producers still on a host thread of their own (`on_run`).
@@ -211,6 +214,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             instance.stop();
         }
     }
+    commits.stop();
     drop(consumers);
     drop(producers);
 
