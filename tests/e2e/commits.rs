@@ -112,7 +112,11 @@ fn library(env: &Env) -> String {
             name: "bad_ticket",
             hooks: &[("on_create", "tracked_create"), ("on_destroy", "tracked_destroy"), ("on_run", "bad_ticket_run")],
         },
-        Plugin { kind: "EVH_KIND_CONSUMER", name: "sink", hooks: &[("on_create", "sink_create"), ("on_events", "sink_events")] },
+        Plugin {
+            kind: "EVH_KIND_CONSUMER",
+            name: "sink",
+            hooks: &[("on_create", "sink_create"), ("on_events", "sink_events")],
+        },
     ];
     env.compile_library("libcommits.so", &c_library(CODE, &plugins)).display().to_string()
 }
@@ -154,7 +158,8 @@ fn waiting_for_a_ticket_never_handed_out_is_refused() {
     config(&env, "bad_ticket");
     let out = env.run();
     out.expect_code(1);
-    let line = out.stderr.lines().find(|l| l.contains("failed: wait_committed")).unwrap_or_else(|| panic!("{}", out.stderr));
+    let line =
+        out.stderr.lines().find(|l| l.contains("failed: wait_committed")).unwrap_or_else(|| panic!("{}", out.stderr));
     let message = &line[line.find("producer \"p\"").expect("the producer's name")..];
     insta::assert_snapshot!("bad_ticket", message);
 }

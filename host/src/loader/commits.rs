@@ -67,7 +67,10 @@ pub struct Commits {
 impl Commits {
     /// Watches every producer of `producers` that has an `on_committed` hook; starts the
     /// thread only when there is one. Call before the producers start.
-    pub fn start<'a>(log: &Arc<Log>, producers: impl IntoIterator<Item = &'a Arc<Instance>>) -> std::io::Result<Commits> {
+    pub fn start<'a>(
+        log: &Arc<Log>,
+        producers: impl IntoIterator<Item = &'a Arc<Instance>>,
+    ) -> std::io::Result<Commits> {
         let shared = Arc::new(Shared {
             emitted: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
@@ -87,9 +90,8 @@ impl Commits {
             None
         } else {
             let (log, shared) = (log.clone(), shared.clone());
-            let thread = std::thread::Builder::new()
-                .name("commits".into())
-                .spawn(move || notify(&log, &shared, watched))?;
+            let thread =
+                std::thread::Builder::new().name("commits".into()).spawn(move || notify(&log, &shared, watched))?;
             Some(thread)
         };
         Ok(Commits { shared, thread })
