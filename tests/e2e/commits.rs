@@ -163,3 +163,62 @@ fn waiting_for_a_ticket_never_handed_out_is_refused() {
     let message = &line[line.find("producer \"p\"").expect("the producer's name")..];
     insta::assert_snapshot!("bad_ticket", message);
 }
+
+/// Every file under `dir`, read whole and joined (the disk log's segments and ledger).
+fn everything_under(dir: &std::path::Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("a folder entry").path();
+        if path.is_dir() {
+            bytes.extend(everything_under(&path));
+        } else {
+            bytes.extend(std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+        }
+    }
+    bytes
+}
+
+#[test]
+fn http_on_the_disk_log_answers_202_once_the_events_are_on_disk() {
+    let host = crate::http::start("[log]\nkind = \"disk\"\npath = \"evlog\"", "", "");
+    // Several clients at once: their requests wait for commits together on the plugin's
+    // one thread, woken by on_committed after each group commit.
+    let (base, evlog) = (host.base.as_str(), host.env.path("evlog"));
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..4)
+            .map(|client| {
+                let evlog = &evlog;
+                scope.spawn(move || {
+                    // A bound on each answer: a commit that never wakes the request fails the test.
+                    let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(10)).build();
+                    (0..10)
+                        .map(|k| {
+                            let id = format!("c{client}-{k}");
+                            let body = format!(r#"{{"specversion":"1.0","id":"{id}","source":"/s","type":"t"}}"#);
+                            let reply = agent
+                                .post(&format!("{base}/"))
+                                .set("Content-Type", "application/cloudevents+json")
+                                .send_string(&body)
+                                .unwrap_or_else(|e| panic!("{id}: {e}"));
+                            assert_eq!(reply.status(), 202, "{id}");
+                            // A 202 means committed: with fsync = "commit", in a segment on disk.
+                            let on_disk = everything_under(evlog);
+                            assert!(
+                                on_disk.windows(id.len()).any(|w| w == id.as_bytes()),
+                                "{id} answered 202 but is not in evlog/"
+                            );
+                            id
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients.into_iter().flat_map(|c| c.join().expect("a client")).collect()
+    });
+    let (_, lines) = host.stop();
+    let mut written: Vec<&str> = lines.iter().map(|line| line["id"].as_str().expect("an id")).collect();
+    written.sort_unstable();
+    let mut sent: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sent.sort_unstable();
+    assert_eq!(written, sent, "the file consumer wrote every acknowledged event once");
+}
