@@ -68,8 +68,8 @@ static evh_status tracked_run(void *instance)
     uint64_t ticket = 0;
     evh_status s = t->api->emit_tracked(t->host, batch(t, 10, 1), 10, EVH_EMIT_BLOCK, &ticket);
     note(t, "emit_tracked: %s, ticket %llu", name(t, s), (unsigned long long)ticket);
-    note(t, "committed >= ticket: %d", t->api->committed(t->host) >= ticket);
     note(t, "wait_committed: %s", name(t, t->api->wait_committed(t->host, ticket, EVH_WAIT_FOREVER)));
+    note(t, "committed >= ticket: %d", t->api->committed(t->host) >= ticket);
     note(t, "wait_committed with timeout 0: %s", name(t, t->api->wait_committed(t->host, ticket, 0)));
     s = t->api->emit(t->host, batch(t, 5, 11), 5, EVH_EMIT_BLOCK | EVH_EMIT_COMMIT);
     note(t, "emit with EVH_EMIT_COMMIT: %s, committed %llu", name(t, s), (unsigned long long)t->api->committed(t->host));
@@ -121,26 +121,26 @@ fn library(env: &Env) -> String {
     env.compile_library("libcommits.so", &c_library(CODE, &plugins)).display().to_string()
 }
 
-fn config(env: &Env, producer: &str) {
+fn config(env: &Env, top: &str, producer: &str) {
     let library = library(env);
     env.config(&format!(
-        "[[producer]]\nname = \"p\"\nlibrary = \"{library}\"\nplugin = \"{producer}\"\n\n\
+        "{top}\n\n[[producer]]\nname = \"p\"\nlibrary = \"{library}\"\nplugin = \"{producer}\"\n\n\
          [[consumer]]\nname = \"sink\"\nlibrary = \"{library}\"\nplugin = \"sink\"\n"
     ));
 }
 
-#[test]
-fn a_c_producer_learns_when_its_events_are_committed() {
+/// The tracked producer on the log `top` configures: tickets are the batches' last
+/// sequence numbers (a fresh log starts at 1), and each wait ends once the batch is
+/// committed (at once on the memory log; after the writer's fsync on the disk log).
+fn tracked_on(top: &str) {
     let env = Env::new();
-    config(&env, "tracked");
+    config(&env, top, "tracked");
     let out = env.run();
     out.expect_code(0);
-    // The memory log commits a batch as it accepts it: tickets are the batches' last
-    // sequence numbers, and every wait ends at once.
     for line in [
         "emit_tracked: EVH_OK, ticket 10",
-        "committed >= ticket: 1",
         "wait_committed: EVH_OK",
+        "committed >= ticket: 1",
         "wait_committed with timeout 0: EVH_OK",
         "emit with EVH_EMIT_COMMIT: EVH_OK, committed 15",
         "empty batch: EVH_OK, ticket 15",
@@ -153,9 +153,19 @@ fn a_c_producer_learns_when_its_events_are_committed() {
 }
 
 #[test]
+fn a_c_producer_learns_when_its_events_are_committed() {
+    tracked_on("");
+}
+
+#[test]
+fn a_c_producer_learns_when_its_events_are_committed_on_the_disk_log() {
+    tracked_on("[log]\nkind = \"disk\"\npath = \"evlog\"");
+}
+
+#[test]
 fn waiting_for_a_ticket_never_handed_out_is_refused() {
     let env = Env::new();
-    config(&env, "bad_ticket");
+    config(&env, "", "bad_ticket");
     let out = env.run();
     out.expect_code(1);
     let line =
