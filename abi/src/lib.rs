@@ -243,8 +243,8 @@ pub struct evh_host_api {
     /// ABI 1.1. Waits until the event with sequence number `ticket` is committed
     /// (`EVH_OK`), `timeout_ms` milliseconds pass (`EVH_BUSY`; `EVH_WAIT_FOREVER` waits
     /// without a limit, 0 only looks), or the host stops first (`EVH_STOPPED`). A ticket
-    /// the host never handed out (past the log's last sequence number) is refused with
-    /// `EVH_ERR_INVALID_ARGUMENT`, since waiting for it could last forever.
+    /// never handed to this instance (higher than the last one its emits got) is refused
+    /// with `EVH_ERR_INVALID_ARGUMENT`, since waiting for it could last forever.
     ///
     /// THREADS: any thread; it blocks only the caller. Never from `on_committed`.
     pub wait_committed: Option<unsafe extern "C" fn(host: *mut evh_host, ticket: u64, timeout_ms: u64) -> evh_status>,

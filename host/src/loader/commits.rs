@@ -90,8 +90,12 @@ impl Commits {
             None
         } else {
             let (log, shared) = (log.clone(), shared.clone());
-            let thread =
-                std::thread::Builder::new().name("commits".into()).spawn(move || notify(&log, &shared, watched))?;
+            // Read here, before any producer runs: read by the thread once it is scheduled,
+            // it could already cover events no hook was told about.
+            let reported = log.committed();
+            let thread = std::thread::Builder::new()
+                .name("commits".into())
+                .spawn(move || notify(&log, &shared, watched, reported))?;
             Some(thread)
         };
         Ok(Commits { shared, thread })
@@ -121,9 +125,9 @@ struct Watched {
 }
 
 /// The thread: waits for something to report, then for the log to commit it, then tells
-/// each producer whose events that commit covered.
-fn notify(log: &Log, shared: &Shared, mut watched: Vec<Watched>) {
-    let mut reported = log.committed();
+/// each producer whose events that commit covered. `reported`: the watermark before any
+/// watched producer emitted.
+fn notify(log: &Log, shared: &Shared, mut watched: Vec<Watched>, mut reported: u64) {
     loop {
         {
             let mut stopped = shared.lock();

@@ -8,7 +8,7 @@
 //! every callback answers `EVH_STOPPED` or does nothing.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -49,6 +49,9 @@ pub struct InstanceHost {
     /// Set when the producer has an `on_committed` hook and the commit notifier runs: what
     /// it emits is reported there.
     pub(super) watch: OnceLock<Arc<Watch>>,
+    /// The highest ticket this instance was handed (ABI 1.1): `wait_committed` refuses a
+    /// higher one, which could be waited for forever.
+    issued: AtomicU64,
 }
 
 impl InstanceHost {
@@ -64,6 +67,7 @@ impl InstanceHost {
             error: Mutex::new(None),
             target: RwLock::new(target),
             watch: OnceLock::new(),
+            issued: AtomicU64::new(0),
         }))
     }
 
@@ -189,10 +193,11 @@ unsafe fn emit_batch(host: *mut evh_host, events: *const evh_event, n: usize, fl
             if status != evh::EVH_OK {
                 return Err(status);
             }
+            let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
+            host.issued.fetch_max(ticket, Ordering::AcqRel);
             if appended.is_empty() {
-                return Ok(log.committed());
+                return Ok(ticket);
             }
-            let ticket = appended.end - 1;
             if let Some(watch) = host.watch.get() {
                 watch.emitted(ticket);
             }
@@ -247,9 +252,9 @@ unsafe extern "C" fn wait_committed(host: *mut evh_host, ticket: u64, timeout_ms
                 return evh::EVH_ERR_UNSUPPORTED;
             }
         };
-        let last = log.head() - 1;
-        if ticket > last {
-            host.set_error(format!("wait_committed: ticket {ticket} was never handed out (the log's last sequence number is {last}); pass what emit_tracked stored"));
+        let issued = host.issued.load(Ordering::Acquire);
+        if ticket > issued {
+            host.set_error(format!("wait_committed: ticket {ticket} was never handed to this instance (its last ticket is {issued}); pass what emit_tracked stored"));
             return evh::EVH_ERR_INVALID_ARGUMENT;
         }
         // A timeout too far to represent is no timeout.

@@ -13,11 +13,11 @@
  * in batches (on_events). Producers never know who consumes; consumers never know each other.
  *
  * THREADS. emit, emit_tracked, committed, wait_committed, log, set_error and stop_requested
- * are thread-safe and may be called from any thread. A producer runs either on a host thread in on_run, or on its own threads
- * started in on_start and joined in on_stop. One consumer instance is never called
- * concurrently (EVH_PLUGIN_CONCURRENT is reserved and ignored). Every hook receives the
- * instance pointer; plugins need no globals. A producer's on_committed runs on a host
- * thread of its own (ABI 1.1).
+ * are thread-safe and may be called from any thread. A producer runs either on a host
+ * thread in on_run, or on its own threads started in on_start and joined in on_stop. One
+ * consumer instance is never called concurrently (EVH_PLUGIN_CONCURRENT is reserved and
+ * ignored). Every hook receives the instance pointer; plugins need no globals. A
+ * producer's on_committed runs on a host thread of its own (ABI 1.1).
  *
  * COMMITS (ABI 1.1). A producer that acknowledges someone else (an HTTP client, a broker,
  * a replication slot) acknowledges only what is committed: with the disk log, fsynced as
@@ -306,8 +306,8 @@ typedef struct evh_host_api {
      * ABI 1.1. Waits until the event with sequence number `ticket` is committed
      * (`EVH_OK`), `timeout_ms` milliseconds pass (`EVH_BUSY`; `EVH_WAIT_FOREVER` waits
      * without a limit, 0 only looks), or the host stops first (`EVH_STOPPED`). A ticket
-     * the host never handed out (past the log's last sequence number) is refused with
-     * `EVH_ERR_INVALID_ARGUMENT`, since waiting for it could last forever.
+     * never handed to this instance (higher than the last one its emits got) is refused
+     * with `EVH_ERR_INVALID_ARGUMENT`, since waiting for it could last forever.
      *
      * THREADS: any thread; it blocks only the caller. Never from `on_committed`.
      */
