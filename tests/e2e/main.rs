@@ -10,6 +10,7 @@ mod crash_loss;
 mod crashes;
 mod cross_language;
 mod delivery;
+mod disk_log;
 mod file_and_webhook;
 mod file_repair;
 mod fixture;
