@@ -341,10 +341,16 @@ impl Log {
                 return Err(AppendError::Full);
             }
             let commits = self.commits.load(Ordering::Acquire);
-            drop(state);
-            let moved =
-                spin_until(|| self.commits.load(Ordering::Acquire) != commits || self.ended.load(Ordering::Acquire));
-            state = self.lock();
+            // The disk log's room comes from its writer's rounds, which take longer than a
+            // spin: park at once.
+            let moved = self.disk.is_none() && {
+                drop(state);
+                let moved = spin_until(|| {
+                    self.commits.load(Ordering::Acquire) != commits || self.ended.load(Ordering::Acquire)
+                });
+                state = self.lock();
+                moved
+            };
             if !moved && self.commits.load(Ordering::Acquire) == commits {
                 state.waiting_producers += 1;
                 state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -385,20 +391,27 @@ impl Log {
 
     /// Frees the oldest chunks until `events` and `bytes` more fit, as far as the cursors
     /// allow: `block` cursors hold chunks they have not passed; `drop_oldest` cursors are
-    /// moved past the chunks freed. The disk log frees any chunk it has written instead:
-    /// consumers read it back from disk. True when the batch fits now.
+    /// moved past the chunks freed. The disk log frees committed chunks instead, when it
+    /// must: a consumer behind them reads them back from disk. True when the batch fits now.
     fn make_room(&self, state: &mut State, events: usize, bytes: usize) -> bool {
+        // A producer ahead of the disk log's writer waits for it once half the memory holds
+        // uncommitted events, so that the other half keeps what consumers are about to read:
+        // evicting that would have them read each event back from disk.
+        let uncommitted = (state.head - state.readable) as usize;
+        if self.disk.is_some() && uncommitted > 0 && uncommitted + events > self.capacity / 2 {
+            return false;
+        }
         let fits = |s: &State| {
             let in_memory = s.chunks.front().map_or(0, |c| s.head - c.first_seq) as usize;
             in_memory + events <= self.capacity && s.bytes + bytes <= self.max_bytes
         };
         let floor = match self.disk {
-            Some(_) => state.written,
+            Some(_) => state.readable,
             None => {
                 state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX)
             }
         };
-        let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head).min(state.written);
+        let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head).min(state.readable);
         // Chunks every consumer has passed are garbage; the rest go only when needed.
         while let Some(front) = state.chunks.front() {
             let end = front.end_seq();
