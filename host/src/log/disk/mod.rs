@@ -177,7 +177,9 @@ impl Disk {
             let (first, path, len, mut offset) = {
                 let segments = self.segments();
                 let at = segments.partition_point(|s| s.end <= next);
-                let Some(segment) = segments.get(at) else { break };
+                // Only the newest segment can be empty (nothing written to it yet): then
+                // nothing from `next` on is on disk.
+                let Some(segment) = segments.get(at).filter(|s| !s.index.is_empty()) else { break };
                 let offset = match &hint.at {
                     Some((first, _, offset, seq)) if *first == segment.first && *seq <= next => *offset,
                     _ => segment.index[segment.index.partition_point(|&(seq, _)| seq <= next).saturating_sub(1)].1,

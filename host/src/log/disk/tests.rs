@@ -125,3 +125,16 @@ fn a_second_host_on_the_same_folder_is_refused() {
     let _first = Disk::open(&config(dir.path())).unwrap();
     assert!(matches!(Disk::open(&config(dir.path())), Err(OpenError::InUse { .. })));
 }
+
+#[test]
+fn a_read_into_the_gap_before_an_empty_newest_segment_finds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_records(dir.path(), 2);
+    let opened = Disk::open(&config(dir.path())).unwrap();
+    // The writer's new segment starts past a gap (a torn tail was cut, the ledger's head
+    // is further on) and has nothing in it yet.
+    let _writer = Writer::new(&opened.disk, 100).unwrap();
+    let mut hint = ReadHint::default();
+    assert!(opened.disk.read(25, 100, usize::MAX, &mut hint).unwrap().is_empty());
+    assert_eq!(opened.disk.read(15, 100, usize::MAX, &mut hint).unwrap().len(), 1);
+}
