@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::disk::{Disk, Ledger, Writer};
+use super::disk::{Disk, Ledger, LedgerWriter, Writer};
 use super::{Log, State, WriterState};
 use crate::config::{Fsync, Policy};
 
@@ -35,6 +35,7 @@ struct Round {
 /// The writer thread's own state between rounds.
 struct Writing {
     writer: Writer,
+    ledger: LedgerWriter,
     ledger_at: Instant,
     /// When the oldest write not yet fsynced was made (fsync = "interval").
     unsynced_since: Option<Instant>,
@@ -62,6 +63,7 @@ impl Log {
         let writer = Writer::new(disk, head)?;
         let mut writing = Writing {
             writer,
+            ledger: LedgerWriter::open(&disk.dir, disk.ledger_generation)?,
             ledger_at: Instant::now() - LEDGER_EVERY,
             unsynced_since: None,
             retry: None,
@@ -123,7 +125,7 @@ impl Log {
             self.room.notify_all();
         }
         if let Some(ledger) = round.ledger {
-            match ledger.write(&disk.dir, fsync != Fsync::Never) {
+            match writing.ledger.write(&ledger, fsync != Fsync::Never) {
                 Ok(()) => {
                     self.retain(disk, writing);
                     // Consumers moved: whatever was deleted, try writing again.
@@ -230,16 +232,22 @@ impl Log {
             }
             return None;
         }
-        match writing.writer.write(disk, &chunks[..fit]) {
-            Ok(()) => {
+        let (written, failed) = match writing.writer.write(disk, &chunks[..fit]) {
+            Ok(()) => (fit, None),
+            Err((written, e)) => (written, Some(e)),
+        };
+        // What was written before an error counts: it is on disk and in the index.
+        let end = chunks[..written].last().map(|c| c.end_seq());
+        if let Some(end) = end {
+            self.lock().written = end;
+        }
+        match failed {
+            None => {
                 if writing.retry.take().is_some() {
                     tracing::info!("the disk log in {} is writable again", disk.dir.display());
                 }
-                let end = chunks[fit - 1].end_seq();
-                self.lock().written = end;
-                Some(end)
             }
-            Err(e) => {
+            Some(e) => {
                 let wait = writing.retry.map_or(RETRY_FIRST, |(_, wait)| (wait * 2).min(RETRY_MAX));
                 if writing.retry.is_none() {
                     tracing::warn!(
@@ -251,9 +259,9 @@ impl Log {
                 if last {
                     self.lose_unwritten(disk, &e.to_string());
                 }
-                None
             }
         }
+        end
     }
 
     /// Deletes the segments the ledger just written lets go: those every consumer passed,

@@ -238,7 +238,12 @@ fn a_full_disk_makes_producers_wait_for_block_consumers_and_resumes() {
         }
         assert!(started.elapsed() < Duration::from_secs(20), "the disk never filled up");
     }
-    let on_disk: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    let on_disk: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .map(|p| p.metadata().unwrap().len())
+        .sum();
     assert!(on_disk > 12 * 4096 && on_disk <= 16 * 4096 + 4096, "{appended} events, {on_disk} bytes on disk");
     let reader = {
         let log = log.clone();

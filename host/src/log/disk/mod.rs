@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use ledger::Ledger;
+pub use ledger::{Ledger, LedgerWriter};
 use record::{Header, HEADER};
 pub use writer::Writer;
 
@@ -84,6 +84,8 @@ pub struct Disk {
     pub dir: PathBuf,
     pub config: DiskConfig,
     segments: Mutex<Vec<Segment>>,
+    /// The generation of the ledger found at open; the writer goes on from it.
+    pub ledger_generation: u64,
     /// Held (locked) for the life of the process.
     _lock: File,
 }
@@ -112,20 +114,20 @@ impl Disk {
         let recovery = |source| OpenError::Recovery { path: dir.clone(), source };
         let paths = segment_files(&dir).map_err(recovery)?;
         let segments = recovery::recover(&dir, paths).map_err(recovery)?;
-        let ledger = match Ledger::read(&dir) {
-            Ok(ledger) => ledger,
+        let (ledger, ledger_generation) = match Ledger::read(&dir) {
+            Ok(found) => found,
             Err(e) => {
                 // Starting over from the oldest event delivers some events twice; refusing to
                 // start would deliver none.
                 tracing::warn!("log recovery: {e}; every consumer starts at the oldest event on disk");
-                Ledger::default()
+                (Ledger::default(), 0)
             }
         };
         let end = segments.last().map_or(1, |s| s.end);
         let head = end.max(ledger.head).max(1);
         let tail = segments.first().map_or(head, |s| s.index.first().map_or(s.first, |&(first, _)| first));
         tracing::info!(path = %dir.display(), first = tail, last = head - 1, segments = segments.len(), "disk log recovered");
-        let disk = Disk { dir, config: config.clone(), segments: Mutex::new(segments), _lock: lock };
+        let disk = Disk { dir, config: config.clone(), segments: Mutex::new(segments), ledger_generation, _lock: lock };
         Ok(Opened { disk, ledger, head, tail })
     }
 

@@ -4,7 +4,7 @@
 //! record behind, and the same batches can be written again later.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use super::ledger::sync_dir;
@@ -44,13 +44,15 @@ impl Writer {
         record::HEADER as u64 + chunk.encoded_len() as u64
     }
 
-    /// Appends the chunks as records. On an error nothing of them is on disk.
-    pub fn write(&mut self, disk: &Disk, chunks: &[Arc<Chunk>]) -> std::io::Result<()> {
+    /// Appends the chunks as records. On an error, the first chunks it names were written
+    /// whole, and nothing of the others is on disk.
+    pub fn write(&mut self, disk: &Disk, chunks: &[Arc<Chunk>]) -> Result<(), (usize, std::io::Error)> {
         let mut at = 0;
         while at < chunks.len() {
             if self.len >= disk.config.segment_bytes {
-                self.roll(disk, chunks[at].first_seq)?;
+                self.roll(disk, chunks[at].first_seq).map_err(|e| (at, e))?;
             }
+            let first = at;
             // The records that fit this segment (at least one), in one write.
             self.buffer.clear();
             let mut headers = Vec::new();
@@ -63,10 +65,12 @@ impl Writer {
                 headers.push((Header::parse(&self.buffer[offset..]).expect("just written"), self.len + offset as u64));
                 at += 1;
             }
-            if let Err(e) = self.file.write_all(&self.buffer) {
+            // At an explicit offset: after a failed write the file is cut back, and the next
+            // write must land where it was cut, whatever the file position says.
+            if let Err(e) = self.file.write_all_at(&self.buffer, self.len) {
                 // Cut the partial record off; if even that fails, the next start cuts it.
                 let _ = self.file.set_len(self.len);
-                return Err(e);
+                return Err((first, e));
             }
             self.unsynced = true;
             self.len += self.buffer.len() as u64;
