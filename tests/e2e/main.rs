@@ -8,6 +8,8 @@ mod crash_loss;
 mod crashes;
 mod cross_language;
 mod delivery;
+mod disk;
+mod disk_kill;
 mod file_and_webhook;
 mod file_repair;
 mod fixture;
