@@ -159,11 +159,8 @@ pub fn lines_with<'a>(stderr: &'a str, needle: &str) -> Vec<&'a str> {
 
 /// The number field `key` of a tracing line (`key=value`).
 pub fn number(line: &str, key: &str) -> u64 {
-    let value = log_fields(line)
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
-        .1;
+    let value =
+        log_fields(line).into_iter().find(|(k, _)| k == key).unwrap_or_else(|| panic!("no {key}= in {line:?}")).1;
     value.trim_matches('"').parse().unwrap_or_else(|_| panic!("{key}={value} is not a number in {line:?}"))
 }
 

@@ -65,7 +65,12 @@ fn kill_9_round(round: usize, log: Value) {
         std::thread::sleep(Duration::from_millis(fastrand::u64(150..700)));
         host.signal(Signal::SIGKILL);
         let out = host.wait();
-        assert_eq!(out.status.code(), None, "round {round}: the host exited by itself before kill {kills}:\n{}", out.stderr);
+        assert_eq!(
+            out.status.code(),
+            None,
+            "round {round}: the host exited by itself before kill {kills}:\n{}",
+            out.stderr
+        );
         kills += 1;
         host = start(&env, port);
     }
