@@ -1,8 +1,8 @@
 //! A disk log that runs out of room: its `max_bytes` reached while a `block` consumer is
 //! held back, and (as root, where tmpfs can be mounted) a real filesystem with no space
 //! left. Either way `http` answers 503 instead of acknowledging, the host says why, nothing
-//! is corrupted, and once the consumer catches up the producers go on; every event that
-//! was acknowledged reaches every consumer.
+//! is corrupted, and once the consumer catches up (and, for the filesystem, space is given
+//! back) the producers go on; every event that was acknowledged reaches every consumer.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -157,19 +157,22 @@ impl Drop for Tmpfs {
 #[test]
 fn a_full_filesystem_makes_producers_wait_and_resumes_when_space_returns() {
     let env = Env::new();
-    let tmpfs = match Tmpfs::mount(&env.path("evlog"), "2m") {
+    let tmpfs = match Tmpfs::mount(&env.path("fs"), "3m") {
         Ok(tmpfs) => tmpfs,
         Err(why) => {
             println!("skipped: a full filesystem needs a tmpfs: {why}");
             return;
         }
     };
-    let addr = setup(&env, disk_log(json!({ "segment_bytes": "256KiB" })));
+    // Half the filesystem is taken by a file the test removes to give the space back.
+    env.write("fs/ballast", &"b".repeat(1536 * 1024));
+    let addr = setup(&env, disk_log(json!({ "path": "fs/evlog", "segment_bytes": "256KiB" })));
     let mut host = start(&env, addr);
     let (acknowledged, refused) = fill(addr);
     host.wait_for_line("cannot write the disk log");
     println!("{} events acknowledged before the filesystem was full", acknowledged.len());
     assert!(acknowledged.len() > 20, "the log took some events first");
+    std::fs::remove_file(env.path("fs/ballast")).unwrap();
     resume_and_check(&env, addr, host, acknowledged, refused);
     drop(tmpfs);
 }
