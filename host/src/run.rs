@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::delivery::{self, Abort, Lanes, Report};
 use crate::diagnostic::Diagnostic;
-use crate::log::Log;
+use crate::log::{Log, OpenError};
 use crate::report::{ConsumerReport, ConsumerState, Outcome, ProducerReport, ProducerState, ShutdownReport};
 use crate::signals::Watch;
 use crate::startup::{self, Instances};
@@ -49,7 +49,14 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     // While instances are created, nothing else keeps time: a stop that a hook holds up ends
     // at the drain timeout. Once running, the drain below keeps its own deadline.
     watch.set_limit(config.drain_timeout, Duration::ZERO);
-    let log = Arc::new(Log::new(&config.log));
+    let log = Arc::new(Log::open(&config.log).map_err(|e| {
+        Diagnostic::new(e.to_string()).help(match e {
+            OpenError::InUse { .. } => {
+                "every host needs a log folder of its own: stop the other host, or give this one another [log] path"
+            }
+            _ => "check that [log] path names a folder this user can create and write, on a file system with room",
+        })
+    })?);
     let stopping = || watch.received().is_some();
     let Some(Instances { consumers, producers }) = startup::create_all(&config, &log, &stopping)? else {
         let name = watch.received().unwrap_or("a signal");
@@ -73,13 +80,14 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
     let mut cursors = Vec::new();
     for (index, (entry, instance)) in consumers.iter().enumerate() {
-        let id = log.add_consumer(entry.delivery.policy);
+        let id = log.join(&entry.name, entry.delivery.policy, entry.delivery.start);
         cursors.push(id);
         shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
     }
     for share in shares {
         lanes.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
+    log.start().map_err(|e| RunError::Runtime(format!("cannot start the disk log's writer: {e}")))?;
 
     let mut running = 0usize;
     let mut own_threads = 0usize;
@@ -211,6 +219,9 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             instance.stop();
         }
     }
+    // The disk log writes what is left and where each consumer stands.
+    log.shutdown();
+    failures.extend(log.failure());
     drop(consumers);
     drop(producers);
 

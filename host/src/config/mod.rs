@@ -3,6 +3,7 @@
 
 mod backoff;
 mod dead_letter;
+mod log;
 mod model;
 mod plugin_json;
 pub(crate) mod suggest;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile};
+pub use log::{DiskConfig, Fsync, LogConfig};
 use model::{RawConfig, RawInstance};
 
 /// Producer or consumer: the config table an instance is listed in, and what a plugin
@@ -48,14 +50,6 @@ pub struct Config {
     pub log: LogConfig,
     pub producers: Vec<InstanceConfig>,
     pub consumers: Vec<InstanceConfig>,
-}
-
-#[derive(Debug, Clone)]
-pub struct LogConfig {
-    /// Events the log holds.
-    pub capacity: usize,
-    /// Bytes of event payload (all attributes and data) the log holds.
-    pub max_bytes: usize,
 }
 
 /// One `[[producer]]` or `[[consumer]]` entry.
@@ -97,6 +91,17 @@ pub struct DeliveryConfig {
     pub backoff_first: Duration,
     pub backoff_max: Duration,
     pub dead_letter: Option<PathBuf>,
+    /// Where a consumer new to a disk log starts.
+    pub start: Start,
+}
+
+/// Where a consumer the disk log has not seen before starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At the next event appended.
+    End,
+    /// At the oldest event the log still holds.
+    Beginning,
 }
 
 impl Default for DeliveryConfig {
@@ -108,6 +113,7 @@ impl Default for DeliveryConfig {
             backoff_first: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
             dead_letter: None,
+            start: Start::End,
         }
     }
 }
@@ -198,6 +204,10 @@ impl Validator {
         Location { file: self.file.clone(), span: spanned.span() }
     }
 
+    fn location(&self, span: std::ops::Range<usize>) -> Location {
+        Location { file: self.file.clone(), span }
+    }
+
     fn error<T>(&self, spanned: &Spanned<T>, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
         Diagnostic::new(message).at(Some(self.at(spanned))).help(help)
     }
@@ -239,40 +249,7 @@ impl Validator {
                 }
                 None => DEFAULT_MAX_EVENT_BYTES,
             };
-        if let Some(kind) = &raw.log.kind {
-            if kind.get_ref() != "memory" {
-                return Err(self.error(
-                    kind,
-                    format!("unknown log kind `{}`", kind.get_ref()),
-                    "use kind = \"memory\"",
-                ));
-            }
-        }
-        let capacity = match &raw.log.capacity {
-            Some(v) if *v.get_ref() < 1 || *v.get_ref() > (1 << 30) => {
-                return Err(self.error(
-                    v,
-                    "invalid log `capacity`",
-                    "give a number of events from 1 to 1073741824, e.g. 65536",
-                ))
-            }
-            Some(v) => *v.get_ref() as usize,
-            None => DEFAULT_CAPACITY,
-        };
-        let max_bytes = match &raw.log.max_bytes {
-            Some(v) => {
-                v.get_ref().bytes().map_err(|e| self.error(v, "invalid log `max_bytes`", e.to_string()))? as usize
-            }
-            None => DEFAULT_MAX_BYTES.max(max_event_bytes),
-        };
-        if max_bytes < max_event_bytes {
-            let v = raw.log.max_bytes.as_ref().expect("only an explicit max_bytes can be smaller");
-            return Err(self.error(
-                v,
-                "log `max_bytes` is smaller than the largest event",
-                format!("raise it to at least {max_event_bytes} bytes or lower host.max_event_bytes"),
-            ));
-        }
+        let log = self.log(&raw.log, max_event_bytes)?;
 
         let mut seen: HashMap<String, Location> = HashMap::new();
         let mut instances = |list: Vec<RawInstance>, kind: Kind| -> Result<Vec<InstanceConfig>, Diagnostic> {
@@ -301,7 +278,7 @@ impl Validator {
             return Err(Diagnostic::new(format!("{} declares no plugins", self.file.path.display()))
                 .help("add a [[producer]] and a [[consumer]] table, each with `name` and `library`"));
         }
-        Ok(Config { drain_timeout, max_event_bytes, log: LogConfig { capacity, max_bytes }, producers, consumers })
+        Ok(Config { drain_timeout, max_event_bytes, log, producers, consumers })
     }
 
     fn instance(&self, raw: RawInstance, kind: Kind) -> Result<InstanceConfig, Diagnostic> {
@@ -338,6 +315,7 @@ impl Validator {
                     raw.batch.as_ref().map(|v| ("batch", v.span())),
                     raw.retry.as_ref().map(|v| ("retry", v.span())),
                     raw.dead_letter.as_ref().map(|v| ("dead_letter", v.span())),
+                    raw.start.as_ref().map(|v| ("start", v.span())),
                 ];
                 if let Some((key, span)) = consumer_only.into_iter().flatten().next() {
                     return Err(Diagnostic::new(format!("`{key}` applies to consumers only"))
@@ -416,6 +394,19 @@ impl Validator {
                 ));
             }
             delivery.dead_letter = Some(self.base.join(path.get_ref()));
+        }
+        if let Some(start) = &raw.start {
+            delivery.start = match start.get_ref().as_str() {
+                "end" => Start::End,
+                "beginning" => Start::Beginning,
+                other => {
+                    return Err(self.error(
+                        start,
+                        format!("unknown start `{other}`"),
+                        "use start = \"end\" (only events appended from now on) or \"beginning\" (every event the disk log still holds)",
+                    ))
+                }
+            };
         }
         Ok(delivery)
     }

@@ -30,12 +30,20 @@ pub struct HostSection {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LogSection {
-    /// Only "memory" for now.
+    /// "memory" (the default) or "disk".
     pub kind: Option<Spanned<String>>,
-    /// Events the log holds before producers wait (or slow `drop_oldest` consumers lose).
+    /// Events the log holds in memory before producers wait (or slow `drop_oldest`
+    /// consumers lose).
     pub capacity: Option<Spanned<i64>>,
-    /// Bytes of event data the log holds, e.g. "64MiB".
+    /// Bytes of event data the log holds, e.g. "64MiB": in memory, or on disk.
     pub max_bytes: Option<Spanned<Size>>,
+    // Disk log only.
+    /// The folder of the disk log.
+    pub path: Option<Spanned<String>>,
+    /// "commit", "interval" or "never".
+    pub fsync: Option<Spanned<String>>,
+    pub fsync_interval: Option<Spanned<Duration>>,
+    pub segment_bytes: Option<Spanned<Size>>,
 }
 
 /// One `[[producer]]` or `[[consumer]]` table. The consumer-only keys are rejected on
@@ -52,6 +60,7 @@ pub struct RawInstance {
     pub batch: Option<Spanned<i64>>,
     pub retry: Option<Spanned<RawRetry>>,
     pub dead_letter: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

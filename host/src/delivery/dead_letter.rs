@@ -165,7 +165,7 @@ mod tests {
                 data,
             });
         }
-        let log = Log::new(&LogConfig { capacity: 16, max_bytes: 1 << 20 });
+        let log = Log::new(&LogConfig::memory(16, 1 << 20));
         let reader = log.add_consumer(Policy::Block);
         log.append(builder, false).unwrap();
         let mut batch = Batch::default();

@@ -21,9 +21,12 @@ use std::sync::{Mutex, OnceLock};
 use evh::{evh_attr, evh_bytes, evh_event, evh_str};
 use evhost_abi as evh;
 
+mod codec;
+
 /// One event as a producer handed it in, with UTF-8 already checked: the convenient form
 /// for tests. (The loader builds chunks field by field.)
 #[cfg(test)]
+#[derive(Default)]
 pub struct EventIn<'a> {
     pub id: &'a str,
     pub source: &'a str,
@@ -136,8 +139,27 @@ impl Buffers {
 }
 
 impl Chunk {
+    fn from_parts(
+        arena: Vec<u8>,
+        ids: Vec<u8>,
+        attrs: Vec<evh_attr>,
+        templates: Vec<evh_event>,
+        records: Vec<Record>,
+    ) -> Chunk {
+        Chunk { first_seq: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
+    }
+
     pub fn end_seq(&self) -> u64 {
         self.first_seq + self.records.len() as u64
+    }
+
+    /// Its number of events.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 
     /// The events with sequence numbers in `seqs`, which must lie within the chunk. The
@@ -446,7 +468,7 @@ impl ChunkBuilder {
             }
         }
         let Buffers { arena, ids, attrs, templates, records } = std::mem::take(&mut self.buffers);
-        Chunk { first_seq: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
+        Chunk::from_parts(arena, ids, attrs, templates, records)
     }
 }
 

@@ -13,12 +13,20 @@
 //!
 //! Hand-written rather than built from channels: one log shared by all consumers is what
 //! makes delivery copy-free (see docs/decisions.md).
+//!
+//! The disk log (`kind = "disk"`) is the same log with its chunks also written to segment
+//! files by a writer thread (`persist`), which commits them in groups: consumers read only
+//! committed events, and chunks leave memory once written, so a consumer far behind reads
+//! from disk (`disk`) while memory stays bounded.
 
 mod chunk;
+mod disk;
+mod persist;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[cfg(test)]
@@ -26,7 +34,9 @@ pub use chunk::EventIn;
 pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, STRING_NAMES};
 use evhost_abi::evh_event;
 
-use crate::config::{LogConfig, Policy};
+use crate::config::{LogConfig, Policy, Start};
+pub use disk::OpenError;
+use disk::{Disk, ReadHint};
 
 /// A consumer's handle on the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +57,13 @@ pub enum AppendError {
 /// a busy producer, short enough to cost nothing when the host goes idle.
 const SPIN: Duration = Duration::from_micros(50);
 
+/// About how many bytes of records one read from disk takes in.
+const READ_BYTES: usize = 4 << 20;
+
 pub struct Log {
     state: Mutex<State>,
-    /// `State::head`, published for spinning readers.
-    head: AtomicU64,
+    /// `State::readable`, published for spinning readers.
+    readable: AtomicU64,
     /// Counts commits, so that a producer waiting for room can spin on it.
     commits: AtomicU64,
     /// Every event with a sequence number up to this one is committed: accepted (memory
@@ -64,15 +77,25 @@ pub struct Log {
     room: Condvar,
     /// Consumers wait here for events.
     data: Condvar,
+    /// The disk log's writer thread waits here for work.
+    work: Condvar,
     capacity: usize,
     max_bytes: usize,
+    disk: Option<Disk>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct State {
+    /// The most recent chunks; for the disk log, the ones not yet written and as many
+    /// written ones as fit.
     chunks: VecDeque<Arc<Chunk>>,
     /// The sequence number the next event gets; the first is 1.
     head: u64,
-    /// The oldest sequence number still in the log.
+    /// Events before this are committed, and consumers may read them.
+    readable: u64,
+    /// Events before this are written to disk (the memory log: `head`).
+    written: u64,
+    /// The oldest sequence number still in the log (in memory or on disk).
     tail: u64,
     bytes: usize,
     cursors: Vec<Cursor>,
@@ -83,9 +106,28 @@ struct State {
     waiting_producers: usize,
     waiting_consumers: usize,
     waiting_for_commit: usize,
+    /// The disk log's writer thread.
+    writer: WriterState,
+    /// Consumers acknowledged events since the ledger was last written.
+    ledger_dirty: bool,
+    /// Where the consumers the ledger knows stood, until they join.
+    resume: BTreeMap<String, u64>,
+    /// Why the disk log failed, if it did.
+    failure: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum WriterState {
+    #[default]
+    Working,
+    /// Waiting for events or a timer.
+    Waiting { timed: bool },
+    /// Asked to write what is left, then end.
+    ShuttingDown,
 }
 
 struct Cursor {
+    name: String,
     /// The first event not yet committed.
     next: u64,
     /// The end of the batch the consumer holds (`next` when it holds none): events before
@@ -101,6 +143,8 @@ pub struct Batch {
     chunks: Vec<Arc<Chunk>>,
     events: Vec<*const evh_event>,
     first_seq: u64,
+    /// Where this consumer's last read from disk ended.
+    hint: ReadHint,
 }
 
 impl Batch {
@@ -134,6 +178,16 @@ impl Batch {
     fn clear(&mut self) {
         self.chunks.clear();
         self.events.clear();
+    }
+
+    /// Points at the events `start..end` of the chunks it holds. Outside the log's lock:
+    /// the first reader of a chunk makes its events.
+    fn fill(&mut self, start: u64, end: u64) {
+        for chunk in &self.chunks {
+            let range = start.max(chunk.first_seq)..end.min(chunk.end_seq());
+            self.events.extend(chunk.events(range).iter().map(|e| e as *const evh_event));
+        }
+        self.first_seq = start;
     }
 }
 
@@ -179,12 +233,27 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
 }
 
 impl Log {
+    /// A memory log.
     pub fn new(config: &LogConfig) -> Self {
+        Self::with(config, None, 1, 1, BTreeMap::new())
+    }
+
+    /// The log the config asks for: a memory log, or the disk log in its folder, recovered.
+    /// Start its writer with [`start`](Self::start) once every consumer joined.
+    pub fn open(config: &LogConfig) -> Result<Self, OpenError> {
+        let Some(disk) = &config.disk else { return Ok(Self::new(config)) };
+        let opened = Disk::open(disk)?;
+        Ok(Self::with(config, Some(opened.disk), opened.head, opened.tail, opened.ledger.consumers))
+    }
+
+    fn with(config: &LogConfig, disk: Option<Disk>, head: u64, tail: u64, resume: BTreeMap<String, u64>) -> Self {
         Log {
             state: Mutex::new(State {
                 chunks: VecDeque::new(),
-                head: 1,
-                tail: 1,
+                head,
+                readable: head,
+                written: head,
+                tail,
                 bytes: 0,
                 cursors: Vec::new(),
                 closed: false,
@@ -192,16 +261,23 @@ impl Log {
                 waiting_producers: 0,
                 waiting_consumers: 0,
                 waiting_for_commit: 0,
+                writer: WriterState::Working,
+                ledger_dirty: false,
+                resume,
+                failure: None,
             }),
-            head: AtomicU64::new(1),
+            readable: AtomicU64::new(head),
             commits: AtomicU64::new(0),
-            committed: AtomicU64::new(0),
+            committed: AtomicU64::new(head - 1),
             commit: Condvar::new(),
             ended: AtomicBool::new(false),
             room: Condvar::new(),
             data: Condvar::new(),
+            work: Condvar::new(),
             capacity: config.capacity,
             max_bytes: config.max_bytes,
+            disk,
+            writer: Mutex::new(None),
         }
     }
 
@@ -211,12 +287,33 @@ impl Log {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a consumer that starts at the next appended event. Register every consumer
-    /// before producers start, so that each sees every event.
+    /// A consumer that starts at the next appended event, for tests.
+    #[cfg(test)]
     pub fn add_consumer(&self, policy: Policy) -> ConsumerId {
+        let name = format!("consumer-{}", self.lock().cursors.len());
+        self.join(&name, policy, Start::End)
+    }
+
+    /// Adds the consumer `name`. On a disk log that knows it, it resumes at the first event
+    /// it had not acknowledged; otherwise it starts as `start` says. Register every consumer
+    /// before producers start, so that each sees every event.
+    pub fn join(&self, name: &str, policy: Policy, start: Start) -> ConsumerId {
         let mut state = self.lock();
-        let next = state.head;
-        state.cursors.push(Cursor { next, reading: next, policy, dropped: 0 });
+        let next = match (state.resume.remove(name), start) {
+            (Some(next), _) => {
+                let next = next.clamp(state.tail, state.head);
+                tracing::info!(
+                    consumer = name,
+                    from = next,
+                    behind = state.head - next,
+                    "consumer resumes where it left off"
+                );
+                next
+            }
+            (None, Start::Beginning) => state.tail,
+            (None, Start::End) => state.head,
+        };
+        state.cursors.push(Cursor { name: name.to_string(), next, reading: next, policy, dropped: 0 });
         ConsumerId(state.cursors.len() - 1)
     }
 
@@ -257,28 +354,51 @@ impl Log {
         let first = state.head;
         chunk.number(first);
         state.head += events as u64;
-        self.head.store(state.head, Ordering::Release);
         state.bytes += bytes;
         state.chunks.push_back(Arc::new(chunk));
-        if state.waiting_consumers > 0 {
-            self.data.notify_all();
-        }
-        self.committed.store(state.head - 1, Ordering::Release);
-        if state.waiting_for_commit > 0 {
-            self.commit.notify_all();
+        if self.disk.is_some() {
+            // The writer commits it.
+            if matches!(state.writer, WriterState::Waiting { .. }) {
+                self.work.notify_one();
+            }
+        } else {
+            let head = state.head;
+            state.written = head;
+            self.publish(&mut state, head);
         }
         Ok(first..first + events as u64)
     }
 
+    /// Events up to `end` are committed: consumers may read them, and producers waiting
+    /// for them return.
+    fn publish(&self, state: &mut State, end: u64) {
+        state.readable = end;
+        self.readable.store(end, Ordering::Release);
+        self.committed.store(end - 1, Ordering::Release);
+        if state.waiting_consumers > 0 {
+            self.data.notify_all();
+        }
+        if state.waiting_for_commit > 0 {
+            self.commit.notify_all();
+        }
+    }
+
     /// Frees the oldest chunks until `events` and `bytes` more fit, as far as the cursors
     /// allow: `block` cursors hold chunks they have not passed; `drop_oldest` cursors are
-    /// moved past the chunks freed. True when the batch fits now.
+    /// moved past the chunks freed. The disk log frees any chunk it has written instead:
+    /// consumers read it back from disk. True when the batch fits now.
     fn make_room(&self, state: &mut State, events: usize, bytes: usize) -> bool {
-        let fits =
-            |s: &State| (s.head - s.tail) as usize + events <= self.capacity && s.bytes + bytes <= self.max_bytes;
-        let floor =
-            state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX);
-        let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head);
+        let fits = |s: &State| {
+            let in_memory = s.chunks.front().map_or(0, |c| s.head - c.first_seq) as usize;
+            in_memory + events <= self.capacity && s.bytes + bytes <= self.max_bytes
+        };
+        let floor = match self.disk {
+            Some(_) => state.written,
+            None => {
+                state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX)
+            }
+        };
+        let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head).min(state.written);
         // Chunks every consumer has passed are garbage; the rest go only when needed.
         while let Some(front) = state.chunks.front() {
             let end = front.end_seq();
@@ -286,22 +406,28 @@ impl Log {
                 break;
             }
             state.bytes -= front.bytes();
-            state.tail = end;
             state.chunks.pop_front();
+            if self.disk.is_none() {
+                state.tail = end;
+            }
         }
-        let tail = state.tail;
+        Self::drop_before(state, state.tail);
+        fits(state)
+    }
+
+    /// Moves the cursors that are behind `tail` to it, counting what they skipped.
+    fn drop_before(state: &mut State, tail: u64) {
         for cursor in state.cursors.iter_mut().filter(|c| c.next < tail) {
             cursor.dropped += tail.saturating_sub(cursor.reading.max(cursor.next));
             cursor.next = tail;
             cursor.reading = cursor.reading.max(tail);
         }
-        fits(state)
     }
 
-    /// The sequence number the next appended event will get; a reader that found nothing
-    /// passes it to [`wait`](Self::wait).
+    /// The end of what consumers can read (for the memory log, the sequence number the next
+    /// appended event will get); a reader that found nothing passes it to [`wait`](Self::wait).
     pub fn head(&self) -> u64 {
-        self.head.load(Ordering::Acquire)
+        self.readable.load(Ordering::Acquire)
     }
 
     /// Fills `batch` with up to `max` events from the consumer's cursor, without waiting.
@@ -309,35 +435,80 @@ impl Log {
         batch.clear();
         let mut state = self.lock();
         let start = state.cursors[id.0].next;
-        if start >= state.head {
-            return if state.closed || state.stopped { Read::End } else { Read::Empty };
+        if start >= state.readable {
+            let end = state.stopped || (state.closed && start >= state.head);
+            return if end { Read::End } else { Read::Empty };
         }
-        let end = state.head.min(start + max as u64);
+        let end = state.readable.min(start + max as u64);
+        let in_memory = state.chunks.front().map_or(state.head, |c| c.first_seq);
+        if start < in_memory {
+            drop(state);
+            return self.read_disk(id, start, end.min(in_memory), max, batch);
+        }
         let cursor = &mut state.cursors[id.0];
         let dropped = std::mem::take(&mut cursor.dropped);
         cursor.reading = end;
         let first = state.chunks.partition_point(|c| c.end_seq() <= start);
         batch.chunks.extend(state.chunks.range(first..).take_while(|c| c.first_seq < end).cloned());
         drop(state);
-        // Outside the lock: the first reader of a chunk makes its events.
-        for chunk in &batch.chunks {
-            let range = start.max(chunk.first_seq)..end.min(chunk.end_seq());
-            batch.events.extend(chunk.events(range).iter().map(|e| e as *const evh_event));
+        batch.fill(start, end);
+        Read::Events { dropped }
+    }
+
+    /// `try_read` of events that have left memory: from the disk log's files, outside the
+    /// lock. Events lost there (quarantined at recovery, or never written before a power
+    /// loss) are skipped; recovery reported them.
+    fn read_disk(&self, id: ConsumerId, start: u64, until: u64, max: usize, batch: &mut Batch) -> Read {
+        let disk = self.disk.as_ref().expect("only the disk log's chunks leave memory before they are read");
+        let read = disk.read(start, until, READ_BYTES, &mut batch.hint);
+        let mut state = self.lock();
+        let cursor = &mut state.cursors[id.0];
+        if cursor.next != start {
+            // Moved past what was read meanwhile (its events were deleted): read again.
+            drop(state);
+            return self.try_read(id, max, batch);
         }
-        batch.first_seq = start;
+        let chunks = match read {
+            Ok(chunks) => chunks,
+            Err(e) => {
+                tracing::error!(consumer = %cursor.name, from = start, "cannot read the disk log: {e}; this consumer waits until it can");
+                return Read::Empty;
+            }
+        };
+        let first = chunks.first().map_or(until, |c| c.first_seq.max(start));
+        if first > start {
+            tracing::debug!(consumer = %cursor.name, from = start, to = first, "skipping events missing from the disk log");
+            cursor.next = first;
+            cursor.reading = cursor.reading.max(first);
+            drop(state);
+            return self.try_read(id, max, batch);
+        }
+        // Only records that follow each other, and only what was asked for.
+        let mut end = start;
+        for chunk in chunks {
+            if chunk.first_seq > end || end >= until {
+                break;
+            }
+            end = chunk.end_seq().min(until);
+            batch.chunks.push(chunk);
+        }
+        let dropped = std::mem::take(&mut cursor.dropped);
+        cursor.reading = end;
+        drop(state);
+        batch.fill(start, end);
         Read::Events { dropped }
     }
 
     /// Waits until events past `seen` (a [`head`](Self::head) value) arrive, the log ends,
     /// or `until` passes: spins briefly, then parks.
     pub fn wait(&self, seen: u64, until: Option<Instant>) {
-        let ready = || self.head.load(Ordering::Acquire) != seen || self.ended.load(Ordering::Acquire);
+        let ready = || self.readable.load(Ordering::Acquire) != seen || self.ended.load(Ordering::Acquire);
         if spin_until(ready) || until.is_some_and(|t| Instant::now() >= t) {
             return;
         }
         let mut state = self.lock();
         state.waiting_consumers += 1;
-        while state.head == seen && !(state.closed || state.stopped) {
+        while state.readable == seen && !(state.stopped || (state.closed && state.readable == state.head)) {
             match until {
                 None => state = self.data.wait(state).unwrap_or_else(|e| e.into_inner()),
                 Some(t) => {
@@ -364,6 +535,12 @@ impl Log {
             self.commits.fetch_add(1, Ordering::Release);
             if state.waiting_producers > 0 {
                 self.room.notify_all();
+            }
+            if self.disk.is_some() {
+                state.ledger_dirty = true;
+                if state.writer == (WriterState::Waiting { timed: false }) {
+                    self.work.notify_one();
+                }
             }
         }
         // Outside the lock: letting go of the last reference frees a chunk.
@@ -408,6 +585,7 @@ impl Log {
         self.ended.store(true, Ordering::Release);
         self.room.notify_all();
         self.data.notify_all();
+        self.work.notify_one();
     }
 
     /// Gives up: waiting producers and consumers return at once.
@@ -417,6 +595,7 @@ impl Log {
         self.room.notify_all();
         self.data.notify_all();
         self.commit.notify_all();
+        self.work.notify_one();
     }
 
     /// Events a consumer has not yet committed.

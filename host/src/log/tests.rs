@@ -22,7 +22,7 @@ fn batch_of(ids: std::ops::Range<u64>) -> ChunkBuilder {
 }
 
 fn with_capacity(capacity: usize) -> Arc<Log> {
-    Arc::new(Log::new(&LogConfig { capacity, max_bytes: 1 << 20 }))
+    Arc::new(Log::new(&LogConfig::memory(capacity, 1 << 20)))
 }
 
 /// Reads, waiting as a delivery thread does.
