@@ -179,11 +179,12 @@ pub fn event(id: &str) -> String {
 }
 
 /// POSTs `body` (of `content_type`) to `addr` on a connection of its own and returns the
-/// status; an error when the host is not there or dies before it answers (the event may or
-/// may not have been taken: the caller sends it again, with the same id).
-pub fn post(addr: SocketAddr, content_type: &str, body: &str) -> std::io::Result<u16> {
+/// status; an error when the host is not there, dies before it answers or does not answer
+/// `within` (the event may or may not have been taken: the caller sends it again, with the
+/// same id).
+pub fn post(addr: SocketAddr, content_type: &str, body: &str, within: Duration) -> std::io::Result<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(within))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let head = format!(
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -54,12 +54,13 @@ fn a_consumer_added_starts_at_the_end_or_with_start_beginning_at_the_beginning()
 fn a_consumer_removed_is_named_and_no_longer_holds_back_retention() {
     let env = Env::new();
     recorder(&env);
-    // Small segments and a disk budget a fifth of the second run's events.
+    // Small segments and a disk budget a fifth of the second run's events (which allows
+    // events of at most half the budget).
     let log = disk_log(json!({ "segment_bytes": "64KiB", "max_bytes": "256KiB" }));
     // `gone` acknowledges nothing: at the end of this run it still holds every event back.
     env.write_config(
         &sequence(log.clone(), 500)
-            .table("host", json!({ "drain_timeout": "1s" }))
+            .table("host", json!({ "drain_timeout": "1s", "max_event_bytes": "16KiB" }))
             .consumer("kept", "librecorder.so")
             .consumer("gone", "librecorder.so")
             .set("policy", "block")
@@ -70,7 +71,9 @@ fn a_consumer_removed_is_named_and_no_longer_holds_back_retention() {
     assert!(seqs(&env, "gone").is_empty());
 
     // Without `gone`, 20 000 events pass through a log with room for a few thousand.
-    env.write_config(&sequence(log, 20_000).consumer("kept", "librecorder.so"));
+    env.write_config(
+        &sequence(log, 20_000).table("host", json!({ "max_event_bytes": "16KiB" })).consumer("kept", "librecorder.so"),
+    );
     let out = env.run();
     out.expect_code(0);
     let warned = lines_with(&out.stderr, "consumer \"gone\" is in the log's ledger but not in the config");

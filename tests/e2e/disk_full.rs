@@ -49,31 +49,34 @@ fn start(env: &Env, addr: SocketAddr) -> Running {
     host
 }
 
-/// Sends new events until one is refused with 503; returns the acknowledged ids and the
-/// refused one. Anything but 202 and 503 fails the test.
+/// Sends new events until one is refused with 503 or not answered within 3 s (the
+/// producer waits for room); returns the acknowledged ids and the refused one. Anything but
+/// 202 and 503 fails the test.
 fn fill(addr: SocketAddr) -> (Vec<String>, String) {
     let started = Instant::now();
     let mut acknowledged = Vec::new();
     for k in 0.. {
         assert!(started.elapsed() < Duration::from_secs(10), "no 503 after {k} events");
         let id = format!("e{k}");
-        match post(addr, "application/cloudevents+json", &event(&id)).expect("the host answers") {
-            202 => acknowledged.push(id),
-            503 => return (acknowledged, id),
-            other => panic!("{other} for event {id}"),
+        match post(addr, "application/cloudevents+json", &event(&id), Duration::from_secs(3)) {
+            Ok(202) => acknowledged.push(id),
+            Ok(503) | Err(_) => return (acknowledged, id),
+            Ok(other) => panic!("{other} for event {id}"),
         }
     }
     unreachable!()
 }
 
-/// Sends `id` until it is acknowledged (503s while the consumer catches up).
-fn send_until_acknowledged(addr: SocketAddr, id: &str) {
+/// Sends `id` until it is acknowledged (503s or no answer while the consumer catches up);
+/// false if it is still refused after 10 s.
+fn send_until_acknowledged(addr: SocketAddr, id: &str) -> bool {
     let started = Instant::now();
     loop {
-        match post(addr, "application/cloudevents+json", &event(id)).expect("the host answers") {
-            202 => return,
-            503 => assert!(started.elapsed() < Duration::from_secs(10), "{id} still refused after 10 s"),
-            other => panic!("{other} for event {id}"),
+        match post(addr, "application/cloudevents+json", &event(id), Duration::from_secs(3)) {
+            Ok(202) => return true,
+            Ok(503) | Err(_) if started.elapsed() > Duration::from_secs(10) => return false,
+            Ok(503) | Err(_) => {}
+            Ok(other) => panic!("{other} for event {id}"),
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -85,11 +88,12 @@ fn send_until_acknowledged(addr: SocketAddr, id: &str) {
 /// anything.
 fn resume_and_check(env: &Env, addr: SocketAddr, host: Running, mut acknowledged: Vec<String>, refused: String) {
     env.write("held.go", "");
-    send_until_acknowledged(addr, &refused);
-    acknowledged.push(refused);
-    for k in 0..20 {
-        let id = format!("after{k}");
-        send_until_acknowledged(addr, &id);
+    let more = (0..20).map(|k| format!("after{k}"));
+    for id in std::iter::once(refused).chain(more) {
+        if !send_until_acknowledged(addr, &id) {
+            host.signal(Signal::SIGKILL);
+            panic!("{id} still refused 10 s after the consumer was released; stderr:\n{}", host.wait().stderr);
+        }
         acknowledged.push(id);
     }
     host.signal(Signal::SIGTERM);

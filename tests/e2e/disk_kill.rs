@@ -145,7 +145,7 @@ fn send_until(stop: &AtomicBool, thread: usize, addr: SocketAddr, acknowledged: 
             ("application/cloudevents+json", event(&ids[0]))
         };
         loop {
-            match post(addr, content_type, &body) {
+            match post(addr, content_type, &body, Duration::from_secs(10)) {
                 Ok(202) => break,
                 Ok(503) | Err(_) => {
                     retries += 1;
