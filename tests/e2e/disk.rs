@@ -157,6 +157,11 @@ pub fn lines_with<'a>(stderr: &'a str, needle: &str) -> Vec<&'a str> {
     stderr.lines().filter(|line| line.contains(needle)).collect()
 }
 
+/// A log line from its level on (`WARN ...`), without the time, for a snapshot.
+pub fn message(line: &str) -> &str {
+    ["ERROR", "WARN", "INFO"].iter().find_map(|level| line.find(level).map(|at| &line[at..])).unwrap_or(line)
+}
+
 /// The number field `key` of a tracing line (`key=value`).
 pub fn number(line: &str, key: &str) -> u64 {
     let value =

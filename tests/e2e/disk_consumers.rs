@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::disk::{disk_log, lines_with, recorded, recorder, recovered};
+use crate::disk::{disk_log, lines_with, message, recorded, recorder, recovered};
 use crate::support::{Env, C};
 
 /// `sequence` of `count` events into the disk log `log`.
@@ -78,7 +78,7 @@ fn a_consumer_removed_is_named_and_no_longer_holds_back_retention() {
     out.expect_code(0);
     let warned = lines_with(&out.stderr, "consumer \"gone\" is in the log's ledger but not in the config");
     assert_eq!(warned.len(), 1, "the removed consumer is named once; stderr:\n{}", out.stderr);
-    assert!(warned[0].contains("WARN"), "{}", warned[0]);
+    insta::assert_snapshot!("disk_consumer_removed", message(warned[0]));
     let kept: BTreeSet<u64> = seqs(&env, "kept").into_iter().collect();
     assert_eq!(kept.len(), 20_500, "`kept` got both runs' events");
     assert!(seqs(&env, "gone").is_empty(), "`gone` was never loaded again");

@@ -13,7 +13,7 @@ use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::disk::{counts, disk_log, file_events, lines_with, post, recorded, recorder, segments, FILE, HTTP};
+use crate::disk::{counts, disk_log, file_events, lines_with, message, post, recorded, recorder, segments, FILE, HTTP};
 use crate::fixture::MEMORY_CAP_KIB;
 use crate::support::{free_port, Env, Running};
 
@@ -124,7 +124,8 @@ fn a_disk_log_at_max_bytes_refuses_until_the_consumer_catches_up() {
     let addr = setup(&env, disk_log(json!({ "segment_bytes": "64KiB", "max_bytes": max_bytes })));
     let mut host = start(&env, addr);
     let (acknowledged, refused) = fill(addr);
-    host.wait_for_line("the disk log is full");
+    let full = host.wait_for_line("the disk log is full");
+    insta::assert_snapshot!("disk_log_full", message(&full));
     let on_disk: u64 = segments(&env.path("evlog")).iter().map(|s| std::fs::metadata(s).unwrap().len()).sum();
     println!("{} events acknowledged before the 503; {on_disk} bytes of segments", acknowledged.len());
     assert!(acknowledged.len() > 20, "the log took some events first");
@@ -173,7 +174,8 @@ fn a_full_filesystem_makes_producers_wait_and_resumes_when_space_returns() {
     let addr = setup(&env, disk_log(json!({ "path": "fs/evlog", "segment_bytes": "256KiB" })));
     let mut host = start(&env, addr);
     let (acknowledged, refused) = fill(addr);
-    host.wait_for_line("cannot write the disk log");
+    let failed = host.wait_for_line("cannot write the disk log");
+    insta::assert_snapshot!("disk_filesystem_full", message(&failed));
     println!("{} events acknowledged before the filesystem was full", acknowledged.len());
     assert!(acknowledged.len() > 20, "the log took some events first");
     std::fs::remove_file(env.path("fs/ballast")).unwrap();

@@ -255,17 +255,17 @@ impl Running {
         nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
-    /// Waits until a stderr line contains `needle`; panics after the run limit.
-    pub fn wait_for_line(&mut self, needle: &str) {
+    /// Waits until a stderr line contains `needle` and returns it; panics after the run limit.
+    pub fn wait_for_line(&mut self, needle: &str) -> String {
         let deadline = self.started + RUN_LIMIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     let found = line.contains(needle);
-                    self.stderr.push(line);
+                    self.stderr.push(line.clone());
                     if found {
-                        return;
+                        return line;
                     }
                 }
                 Err(_) => {
