@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use evhost::diagnostic::Diagnostic;
 use evhost::log::Log;
 use evhost::report::{Outcome, ShutdownReport};
 use evhost::run::RunError;
@@ -103,6 +104,13 @@ fn main() -> ExitCode {
         Command::Check { config: path } => {
             let checked = config::load(&path).and_then(|config| {
                 watch.set_limit(config.drain_timeout, Duration::ZERO);
+                // The disk log is not opened: the host it belongs to may be running.
+                if let Some(disk) = &config.log.disk {
+                    std::fs::create_dir_all(&disk.path).map_err(|e| {
+                        Diagnostic::new(format!("cannot use the log folder {}: {e}", disk.path.display()))
+                            .help("check that [log] path names a folder this user can create and write")
+                    })?;
+                }
                 let log = Arc::new(Log::new(&config.log));
                 let created = startup::create_all(&config, &log, &|| watch.received().is_some())?;
                 Ok(created.map(|created| (created.producers.len(), created.consumers.len())))

@@ -12,6 +12,7 @@ mod disk;
 mod disk_consumers;
 mod disk_full;
 mod disk_kill;
+mod disk_log;
 mod disk_recovery;
 mod disk_sequence;
 mod file_and_webhook;

@@ -165,6 +165,12 @@ impl Validator {
             ));
         }
         let max_bytes = max_bytes.unwrap_or(DEFAULT_DISK_BYTES);
+        if max_bytes < 4 * MIN_SEGMENT_BYTES || max_bytes < 2 * max_event_bytes as u64 {
+            let at = raw.max_bytes.as_ref().map_or(kind.span(), Spanned::span);
+            return Err(Diagnostic::new("the disk log's `max_bytes` is too small").at(Some(self.location(at))).help(
+                format!("give [log] max_bytes of at least {} bytes: twice the largest event (host.max_event_bytes) and room for four segments", (2 * max_event_bytes as u64).max(4 * MIN_SEGMENT_BYTES)),
+            ));
+        }
         let segment_bytes = match &raw.segment_bytes {
             Some(v) => {
                 let bytes = v.get_ref().bytes().map_err(|e| self.error(v, "invalid `segment_bytes`", e.to_string()))?;
@@ -179,12 +185,6 @@ impl Validator {
             }
             None => DEFAULT_SEGMENT_BYTES.min(max_bytes / 4).max(MIN_SEGMENT_BYTES),
         };
-        if max_bytes < 4 * MIN_SEGMENT_BYTES || max_bytes < 2 * max_event_bytes as u64 {
-            let at = raw.max_bytes.as_ref().map_or(kind.span(), Spanned::span);
-            return Err(Diagnostic::new("the disk log's `max_bytes` is too small").at(Some(self.location(at))).help(
-                format!("give [log] max_bytes of at least {} bytes: twice the largest event (host.max_event_bytes) and room for four segments", (2 * max_event_bytes as u64).max(4 * MIN_SEGMENT_BYTES)),
-            ));
-        }
         Ok(DiskConfig { path, fsync, segment_bytes, max_bytes })
     }
 }

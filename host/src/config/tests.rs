@@ -103,3 +103,46 @@ fn one_sided_configs_are_warned_about() {
 fn no_plugins() {
     insta::assert_snapshot!(error("[log]\ncapacity = 16\n"));
 }
+
+#[test]
+fn disk_log_settings() {
+    let load_text = |text: &str| parse(Path::new("conf/evhost.toml"), format!("{text}{PLUGIN}")).unwrap();
+    let config = load_text("[log]\nkind = \"disk\"\npath = \"evlog\"\nfsync = \"interval\"\nfsync_interval = \"50ms\"\nmax_bytes = \"64MiB\"\n");
+    let disk = config.log.disk.expect("a disk log");
+    assert_eq!(disk.path, Path::new("conf/evlog"), "relative to the config file");
+    assert_eq!(disk.fsync, Fsync::Interval(Duration::from_millis(50)));
+    assert_eq!(
+        (disk.max_bytes, disk.segment_bytes),
+        (64 << 20, 16 << 20),
+        "segments default to a quarter of a small log"
+    );
+    assert_eq!(config.log.max_bytes, 32 << 20, "memory holds at most half the disk log");
+    let defaults = load_text("[log]\nkind = \"disk\"\npath = \"evlog\"\n").log.disk.expect("a disk log");
+    assert_eq!((defaults.fsync, defaults.max_bytes, defaults.segment_bytes), (Fsync::Commit, 1 << 30, 64 << 20));
+}
+
+#[test]
+fn bad_disk_log_settings() {
+    insta::assert_snapshot!("log_kind", error(&format!("[log]\nkind = \"tape\"\n{PLUGIN}")));
+    insta::assert_snapshot!("disk_without_path", error(&format!("[log]\nkind = \"disk\"\n{PLUGIN}")));
+    insta::assert_snapshot!("path_on_memory_log", error(&format!("[log]\npath = \"evlog\"\n{PLUGIN}")));
+    insta::assert_snapshot!(
+        "fsync",
+        error(&format!("[log]\nkind = \"disk\"\npath = \"l\"\nfsync = \"always\"\n{PLUGIN}"))
+    );
+    insta::assert_snapshot!(
+        "fsync_interval_without_interval",
+        error(&format!("[log]\nkind = \"disk\"\npath = \"l\"\nfsync_interval = \"1s\"\n{PLUGIN}"))
+    );
+    insta::assert_snapshot!(
+        "segment_bytes",
+        error(&format!(
+            "[log]\nkind = \"disk\"\npath = \"l\"\nmax_bytes = \"4MiB\"\nsegment_bytes = \"2MiB\"\n{PLUGIN}"
+        ))
+    );
+    insta::assert_snapshot!(
+        "disk_max_bytes",
+        error(&format!("[log]\nkind = \"disk\"\npath = \"l\"\nmax_bytes = \"1MiB\"\n{PLUGIN}"))
+    );
+    insta::assert_snapshot!("start", error(&format!("{PLUGIN}start = \"middle\"\n")));
+}

@@ -124,7 +124,11 @@ impl Log {
         }
         if let Some(ledger) = round.ledger {
             match ledger.write(&disk.dir, fsync != Fsync::Never) {
-                Ok(()) => self.retain(disk, writing),
+                Ok(()) => {
+                    self.retain(disk, writing);
+                    // Consumers moved: whatever was deleted, try writing again.
+                    writing.full = false;
+                }
                 Err(e) => tracing::warn!(
                     "cannot write the disk log's ledger in {}: {e}; trying again on the next round",
                     disk.dir.display()
@@ -165,7 +169,6 @@ impl Log {
                 if ledger.is_some() {
                     // The floors hold once this ledger is on disk; `retain` uses them then.
                     (writing.floor_all, writing.floor_block) = floors(&state);
-                    writing.full = false;
                 }
                 state.writer = if last { WriterState::ShuttingDown } else { WriterState::Working };
                 return Round { chunks, ledger, last };
@@ -258,8 +261,7 @@ impl Log {
     /// consumers still in them skip ahead, counted).
     fn retain(&self, disk: &Disk, writing: &mut Writing) {
         let mut deleted = disk.delete_before(writing.floor_all);
-        let full = disk.bytes() * 10 >= disk.config.max_bytes * 9;
-        if full {
+        if writing.full || disk.bytes() * 10 >= disk.config.max_bytes * 9 {
             while let (Ok(_), Some((end, _))) = (&deleted, disk.oldest()) {
                 if end > writing.floor_block {
                     break;

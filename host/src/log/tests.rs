@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::Start;
 use std::thread;
 use std::time::Duration;
 
@@ -178,4 +179,77 @@ fn a_chunk_keeps_every_attribute_through_templates_extensions_and_arena_growth()
     assert_eq!(events[2].datacontenttype(), "text/plain");
     let extensions: Vec<Vec<_>> = events.iter().map(|e| e.extensions().collect()).collect();
     assert_eq!(extensions, [vec![("traceparent", "00-1")], vec![], vec![("x", "y")]]);
+}
+
+fn disk_log(dir: &std::path::Path, capacity: usize, max_bytes: u64) -> Arc<Log> {
+    let disk = crate::config::DiskConfig {
+        path: dir.to_path_buf(),
+        fsync: crate::config::Fsync::Commit,
+        segment_bytes: 4096,
+        max_bytes,
+    };
+    let config = LogConfig { capacity, max_bytes: 1 << 20, disk: Some(disk) };
+    Arc::new(Log::open(&config).unwrap())
+}
+
+#[test]
+fn a_disk_log_serves_a_consumer_far_behind_from_disk_with_little_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = disk_log(dir.path(), 16, 1 << 30);
+    let late = log.join("late", Policy::Block, Start::End);
+    log.start().unwrap();
+    // Far more than the 16 events memory holds; the consumer reads none until the end.
+    for start in (0..2000).step_by(8) {
+        log.append(batch_of(start..start + 8), true).unwrap();
+    }
+    log.close();
+    let segments = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "seg"))
+            .count()
+    };
+    assert!(segments() > 3, "the events are in several segments");
+    assert_eq!(drain(&log, late, 100), (0..2000).collect::<Vec<_>>());
+    log.shutdown();
+    assert_eq!(log.failure(), None);
+    assert_eq!(segments(), 1, "segments every consumer passed are deleted");
+}
+
+#[test]
+fn a_full_disk_makes_producers_wait_for_block_consumers_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = disk_log(dir.path(), 64, 16 * 4096);
+    let consumer = log.join("slow", Policy::Block, Start::End);
+    log.start().unwrap();
+    let mut appended = 0u64;
+    let started = std::time::Instant::now();
+    // Memory holds 64 events: once the disk is full, appends answer Full for good (before,
+    // only until the writer caught up).
+    let mut full_since = None;
+    while full_since.is_none_or(|t: std::time::Instant| t.elapsed() < Duration::from_millis(300)) {
+        match log.append(batch_of(appended..appended + 8), false) {
+            Ok(_) => (appended, full_since) = (appended + 8, None),
+            Err(AppendError::Full) => {
+                full_since.get_or_insert_with(std::time::Instant::now);
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the disk never filled up");
+    }
+    let on_disk: u64 = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    assert!(on_disk > 12 * 4096 && on_disk <= 16 * 4096 + 4096, "{appended} events, {on_disk} bytes on disk");
+    let reader = {
+        let log = log.clone();
+        thread::spawn(move || drain(&log, consumer, 50))
+    };
+    // The consumer moves on, segments are deleted, and appends go through again.
+    for start in (appended..appended + 400).step_by(8) {
+        log.append(batch_of(start..start + 8), true).unwrap();
+    }
+    log.close();
+    assert_eq!(reader.join().unwrap(), (0..appended + 400).collect::<Vec<_>>());
+    log.shutdown();
+    assert_eq!(log.failure(), None);
 }

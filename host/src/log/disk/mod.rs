@@ -245,3 +245,6 @@ fn segment_files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     paths.sort();
     Ok(paths)
 }
+
+#[cfg(test)]
+mod tests;
