@@ -209,3 +209,38 @@ fn sequence_numbers_keep_increasing_across_restarts() {
     assert_eq!(both[..100], first_run[..]);
     assert_eq!(both[100].0, "0", "the second run's first event");
 }
+
+/// A kill -9 in the middle of a stream, with `held` far behind: after the restart `held`
+/// gets every event `all` had been given before the kill (consumers read only committed
+/// events, so each of those was committed), and the host drains and stops by itself.
+#[test]
+fn after_kill_9_a_consumer_far_behind_gets_every_event_another_one_saw() {
+    let env = Env::new();
+    recorder(&env);
+    env.write_config(&config(300_000, "1s"));
+    let host = env.spawn();
+    crate::support::eventually(crate::support::SETTLE_LIMIT, "20 000 events at `all`", || {
+        env.lines_so_far("all.ids") >= 20_000
+    });
+    host.signal(nix::sys::signal::Signal::SIGKILL);
+    assert_eq!(host.wait().status.code(), None, "killed");
+    let seen: BTreeSet<u64> = recorded(&env, "all").into_iter().map(|(_, seq)| seq).collect();
+
+    let out = restart(&env);
+    let got = delivered(&env);
+    println!(
+        "{} seen by `all` before the kill, {} delivered to `held`; {}",
+        seen.len(),
+        got.len(),
+        lines_with(&out.stderr, "disk log recovered")[0]
+    );
+    let missing: Vec<u64> = seen.difference(&got).copied().collect();
+    assert!(
+        missing.is_empty(),
+        "{} of the {} events `all` saw never reached `held`, e.g. {:?}; stderr:\n{}",
+        missing.len(),
+        seen.len(),
+        &missing[..missing.len().min(10)],
+        out.stderr
+    );
+}
