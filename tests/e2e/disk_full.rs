@@ -235,3 +235,40 @@ fn a_backlog_larger_than_the_space_that_returns_is_written_as_room_allows() {
     }
     drop(tmpfs);
 }
+
+/// `sequence` into a disk log at its `max_bytes` (held back by `held`), killed with -9
+/// while producers wait, then started again with `held` released and nothing more to send:
+/// the host recovers, delivers to `held` every event `all` had been given, and stops by
+/// itself.
+#[test]
+fn kill_9_while_the_disk_log_is_full_then_a_restart_delivers_what_was_committed() {
+    let env = Env::new();
+    recorder(&env);
+    let config = |count: u64, drain: &str| {
+        Config::new()
+            .table("host", json!({ "max_event_bytes": "16KiB", "drain_timeout": drain }))
+            .table("log", disk_log(json!({ "segment_bytes": "64KiB", "max_bytes": "256KiB" })))
+            .producer("seq", C)
+            .plugin("sequence")
+            .config(json!({ "count": count }))
+            .consumer("all", "librecorder.so")
+            .consumer("held", "librecorder.so")
+            .set("policy", "block")
+            .config(json!({ "hold": true }))
+    };
+    env.write_config(&config(100_000, "1s"));
+    let mut host = env.spawn_capped(MEMORY_CAP_KIB);
+    host.wait_for_line("the disk log is full");
+    host.signal(Signal::SIGKILL);
+    assert_eq!(host.wait().status.code(), None, "killed");
+    let seen: HashSet<u64> = recorded(&env, "all").into_iter().map(|(_, seq)| seq).collect();
+
+    env.write("held.go", "");
+    env.write_config(&config(0, "10s"));
+    let out = env.spawn_capped(MEMORY_CAP_KIB).wait();
+    out.expect_code(0);
+    let got: HashSet<u64> = recorded(&env, "held").into_iter().map(|(_, seq)| seq).collect();
+    let missing = seen.difference(&got).count();
+    println!("`all` had {} events before the kill; `held` got {} after the restart", seen.len(), got.len());
+    assert_eq!(missing, 0, "{missing} events `all` had been given never reached `held`");
+}
