@@ -6,7 +6,7 @@
 //! consumers at least once, and every line of the file is a whole CloudEvent. Three rounds
 //! in a row, each on a fresh folder.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -53,7 +53,7 @@ fn kill_9_round(round: usize, log: Value) {
     let mut host = start(&env, port);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let acknowledged = Arc::new(Mutex::new(Vec::<(String, Instant)>::new()));
     let mut senders = Vec::new();
     for thread in 0..=SINGLE_SENDERS {
         let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
@@ -61,9 +61,11 @@ fn kill_9_round(round: usize, log: Value) {
     }
 
     let mut kills = 0;
+    let mut killed_at = Vec::new();
     while kills < KILLS {
         std::thread::sleep(Duration::from_millis(fastrand::u64(0..700)));
         host.signal(Signal::SIGKILL);
+        killed_at.push(Instant::now());
         let out = host.wait();
         assert_eq!(
             out.status.code(),
@@ -82,6 +84,8 @@ fn kill_9_round(round: usize, log: Value) {
     out.expect_code(0);
 
     let acknowledged = acknowledged.lock().unwrap().clone();
+    let when: HashMap<&str, Instant> = acknowledged.iter().map(|(id, at)| (id.as_str(), *at)).collect();
+    let acknowledged: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
     assert!(acknowledged.len() > 100, "round {round}: only {} events acknowledged", acknowledged.len());
     let unique: HashSet<&str> = acknowledged.iter().map(String::as_str).collect();
     assert_eq!(unique.len(), acknowledged.len(), "round {round}: an id was acknowledged twice");
@@ -105,14 +109,22 @@ fn kill_9_round(round: usize, log: Value) {
         lost_slow.len(),
     );
     let sample = |lost: &[&str]| lost.iter().take(10).copied().collect::<Vec<_>>().join(", ");
+    // How long before the next kill the lost events were acknowledged: a short window points
+    // at events acknowledged before they were committed.
+    let before_kill = |lost: &[&str]| {
+        lost.iter().filter_map(|id| killed_at.iter().find(|&&kill| kill >= when[id]).map(|&kill| kill - when[id])).max()
+    };
     assert!(
         lost_file.is_empty() && lost_slow.is_empty(),
-        "round {round}: acknowledged events lost: {} of {} never reached `file` (e.g. {}), {} never reached `slow` (e.g. {})",
+        "round {round}: acknowledged events lost: {} of {} never reached `file` (e.g. {}; all acknowledged at most {:?} before a kill), \
+         {} never reached `slow` (e.g. {}; at most {:?} before a kill)",
         lost_file.len(),
         acknowledged.len(),
         sample(&lost_file),
+        before_kill(&lost_file),
         lost_slow.len(),
-        sample(&lost_slow)
+        sample(&lost_slow),
+        before_kill(&lost_slow)
     );
 }
 
@@ -124,10 +136,15 @@ fn start(env: &Env, port: u16) -> Running {
 }
 
 /// Sender `thread` sends new events until `stop`: thread 0 a batch of `BATCH` per request,
-/// the others one. An event is kept in `acknowledged` once a 202 answers for it; a failed
+/// the others one. An event is kept in `acknowledged`, with when, once a 202 answers for it; a failed
 /// request (the host dead or restarting, or a 503) is sent again with the same ids.
 /// Returns how many requests were sent again.
-fn send_until(stop: &AtomicBool, thread: usize, addr: SocketAddr, acknowledged: &Mutex<Vec<String>>) -> usize {
+fn send_until(
+    stop: &AtomicBool,
+    thread: usize,
+    addr: SocketAddr,
+    acknowledged: &Mutex<Vec<(String, Instant)>>,
+) -> usize {
     let mut retries = 0;
     for k in 0.. {
         if stop.load(Ordering::Relaxed) {
@@ -154,7 +171,8 @@ fn send_until(stop: &AtomicBool, thread: usize, addr: SocketAddr, acknowledged: 
                 Ok(other) => panic!("{other} for {body}"),
             }
         }
-        acknowledged.lock().unwrap().extend(ids);
+        let now = Instant::now();
+        acknowledged.lock().unwrap().extend(ids.into_iter().map(|id| (id, now)));
     }
     retries
 }
