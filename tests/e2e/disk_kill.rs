@@ -112,12 +112,14 @@ fn kill_9_round(round: usize, log: Value) {
     // How long before the next kill the lost events were acknowledged: a short window points
     // at events acknowledged before they were committed.
     let before_kill = |lost: &[&str]| {
-        lost.iter().filter_map(|id| killed_at.iter().find(|&&kill| kill >= when[id]).map(|&kill| kill - when[id])).max()
+        let latest =
+            lost.iter().filter_map(|id| killed_at.iter().find(|&&kill| kill >= when[id]).map(|&kill| kill - when[id]));
+        latest.max().map_or("after the last kill".to_string(), |d| format!("{d:?} before a kill"))
     };
     assert!(
         lost_file.is_empty() && lost_slow.is_empty(),
-        "round {round}: acknowledged events lost: {} of {} never reached `file` (e.g. {}; all acknowledged at most {:?} before a kill), \
-         {} never reached `slow` (e.g. {}; at most {:?} before a kill)",
+        "round {round}: acknowledged events lost: {} of {} never reached `file` (e.g. {}; all acknowledged at most {}), \
+         {} never reached `slow` (e.g. {}; at most {})",
         lost_file.len(),
         acknowledged.len(),
         sample(&lost_file),
