@@ -12,11 +12,20 @@
  * them to one ordered, bounded log and delivers every event to every consumer, in log order,
  * in batches (on_events). Producers never know who consumes; consumers never know each other.
  *
- * THREADS. emit, log, set_error and stop_requested are thread-safe and may be called from
- * any thread. A producer runs either on a host thread in on_run, or on its own threads
- * started in on_start and joined in on_stop. One consumer instance is never called
- * concurrently (EVH_PLUGIN_CONCURRENT is reserved and ignored). Every hook receives the
- * instance pointer; plugins need no globals.
+ * THREADS. emit, emit_tracked, committed, wait_committed, log, set_error and stop_requested
+ * are thread-safe and may be called from any thread. A producer runs either on a host
+ * thread in on_run, or on its own threads started in on_start and joined in on_stop. One
+ * consumer instance is never called concurrently (EVH_PLUGIN_CONCURRENT is reserved and
+ * ignored). Every hook receives the instance pointer; plugins need no globals. A
+ * producer's on_committed runs on a host thread of its own (ABI 1.1).
+ *
+ * COMMITS (ABI 1.1). A producer that acknowledges someone else (an HTTP client, a broker,
+ * a replication slot) acknowledges only what is committed: with the disk log, fsynced as
+ * the [log] fsync policy says; with the memory log, accepted. Two ways: emit with
+ * EVH_EMIT_COMMIT, which returns once the batch is committed (one request per thread); or
+ * emit_tracked, which returns at once with a ticket (the batch's last sequence number),
+ * and then wait_committed, committed, or the on_committed hook say when the watermark
+ * reached it (many batches in flight).
  *
  * OWNERSHIP. Nothing is freed across the boundary: whoever allocates frees. Whatever the
  * host passes is valid for the duration of the call only, unless its doc says otherwise;
@@ -39,7 +48,8 @@
  * VERSIONS. EVH_ABI_VERSION_MAJOR must match exactly; a library whose minor is at most the
  * host's is accepted. Every struct and function table starts with uint32_t struct_size;
  * fields are only appended; a NULL hook means "not implemented". The host never reads past
- * the struct_size a library reported.
+ * the struct_size a library reported. A library built for 1.1 that may meet a 1.0 host
+ * checks evh_host_api.struct_size (or abi_minor) before calling an entry added in 1.1.
  */
 #ifndef EVHOST_H
 #define EVHOST_H
@@ -58,8 +68,11 @@
 /**
  * The ABI minor version. A host accepts a library whose minor is less than or equal to its
  * own; it never reads a field past the `struct_size` the library reported.
+ *
+ * 1.1 appended commit notifications: `EVH_EMIT_COMMIT`, `evh_host_api.emit_tracked`,
+ * `committed` and `wait_committed`, and the producer hook `evh_plugin.on_committed`.
  */
-#define EVH_ABI_VERSION_MINOR 0
+#define EVH_ABI_VERSION_MINOR 1
 
 /**
  * Flags for `evh_host_api.emit`: wait for room when the log is full (the default).
@@ -70,6 +83,20 @@
  * Flags for `evh_host_api.emit`: answer `EVH_BUSY` at once when the log is full.
  */
 #define EVH_EMIT_NONBLOCK 1
+
+/**
+ * Flags for `evh_host_api.emit` and `emit_tracked` (ABI 1.1), combinable with the two
+ * above: return only once the batch is committed (`EVH_OK`), or `EVH_STOPPED` when the host
+ * stopped before it was. "Committed" is defined at `evh_host_api.committed`. For a producer
+ * that acknowledges someone else (an HTTP client, a broker) one request per thread. A host
+ * older than 1.1 ignores the flag: check `evh_host_api.abi_minor` first.
+ */
+#define EVH_EMIT_COMMIT 2
+
+/**
+ * `timeout_ms` for `evh_host_api.wait_committed` (ABI 1.1): wait without a time limit.
+ */
+#define EVH_WAIT_FOREVER UINT64_MAX
 
 /**
  * Plugin flag, reserved: this consumer's `on_events` would be safe to call concurrently
@@ -246,6 +273,45 @@ typedef struct evh_host_api {
      * LIFETIME: the process lifetime.
      */
     struct evh_str (*status_name)(evh_status status);
+    /**
+     * ABI 1.1; check `struct_size` (or `abi_minor >= 1`) before using it. Exactly like
+     * `emit`, and on `EVH_OK` also stores the batch's ticket in `*ticket_out`: the sequence
+     * number of its last event (for `n == 0`, the current `committed` value). The batch is
+     * committed once `committed(host) >= ticket`. `*ticket_out` is written only on
+     * `EVH_OK`. With `EVH_EMIT_COMMIT` it returns once the batch is committed, as `emit`
+     * does.
+     *
+     * OWNERSHIP: `events` stays the caller's (the host copies it); `ticket_out` is the
+     * caller's, written by the host.
+     * LIFETIME: `events` and `ticket_out` must be valid for the duration of the call only.
+     * THREADS: as `emit`.
+     */
+    evh_status (*emit_tracked)(struct evh_host *host,
+                               const struct evh_event *events,
+                               size_t n,
+                               uint32_t flags,
+                               uint64_t *ticket_out);
+    /**
+     * ABI 1.1. The commit watermark: every event with a sequence number up to the value
+     * returned is committed (0: none yet). It never decreases. "Committed" means: with the
+     * disk log, written and fsynced as the `[log] fsync` policy says (it survives a crash of
+     * the host, and with `fsync = "commit"` a power loss); with the memory log, accepted into
+     * the log. The watermark is the whole log's, shared by every producer. 0 for a handle
+     * that cannot emit (a consumer's, or one whose instance is destroyed).
+     *
+     * THREADS: any thread, at any time; it does not block.
+     */
+    uint64_t (*committed)(struct evh_host *host);
+    /**
+     * ABI 1.1. Waits until the event with sequence number `ticket` is committed
+     * (`EVH_OK`), `timeout_ms` milliseconds pass (`EVH_BUSY`; `EVH_WAIT_FOREVER` waits
+     * without a limit, 0 only looks), or the host stops first (`EVH_STOPPED`). A ticket
+     * never handed to this instance (higher than the last one its emits got) is refused
+     * with `EVH_ERR_INVALID_ARGUMENT`, since waiting for it could last forever.
+     *
+     * THREADS: any thread; it blocks only the caller. Never from `on_committed`.
+     */
+    evh_status (*wait_committed)(struct evh_host *host, uint64_t ticket, uint64_t timeout_ms);
 } evh_host_api;
 
 /**
@@ -362,6 +428,24 @@ typedef struct evh_plugin {
                             const struct evh_event *const *events,
                             size_t n,
                             size_t *handled);
+    /**
+     * ABI 1.1, producers, optional: the instance's emitted events are committed up to
+     * `committed` (a watermark: every event with a sequence number up to it is committed;
+     * see `evh_host_api.committed`). Called after some of the events this instance emitted
+     * were newly committed, with values that only increase, so a producer with many batches
+     * in flight can acknowledge each one whose ticket is `<= committed`. It may cover
+     * several batches at once, and is not called for each value in between.
+     *
+     * THREADS: called on a host thread of its own, never the producer's own, never
+     * concurrently for one instance, never after `on_destroy` began; it may run at the same
+     * time as `on_run`, `on_stop` or the producer's threads. It must return quickly (it
+     * holds up the notifications of every producer) and must not emit with
+     * `EVH_EMIT_COMMIT`, call `wait_committed` or emit with `EVH_EMIT_BLOCK` (use
+     * `EVH_EMIT_NONBLOCK`): a wait there could wait for itself.
+     * A library built against ABI 1.0 has a smaller `struct_size`; the host never reads
+     * this field then.
+     */
+    void (*on_committed)(void *instance, uint64_t committed);
 } evh_plugin;
 
 /**

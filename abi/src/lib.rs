@@ -15,7 +15,10 @@ use core::ffi::c_void;
 pub const EVH_ABI_VERSION_MAJOR: u32 = 1;
 /// The ABI minor version. A host accepts a library whose minor is less than or equal to its
 /// own; it never reads a field past the `struct_size` the library reported.
-pub const EVH_ABI_VERSION_MINOR: u32 = 0;
+///
+/// 1.1 appended commit notifications: `EVH_EMIT_COMMIT`, `evh_host_api.emit_tracked`,
+/// `committed` and `wait_committed`, and the producer hook `evh_plugin.on_committed`.
+pub const EVH_ABI_VERSION_MINOR: u32 = 1;
 
 // ---------------------------------------------------------------------------------------
 // Status codes
@@ -146,6 +149,15 @@ pub struct evh_host {
 pub const EVH_EMIT_BLOCK: u32 = 0;
 /// Flags for `evh_host_api.emit`: answer `EVH_BUSY` at once when the log is full.
 pub const EVH_EMIT_NONBLOCK: u32 = 1;
+/// Flags for `evh_host_api.emit` and `emit_tracked` (ABI 1.1), combinable with the two
+/// above: return only once the batch is committed (`EVH_OK`), or `EVH_STOPPED` when the host
+/// stopped before it was. "Committed" is defined at `evh_host_api.committed`. For a producer
+/// that acknowledges someone else (an HTTP client, a broker) one request per thread. A host
+/// older than 1.1 ignores the flag: check `evh_host_api.abi_minor` first.
+pub const EVH_EMIT_COMMIT: u32 = 2;
+
+/// `timeout_ms` for `evh_host_api.wait_committed` (ABI 1.1): wait without a time limit.
+pub const EVH_WAIT_FOREVER: u64 = u64::MAX;
 
 /// Log levels for `evh_host_api.log`.
 pub type evh_log_level = u32;
@@ -199,6 +211,43 @@ pub struct evh_host_api {
     /// OWNERSHIP: the host's static string.
     /// LIFETIME: the process lifetime.
     pub status_name: Option<unsafe extern "C" fn(status: evh_status) -> evh_str>,
+    /// ABI 1.1; check `struct_size` (or `abi_minor >= 1`) before using it. Exactly like
+    /// `emit`, and on `EVH_OK` also stores the batch's ticket in `*ticket_out`: the sequence
+    /// number of its last event (for `n == 0`, the current `committed` value). The batch is
+    /// committed once `committed(host) >= ticket`. `*ticket_out` is written only on
+    /// `EVH_OK`. With `EVH_EMIT_COMMIT` it returns once the batch is committed, as `emit`
+    /// does.
+    ///
+    /// OWNERSHIP: `events` stays the caller's (the host copies it); `ticket_out` is the
+    /// caller's, written by the host.
+    /// LIFETIME: `events` and `ticket_out` must be valid for the duration of the call only.
+    /// THREADS: as `emit`.
+    pub emit_tracked: Option<
+        unsafe extern "C" fn(
+            host: *mut evh_host,
+            events: *const evh_event,
+            n: usize,
+            flags: u32,
+            ticket_out: *mut u64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1. The commit watermark: every event with a sequence number up to the value
+    /// returned is committed (0: none yet). It never decreases. "Committed" means: with the
+    /// disk log, written and fsynced as the `[log] fsync` policy says (it survives a crash of
+    /// the host, and with `fsync = "commit"` a power loss); with the memory log, accepted into
+    /// the log. The watermark is the whole log's, shared by every producer. 0 for a handle
+    /// that cannot emit (a consumer's, or one whose instance is destroyed).
+    ///
+    /// THREADS: any thread, at any time; it does not block.
+    pub committed: Option<unsafe extern "C" fn(host: *mut evh_host) -> u64>,
+    /// ABI 1.1. Waits until the event with sequence number `ticket` is committed
+    /// (`EVH_OK`), `timeout_ms` milliseconds pass (`EVH_BUSY`; `EVH_WAIT_FOREVER` waits
+    /// without a limit, 0 only looks), or the host stops first (`EVH_STOPPED`). A ticket
+    /// never handed to this instance (higher than the last one its emits got) is refused
+    /// with `EVH_ERR_INVALID_ARGUMENT`, since waiting for it could last forever.
+    ///
+    /// THREADS: any thread; it blocks only the caller. Never from `on_committed`.
+    pub wait_committed: Option<unsafe extern "C" fn(host: *mut evh_host, ticket: u64, timeout_ms: u64) -> evh_status>,
 }
 
 /// What the host passes to `on_create`.
@@ -301,6 +350,22 @@ pub struct evh_plugin {
             handled: *mut usize,
         ) -> evh_status,
     >,
+    /// ABI 1.1, producers, optional: the instance's emitted events are committed up to
+    /// `committed` (a watermark: every event with a sequence number up to it is committed;
+    /// see `evh_host_api.committed`). Called after some of the events this instance emitted
+    /// were newly committed, with values that only increase, so a producer with many batches
+    /// in flight can acknowledge each one whose ticket is `<= committed`. It may cover
+    /// several batches at once, and is not called for each value in between.
+    ///
+    /// THREADS: called on a host thread of its own, never the producer's own, never
+    /// concurrently for one instance, never after `on_destroy` began; it may run at the same
+    /// time as `on_run`, `on_stop` or the producer's threads. It must return quickly (it
+    /// holds up the notifications of every producer) and must not emit with
+    /// `EVH_EMIT_COMMIT`, call `wait_committed` or emit with `EVH_EMIT_BLOCK` (use
+    /// `EVH_EMIT_NONBLOCK`): a wait there could wait for itself.
+    /// A library built against ABI 1.0 has a smaller `struct_size`; the host never reads
+    /// this field then.
+    pub on_committed: Option<unsafe extern "C" fn(instance: *mut c_void, committed: u64)>,
 }
 
 /// Library flag: the library carries a Go runtime (set by the Go SDK). The host loads at
@@ -379,6 +444,18 @@ impl evh_bytes {
 /// The `struct_size` value for a type: its size, which fits in `u32` for every ABI struct.
 pub const fn struct_size<T>() -> u32 {
     core::mem::size_of::<T>() as u32
+}
+
+/// The `struct_size` of ABI 1.0's `evh_host_api`: a 1.1 library that finds a table this
+/// small talks to a 1.0 host and must not use the entries appended since.
+pub const fn host_api_size_1_0() -> usize {
+    core::mem::offset_of!(evh_host_api, emit_tracked)
+}
+
+/// The `struct_size` of ABI 1.0's `evh_plugin`: the host reads `on_committed` only from a
+/// plugin whose `struct_size` is larger.
+pub const fn plugin_size_1_0() -> usize {
+    core::mem::offset_of!(evh_plugin, on_committed)
 }
 
 // SAFETY of these impls: the views are plain pointers the ABI promises are valid to read

@@ -89,6 +89,9 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     }
     log.start().map_err(|e| RunError::Runtime(format!("cannot start the disk log's writer: {e}")))?;
 
+    // Before the producers start, so that it sees their first events (ABI 1.1 on_committed).
+    let mut commits = crate::loader::Commits::start(&log, producers.iter().map(|(_, instance)| instance))
+        .map_err(|e| RunError::Runtime(format!("cannot start the commit notification thread: {e}")))?;
     let mut running = 0usize;
     let mut own_threads = 0usize;
     // The producers still on a host thread of their own (`on_run`).
@@ -222,6 +225,8 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     // The disk log writes what is left and where each consumer stands.
     log.shutdown();
     failures.extend(log.failure());
+    // After the last commit (or the log's stop), so that the notifier's wait has ended.
+    commits.stop();
     drop(consumers);
     drop(producers);
 

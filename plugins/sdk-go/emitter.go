@@ -77,29 +77,33 @@ type Emitter struct {
 // ErrStopped, an error wrapping ErrInvalid or ErrTooLarge, or a *StatusError. The events
 // are copied before Emit returns; the caller may reuse them at once.
 func (e *Emitter) Emit(events ...OutEvent) error {
-	return e.emit(events, abi.EmitBlock)
+	_, err := e.emit(events, abi.EmitBlock, false)
+	return err
 }
 
 // TryEmit is Emit without waiting: when the host's log is full it returns ErrBusy at
 // once and nothing of the batch was accepted.
 func (e *Emitter) TryEmit(events ...OutEvent) error {
-	return e.emit(events, abi.EmitNonblock)
+	_, err := e.emit(events, abi.EmitNonblock, false)
+	return err
 }
 
-func (e *Emitter) emit(events []OutEvent, flags uint32) error {
-	if len(events) == 0 {
-		return nil
+// emit copies events into the arena and hands them to the host: with emit_tracked when
+// tracked (answering the ticket), else with emit.
+func (e *Emitter) emit(events []OutEvent, flags uint32, tracked bool) (uint64, error) {
+	if len(events) == 0 && !tracked {
+		return 0, nil
 	}
 	nAttrs, nBytes := 0, 0
 	for i := range events {
 		ev := &events[i]
 		switch {
 		case ev.ID == "":
-			return fmt.Errorf("%w: event %d of %d has no ID", ErrInvalid, i, len(events))
+			return 0, fmt.Errorf("%w: event %d of %d has no ID", ErrInvalid, i, len(events))
 		case ev.Source == "":
-			return fmt.Errorf("%w: event %d of %d (id %q) has no Source", ErrInvalid, i, len(events), ev.ID)
+			return 0, fmt.Errorf("%w: event %d of %d (id %q) has no Source", ErrInvalid, i, len(events), ev.ID)
 		case ev.Type == "":
-			return fmt.Errorf("%w: event %d of %d (id %q) has no Type", ErrInvalid, i, len(events), ev.ID)
+			return 0, fmt.Errorf("%w: event %d of %d (id %q) has no Type", ErrInvalid, i, len(events), ev.ID)
 		}
 		nBytes += len(ev.ID) + len(ev.Source) + len(ev.SpecVersion) + len(ev.Type) +
 			len(ev.Subject) + len(ev.DataContentType) + len(ev.DataSchema) + len(ev.Time) +
@@ -113,14 +117,14 @@ func (e *Emitter) emit(events []OutEvent, flags uint32) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return ErrStopped
+		return 0, ErrStopped
 	}
 	// Layout: the evh_event array, then the evh_attr array, then all bytes. Both arrays
 	// have 8-byte alignment and sizes that are multiples of 8, so no padding is needed.
 	eventsSize := uintptr(len(events)) * abi.EventSize
 	attrsSize := uintptr(nAttrs) * abi.AttrSize
 	if err := e.reserve(eventsSize + attrsSize + uintptr(nBytes)); err != nil {
-		return err
+		return 0, err
 	}
 	out := unsafe.Slice((*abi.RawEvent)(e.arena), len(events))
 	var attrs []abi.RawAttr
@@ -161,7 +165,11 @@ func (e *Emitter) emit(events []OutEvent, flags uint32) error {
 		}
 		prev, last = ev, c
 	}
-	return emitError(e.host.Emit((*abi.Event)(e.arena), len(out), flags))
+	if tracked {
+		status, ticket := e.host.EmitTracked((*abi.Event)(e.arena), len(out), flags)
+		return ticket, emitError(status)
+	}
+	return 0, emitError(e.host.Emit((*abi.Event)(e.arena), len(out), flags))
 }
 
 // reserve makes the arena at least size bytes, doubling so that a steady producer stops

@@ -137,6 +137,12 @@ func (p *producer) Run() int32 {
 	return abi.Fail
 }
 
+func (p *producer) OnCommitted(committed uint64) {
+	if listener, ok := p.impl.(CommitListener); ok {
+		listener.OnCommitted(committed)
+	}
+}
+
 func (p *producer) RequestStop() { p.ctx.requestStop() }
 
 func (p *producer) Stop() { p.impl.Stop() }

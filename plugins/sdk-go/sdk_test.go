@@ -164,7 +164,7 @@ func TestLibraryDescription(t *testing.T) {
 			t.Errorf("%s: kind %d with on_events=%v on_run=%v", p.Name, p.Kind, p.HasEvents, p.HasRun)
 		}
 	}
-	if got := strings.Join(names, ","); got != "bench-emit,panicky,scripted,strict,burst" {
+	if got := strings.Join(names, ","); got != "bench-emit,tracked,panicky,scripted,strict,burst" {
 		t.Fatalf("plugins = %s", got)
 	}
 	byName := map[string]testhost.Plugin{}
@@ -177,7 +177,7 @@ func TestLibraryDescription(t *testing.T) {
 	if p := byName["strict"]; p.Flags != abi.PluginConcurrent {
 		t.Errorf("strict flags = %d, want EVH_PLUGIN_CONCURRENT", p.Flags)
 	}
-	if again, st := testhost.Load(); st != 0 || len(again.Plugins) != 5 {
+	if again, st := testhost.Load(); st != 0 || len(again.Plugins) != 6 {
 		t.Errorf("second evh_library_init = %v, %d", again, st)
 	}
 }
@@ -187,7 +187,7 @@ func TestRegisterAfterLoadLeavesTheDescription(t *testing.T) {
 	// panic here would kill the host process).
 	evhost.RegisterConsumer(evhost.PluginInfo{Name: "late"},
 		func(*evhost.Context, []byte) (evhost.Consumer, error) { return panicky{}, nil })
-	if again, st := testhost.Load(); st != 0 || len(again.Plugins) != 5 {
+	if again, st := testhost.Load(); st != 0 || len(again.Plugins) != 6 {
 		t.Errorf("the loaded description changed: %v, %d", again, st)
 	}
 }

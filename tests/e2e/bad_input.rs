@@ -124,10 +124,10 @@ fn library_for_a_newer_abi_minor() {
 fn the_header_compiles_a_library_the_host_accepts() {
     // The control for the two tests above: the same fixture with this header's version loads.
     let env = Env::new();
-    versioned_library(&env, "libcurrent.so", 1, 0);
+    versioned_library(&env, "libcurrent.so", 1, 1);
     let out = env.evhost(&["inspect", "libcurrent.so"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("abi: 1.0"), "{}", out.stdout);
+    assert!(out.stdout.contains("abi: 1.1"), "{}", out.stdout);
 }
 
 // Choosing a plugin.

@@ -1,8 +1,10 @@
 //! End-to-end tests: the real `evhost` binary, the real example libraries from
 //! target/plugins (`make build`), one temporary working folder per test.
 
+mod abi10;
 mod bad_input;
 mod check_and_run;
+mod commits;
 mod config;
 mod crash_loss;
 mod crashes;

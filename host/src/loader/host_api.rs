@@ -8,15 +8,17 @@
 //! every callback answers `EVH_STOPPED` or does nothing.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, evh_status, evh_str};
 
 #[cfg(feature = "bench")]
 use super::bench::Baseline;
+use super::commits::Watch;
 use super::{copy_text, ingest};
-use crate::log::{AppendError, ChunkBuilder, Log};
+use crate::log::{AppendError, ChunkBuilder, Commit, Log};
 use crate::logging::escape;
 
 /// Where a producer instance's events go.
@@ -44,6 +46,12 @@ pub struct InstanceHost {
     error: Mutex<Option<String>>,
     /// Taken out when the instance dies, unless an emit is using it at that moment.
     target: RwLock<Option<EmitTarget>>,
+    /// Set when the producer has an `on_committed` hook and the commit notifier runs: what
+    /// it emits is reported there.
+    pub(super) watch: OnceLock<Arc<Watch>>,
+    /// The highest ticket this instance was handed (ABI 1.1): `wait_committed` refuses a
+    /// higher one, which could be waited for forever.
+    issued: AtomicU64,
 }
 
 impl InstanceHost {
@@ -58,6 +66,8 @@ impl InstanceHost {
             dead: AtomicBool::new(false),
             error: Mutex::new(None),
             target: RwLock::new(target),
+            watch: OnceLock::new(),
+            issued: AtomicU64::new(0),
         }))
     }
 
@@ -108,6 +118,9 @@ pub static HOST_API: evh_host_api = evh_host_api {
     log: Some(log),
     stop_requested: Some(stop_requested),
     status_name: Some(status_name),
+    emit_tracked: Some(emit_tracked),
+    committed: Some(committed),
+    wait_committed: Some(wait_committed),
 };
 
 /// Resolves a handle to its instance, or None for NULL.
@@ -120,6 +133,108 @@ unsafe fn instance<'a>(host: *mut evh_host) -> Option<&'a InstanceHost> {
 }
 
 unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usize, flags: u32) -> evh_status {
+    // SAFETY: forwarded from the plugin, under the same contract.
+    let call = AssertUnwindSafe(|| unsafe { emit_batch(host, events, n, flags) }.err().unwrap_or(evh::EVH_OK));
+    catch_unwind(call).unwrap_or(evh::EVH_ERR_INTERNAL)
+}
+
+unsafe extern "C" fn emit_tracked(
+    host: *mut evh_host,
+    events: *const evh_event,
+    n: usize,
+    flags: u32,
+    ticket_out: *mut u64,
+) -> evh_status {
+    let call = AssertUnwindSafe(|| {
+        if ticket_out.is_null() {
+            // SAFETY: plugins pass back the handle they were given.
+            if let Some(host) = unsafe { instance(host) } {
+                host.set_error("emit_tracked: ticket_out is NULL; pass a pointer to a uint64_t".into());
+            }
+            return evh::EVH_ERR_INVALID_ARGUMENT;
+        }
+        // SAFETY: forwarded from the plugin, under the emit contract.
+        match unsafe { emit_batch(host, events, n, flags) } {
+            Ok(ticket) => {
+                // SAFETY: non-NULL, and the ABI makes it writable for the call; written only on success.
+                unsafe { ticket_out.write(ticket) };
+                evh::EVH_OK
+            }
+            Err(status) => status,
+        }
+    });
+    catch_unwind(call).unwrap_or(evh::EVH_ERR_INTERNAL)
+}
+
+/// What `emit` and `emit_tracked` share: appends the batch, tells the commit notifier, and
+/// with `EVH_EMIT_COMMIT` waits for the commit. The batch's ticket (its last sequence number;
+/// the watermark for an empty batch), or the status to return.
+///
+/// # Safety
+/// `host` must be NULL or a handle the host gave out; `events` holds `n` events valid for
+/// the call (the ABI's emit contract).
+unsafe fn emit_batch(host: *mut evh_host, events: *const evh_event, n: usize, flags: u32) -> Result<u64, evh_status> {
+    // SAFETY: plugins pass back the handle they were given.
+    let Some(host) = (unsafe { instance(host) }) else { return Err(evh::EVH_ERR_INVALID_ARGUMENT) };
+    if host.is_dead() {
+        return Err(evh::EVH_STOPPED);
+    }
+    let target = host.target.read().unwrap_or_else(|e| e.into_inner());
+    match &*target {
+        Some(EmitTarget::Log { log, max_event_bytes }) => {
+            let mut appended = 0..0;
+            // SAFETY: forwarded from the caller.
+            let status = unsafe {
+                check_and_append(host, events, n, flags, *max_event_bytes, |batch, block| {
+                    appended = log.append(batch, block)?;
+                    Ok(())
+                })
+            };
+            if status != evh::EVH_OK {
+                return Err(status);
+            }
+            let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
+            host.issued.fetch_max(ticket, Ordering::AcqRel);
+            if appended.is_empty() {
+                return Ok(ticket);
+            }
+            if let Some(watch) = host.watch.get() {
+                watch.emitted(ticket);
+            }
+            if flags & evh::EVH_EMIT_COMMIT != 0 && log.wait_committed(ticket, None) != Commit::Committed {
+                host.set_error(format!("the host stopped before events {} to {ticket} were committed", appended.start));
+                return Err(evh::EVH_STOPPED);
+            }
+            Ok(ticket)
+        }
+        // SAFETY: forwarded from the caller. A baseline has no log: what it took is done.
+        #[cfg(feature = "bench")]
+        Some(EmitTarget::Baseline(baseline)) => match unsafe { baseline.emit(host, events, n, flags) } {
+            evh::EVH_OK => Ok(0),
+            status => Err(status),
+        },
+        // Taken by retire between the check above and the read lock.
+        None if host.is_dead() => Err(evh::EVH_STOPPED),
+        None => {
+            host.set_error("emit: this instance is a consumer; only producers can emit".into());
+            Err(evh::EVH_ERR_UNSUPPORTED)
+        }
+    }
+}
+
+unsafe extern "C" fn committed(host: *mut evh_host) -> u64 {
+    let call = AssertUnwindSafe(|| {
+        // SAFETY: plugins pass back the handle they were given.
+        let Some(host) = (unsafe { instance(host) }) else { return 0 };
+        match &*host.target.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(EmitTarget::Log { log, .. }) if !host.is_dead() => log.committed(),
+            _ => 0,
+        }
+    });
+    catch_unwind(call).unwrap_or(0)
+}
+
+unsafe extern "C" fn wait_committed(host: *mut evh_host, ticket: u64, timeout_ms: u64) -> evh_status {
     let call = AssertUnwindSafe(|| {
         // SAFETY: plugins pass back the handle they were given.
         let Some(host) = (unsafe { instance(host) }) else { return evh::EVH_ERR_INVALID_ARGUMENT };
@@ -127,22 +242,30 @@ unsafe extern "C" fn emit(host: *mut evh_host, events: *const evh_event, n: usiz
             return evh::EVH_STOPPED;
         }
         let target = host.target.read().unwrap_or_else(|e| e.into_inner());
-        match &*target {
-            // SAFETY: the ABI's emit contract: n events, valid for this call.
-            Some(EmitTarget::Log { log, max_event_bytes }) => unsafe {
-                check_and_append(host, events, n, flags, *max_event_bytes, |batch, block| {
-                    log.append(batch, block).map(drop)
-                })
-            },
-            // SAFETY: as above.
+        let log = match &*target {
+            Some(EmitTarget::Log { log, .. }) => log,
             #[cfg(feature = "bench")]
-            Some(EmitTarget::Baseline(baseline)) => unsafe { baseline.emit(host, events, n, flags) },
-            // Taken by retire between the check above and the read lock.
-            None if host.is_dead() => evh::EVH_STOPPED,
+            Some(EmitTarget::Baseline(_)) => return evh::EVH_OK,
+            None if host.is_dead() => return evh::EVH_STOPPED,
             None => {
-                host.set_error("emit: this instance is a consumer; only producers can emit".into());
-                evh::EVH_ERR_UNSUPPORTED
+                host.set_error("wait_committed: this instance is a consumer; only producers emit and wait".into());
+                return evh::EVH_ERR_UNSUPPORTED;
             }
+        };
+        let issued = host.issued.load(Ordering::Acquire);
+        if ticket > issued {
+            host.set_error(format!("wait_committed: ticket {ticket} was never handed to this instance (its last ticket is {issued}); pass what emit_tracked stored"));
+            return evh::EVH_ERR_INVALID_ARGUMENT;
+        }
+        // A timeout too far to represent is no timeout.
+        let until = match timeout_ms {
+            evh::EVH_WAIT_FOREVER => None,
+            ms => Instant::now().checked_add(Duration::from_millis(ms)),
+        };
+        match log.wait_committed(ticket, until) {
+            Commit::Committed => evh::EVH_OK,
+            Commit::TimedOut => evh::EVH_BUSY,
+            Commit::Stopped => evh::EVH_STOPPED,
         }
     });
     catch_unwind(call).unwrap_or(evh::EVH_ERR_INTERNAL)

@@ -57,6 +57,7 @@ struct Sites {
     on_start: &'static Site,
     on_stop: &'static Site,
     on_events: &'static Site,
+    on_committed: &'static Site,
 }
 
 impl Sites {
@@ -70,6 +71,7 @@ impl Sites {
             on_start: site("on_start"),
             on_stop: site("on_stop"),
             on_events: site("on_events"),
+            on_committed: site("on_committed"),
         }
     }
 }
@@ -158,6 +160,21 @@ impl Instance {
             // SAFETY: the instance is alive; the ABI allows on_stop from another thread
             // while on_run is running.
             unsafe { on_stop(self.pointer) }
+        }
+    }
+
+    /// Producer: has an `on_committed` hook (ABI 1.1).
+    pub fn has_on_committed(&self) -> bool {
+        self.plugin.hooks.on_committed.is_some()
+    }
+
+    /// Producer: `on_committed`, from the commit notifier's thread only (see commits.rs).
+    pub(super) fn committed(&self, committed: u64) {
+        if let Some(on_committed) = self.plugin.hooks.on_committed {
+            let _inside = enter(self.sites.on_committed);
+            // SAFETY: the instance is alive (the notifier holds it and is joined before the
+            // producers are destroyed); one thread calls it, so never concurrently.
+            unsafe { on_committed(self.pointer, committed) }
         }
     }
 

@@ -24,6 +24,8 @@ pub(super) struct Hooks {
     pub on_stop: Option<unsafe extern "C" fn(*mut c_void)>,
     pub on_events:
         Option<unsafe extern "C" fn(*mut c_void, *const *const evh::evh_event, usize, *mut usize) -> evh_status>,
+    /// ABI 1.1; None for a library whose `evh_plugin` is 1.0-sized.
+    pub on_committed: Option<unsafe extern "C" fn(*mut c_void, u64)>,
 }
 
 /// Producer or consumer, as the plugin declares itself. Unknown values are kept as numbers.
@@ -81,6 +83,44 @@ pub(super) fn file_has_go_runtime(mut file: impl Read) -> std::io::Result<bool> 
         let tail = filled.saturating_sub(keep);
         buffer.copy_within(tail..filled, 0);
         filled -= tail;
+    }
+}
+
+/// An `evh_plugin`'s fields, copied out one by one.
+struct PluginTable {
+    kind: evh::evh_kind,
+    name: evh::evh_str,
+    version: evh::evh_str,
+    description: evh::evh_str,
+    hooks: Hooks,
+}
+
+impl PluginTable {
+    /// Reads the fields of ABI 1.0, and those appended since when `size` covers them.
+    ///
+    /// # Safety
+    /// `p` must point to `size` readable bytes of an `evh_plugin`, and `size` must be at
+    /// least `evh::plugin_size_1_0()`.
+    unsafe fn read(p: *const evh_plugin, size: usize) -> PluginTable {
+        // SAFETY: place reads through the raw pointer, each within the `size` bytes the
+        // caller promises; no reference to the whole (maybe larger) struct is made.
+        unsafe {
+            PluginTable {
+                kind: (*p).kind,
+                name: (*p).name,
+                version: (*p).version,
+                description: (*p).description,
+                hooks: Hooks {
+                    on_create: (*p).on_create,
+                    on_destroy: (*p).on_destroy,
+                    on_run: (*p).on_run,
+                    on_start: (*p).on_start,
+                    on_stop: (*p).on_stop,
+                    on_events: (*p).on_events,
+                    on_committed: if size >= std::mem::size_of::<evh_plugin>() { (*p).on_committed } else { None },
+                },
+            }
+        }
     }
 }
 
@@ -172,19 +212,24 @@ impl Library {
         };
         let mut plugins = Vec::with_capacity(pointers.len());
         for (i, pointer) in pointers.iter().enumerate() {
-            // SAFETY: each entry points to a plugin table valid while the library is loaded.
-            let Some(plugin) = (unsafe { pointer.as_ref() }) else {
+            if pointer.is_null() {
                 return Err(malformed(format!("plugin {i} is NULL")));
-            };
+            }
             // The host never reads past the size the library reported. Every field of ABI
-            // 1.0 is required; fields appended later are read only when struct_size covers them.
-            if (plugin.struct_size as usize) < std::mem::size_of::<evh_plugin>() {
+            // 1.0 is required; fields appended later are read only when struct_size covers
+            // them. So no `&evh_plugin` is made (it would claim the whole 1.1 size): each
+            // field is read through the pointer.
+            // SAFETY: each entry points to a plugin table valid while the library is loaded,
+            // and struct_size is its first field in every version.
+            let size = unsafe { (**pointer).struct_size } as usize;
+            if size < evh::plugin_size_1_0() {
                 return Err(malformed(format!(
-                    "plugin {i}: struct_size is {}, smaller than ABI 1.0's {}",
-                    plugin.struct_size,
-                    std::mem::size_of::<evh_plugin>()
+                    "plugin {i}: struct_size is {size}, smaller than ABI 1.0's {}",
+                    evh::plugin_size_1_0()
                 )));
             }
+            // SAFETY: the library reported `size` bytes, at least 1.0's (checked above).
+            let plugin = unsafe { PluginTable::read(*pointer, size) };
             let kind = match plugin.kind {
                 evh::EVH_KIND_PRODUCER => Kind::Producer,
                 evh::EVH_KIND_CONSUMER => Kind::Consumer,
@@ -201,17 +246,10 @@ impl Library {
             if name.is_empty() {
                 return Err(malformed(format!("plugin {i} has no name")));
             }
-            if plugin.on_create.is_none() {
+            if plugin.hooks.on_create.is_none() {
                 return Err(malformed(format!("plugin \"{name}\" has no on_create hook")));
             }
-            let hooks = Hooks {
-                on_create: plugin.on_create,
-                on_destroy: plugin.on_destroy,
-                on_run: plugin.on_run,
-                on_start: plugin.on_start,
-                on_stop: plugin.on_stop,
-                on_events: plugin.on_events,
-            };
+            let hooks = plugin.hooks;
             match kind {
                 Kind::Producer if hooks.on_run.is_none() && hooks.on_start.is_none() => {
                     return Err(malformed(format!("producer \"{name}\" has neither on_run nor on_start")))

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod commits;
 mod host_api;
 mod ingest;
 mod instance;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "bench")]
 pub use bench::{Baseline, OwnedEvent};
+pub use commits::Commits;
 pub use host_api::{EmitTarget, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;

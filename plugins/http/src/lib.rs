@@ -44,7 +44,7 @@
 //!
 //! | status | when |
 //! | --- | --- |
-//! | 202 | the host accepted the events; the body is `{"accepted": n, "ids": [...]}` |
+//! | 202 | the host committed the events (on the disk log: fsynced as its `fsync` policy says; on the memory log: accepted); the body is `{"accepted": n, "ids": [...]}` |
 //! | 400 | malformed JSON, or an invalid CloudEvent (the reason says which attribute, including a `time` that is not RFC 3339); nothing of a batch is accepted |
 //! | 401 | `token` is set and the bearer token is missing or wrong |
 //! | 405 | the method is not in `methods` (with `Allow`) |
@@ -52,7 +52,7 @@
 //! | 413 | the body is over `max_body_bytes`; an event over the host's `max_event_bytes`; or a batch larger than the whole log (`[log] capacity` / `max_bytes`): the reason says which (for a batch: which two it can be, the host's log says which) |
 //! | 415 | a structured format other than JSON (`application/cloudevents+xml`, ...) |
 //! | 431 | more than `max_headers` header fields, or a head over `max_header_bytes` |
-//! | 503 | the host's log is full, or the host is stopping; nothing was accepted; `Retry-After: 1` |
+//! | 503 | the host's log is full, or the host is stopping; nothing was accepted; `Retry-After: 1`. Or the host stopped after it accepted the events but before it committed them: send them again with the same ids |
 //!
 //! Errors come as `{"error": "<reason>"}`.
 //!

@@ -1,7 +1,11 @@
 //! The HTTP side: one handler for every path, which checks the head's size, the method,
 //! the token and the body (size and time), reads the events (see `binding`), hands them to
-//! the host with `try_emit` and answers with what the host said. The handler never blocks
-//! the runtime: a full log is a `503` with `Retry-After`, not a wait. Connections, their
+//! the host with `try_emit_tracked`, awaits their commit and answers with what the host
+//! said: `202` only once the events are committed (on the disk log: fsynced as its policy
+//! says), so a client never holds an acknowledgement for an event a crash could lose. The
+//! handler never blocks the runtime: a full log is a `503` with `Retry-After`, not a wait,
+//! and the commit is a future the SDK's `on_committed` hook wakes, so many requests wait
+//! for their commits at once on the one thread. Connections, their
 //! timeouts and their number are `evhost_http_serve`'s.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +31,7 @@ const GRACE: Duration = Duration::from_secs(5);
 /// What every request needs.
 struct Shared {
     settings: Settings,
-    /// `try_emit` never waits, so one emitter behind a lock serves every request.
+    /// `try_emit_tracked` never waits, so one emitter behind a lock serves every request.
     emitter: Mutex<Emitter>,
     stats: Stats,
 }
@@ -123,27 +127,35 @@ where
         .await
         .map_err(|e| body_refusal(e, settings))?;
     let events = binding::events(&parts, &body, &settings.ty)?;
-    let result = shared.emitter.lock().unwrap_or_else(PoisonError::into_inner).try_emit(&events);
-    match result {
-        Ok(()) => {
-            shared.stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
-            let ids: Vec<&str> = events.iter().map(|e| &*e.id).collect();
-            Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response())
-        }
-        Err(EmitError::Busy) => Err(Refusal::new(
+    // The guard is let go before the await: other requests emit while this one waits.
+    let emitted = shared.emitter.lock().unwrap_or_else(PoisonError::into_inner).try_emit_tracked(&events);
+    let ticket = emitted.map_err(|refused| emit_refusal(refused, &events))?;
+    if ticket.committed().await.is_err() {
+        return Err(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the event log is full; nothing was accepted, retry later",
+            "the host stopped before the events were committed: they were accepted but may be lost; send them again with the same ids (a consumer can tell duplicates by id)",
         )
-        .header(RETRY_AFTER, "1".into())),
-        Err(EmitError::Stopped) => {
-            Err(Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "the host is stopping; nothing was accepted")
-                .header(RETRY_AFTER, "1".into()))
+        .header(RETRY_AFTER, "1".into()));
+    }
+    shared.stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+    let ids: Vec<&str> = events.iter().map(|e| &*e.id).collect();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len(), "ids": ids }))).into_response())
+}
+
+/// The answer to a batch the host did not accept.
+fn emit_refusal(refused: EmitError, events: &[OutEvent<'_>]) -> Refusal {
+    match refused {
+        EmitError::Busy => {
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "the event log is full; nothing was accepted, retry later")
+                .header(RETRY_AFTER, "1".into())
         }
-        Err(EmitError::Invalid(why)) => {
-            Err(Refusal::new(StatusCode::BAD_REQUEST, format!("the host refused the events: {why}")))
+        EmitError::Stopped => {
+            Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "the host is stopping; nothing was accepted")
+                .header(RETRY_AFTER, "1".into())
         }
-        Err(EmitError::TooLarge) => Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, too_large(&events))),
-        Err(other) => Err(Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())),
+        EmitError::Invalid(why) => Refusal::new(StatusCode::BAD_REQUEST, format!("the host refused the events: {why}")),
+        EmitError::TooLarge => Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, too_large(events)),
+        other => Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }
 

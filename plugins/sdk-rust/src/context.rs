@@ -12,7 +12,48 @@ use evhost_abi::{
     EVH_LOG_TRACE, EVH_LOG_WARN,
 };
 
+use crate::commit::Waiters;
 use crate::emit::Emitter;
+
+/// The host API entries the SDK calls, copied out of the host's table at `on_create`: an
+/// entry appended after ABI 1.0 is read only when the table's `struct_size` covers it, so
+/// against a 1.0 host it is `None`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Api {
+    emit: Option<unsafe extern "C" fn(*mut evh_host, *const evh_event, usize, u32) -> evh_status>,
+    set_error: Option<unsafe extern "C" fn(*mut evh_host, evh_str)>,
+    log: Option<unsafe extern "C" fn(*mut evh_host, evh_log_level, evh_str)>,
+    stop_requested: Option<unsafe extern "C" fn(*mut evh_host) -> u32>,
+    emit_tracked: Option<unsafe extern "C" fn(*mut evh_host, *const evh_event, usize, u32, *mut u64) -> evh_status>,
+    committed: Option<unsafe extern "C" fn(*mut evh_host) -> u64>,
+    wait_committed: Option<unsafe extern "C" fn(*mut evh_host, u64, u64) -> evh_status>,
+}
+
+impl Api {
+    /// # Safety
+    /// `api` must be NULL, or point to a host table of at least ABI 1.0's size whose
+    /// `struct_size` says how much of it is readable.
+    pub(crate) unsafe fn read(api: *const evh_host_api) -> Api {
+        if api.is_null() {
+            return Api::default();
+        }
+        // SAFETY: place reads through the raw pointer, each within the size the table
+        // reports (the caller's promise); no reference to the whole 1.1 struct is made.
+        unsafe {
+            let size = (*api).struct_size as usize;
+            let has_1_1 = size >= std::mem::size_of::<evh_host_api>();
+            Api {
+                emit: (*api).emit,
+                set_error: (*api).set_error,
+                log: (*api).log,
+                stop_requested: (*api).stop_requested,
+                emit_tracked: if has_1_1 { (*api).emit_tracked } else { None },
+                committed: if has_1_1 { (*api).committed } else { None },
+                wait_committed: if has_1_1 { (*api).wait_committed } else { None },
+            }
+        }
+    }
+}
 
 /// The host handle of one instance, shared by its `Context` clones and emitters.
 ///
@@ -21,8 +62,10 @@ use crate::emit::Emitter;
 /// holds a read lock, and `close` (at `on_destroy`) clears the handle under the write lock:
 /// after it, calls become no-ops instead of touching a freed handle.
 pub(crate) struct HostCell {
-    api: *const evh_host_api,
+    api: Api,
     host: RwLock<*mut evh_host>,
+    /// The futures waiting for a commit, woken by the `on_committed` hook.
+    pub(crate) waiters: Waiters,
     /// Set by `on_stop` and `on_destroy`; `wait_stop` sleeps on `stopping` until it is.
     stop: AtomicBool,
     stop_lock: Mutex<()>,
@@ -36,33 +79,39 @@ unsafe impl Send for HostCell {}
 unsafe impl Sync for HostCell {}
 
 impl HostCell {
-    /// `api` must be valid as long as the library is loaded and at least ABI 1.0 in size,
-    /// and `host` valid until `close`; `on_create` checks both before it builds one.
-    pub(crate) fn new(api: *const evh_host_api, host: *mut evh_host) -> Self {
+    /// `api` is the host's table as read at `on_create`; `host` must be valid until `close`.
+    pub(crate) fn new(api: Api, host: *mut evh_host) -> Self {
         HostCell {
             api,
             host: RwLock::new(host),
+            waiters: Waiters::default(),
             stop: AtomicBool::new(false),
             stop_lock: Mutex::new(()),
             stopping: Condvar::new(),
         }
     }
 
-    /// Runs `f` with the API table and the live handle; `None` once the instance is gone.
-    fn with<R>(&self, f: impl FnOnce(&evh_host_api, *mut evh_host) -> R) -> Option<R> {
+    /// Runs `f` with the API entries and the live handle; `None` once the instance is gone.
+    /// `host` stays live while the read lock is held.
+    fn with<R>(&self, f: impl FnOnce(&Api, *mut evh_host) -> R) -> Option<R> {
         let host = self.host.read().unwrap_or_else(PoisonError::into_inner);
         if host.is_null() {
             return None;
         }
-        // SAFETY: `api` outlives every instance of the library and was checked non-NULL and
-        // at least 1.0-sized in `on_create`; `host` is live while we hold the read lock.
-        let api = unsafe { &*self.api };
-        Some(f(api, *host))
+        Some(f(&self.api, *host))
     }
 
-    /// Forgets the handle; called by `on_destroy` after the instance was dropped.
+    /// Forgets the handle; called by `on_destroy` after the instance was dropped. Futures
+    /// still waiting for a commit end with `EmitError::Stopped`.
     pub(crate) fn close(&self) {
         *self.host.write().unwrap_or_else(PoisonError::into_inner) = ptr::null_mut();
+        self.waiters.close();
+    }
+
+    /// True when the host speaks ABI 1.1's commit entries; a 1.0 host commits what it
+    /// accepts, so without them an accepted batch counts as committed.
+    pub(crate) fn tracks_commits(&self) -> bool {
+        self.api.emit_tracked.is_some() && self.api.committed.is_some() && self.api.wait_committed.is_some()
     }
 
     /// Wakes every `wait_stop`; called when the host asks the instance to stop, and before
@@ -121,6 +170,44 @@ impl HostCell {
             // valid for the call, all of one `struct_size`, and the host copies them.
             Some(emit) => unsafe { emit(host, events.as_ptr(), events.len(), flags) },
             None => evhost_abi::EVH_ERR_UNSUPPORTED,
+        })
+    }
+
+    /// Calls `api.emit_tracked` once for the whole slice: the status and, on `EVH_OK`, the
+    /// ticket; `None` when the instance is gone. Falls back to `emit` (ticket 0) on a 1.0 host.
+    pub(crate) fn emit_tracked(&self, events: &[evh_event], flags: u32) -> Option<(evh_status, u64)> {
+        self.with(|api, host| match api.emit_tracked {
+            Some(emit_tracked) => {
+                let mut ticket = 0u64;
+                // SAFETY: as in `emit`; `ticket` is a valid out-pointer for the call.
+                let status = unsafe { emit_tracked(host, events.as_ptr(), events.len(), flags, &mut ticket) };
+                (status, ticket)
+            }
+            None => match api.emit {
+                // SAFETY: as in `emit`. A 1.0 host ignores the commit flag.
+                Some(emit) => (unsafe { emit(host, events.as_ptr(), events.len(), flags) }, 0),
+                None => (evhost_abi::EVH_ERR_UNSUPPORTED, 0),
+            },
+        })
+    }
+
+    /// The host's commit watermark; `u64::MAX` on a 1.0 host (everything accepted is
+    /// committed there); `None` once the instance is gone.
+    pub(crate) fn committed(&self) -> Option<u64> {
+        self.with(|api, host| match api.committed {
+            // SAFETY: `host` is live (see `with`).
+            Some(committed) => unsafe { committed(host) },
+            None => u64::MAX,
+        })
+    }
+
+    /// `api.wait_committed`; `EVH_OK` at once on a 1.0 host, `None` once the instance is gone.
+    pub(crate) fn wait_committed(&self, ticket: u64, timeout_ms: u64) -> Option<evh_status> {
+        self.with(|api, host| match api.wait_committed {
+            // SAFETY: `host` is live (see `with`). It blocks only this thread, and `close`
+            // behind it: the host answers once the batch is committed or the host stops.
+            Some(wait_committed) => unsafe { wait_committed(host, ticket, timeout_ms) },
+            None => evhost_abi::EVH_OK,
         })
     }
 }
@@ -249,7 +336,7 @@ mod tests {
 
     #[test]
     fn resolve_joins_relative_paths_to_the_config_folder_only() {
-        let cell = Arc::new(HostCell::new(ptr::null(), ptr::null_mut()));
+        let cell = Arc::new(HostCell::new(Api::default(), ptr::null_mut()));
         let ctx = Context::new(cell, "test", "t1", "/etc/evhost");
         assert_eq!(ctx.resolve("events.jsonl"), Path::new("/etc/evhost/events.jsonl"));
         assert_eq!(ctx.resolve("/var/log/x"), Path::new("/var/log/x"));

@@ -4,8 +4,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use evhost_abi::{evh_attr, evh_bytes, evh_event, evh_str, struct_size, EVH_EMIT_BLOCK, EVH_EMIT_NONBLOCK, EVH_OK};
+use evhost_abi::{
+    evh_attr, evh_bytes, evh_event, evh_str, struct_size, EVH_EMIT_BLOCK, EVH_EMIT_COMMIT, EVH_EMIT_NONBLOCK, EVH_OK,
+};
 
+use crate::commit::Ticket;
 use crate::context::HostCell;
 use crate::error::EmitError;
 
@@ -45,6 +48,29 @@ impl Emitter {
     /// Like `emit`, but answers `Err(EmitError::Busy)` at once when the log is full.
     pub fn try_emit(&mut self, events: &[OutEvent<'_>]) -> Result<(), EmitError> {
         self.send(events, EVH_EMIT_NONBLOCK)
+    }
+
+    /// Like `emit`, and returns the batch's [`Ticket`]: wait on it, or await
+    /// `ticket.committed()`, before acknowledging the events to whoever sent them. ABI 1.1;
+    /// against a 1.0 host the ticket is committed at once (accepted is committed there).
+    pub fn emit_tracked(&mut self, events: &[OutEvent<'_>]) -> Result<Ticket, EmitError> {
+        self.build(events)?;
+        self.submit_tracked(EVH_EMIT_BLOCK)
+    }
+
+    /// Like `emit_tracked`, but answers `Err(EmitError::Busy)` at once when the log is full.
+    /// Never waits: the one to call from an async task.
+    pub fn try_emit_tracked(&mut self, events: &[OutEvent<'_>]) -> Result<Ticket, EmitError> {
+        self.build(events)?;
+        self.submit_tracked(EVH_EMIT_NONBLOCK)
+    }
+
+    /// Like `emit`, but returns only once the batch is committed (`EVH_EMIT_COMMIT`): for a
+    /// producer that handles one request per thread. `Err(EmitError::Stopped)` when the host
+    /// stopped before the batch was committed.
+    pub fn emit_committed(&mut self, events: &[OutEvent<'_>]) -> Result<(), EmitError> {
+        self.build(events)?;
+        self.submit_tracked(EVH_EMIT_BLOCK | EVH_EMIT_COMMIT).map(drop)
     }
 
     /// True once the host asked this instance to stop.
@@ -114,6 +140,12 @@ impl Emitter {
     }
 
     fn send(&mut self, events: &[OutEvent<'_>], flags: u32) -> Result<(), EmitError> {
+        self.build(events)?;
+        self.submit(flags)
+    }
+
+    /// Builds the host's views of `events` in `self.events`.
+    fn build(&mut self, events: &[OutEvent<'_>]) -> Result<(), EmitError> {
         // One pass over the events. An event's extensions are held by their index until the
         // attribute buffer stops growing; then a pass over the events that have any turns
         // the indexes into pointers.
@@ -137,7 +169,21 @@ impl Emitter {
                 event.extensions = attrs.wrapping_add(event.extensions.addr());
             }
         }
-        self.submit(flags)
+        Ok(())
+    }
+
+    /// Hands the events built in `self.events` to the host with `emit_tracked`; an empty
+    /// batch too, so that its ticket is the watermark.
+    fn submit_tracked(&mut self, flags: u32) -> Result<Ticket, EmitError> {
+        let result = self.cell.emit_tracked(&self.events, flags);
+        // The buffers point into the caller's events: drop the pointers now.
+        self.events.clear();
+        self.attrs.clear();
+        match result {
+            Some((EVH_OK, seq)) => Ok(Ticket::new(seq, self.cell.clone())),
+            Some((other, _)) => Err(EmitError::from_status(other)),
+            None => Err(EmitError::Stopped),
+        }
     }
 
     /// Hands the events built in `self.events` to the host.

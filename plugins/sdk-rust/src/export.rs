@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use evhost_abi::*;
 use serde::de::DeserializeOwned;
 
-use crate::context::{Context, HostCell};
+use crate::context::{Api, Context, HostCell};
 use crate::{Batch, Consumer, Delivery, Emitter, Error, Producer};
 
 /// Writes the library's entry point, `evh_library_init`, describing the listed plugins.
@@ -79,7 +79,8 @@ pub fn library_init(
     // SAFETY: the ABI promises `api` points to a host API table that lives as long as the
     // library; its first three fields exist in every version.
     let (size, major) = unsafe { ((*api).struct_size, (*api).abi_major) };
-    if major != EVH_ABI_VERSION_MAJOR || (size as usize) < size_of::<evh_host_api>() {
+    // A 1.0 host is welcome: the SDK reads the 1.1 entries only when the table has them.
+    if major != EVH_ABI_VERSION_MAJOR || (size as usize) < host_api_size_1_0() {
         return EVH_ERR_VERSION;
     }
     // SAFETY: `out` is non-NULL and the ABI makes it writable; written only on success.
@@ -105,6 +106,7 @@ pub const fn producer<P: Producer>() -> evh_plugin {
         on_destroy: Some(on_destroy::<Instance<P>, ProducerKind>),
         on_run: Some(producer_on_run::<P>),
         on_stop: Some(producer_on_stop::<P>),
+        on_committed: Some(producer_on_committed::<P>),
         ..descriptor(EVH_KIND_PRODUCER, P::NAME, P::VERSION, P::DESCRIPTION)
     }
 }
@@ -123,6 +125,7 @@ const fn descriptor(kind: evh_kind, name: &str, version: &str, description: &str
         on_start: None,
         on_stop: None,
         on_events: None,
+        on_committed: None,
     }
 }
 
@@ -244,10 +247,11 @@ unsafe extern "C" fn on_create<T: Create<K>, K>(
     }
     // SAFETY: non-NULL; the API table lives as long as the library.
     let api_size = unsafe { (*args.api).struct_size } as usize;
-    if api_size < size_of::<evh_host_api>() {
+    if api_size < host_api_size_1_0() {
         return EVH_ERR_VERSION;
     }
-    let cell = Arc::new(HostCell::new(args.api, args.host));
+    // SAFETY: the table is at least 1.0-sized (checked) and says its own size.
+    let cell = Arc::new(HostCell::new(unsafe { Api::read(args.api) }, args.host));
     // SAFETY: the host keeps both views valid for the call.
     let (name, json, dir) =
         unsafe { (host_str(args.instance_name), host_str(args.config_json), host_str(args.config_dir)) };
@@ -367,6 +371,20 @@ unsafe extern "C" fn producer_on_stop<P: Producer>(instance: *mut c_void) {
     let instance = unsafe { &*instance.cast::<Instance<P>>() };
     instance.ctx.cell().signal_stop();
     if let Err(why) = call_plugin(&instance.panicked, "on_stop", || instance.plugin.stop()) {
+        instance.ctx.error(format!("{}: {why}", P::NAME));
+    }
+}
+
+unsafe extern "C" fn producer_on_committed<P: Producer>(instance: *mut c_void, committed: u64) {
+    if instance.is_null() {
+        return;
+    }
+    // SAFETY: as in `producer_on_run`: live, shared borrows only. The host calls this hook on
+    // a thread of its own, never concurrently for one instance.
+    let instance = unsafe { &*instance.cast::<Instance<P>>() };
+    // The futures first: waking them is the SDK's own work and cannot panic into the host.
+    instance.ctx.cell().waiters.committed(committed);
+    if let Err(why) = call_plugin(&instance.panicked, "on_committed", || instance.plugin.on_committed(committed)) {
         instance.ctx.error(format!("{}: {why}", P::NAME));
     }
 }

@@ -61,8 +61,29 @@
 //! A producer implements [`Producer::run`], which emits batches of [`OutEvent`]s through the
 //! [`Emitter`] it is given until it is done or [`Producer::stop`] asks it to return. See
 //! `plugins/examples/rust` for a producer and more consumers.
+//!
+//! # Acknowledging only what is committed (ABI 1.1)
+//!
+//! A producer that acknowledges someone else (an HTTP client, a broker) does so once its
+//! events are committed: on the disk log, fsynced as the host's `[log] fsync` says; on the
+//! memory log, accepted. [`Emitter::emit_committed`] blocks until then;
+//! [`Emitter::emit_tracked`] returns a [`Ticket`] at once, to [`wait`](Ticket::wait) on or to
+//! await with [`Ticket::committed`] (woken by the SDK's `on_committed` hook; any executor),
+//! so that one task keeps many batches in flight:
+//!
+//! ```
+//! # use evhost_sdk::{EmitError, Emitter, OutEvent};
+//! async fn accept(emitter: &mut Emitter, events: &[OutEvent<'_>]) -> Result<(), EmitError> {
+//!     let ticket = emitter.try_emit_tracked(events)?;
+//!     ticket.committed().await // now answer the client
+//! }
+//! ```
+//!
+//! Against a 1.0 host the SDK treats an accepted batch as committed, which is what the 1.0
+//! host's memory log meant; `Ticket::seq` is 0 there.
 
 pub mod cloudevents;
+mod commit;
 mod context;
 mod emit;
 mod error;
@@ -71,6 +92,7 @@ mod export;
 mod plugin;
 pub mod units;
 
+pub use commit::{Committed, Ticket};
 pub use context::{Context, Level};
 pub use emit::{Emitter, OutEvent};
 pub use error::{EmitError, Error};

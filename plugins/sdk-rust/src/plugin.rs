@@ -64,6 +64,16 @@ pub trait Producer: Sized + Send + Sync + 'static {
     /// Asks `run` to return soon; called from another thread while `run` runs. The default
     /// does nothing, for producers that wait with `wait_stop` or poll `stop_requested`.
     fn stop(&self) {}
+
+    /// ABI 1.1: every event with a sequence number up to `committed` is committed (see
+    /// [`Ticket`](crate::Ticket), whose futures the SDK wakes before it calls this). Called
+    /// on a host thread of its own, never concurrently with itself, with values that only
+    /// increase, after events this instance emitted were committed. Return quickly, and do
+    /// not wait here (no `emit`, `emit_committed` or `Ticket::wait`; `try_emit` is fine).
+    /// The default does nothing; a 1.0 host never calls it.
+    fn on_committed(&self, committed: u64) {
+        let _ = committed;
+    }
 }
 
 /// A consumer's answer for one batch.

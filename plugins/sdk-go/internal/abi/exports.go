@@ -82,8 +82,9 @@ func evhgoLibraryInit(api *C.evh_host_api, out **C.evh_library) (status C.evh_st
 	if api == nil || out == nil {
 		return C.EVH_ERR_INVALID_ARGUMENT
 	}
-	if api.struct_size < C.uint32_t(unsafe.Sizeof(*api)) {
-		fmt.Fprintf(os.Stderr, "evhost Go SDK: the host's API table has %d bytes, this SDK needs %d\n", api.struct_size, unsafe.Sizeof(*api))
+	// A 1.0 host is welcome: the 1.1 entries are read only when its table has them.
+	if api.struct_size < C.EVHGO_HOST_API_SIZE_1_0 {
+		fmt.Fprintf(os.Stderr, "evhost Go SDK: the host's API table has %d bytes, this SDK needs %d\n", api.struct_size, C.EVHGO_HOST_API_SIZE_1_0)
 		return C.EVH_ERR_VERSION
 	}
 	if api.abi_major != C.EVH_ABI_VERSION_MAJOR {
@@ -167,6 +168,21 @@ func evhgoOnRun(h C.uintptr_t) (status C.evh_status) {
 		return C.EVH_ERR_INTERNAL
 	}
 	return C.evh_status(inst.producer.Run())
+}
+
+//export evhgoOnCommitted
+func evhgoOnCommitted(h C.uintptr_t, committed C.uint64_t) {
+	inst := lookup(h)
+	if inst == nil || inst.producer == nil {
+		return
+	}
+	// The SDK's own part first: tickets waiting for this commit are done.
+	inst.host.committedUpTo(uint64(committed))
+	defer inst.recoverLog("on_committed")
+	if inst.notCalled("on_committed") != "" {
+		return
+	}
+	inst.producer.OnCommitted(uint64(committed))
 }
 
 //export evhgoOnStop

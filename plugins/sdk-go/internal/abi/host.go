@@ -9,6 +9,9 @@ import (
 	"unsafe"
 )
 
+// closed is a channel that is already closed: the answer for a commit that already came.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // Host is one instance's way back into the host: its evh_host handle and the API table.
 // It is safe for concurrent use, as the host API is. Copies share one handle, which Close
 // forgets at on_destroy: a goroutine that outlives its instance then logs nothing, sees a
@@ -23,6 +26,23 @@ type hostCell struct {
 	mu   sync.RWMutex
 	api  *C.evh_host_api
 	host *C.evh_host // nil once closed
+
+	commits commits
+}
+
+// commits is what the on_committed hook (ABI 1.1) wakes: channels waiting for a ticket.
+type commits struct {
+	mu sync.Mutex
+	// seen is the highest value on_committed gave.
+	seen    uint64
+	waiting []waiter
+	// ended: the instance is gone; every channel is closed.
+	ended bool
+}
+
+type waiter struct {
+	ticket uint64
+	done   chan struct{}
 }
 
 func newHost(api *C.evh_host_api, host *C.evh_host) Host {
@@ -40,11 +60,96 @@ func (h Host) with(f func(api *C.evh_host_api, host *C.evh_host)) bool {
 	return true
 }
 
-// Close forgets the handle; on_destroy calls it after the instance's Destroy.
+// Close forgets the handle; on_destroy calls it after the instance's Destroy. Channels
+// still waiting for a commit are closed: their tickets end as stopped.
 func (h Host) Close() {
 	h.cell.mu.Lock()
-	defer h.cell.mu.Unlock()
 	h.cell.host = nil
+	h.cell.mu.Unlock()
+	c := &h.cell.commits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	for _, w := range c.waiting {
+		close(w.done)
+	}
+	c.waiting = nil
+}
+
+// EmitTracked is Emit with emit_tracked (ABI 1.1): the status and, on OK, the ticket (the
+// sequence number of the batch's last event; 0 from a 1.0 host, which does not track).
+func (h Host) EmitTracked(events *Event, n int, flags uint32) (int32, uint64) {
+	status, ticket := Stopped, C.uint64_t(0)
+	h.with(func(api *C.evh_host_api, host *C.evh_host) {
+		status = int32(C.evhgo_emit_tracked(api, host, unsafe.Pointer(events), C.size_t(n), C.uint32_t(flags), &ticket))
+	})
+	return status, uint64(ticket)
+}
+
+// Committed is the host's commit watermark (every sequence number up to it is committed);
+// the maximum from a 1.0 host, whose accepted events are committed. false once the
+// instance is gone.
+func (h Host) Committed() (uint64, bool) {
+	var committed uint64
+	ok := h.with(func(api *C.evh_host_api, host *C.evh_host) { committed = uint64(C.evhgo_committed(api, host)) })
+	return committed, ok
+}
+
+// IsCommitted reports whether ticket is committed, by the host's watermark or, once the
+// instance is gone, by the last on_committed value.
+func (h Host) IsCommitted(ticket uint64) bool {
+	if committed, ok := h.Committed(); ok {
+		return committed >= ticket
+	}
+	c := &h.cell.commits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen >= ticket
+}
+
+// WaitCommitted blocks until ticket is committed (OK), timeoutMs passes (Busy) or the host
+// stops (Stopped); Stopped once the instance is gone.
+func (h Host) WaitCommitted(ticket, timeoutMs uint64) int32 {
+	status := Stopped
+	h.with(func(api *C.evh_host_api, host *C.evh_host) {
+		status = int32(C.evhgo_wait_committed(api, host, C.uint64_t(ticket), C.uint64_t(timeoutMs)))
+	})
+	return status
+}
+
+// CommitDone returns a channel that is closed once ticket is committed or the instance is
+// gone. on_committed closes it; nothing blocks.
+func (h Host) CommitDone(ticket uint64) <-chan struct{} {
+	c := &h.cell.commits
+	// Under the lock on_committed takes: a commit cannot fall between the look at the
+	// watermark and the registration.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if committed, ok := h.Committed(); c.ended || !ok || committed >= ticket || c.seen >= ticket {
+		return closed
+	}
+	done := make(chan struct{})
+	c.waiting = append(c.waiting, waiter{ticket: ticket, done: done})
+	return done
+}
+
+// committedUpTo is the SDK's part of on_committed: it closes the channels of every ticket
+// up to committed.
+func (h Host) committedUpTo(committed uint64) {
+	c := &h.cell.commits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen = max(c.seen, committed)
+	keep := c.waiting[:0]
+	for _, w := range c.waiting {
+		if w.ticket <= committed {
+			close(w.done)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(c.waiting[len(keep):])
+	c.waiting = keep
 }
 
 // SetError records msg as the reason for the failure the current hook is about to return.

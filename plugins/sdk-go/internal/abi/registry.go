@@ -47,6 +47,8 @@ type ConsumerInstance interface {
 type ProducerInstance interface {
 	Lifecycle
 	Run() int32
+	// OnCommitted is the plugin's part of on_committed (ABI 1.1), after the SDK's.
+	OnCommitted(committed uint64)
 }
 
 var registry struct {

@@ -36,6 +36,10 @@ static evh_status on_run(void *instance) { return evhgoOnRun((uintptr_t)instance
 
 static void on_stop(void *instance) { evhgoOnStop((uintptr_t)instance); }
 
+static void on_committed(void *instance, uint64_t committed) {
+    evhgoOnCommitted((uintptr_t)instance, committed);
+}
+
 static evh_status on_events(void *instance, const evh_event *const *events, size_t n,
                             size_t *handled) {
     return evhgoOnEvents((uintptr_t)instance, (void *)events, n, handled);
@@ -57,7 +61,10 @@ evh_plugin *evhgo_new_plugin(int slot, evh_kind kind, evh_str name, evh_str vers
     p->on_create = on_create;
     p->on_destroy = on_destroy;
     p->on_stop = on_stop;
-    if (kind == EVH_KIND_PRODUCER) p->on_run = on_run;
+    if (kind == EVH_KIND_PRODUCER) {
+        p->on_run = on_run;
+        p->on_committed = on_committed;
+    }
     if (kind == EVH_KIND_CONSUMER) p->on_events = on_events;
     return p;
 }
@@ -80,4 +87,28 @@ void evhgo_log(const evh_host_api *api, evh_host *host, evh_log_level level, con
 
 uint32_t evhgo_stop_requested(const evh_host_api *api, evh_host *host) {
     return api->stop_requested(host);
+}
+
+int evhgo_tracks_commits(const evh_host_api *api) {
+    /* Read only when the host's table has them: a 1.0 table ends before. */
+    return api->struct_size >= sizeof(evh_host_api) && api->emit_tracked != NULL &&
+           api->committed != NULL && api->wait_committed != NULL;
+}
+
+evh_status evhgo_emit_tracked(const evh_host_api *api, evh_host *host, const void *events,
+                              size_t n, uint32_t flags, uint64_t *ticket) {
+    if (!evhgo_tracks_commits(api)) {
+        *ticket = 0;
+        return api->emit(host, (const evh_event *)events, n, flags);
+    }
+    return api->emit_tracked(host, (const evh_event *)events, n, flags, ticket);
+}
+
+uint64_t evhgo_committed(const evh_host_api *api, evh_host *host) {
+    return evhgo_tracks_commits(api) ? api->committed(host) : UINT64_MAX;
+}
+
+evh_status evhgo_wait_committed(const evh_host_api *api, evh_host *host, uint64_t ticket,
+                                uint64_t timeout_ms) {
+    return evhgo_tracks_commits(api) ? api->wait_committed(host, ticket, timeout_ms) : EVH_OK;
 }

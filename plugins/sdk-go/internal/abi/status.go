@@ -30,6 +30,8 @@ const (
 
 	EmitBlock    = uint32(C.EVH_EMIT_BLOCK)
 	EmitNonblock = uint32(C.EVH_EMIT_NONBLOCK)
+	EmitCommit   = uint32(C.EVH_EMIT_COMMIT)
+	WaitForever  = uint64(C.EVH_WAIT_FOREVER)
 
 	PluginConcurrent = uint64(C.EVH_PLUGIN_CONCURRENT)
 )

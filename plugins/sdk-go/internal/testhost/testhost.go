@@ -59,6 +59,15 @@ type Host struct {
 	// The flags of the emits answered with emitStatus.
 	refused []uint32
 	stop    bool
+	// The fake log: the last sequence number handed out, and the commit watermark.
+	head, committed uint64
+}
+
+// SetCommitted moves the fake log's commit watermark.
+func (h *Host) SetCommitted(committed uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.committed = committed
 }
 
 // SetEmitStatus makes every later emit answer status (0 accepts and records).
@@ -174,6 +183,20 @@ type Instance struct {
 // Create calls the named plugin's on_create. The Host is returned even on failure, to
 // read the error.
 func (l *Library) Create(plugin, name, config string) (*Instance, int32) {
+	return l.create(plugin, name, config, false)
+}
+
+// CreateOn10Host is Create with the API table of an ABI 1.0 host, which has no commit
+// entries.
+func (l *Library) CreateOn10Host(plugin, name, config string) (*Instance, int32) {
+	return l.create(plugin, name, config, true)
+}
+
+func (l *Library) create(plugin, name, config string, abi10 bool) (*Instance, int32) {
+	v10 := C.int(0)
+	if abi10 {
+		v10 = 1
+	}
 	for _, p := range l.Plugins {
 		if p.Name != plugin {
 			continue
@@ -183,7 +206,7 @@ func (l *Library) Create(plugin, name, config string) (*Instance, int32) {
 		defer C.free(unsafe.Pointer(cname))
 		defer C.free(unsafe.Pointer(cconfig))
 		var ptr unsafe.Pointer
-		st := int32(C.testhost_create(p.c, h.c, cname, C.size_t(len(name)), cconfig, C.size_t(len(config)), &ptr))
+		st := int32(C.testhost_create(p.c, h.c, cname, C.size_t(len(name)), cconfig, C.size_t(len(config)), v10, &ptr))
 		return &Instance{plugin: p.c, ptr: ptr, Host: h}, st
 	}
 	panic(fmt.Sprintf("testhost: no plugin %q", plugin))
@@ -234,6 +257,11 @@ func (i *Instance) OnEvents(events []Event) (status int32, handled int) {
 // Run calls on_run.
 func (i *Instance) Run() int32 { return int32(C.testhost_run(i.plugin, i.ptr)) }
 
+// OnCommitted calls on_committed, as the host's notifier thread would.
+func (i *Instance) OnCommitted(committed uint64) {
+	C.testhost_committed(i.plugin, i.ptr, C.uint64_t(committed))
+}
+
 // Stop calls on_stop.
 func (i *Instance) Stop() { C.testhost_stop(i.plugin, i.ptr) }
 
@@ -265,7 +293,34 @@ func testhostEmit(id C.uint64_t, events *C.evh_event, n C.size_t, flags C.uint32
 		return C.evh_status(h.emitStatus)
 	}
 	h.emits = append(h.emits, e)
+	h.head += uint64(len(e.Events))
 	return 0
+}
+
+//export testhostEmitTracked
+func testhostEmitTracked(id C.uint64_t, events *C.evh_event, n C.size_t, flags C.uint32_t, ticket *C.uint64_t) C.evh_status {
+	var st C.evh_status
+	if n > 0 {
+		st = testhostEmit(id, events, n, flags)
+	}
+	h := host(id)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if st == 0 {
+		*ticket = C.uint64_t(h.head)
+		if n == 0 {
+			*ticket = C.uint64_t(h.committed)
+		}
+	}
+	return st
+}
+
+//export testhostCommitted
+func testhostCommitted(id C.uint64_t) C.uint64_t {
+	h := host(id)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return C.uint64_t(h.committed)
 }
 
 //export testhostSetError
