@@ -30,7 +30,7 @@ const SEGMENT: &str = "64KiB";
 fn filled_log() -> (Env, BTreeSet<u64>) {
     let env = Env::new();
     recorder(&env);
-    env.write_config(&config(COUNT, "1s"));
+    env.write_config(&config(COUNT, "1s", 0));
     // `held` never returns from its first batch: the drain deadline ends the run, exit 1.
     let out = env.run();
     out.expect_code(1);
@@ -42,8 +42,8 @@ fn filled_log() -> (Env, BTreeSet<u64>) {
 }
 
 /// `sequence` of `count` events into a disk log of small segments, recorders `all` and
-/// `held`, and `drain` to deliver what is left when the producer is done.
-fn config(count: u64, drain: &str) -> Config {
+/// `held` (`held_ms` a batch), and `drain` to deliver what is left when the producer is done.
+fn config(count: u64, drain: &str, held_ms: u64) -> Config {
     Config::new()
         .table("host", json!({ "drain_timeout": drain }))
         .table("log", disk_log(json!({ "segment_bytes": SEGMENT })))
@@ -52,14 +52,15 @@ fn config(count: u64, drain: &str) -> Config {
         .config(json!({ "count": count }))
         .consumer("all", "librecorder.so")
         .consumer("held", "librecorder.so")
-        .config(json!({ "hold": true }))
+        .config(json!({ "hold": true, "sleep_ms": held_ms }))
 }
 
 /// Releases `held` and runs the host again with a producer that has nothing to send: it
-/// recovers the log, drains it to `held`, and stops by itself.
-fn restart(env: &Env) -> Output {
+/// recovers the log, drains it to `held` (`held_ms` a batch: a `held` that takes its time
+/// reaches the newest events long after the writer is ready), and stops by itself.
+fn restart(env: &Env, held_ms: u64) -> Output {
     env.write("held.go", "");
-    env.write_config(&config(0, "10s"));
+    env.write_config(&config(0, "10s", held_ms));
     let out = env.run();
     out.expect_code(0);
     out
@@ -84,7 +85,7 @@ fn garbage_after_the_last_record_is_cut_and_every_event_delivered() {
     let last = segments(&env.path("evlog")).pop().unwrap();
     OpenOptions::new().append(true).open(&last).unwrap().write_all(&[0xFF; 11]).unwrap();
 
-    let out = restart(&env);
+    let out = restart(&env, 20);
     let cuts = lines_with(&out.stderr, "log recovery: cut a torn record");
     assert_eq!(cuts.len(), 1, "one cut; stderr:\n{}", out.stderr);
     insta::assert_snapshot!("disk_torn_tail", env.redact(message(cuts[0])));
@@ -104,7 +105,7 @@ fn a_last_record_cut_short_is_cut_and_every_whole_record_delivered() {
     let torn = size(&last) - 5;
     OpenOptions::new().write(true).open(&last).unwrap().set_len(torn).unwrap();
 
-    let out = restart(&env);
+    let out = restart(&env, 20);
     let cuts = lines_with(&out.stderr, "log recovery: cut a torn record of ");
     assert_eq!(cuts.len(), 1, "one cut; stderr:\n{}", out.stderr);
     assert!(cuts[0].contains(&file_name(&last)), "names the segment: {}", cuts[0]);
@@ -142,7 +143,7 @@ fn a_flipped_byte_quarantines_its_record_and_the_rest_is_delivered() {
     file.write_all(&[byte[0] ^ 0xFF]).unwrap();
     drop(file);
 
-    let out = restart(&env);
+    let out = restart(&env, 20);
     let corrupt = lines_with(&out.stderr, "log recovery: corrupt record in ");
     assert_eq!(corrupt.len(), 1, "one corrupt record; stderr:\n{}", out.stderr);
     let line = corrupt[0];
@@ -162,7 +163,7 @@ fn a_flipped_byte_quarantines_its_record_and_the_rest_is_delivered() {
     assert_eq!(delivered(&env), rest, "everything but the quarantined events {first} to {last} delivered");
 
     // Started again, the host starts, and the quarantine stays where it was.
-    let again = restart(&env);
+    let again = restart(&env, 20);
     assert!(quarantine.is_file(), "the quarantine file stays");
     println!(
         "quarantined events {first} to {last}; a second restart reported it again: {}",
@@ -217,7 +218,7 @@ fn sequence_numbers_keep_increasing_across_restarts() {
 fn after_kill_9_a_consumer_far_behind_gets_every_event_another_one_saw() {
     let env = Env::new();
     recorder(&env);
-    env.write_config(&config(300_000, "1s"));
+    env.write_config(&config(300_000, "1s", 0));
     let host = env.spawn();
     crate::support::eventually(crate::support::SETTLE_LIMIT, "20 000 events at `all`", || {
         env.lines_so_far("all.ids") >= 20_000
@@ -226,7 +227,7 @@ fn after_kill_9_a_consumer_far_behind_gets_every_event_another_one_saw() {
     assert_eq!(host.wait().status.code(), None, "killed");
     let seen: BTreeSet<u64> = recorded(&env, "all").into_iter().map(|(_, seq)| seq).collect();
 
-    let out = restart(&env);
+    let out = restart(&env, 0);
     let got = delivered(&env);
     println!(
         "{} seen by `all` before the kill, {} delivered to `held`; {}",
