@@ -14,3 +14,4 @@ pub mod report;
 pub mod run;
 pub mod signals;
 pub mod startup;
+pub mod stats;

@@ -12,6 +12,7 @@ use super::retry::Backoff;
 use crate::config::DeliveryConfig;
 use crate::loader::Instance;
 use crate::log::{Batch, ConsumerId, Read};
+use crate::stats::Stats;
 
 /// A call longer than this is slow; `SLOW_CALLS` of them in a row move a consumer to a
 /// thread of its own.
@@ -53,7 +54,6 @@ pub struct Consumer {
     pub(super) name: String,
     dead_letter: Option<DeadLetter>,
     backoff: Backoff,
-    pub(super) report: Report,
     batch: Batch,
     /// The batch in hand: the next event to deliver, and the retry under way.
     from: usize,
@@ -75,6 +75,22 @@ pub(super) enum Turn {
 }
 
 impl Consumer {
+    fn stats(&self) -> &'static Stats {
+        &self.instance.host.stats
+    }
+
+    /// What its delivery did so far.
+    pub fn report(&self) -> Report {
+        let stats = self.stats();
+        Report {
+            delivered: Stats::get(&stats.events),
+            dead_lettered: Stats::get(&stats.dead_lettered),
+            lost: Stats::get(&stats.lost),
+            dropped: Stats::get(&stats.dropped),
+            retries: Stats::get(&stats.retries),
+        }
+    }
+
     pub fn new(index: usize, instance: Arc<Instance>, id: ConsumerId, config: DeliveryConfig) -> Self {
         let name = instance.host.name.clone();
         Consumer {
@@ -85,7 +101,6 @@ impl Consumer {
             instance,
             id,
             config,
-            report: Report::default(),
             batch: Batch::default(),
             from: 0,
             attempt: 0,
@@ -101,7 +116,7 @@ impl Consumer {
             match lanes.log.try_read(self.id, self.config.batch, &mut self.batch) {
                 Read::Events { dropped } => {
                     if dropped > 0 {
-                        self.report.dropped += dropped;
+                        Stats::add(&self.stats().dropped, dropped);
                         tracing::warn!(consumer = %self.name, dropped, "consumer fell a full log behind; policy drop_oldest skipped the oldest events");
                     }
                     self.from = 0;
@@ -131,7 +146,14 @@ impl Consumer {
     fn deliver(&mut self, lanes: &Lanes, lane: &Lane) {
         let started = Instant::now();
         let answer = lane.calling(lanes, self, started, || self.instance.deliver(&self.batch, self.from));
-        self.slow_calls = if started.elapsed() > SLOW_CALL { self.slow_calls.saturating_add(1) } else { 0 };
+        let took = started.elapsed();
+        self.slow_calls = if took > SLOW_CALL { self.slow_calls.saturating_add(1) } else { 0 };
+        let stats = self.stats();
+        stats.on_events.observe(took);
+        Stats::add(&stats.batches, 1);
+        if answer.status != evh::EVH_OK {
+            Stats::add(&stats.errors, 1);
+        }
         let offered = self.batch.len() - self.from;
         if answer.status != evh::EVH_OK && answer.handled > offered {
             tracing::error!(
@@ -146,7 +168,7 @@ impl Consumer {
             self.failed(lanes, answer.status, &note);
             return;
         }
-        self.report.delivered += answer.handled as u64;
+        Stats::add(&stats.events, answer.handled as u64);
         self.from += answer.handled;
         if answer.status != evh::EVH_OK && self.from < self.batch.len() {
             self.failed(lanes, answer.status, "");
@@ -161,7 +183,7 @@ impl Consumer {
         let aborted = lanes.abort.is_aborted();
         if status == evh::EVH_RETRY && self.attempt < self.config.retry_attempts && !aborted {
             self.attempt += 1;
-            self.report.retries += 1;
+            Stats::add(&self.stats().retries, 1);
             let delay = self.backoff.delay(self.attempt);
             tracing::warn!(consumer = %self.name, attempt = self.attempt, ?delay, "{reason}; retrying {} events", self.batch.len() - self.from);
             self.retry_at = Some(Instant::now() + delay);
@@ -176,7 +198,7 @@ impl Consumer {
         let Some(dead_letter) = &self.dead_letter else {
             for event in self.batch.iter_from(self.from) {
                 tracing::error!(consumer = %self.name, id = event.id(), seq = event.seq(), "event not delivered and no dead_letter file is configured: {reason}");
-                self.report.dead_lettered += 1;
+                Stats::add(&self.stats().dead_lettered, 1);
             }
             self.from = self.batch.len();
             return;
@@ -197,7 +219,7 @@ impl Consumer {
         match result {
             Ok(()) => {
                 tracing::error!(consumer = %self.name, events = count, "batch failed: {}; sent to the dead-letter file", unwritten.reason);
-                self.report.dead_lettered += count as u64;
+                Stats::add(&self.instance.host.stats.dead_lettered, count as u64);
             }
             Err(e) if unwritten.tries < DEAD_LETTER_TRIES && !lanes.abort.is_aborted() => {
                 let delay = DEAD_LETTER_BACKOFF * (1 << (unwritten.tries - 1));
@@ -207,8 +229,8 @@ impl Consumer {
             }
             Err(e) => {
                 let written = unwritten.letters.written();
-                self.report.dead_lettered += written as u64;
-                self.report.lost += (count - written) as u64;
+                Stats::add(&self.instance.host.stats.dead_lettered, written as u64);
+                Stats::add(&self.instance.host.stats.lost, (count - written) as u64);
                 for event in self.batch.iter_from(self.from + written) {
                     tracing::error!(consumer = %self.name, id = event.id(), seq = event.seq(), "event lost: it failed ({}) and could not be written to the dead-letter file {path} after {} tries: {e}", unwritten.reason, unwritten.tries);
                 }

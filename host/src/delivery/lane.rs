@@ -198,7 +198,7 @@ impl Lanes {
                 Turn::Ended => {
                     // Let go of the instance first: once the report is in, `run` stops and
                     // destroys it, and the process may exit.
-                    let (index, report) = (consumer.index, std::mem::take(&mut consumer.report));
+                    let (index, report) = (consumer.index, consumer.report());
                     drop(consumer);
                     let _ = self.done.send((index, report));
                     next = lock(&lane.waiting).pop_front();

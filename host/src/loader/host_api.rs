@@ -20,6 +20,7 @@ use super::commits::Watch;
 use super::{copy_text, ingest};
 use crate::log::{AppendError, ChunkBuilder, Commit, Log};
 use crate::logging::escape;
+use crate::stats::Stats;
 
 /// Where a producer instance's events go.
 pub enum EmitTarget {
@@ -44,6 +45,8 @@ pub struct InstanceHost {
     /// Set after `on_destroy` (or a failed `on_create`): the handle answers, but does nothing.
     dead: AtomicBool,
     error: Mutex<Option<String>>,
+    /// What the instance did, for the summary, the report and the metrics.
+    pub stats: Stats,
     /// Taken out when the instance dies, unless an emit is using it at that moment.
     target: RwLock<Option<EmitTarget>>,
     /// Set when the producer has an `on_committed` hook and the commit notifier runs: what
@@ -65,6 +68,7 @@ impl InstanceHost {
             stop: AtomicBool::new(false),
             dead: AtomicBool::new(false),
             error: Mutex::new(None),
+            stats: Stats::default(),
             target: RwLock::new(target),
             watch: OnceLock::new(),
             issued: AtomicU64::new(0),
@@ -289,16 +293,25 @@ pub(super) unsafe fn check_and_append(
     let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
         Ok(batch) => batch,
         Err(ingest::Refused(status, message)) => {
+            Stats::add(&host.stats.errors, 1);
             tracing::warn!(instance = %host.name, "emit refused: {message}");
             host.set_error(message);
             return status;
         }
     };
+    let (events, bytes) = (batch.len() as u64, batch.bytes() as u64);
     match append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
-        Ok(()) => evh::EVH_OK,
+        Ok(()) => {
+            let stats = &host.stats;
+            Stats::add(&stats.events, events);
+            Stats::add(&stats.bytes, bytes);
+            Stats::add(&stats.batches, 1);
+            evh::EVH_OK
+        }
         Err(AppendError::Full) => evh::EVH_BUSY,
         Err(AppendError::Stopped) => evh::EVH_STOPPED,
         Err(e @ AppendError::TooLarge { .. }) => {
+            Stats::add(&host.stats.errors, 1);
             tracing::warn!(instance = %host.name, "emit refused: {e}");
             host.set_error(e.to_string());
             evh::EVH_ERR_TOO_LARGE
