@@ -29,12 +29,20 @@ const BATCH: usize = 4;
 #[test]
 fn kill_9_loses_no_acknowledged_event_three_times_in_a_row() {
     for round in 1..=ROUNDS {
-        kill_9_round(round, disk_log(json!({})));
+        kill_9_round(&format!("round {round} of {ROUNDS}"), disk_log(json!({})));
     }
 }
 
+/// The README's table: under `fsync = "interval"` and `"never"` an event is committed once
+/// written to the file, and a process crash loses nothing committed either. One round each.
+#[test]
+fn kill_9_loses_no_acknowledged_event_with_fsync_interval_or_never() {
+    kill_9_round("fsync = \"interval\"", disk_log(json!({ "fsync": "interval", "fsync_interval": "200ms" })));
+    kill_9_round("fsync = \"never\"", disk_log(json!({ "fsync": "never" })));
+}
+
 /// One round: a fresh folder, the clients, `KILLS` kills and restarts, a SIGTERM, the count.
-fn kill_9_round(round: usize, log: Value) {
+fn kill_9_round(round: &str, log: Value) {
     let started = Instant::now();
     let env = Env::new();
     recorder(&env);
@@ -67,12 +75,7 @@ fn kill_9_round(round: usize, log: Value) {
         host.signal(Signal::SIGKILL);
         killed_at.push(Instant::now());
         let out = host.wait();
-        assert_eq!(
-            out.status.code(),
-            None,
-            "round {round}: the host exited by itself before kill {kills}:\n{}",
-            out.stderr
-        );
+        assert_eq!(out.status.code(), None, "{round}: the host exited by itself before kill {kills}:\n{}", out.stderr);
         kills += 1;
         host = start(&env, port);
     }
@@ -86,9 +89,9 @@ fn kill_9_round(round: usize, log: Value) {
     let acknowledged = acknowledged.lock().unwrap().clone();
     let when: HashMap<&str, Instant> = acknowledged.iter().map(|(id, at)| (id.as_str(), *at)).collect();
     let acknowledged: Vec<String> = acknowledged.iter().map(|(id, _)| id.clone()).collect();
-    assert!(acknowledged.len() > 100, "round {round}: only {} events acknowledged", acknowledged.len());
+    assert!(acknowledged.len() > 100, "{round}: only {} events acknowledged", acknowledged.len());
     let unique: HashSet<&str> = acknowledged.iter().map(String::as_str).collect();
-    assert_eq!(unique.len(), acknowledged.len(), "round {round}: an id was acknowledged twice");
+    assert_eq!(unique.len(), acknowledged.len(), "{round}: an id was acknowledged twice");
 
     let events = file_events(&env);
     let in_file = counts(events.iter().map(|e| e["id"].as_str().expect("an id")));
@@ -97,7 +100,7 @@ fn kill_9_round(round: usize, log: Value) {
     let lost_file: Vec<&str> = unique.iter().copied().filter(|id| !in_file.contains_key(id)).collect();
     let lost_slow: Vec<&str> = unique.iter().copied().filter(|id| !in_slow.contains_key(id)).collect();
     println!(
-        "round {round}: {} acknowledged ({retries} requests sent again after a failure), {kills} kills, {:?}; \
+        "{round}: {} acknowledged ({retries} requests sent again after a failure), {kills} kills, {:?}; \
          file: {} lines, {} duplicates, {} lost; slow: {} lines, {} duplicates, {} lost",
         acknowledged.len(),
         started.elapsed(),
@@ -118,7 +121,7 @@ fn kill_9_round(round: usize, log: Value) {
     };
     assert!(
         lost_file.is_empty() && lost_slow.is_empty(),
-        "round {round}: acknowledged events lost: {} of {} never reached `file` (e.g. {}; all acknowledged at most {}), \
+        "{round}: acknowledged events lost: {} of {} never reached `file` (e.g. {}; all acknowledged at most {}), \
          {} never reached `slow` (e.g. {}; at most {})",
         lost_file.len(),
         acknowledged.len(),
