@@ -161,7 +161,7 @@ pub fn redact_seconds(text: &str) -> String {
 
 /// The most address space a capped run may take: plenty for the host, far less than
 /// reading /dev/zero to the end would want.
-const MEMORY_CAP_KIB: u64 = 1 << 20;
+pub const MEMORY_CAP_KIB: u64 = 1 << 20;
 
 /// Runs `evhost ARGS` in `env`'s folder with its address space capped (`ulimit -v`), and
 /// kills it after the run limit: a regression fails the test instead of eating the machine.

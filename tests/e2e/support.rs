@@ -116,7 +116,13 @@ impl Env {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_evhost"));
-        command.args(args).current_dir(self.dir()).env_remove("EVHOST_LOG").env("NO_COLOR", "1");
+        command.args(args);
+        self.prepare(command)
+    }
+
+    /// `command` run in this folder with the suite's environment and piped output.
+    fn prepare(&self, mut command: Command) -> Command {
+        command.current_dir(self.dir()).env_remove("EVHOST_LOG").env("NO_COLOR", "1");
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         command
     }
@@ -134,6 +140,18 @@ impl Env {
     /// Starts `evhost run -c evhost.toml` and returns while it runs.
     pub fn spawn(&self) -> Running {
         Running::start(self.command(&["run", "-c", "evhost.toml"]))
+    }
+
+    /// Starts `evhost run -c evhost.toml` with its address space capped at `kib` KiB
+    /// (`ulimit -v`, then `exec`, so the pid is the host's and a signal reaches it).
+    pub fn spawn_capped(&self, kib: u64) -> Running {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_evhost"))
+            .args(["run", "-c", "evhost.toml"]);
+        Running::start(self.prepare(command))
     }
 
     /// Reads a one-line JSON result file a consumer wrote.
@@ -237,17 +255,17 @@ impl Running {
         nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
-    /// Waits until a stderr line contains `needle`; panics after the run limit.
-    pub fn wait_for_line(&mut self, needle: &str) {
+    /// Waits until a stderr line contains `needle` and returns it; panics after the run limit.
+    pub fn wait_for_line(&mut self, needle: &str) -> String {
         let deadline = self.started + RUN_LIMIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     let found = line.contains(needle);
-                    self.stderr.push(line);
+                    self.stderr.push(line.clone());
                     if found {
-                        return;
+                        return line;
                     }
                 }
                 Err(_) => {
