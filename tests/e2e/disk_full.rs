@@ -200,7 +200,6 @@ fn a_full_filesystem_makes_producers_wait_and_resumes_when_space_returns() {
 /// room that comes back. Once space returns and `held` is released, the run goes to its end
 /// and both consumers get every event.
 #[test]
-#[ignore = "disk log bug, unfixed on main: after ENOSPC part way through a writer round, the records that round did write (whole, recovered fine by a restart) are never published; when space returns the writer fills it with more records and still publishes none: no consumer gets an event, and the run never ends"]
 fn a_backlog_larger_than_the_space_that_returns_is_written_as_room_allows() {
     let env = Env::new();
     let tmpfs = match Tmpfs::mount(&env.path("fs"), "3m") {
