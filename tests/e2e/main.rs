@@ -2,6 +2,7 @@
 //! target/plugins (`make build`), one temporary working folder per test.
 
 mod abi10;
+mod admin;
 mod bad_input;
 mod check_and_run;
 mod commits;
