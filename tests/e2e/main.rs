@@ -11,6 +11,7 @@ mod crash_loss;
 mod crashes;
 mod cross_language;
 mod delivery;
+mod deploy;
 mod disk_log;
 mod file_and_webhook;
 mod file_repair;

@@ -9,6 +9,7 @@
 mod fixture;
 mod host_process;
 mod in_process;
+mod metrics;
 mod report;
 
 use std::process::ExitCode;
@@ -90,9 +91,13 @@ fn run() -> Result<()> {
         ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
         ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
         ("evhost_c", EVENTS, Box::new(|n| host_process::throughput(&c, &c, n))),
+        ("evhost_c_metrics", EVENTS, Box::new(|n| metrics::throughput(&c, &c, n))),
         ("evhost_rust", 10_000_000, Box::new(|n| host_process::throughput(&rust, &rust, n))),
         ("evhost_go", EVENTS, Box::new(|n| host_process::throughput(&c, &go, n))),
     ])?;
+
+    let rate = |name: &str| scenarios.iter().find(|s| s.name == name).map_or(f64::NAN, |s| s.events_per_sec);
+    eprintln!("evhost_c_metrics / evhost_c: {:.3} (metrics on and scraped every second)", rate("evhost_c_metrics") / rate("evhost_c"));
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =
