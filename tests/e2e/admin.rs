@@ -120,9 +120,9 @@ fn check_histograms(samples: &[Sample]) {
         assert!(buckets.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{key}: buckets rise");
         assert_eq!(buckets.last().unwrap().0, f64::INFINITY, "{key} ends with +Inf");
         let base = key.split('{').next().unwrap();
-        let count = samples.iter().find(|(name, labels, _)| {
-            name == &format!("{base}_count") && format!("{base}{labels:?}") == key
-        });
+        let count = samples
+            .iter()
+            .find(|(name, labels, _)| name == &format!("{base}_count") && format!("{base}{labels:?}") == key);
         assert_eq!(count.map(|c| c.2), Some(buckets.last().unwrap().1), "{key}: +Inf equals _count");
     }
 }
@@ -156,7 +156,11 @@ fn parse_with_prometheus_client(text: &str) -> Option<Vec<Sample>> {
         .expect("start python3");
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "prometheus_client refused the exposition:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "prometheus_client refused the exposition:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let samples: Vec<(String, BTreeMap<String, String>, f64)> = serde_json::from_slice(&out.stdout).unwrap();
     Some(samples)
 }
@@ -178,7 +182,11 @@ fn metrics_after_a_known_run_equal_what_the_consumers_saw() {
     );
     let mut host = env.start(&["run", "-c", "evhost.toml", "--report", "report.json"]);
     host.wait_for_line("evhost is running");
-    let received = |text: &str| parse_strictly(text).iter().any(|(n, l, v)| n == "evhost_received_events_total" && l["instance"] == "digest" && *v == 1000.0);
+    let received = |text: &str| {
+        parse_strictly(text)
+            .iter()
+            .any(|(n, l, v)| n == "evhost_received_events_total" && l["instance"] == "digest" && *v == 1000.0)
+    };
     eventually(SETTLE_LIMIT, "the digest to receive 1000 events", || received(&get(port, "/metrics", None).1));
     let (code, text) = get(port, "/metrics", None);
     assert_eq!(code, 200);
@@ -193,10 +201,16 @@ fn metrics_after_a_known_run_equal_what_the_consumers_saw() {
     assert_eq!(value(&samples, "evhost_log_capacity_events", ""), 65536.0);
     let build = samples.iter().find(|(n, ..)| n == "evhost_build_info").expect("build info");
     assert_eq!((build.1["version"].as_str(), build.1["abi"].as_str()), (env!("CARGO_PKG_VERSION"), "1.1"));
-    let labels = &samples.iter().find(|(n, l, _)| n == "evhost_received_events_total" && l["instance"] == "digest").unwrap().1;
+    let labels =
+        &samples.iter().find(|(n, l, _)| n == "evhost_received_events_total" && l["instance"] == "digest").unwrap().1;
     assert_eq!((labels["plugin"].as_str(), labels["kind"].as_str()), ("digest", "consumer"));
     if let Some(reference) = parse_with_prometheus_client(&text) {
-        let find = |name: &str| reference.iter().find(|(n, l, _)| n == name && l.get("instance").is_some_and(|i| i == "digest")).map(|s| s.2);
+        let find = |name: &str| {
+            reference
+                .iter()
+                .find(|(n, l, _)| n == name && l.get("instance").is_some_and(|i| i == "digest"))
+                .map(|s| s.2)
+        };
         // prometheus_client names counter samples with their _total, as they are exposed.
         assert_eq!(find("evhost_received_events_total"), Some(1000.0));
         assert_eq!(reference.len(), samples.len(), "both parsers see every sample");
@@ -341,7 +355,9 @@ fn unknown_paths_and_methods_say_what_is_served() {
 #[test]
 fn bad_admin_settings_stop_before_anything_runs() {
     let env = Env::new();
-    env.write_config(&Config::sequence_into_digest(json!({ "count": 1 })).table("admin", json!({ "listen": "localhost:9464" })));
+    env.write_config(
+        &Config::sequence_into_digest(json!({ "count": 1 })).table("admin", json!({ "listen": "localhost:9464" })),
+    );
     insta::assert_snapshot!("admin_listen_host_name", env.check_fails());
 
     // The port is taken: run stops with exit 2 before any plugin is created.

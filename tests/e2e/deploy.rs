@@ -82,7 +82,8 @@ fn manifest_documents(manifest: &str) -> Option<Vec<Value>> {
 fn the_pod_manifest_probes_the_real_endpoints() {
     let manifest = deploy("kubernetes.yaml");
     let toml = configmap_config(&manifest);
-    let config = evhost::config::parse(&PathBuf::from("evhost.toml"), toml.clone()).expect("the ConfigMap's config is valid");
+    let config =
+        evhost::config::parse(&PathBuf::from("evhost.toml"), toml.clone()).expect("the ConfigMap's config is valid");
     let admin = config.admin.expect("the ConfigMap turns the admin endpoint on");
     let port = admin.listen.port();
 
@@ -104,7 +105,10 @@ fn the_pod_manifest_probes_the_real_endpoints() {
         assert_eq!(annotations["prometheus.io/path"], "/metrics");
         let mounted = evhost["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "evhost-config").unwrap();
         let config_arg = evhost["args"].as_array().unwrap().iter().skip_while(|a| *a != "--config").nth(1).unwrap();
-        assert!(config_arg.as_str().unwrap().starts_with(mounted["mountPath"].as_str().unwrap()), "--config is in the mounted ConfigMap");
+        assert!(
+            config_arg.as_str().unwrap().starts_with(mounted["mountPath"].as_str().unwrap()),
+            "--config is in the mounted ConfigMap"
+        );
     }
     for path in ["/livez", "/readyz", "/metrics"] {
         assert!(evhost::admin::routes::PATHS.contains(&path));

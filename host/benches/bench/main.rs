@@ -97,7 +97,10 @@ fn run() -> Result<()> {
     ])?;
 
     let rate = |name: &str| scenarios.iter().find(|s| s.name == name).map_or(f64::NAN, |s| s.events_per_sec);
-    eprintln!("evhost_c_metrics / evhost_c: {:.3} (metrics on and scraped every second)", rate("evhost_c_metrics") / rate("evhost_c"));
+    eprintln!(
+        "evhost_c_metrics / evhost_c: {:.3} (metrics on and scraped every second)",
+        rate("evhost_c_metrics") / rate("evhost_c")
+    );
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =

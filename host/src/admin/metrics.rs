@@ -53,21 +53,55 @@ type Counter = fn(&Stats) -> &AtomicU64;
 /// Per-instance counters: name, help, and which kinds have it.
 const COUNTERS: [(&str, &str, Option<Kind>, Counter); 9] = [
     ("evhost_emitted_events_total", "Events a producer emitted into the log.", Some(Kind::Producer), |s| &s.events),
-    ("evhost_emitted_bytes_total", "Payload bytes (attributes and data) a producer emitted.", Some(Kind::Producer), |s| &s.bytes),
+    (
+        "evhost_emitted_bytes_total",
+        "Payload bytes (attributes and data) a producer emitted.",
+        Some(Kind::Producer),
+        |s| &s.bytes,
+    ),
     ("evhost_received_events_total", "Events a consumer's on_events handled.", Some(Kind::Consumer), |s| &s.events),
     ("evhost_batches_total", "Emits a producer made, or on_events calls a consumer got.", None, |s| &s.batches),
-    ("evhost_errors_total", "Emits refused (producer), or on_events calls that did not answer EVH_OK (consumer).", None, |s| &s.errors),
-    ("evhost_retries_total", "Batches a consumer asked to have again (EVH_RETRY) and got after a backoff.", Some(Kind::Consumer), |s| &s.retries),
-    ("evhost_dead_lettered_events_total", "Events a consumer failed, sent to its dead-letter file (or logged, without one).", Some(Kind::Consumer), |s| &s.dead_lettered),
-    ("evhost_lost_events_total", "Events a consumer failed that its dead-letter file could not take either.", Some(Kind::Consumer), |s| &s.lost),
-    ("evhost_dropped_events_total", "Events a drop_oldest consumer skipped, a full log behind.", Some(Kind::Consumer), |s| &s.dropped),
+    (
+        "evhost_errors_total",
+        "Emits refused (producer), or on_events calls that did not answer EVH_OK (consumer).",
+        None,
+        |s| &s.errors,
+    ),
+    (
+        "evhost_retries_total",
+        "Batches a consumer asked to have again (EVH_RETRY) and got after a backoff.",
+        Some(Kind::Consumer),
+        |s| &s.retries,
+    ),
+    (
+        "evhost_dead_lettered_events_total",
+        "Events a consumer failed, sent to its dead-letter file (or logged, without one).",
+        Some(Kind::Consumer),
+        |s| &s.dead_lettered,
+    ),
+    (
+        "evhost_lost_events_total",
+        "Events a consumer failed that its dead-letter file could not take either.",
+        Some(Kind::Consumer),
+        |s| &s.lost,
+    ),
+    (
+        "evhost_dropped_events_total",
+        "Events a drop_oldest consumer skipped, a full log behind.",
+        Some(Kind::Consumer),
+        |s| &s.dropped,
+    ),
 ];
 
 /// The whole exposition.
 pub fn render(status: &Status) -> String {
     let mut text = Text { out: String::new() };
     text.family("evhost_build_info", "gauge", "The evhost version and the plugin ABI version it speaks; always 1.");
-    text.sample("evhost_build_info", &format!("version=\"{}\",abi=\"{}\"", env!("CARGO_PKG_VERSION"), super::abi_version()), 1);
+    text.sample(
+        "evhost_build_info",
+        &format!("version=\"{}\",abi=\"{}\"", env!("CARGO_PKG_VERSION"), super::abi_version()),
+        1,
+    );
     let instances = status.snapshot();
 
     text.family("evhost_instance_state", "gauge", "1 for the state each instance is in, 0 for the others.");
@@ -90,7 +124,11 @@ pub fn render(status: &Status) -> String {
     for (s, stats) in consumers() {
         text.histogram("evhost_on_events_duration_seconds", &labels(s), &stats.on_events);
     }
-    text.family("evhost_consumer_lag_events", "gauge", "Events the log accepted that a consumer has not acknowledged yet.");
+    text.family(
+        "evhost_consumer_lag_events",
+        "gauge",
+        "Events the log accepted that a consumer has not acknowledged yet.",
+    );
     for (s, _) in consumers() {
         if let Some(lag) = s.lag {
             text.sample("evhost_consumer_lag_events", &labels(s), lag);
@@ -114,7 +152,11 @@ pub fn render(status: &Status) -> String {
         let gauges = [
             ("evhost_log_disk_segments", "Segment files of the disk log.", disk.segments),
             ("evhost_log_disk_bytes", "Bytes of records in the disk log's segments.", disk.bytes),
-            ("evhost_log_disk_capacity_bytes", "The most bytes the disk log's segments may take ([log] max_bytes).", disk.max_bytes),
+            (
+                "evhost_log_disk_capacity_bytes",
+                "The most bytes the disk log's segments may take ([log] max_bytes).",
+                disk.max_bytes,
+            ),
         ];
         for (name, help, value) in gauges {
             text.family(name, "gauge", help);

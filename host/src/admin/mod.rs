@@ -52,9 +52,17 @@ impl Admin {
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
             .map_err(|e| {
                 let help = match e.kind() {
-                    std::io::ErrorKind::AddrInUse => "another process listens there: stop it, or give [admin] listen (or --admin) another port".to_string(),
-                    std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges: use a higher port, e.g. 9464".to_string(),
-                    _ => format!("give [admin] listen (or --admin) an address of this machine, e.g. 127.0.0.1:{}", listen.port()),
+                    std::io::ErrorKind::AddrInUse => {
+                        "another process listens there: stop it, or give [admin] listen (or --admin) another port"
+                            .to_string()
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        "ports below 1024 need privileges: use a higher port, e.g. 9464".to_string()
+                    }
+                    _ => format!(
+                        "give [admin] listen (or --admin) an address of this machine, e.g. 127.0.0.1:{}",
+                        listen.port()
+                    ),
                 };
                 Diagnostic::new(format!("cannot listen on {listen} for the admin endpoint: {e}")).help(help)
             })?;

@@ -54,11 +54,8 @@ pub fn route(status: &Status, token: Option<&str>, parts: &Parts) -> Response<Bo
         );
     }
     if parts.method != Method::GET {
-        let mut response = answer(
-            StatusCode::METHOD_NOT_ALLOWED,
-            TEXT,
-            format!("{path} answers GET only, not {}\n", parts.method),
-        );
+        let mut response =
+            answer(StatusCode::METHOD_NOT_ALLOWED, TEXT, format!("{path} answers GET only, not {}\n", parts.method));
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
         return response;
     }

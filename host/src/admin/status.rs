@@ -129,7 +129,11 @@ impl Status {
 
     /// Every instance was created (in the order of the entries: consumers, then
     /// producers): their counters can be read from now on.
-    pub fn created(&self, consumers: &[(InstanceConfig, Arc<Instance>)], producers: &[(InstanceConfig, Arc<Instance>)]) {
+    pub fn created(
+        &self,
+        consumers: &[(InstanceConfig, Arc<Instance>)],
+        producers: &[(InstanceConfig, Arc<Instance>)],
+    ) {
         for (entry, (_, instance)) in self.entries.iter().zip(consumers.iter().chain(producers)) {
             let mut slot = lock(&entry.slot);
             slot.plugin = Some(instance.plugin.name.clone());
