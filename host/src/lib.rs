@@ -1,7 +1,9 @@
 //! evhost: a sidecar that hosts event producer and consumer plugins through one stable C
 //! ABI (`include/evhost.h`). The data path runs through one folder per stage:
-//! [`config`] → [`loader`] → [`log`] → [`delivery`]; [`run`] holds the lifecycle.
+//! [`config`] → [`loader`] → [`log`] → [`delivery`]; [`run`] holds the lifecycle, and
+//! [`admin`] shows it to operators.
 
+pub mod admin;
 pub mod config;
 pub mod delivery;
 pub mod diagnostic;

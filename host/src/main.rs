@@ -41,6 +41,10 @@ enum Command {
         /// At the end, write a JSON report of how each instance ended and what it did.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
+        /// Serve /livez, /readyz, /metrics and /v1/status on this address, e.g.
+        /// 127.0.0.1:9464 (overrides [admin] listen; keeps its token).
+        #[arg(long, value_name = "ADDR")]
+        admin: Option<std::net::SocketAddr>,
     },
     /// Validates a config: loads every library and creates and destroys every instance,
     /// without running anything.
@@ -75,9 +79,16 @@ fn main() -> ExitCode {
     };
 
     match cli.command {
-        Command::Run { config, report: report_path } => {
+        Command::Run { config, report: report_path, admin } => {
             let mut report = ShutdownReport::default();
             let result = config::load(&config)
+                .map(|mut config| {
+                    if let Some(listen) = admin {
+                        let token = config.admin.take().and_then(|admin| admin.token);
+                        config.admin = Some(config::AdminConfig { listen, token });
+                    }
+                    config
+                })
                 .map_err(RunError::Setup)
                 .and_then(|config| evhost::run::run(config, &watch, &mut report));
             let code = match result {

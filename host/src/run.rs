@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
+use crate::admin::{Admin, State, Status};
+use crate::config::{Config, Kind};
 use crate::delivery::{self, Abort, Lanes, Report};
 use crate::diagnostic::Diagnostic;
 use crate::log::{Log, OpenError};
@@ -49,6 +50,9 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     // While instances are created, nothing else keeps time: a stop that a hook holds up ends
     // at the drain timeout. Once running, the drain below keeps its own deadline.
     watch.set_limit(config.drain_timeout, Duration::ZERO);
+    // Before anything is created: /livez answers and /readyz says why not while on_create runs.
+    let status = Arc::new(Status::new(&config));
+    let _admin = config.admin.as_ref().map(|admin| Admin::start(admin, status.clone())).transpose()?;
     let log = Arc::new(Log::open(&config.log).map_err(|e| {
         Diagnostic::new(e.to_string()).help(match e {
             OpenError::InUse { .. } => {
@@ -65,6 +69,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
         return Ok(());
     };
     watch.set_limit(config.drain_timeout, STOP_GRACE);
+    status.created(&consumers, &producers);
     report.producers = producers
         .iter()
         .map(|(entry, _)| ProducerReport { name: entry.name.clone(), state: ProducerState::Stopped, error: None })
@@ -82,11 +87,13 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     for (index, (entry, instance)) in consumers.iter().enumerate() {
         let id = log.join(&entry.name, entry.delivery.policy, entry.delivery.start);
         cursors.push(id);
+        status.joined(index, id);
         shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
     }
     for share in shares {
         lanes.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
+    status.attach(&log, &lanes);
     log.start().map_err(|e| RunError::Runtime(format!("cannot start the disk log's writer: {e}")))?;
 
     // Before the producers start, so that it sees their first events (ABI 1.1 on_committed).
@@ -110,11 +117,13 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             on_host_thread[index] = true;
         } else if let Err(e) = instance.start() {
             failures.push(format!("producer \"{}\" failed to start: {e}", entry.name));
+            status.failed(Kind::Producer, index, &e.to_string());
             report.producers[index].failed(e.to_string());
         } else {
             own_threads += 1;
         }
     }
+    status.running();
     tracing::info!(producers = producers.len(), consumers = consumers.len(), "evhost is running");
 
     // Wait for a signal, a failure, or every host-thread producer to finish.
@@ -132,9 +141,11 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
                     Ok(()) => {
                         tracing::info!(producer = %name, "producer finished");
                         report.producers[index].state = ProducerState::Finished;
+                        status.set(Kind::Producer, index, State::Stopped);
                     }
                     Err(e) => {
                         failures.push(format!("producer \"{name}\" failed: {e}"));
+                        status.failed(Kind::Producer, index, &e);
                         report.producers[index].failed(e);
                     }
                 }
@@ -145,6 +156,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
 
     // Shutdown: stop producers, then drain consumers, all within the deadline.
     let deadline = Instant::now() + config.drain_timeout;
+    status.draining();
     lanes.hurry(config.drain_timeout);
     for (_, instance) in &producers {
         instance.stop();
@@ -157,6 +169,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
                 on_host_thread[index] = false;
                 if let Err(e) = result {
                     failures.push(format!("producer \"{}\" failed: {e}", producers[index].0.name));
+                    status.failed(Kind::Producer, index, &e);
                     report.producers[index].failed(e);
                 }
             }
@@ -168,6 +181,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
                 ));
                 for (index, _) in on_host_thread.iter().enumerate().filter(|(_, still)| **still) {
                     report.producers[index].state = ProducerState::DidNotStop;
+                    status.failed(Kind::Producer, index, "did not stop within the drain timeout");
                 }
                 break;
             }
@@ -198,6 +212,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             failures.push(format!("consumer \"{}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", entry.name, delivery.lost));
         }
         report.consumers[index].state = ConsumerState::Drained;
+        status.set(Kind::Consumer, index, State::Stopped);
         report.consumers[index].delivery = delivery;
     }
     if waiting > 0 {
@@ -208,10 +223,12 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             let pending = log.pending(cursors[index]);
             report.consumers[index].pending = pending;
             let name = &consumers[index].0.name;
-            failures.push(match calls.iter().find(|call| call.consumer == index) {
+            let failure = match calls.iter().find(|call| call.consumer == index) {
                 Some(call) => format!("consumer \"{name}\" is stuck in {} (for {:.1?}, past the drain timeout of {:?}); {pending} events were not delivered to it (counting the batch it is stuck in), and it gets no on_stop", call.hook, call.elapsed, config.drain_timeout),
                 None => format!("consumer \"{name}\" did not drain within the drain timeout ({:?}); {pending} events were not delivered to it", config.drain_timeout),
-            });
+            };
+            status.failed(Kind::Consumer, index, &failure);
+            failures.push(failure);
         }
     }
     // Healthy consumers flush even when a neighbour is stuck. One that did not drain may
@@ -229,6 +246,7 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     commits.stop();
     drop(consumers);
     drop(producers);
+    status.stopped();
 
     if failures.is_empty() {
         tracing::info!("evhost stopped cleanly");

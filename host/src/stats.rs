@@ -4,6 +4,7 @@
 //! benchmark can see.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// An instance's counters. A producer counts what it emitted; a consumer what it was
@@ -27,6 +28,9 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// How long `on_events` calls took.
     pub on_events: Histogram,
+    /// The last error it met (a refused emit, a failed batch), for the admin status. Set
+    /// on the error path only.
+    last_error: Mutex<Option<String>>,
 }
 
 impl Stats {
@@ -36,6 +40,14 @@ impl Stats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    pub fn note_error(&self, message: &str) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message.to_string());
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

@@ -2,6 +2,7 @@
 //! target/plugins (`make build`), one temporary working folder per test.
 
 mod abi10;
+mod admin;
 mod bad_input;
 mod check_and_run;
 mod commits;
@@ -10,6 +11,7 @@ mod crash_loss;
 mod crashes;
 mod cross_language;
 mod delivery;
+mod deploy;
 mod disk;
 mod disk_consumers;
 mod disk_full;

@@ -154,6 +154,11 @@ impl Env {
         Running::start(self.prepare(command))
     }
 
+    /// Starts `evhost ARGS` in this folder and returns while it runs.
+    pub fn start(&self, args: &[&str]) -> Running {
+        Running::start(self.command(args))
+    }
+
     /// Reads a one-line JSON result file a consumer wrote.
     pub fn json(&self, relative: &str) -> serde_json::Value {
         let path = self.path(relative);

@@ -11,6 +11,7 @@
 mod fixture;
 mod host_process;
 mod in_process;
+mod metrics;
 mod report;
 
 use std::process::ExitCode;
@@ -98,9 +99,16 @@ fn run() -> Result<()> {
         ("evhost_c", EVENTS, Box::new(host(LogKind::Memory, &c, &c))),
         ("evhost_disk", DISK_EVENTS, Box::new(host(LogKind::Disk, &c, &c))),
         ("evhost_disk_interval", DISK_EVENTS, Box::new(host(LogKind::DiskInterval, &c, &c))),
+        ("evhost_c_metrics", EVENTS, Box::new(|n| metrics::throughput(&c, &c, n))),
         ("evhost_rust", 10_000_000, Box::new(host(LogKind::Memory, &rust, &rust))),
         ("evhost_go", EVENTS, Box::new(host(LogKind::Memory, &c, &go))),
     ])?;
+
+    let rate = |name: &str| scenarios.iter().find(|s| s.name == name).map_or(f64::NAN, |s| s.events_per_sec);
+    eprintln!(
+        "evhost_c_metrics / evhost_c: {:.3} (metrics on and scraped every second)",
+        rate("evhost_c_metrics") / rate("evhost_c")
+    );
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =

@@ -1,6 +1,7 @@
 //! The host's configuration: one TOML file, read into [`Config`] and validated. Every error
 //! is a [`Diagnostic`] that names the file, line and column and says how to fix it.
 
+mod admin;
 mod backoff;
 mod dead_letter;
 mod log;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile};
+pub use admin::AdminConfig;
 pub use log::{DiskConfig, Fsync, LogConfig};
 use model::{RawConfig, RawInstance};
 
@@ -48,6 +50,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub max_event_bytes: usize,
     pub log: LogConfig,
+    /// The admin endpoint, when it is on.
+    pub admin: Option<AdminConfig>,
     pub producers: Vec<InstanceConfig>,
     pub consumers: Vec<InstanceConfig>,
 }
@@ -144,7 +148,7 @@ impl Config {
     /// What this config allows but probably does not mean. Logged once every instance was
     /// created (by `check` and `run` alike), so that a config that fails says only why.
     pub fn warnings(&self) -> Vec<String> {
-        match (self.producers.is_empty(), self.consumers.is_empty()) {
+        let mut warnings = match (self.producers.is_empty(), self.consumers.is_empty()) {
             (false, true) => vec![
                 "this config has producers but no consumers: every event they emit goes nowhere; add a [[consumer]] table to receive them".to_string(),
             ],
@@ -152,7 +156,9 @@ impl Config {
                 "this config has consumers but no producers: the consumers will never receive anything, and `run` stops as soon as it started; add a [[producer]] table".to_string(),
             ],
             _ => Vec::new(),
-        }
+        };
+        warnings.extend(self.admin.as_ref().and_then(AdminConfig::warning));
+        warnings
     }
 }
 
@@ -250,6 +256,7 @@ impl Validator {
                 None => DEFAULT_MAX_EVENT_BYTES,
             };
         let log = self.log(&raw.log, max_event_bytes)?;
+        let admin = raw.admin.as_ref().map(|admin| self.admin(admin)).transpose()?;
 
         let mut seen: HashMap<String, Location> = HashMap::new();
         let mut instances = |list: Vec<RawInstance>, kind: Kind| -> Result<Vec<InstanceConfig>, Diagnostic> {
@@ -278,7 +285,7 @@ impl Validator {
             return Err(Diagnostic::new(format!("{} declares no plugins", self.file.path.display()))
                 .help("add a [[producer]] and a [[consumer]] table, each with `name` and `library`"));
         }
-        Ok(Config { drain_timeout, max_event_bytes, log, producers, consumers })
+        Ok(Config { drain_timeout, max_event_bytes, log, admin, producers, consumers })
     }
 
     fn instance(&self, raw: RawInstance, kind: Kind) -> Result<InstanceConfig, Diagnostic> {

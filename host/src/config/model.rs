@@ -12,6 +12,7 @@ pub struct RawConfig {
     pub host: HostSection,
     #[serde(default)]
     pub log: LogSection,
+    pub admin: Option<Spanned<AdminSection>>,
     #[serde(default)]
     pub producer: Vec<RawInstance>,
     #[serde(default)]
@@ -44,6 +45,15 @@ pub struct LogSection {
     pub fsync: Option<Spanned<String>>,
     pub fsync_interval: Option<Spanned<Duration>>,
     pub segment_bytes: Option<Spanned<Size>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// The address the admin endpoint listens on, e.g. "127.0.0.1:9464".
+    pub listen: Option<Spanned<String>>,
+    /// The bearer token `/metrics` and `/v1/status` require.
+    pub token: Option<Spanned<String>>,
 }
 
 /// One `[[producer]]` or `[[consumer]]` table. The consumer-only keys are rejected on

@@ -146,3 +146,38 @@ fn bad_disk_log_settings() {
     );
     insta::assert_snapshot!("start", error(&format!("{PLUGIN}start = \"middle\"\n")));
 }
+
+#[test]
+fn admin_settings() {
+    let producer = "[[producer]]\nname = \"seq\"\nlibrary = \"x.so\"\n";
+    let parsed = |text: &str| parse(Path::new("evhost.toml"), format!("{text}{PLUGIN}{producer}")).unwrap();
+    assert_eq!(parsed("").admin, None, "off unless configured");
+    let admin = parsed("[admin]\nlisten = \"127.0.0.1:9464\"\ntoken = \"s3cret\"\n").admin.expect("on");
+    assert_eq!((admin.listen.to_string(), admin.token.as_deref()), ("127.0.0.1:9464".to_string(), Some("s3cret")));
+    assert_eq!(parsed("[admin]\nlisten = \"[::1]:9464\"\n").warnings(), Vec::<String>::new(), "loopback, no token");
+    insta::assert_snapshot!(
+        "admin_open_to_the_network",
+        parsed("[admin]\nlisten = \"0.0.0.0:9464\"\n").warnings().join("\n")
+    );
+    assert_eq!(parsed("[admin]\nlisten = \"0.0.0.0:9464\"\ntoken = \"t\"\n").warnings(), Vec::<String>::new());
+}
+
+#[test]
+fn bad_admin_settings() {
+    insta::assert_snapshot!("admin_without_listen", error(&format!("[admin]\ntoken = \"t\"\n{PLUGIN}")));
+    insta::assert_snapshot!(
+        "admin_listen_host_name",
+        error(&format!("[admin]\nlisten = \"localhost:9464\"\n{PLUGIN}"))
+    );
+    insta::assert_snapshot!("admin_listen_no_port", error(&format!("[admin]\nlisten = \"127.0.0.1\"\n{PLUGIN}")));
+    insta::assert_snapshot!(
+        "admin_token_with_space",
+        error(&format!("[admin]\nlisten = \"127.0.0.1:9464\"\ntoken = \"my token\"\n{PLUGIN}"))
+    );
+    insta::assert_snapshot!(
+        "admin_token_empty",
+        error(&format!("[admin]\nlisten = \"127.0.0.1:9464\"\ntoken = \"\"\n{PLUGIN}"))
+    );
+    insta::assert_snapshot!("admin_unknown_key", error(&format!("[admin]\nlisen = \"127.0.0.1:9464\"\n{PLUGIN}")));
+    assert!(error(&format!("[admin]\nlisten = 9464\n{PLUGIN}")).contains("invalid type"));
+}

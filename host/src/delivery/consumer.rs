@@ -180,6 +180,7 @@ impl Consumer {
         let message = self.instance.host.take_error().unwrap_or_default();
         let reason =
             format!("{}{}{message}{note}", evh::status_name(status), if message.is_empty() { "" } else { ": " });
+        self.stats().note_error(&reason);
         let aborted = lanes.abort.is_aborted();
         if status == evh::EVH_RETRY && self.attempt < self.config.retry_attempts && !aborted {
             self.attempt += 1;

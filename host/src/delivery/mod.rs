@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use consumer::{Consumer, Report};
 pub use lane::{Call, Lanes};
+pub use watchdog::OVERRUN;
 
 /// Set when shutdown gives up at its deadline: pending retries are not waited for.
 #[derive(Default)]

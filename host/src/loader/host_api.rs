@@ -294,6 +294,7 @@ pub(super) unsafe fn check_and_append(
         Ok(batch) => batch,
         Err(ingest::Refused(status, message)) => {
             Stats::add(&host.stats.errors, 1);
+            host.stats.note_error(&format!("emit refused: {message}"));
             tracing::warn!(instance = %host.name, "emit refused: {message}");
             host.set_error(message);
             return status;
@@ -312,6 +313,7 @@ pub(super) unsafe fn check_and_append(
         Err(AppendError::Stopped) => evh::EVH_STOPPED,
         Err(e @ AppendError::TooLarge { .. }) => {
             Stats::add(&host.stats.errors, 1);
+            host.stats.note_error(&format!("emit refused: {e}"));
             tracing::warn!(instance = %host.name, "emit refused: {e}");
             host.set_error(e.to_string());
             evh::EVH_ERR_TOO_LARGE

@@ -21,6 +21,7 @@
 
 mod chunk;
 mod disk;
+mod gauges;
 mod persist;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -35,8 +36,10 @@ pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef
 use evhost_abi::evh_event;
 
 use crate::config::{LogConfig, Policy, Start};
+use crate::stats::Histogram;
 pub use disk::OpenError;
 use disk::{Disk, ReadHint};
+pub use gauges::{DiskGauges, Gauges};
 
 /// A consumer's handle on the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +86,8 @@ pub struct Log {
     max_bytes: usize,
     disk: Option<Disk>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// How long the disk log's fsyncs took (observed by its writer thread).
+    pub fsync: Histogram,
 }
 
 struct State {
@@ -278,6 +283,7 @@ impl Log {
             max_bytes: config.max_bytes,
             disk,
             writer: Mutex::new(None),
+            fsync: Histogram::default(),
         }
     }
 

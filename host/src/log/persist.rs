@@ -111,7 +111,13 @@ impl Log {
             Fsync::Never => round.last,
         };
         if synced {
-            if let Err(e) = writing.writer.sync() {
+            let started = Instant::now();
+            let result = writing.writer.sync();
+            // Only rounds that wrote something fsync; the others would count as 0 s.
+            if writing.unsynced_since.is_some() {
+                self.fsync.observe(started.elapsed());
+            }
+            if let Err(e) = result {
                 // After a failed fsync, what the kernel still holds is unknown (it may have
                 // dropped the pages): no retry can make those events safe. Stop, and let the
                 // next start recover what is really on disk.

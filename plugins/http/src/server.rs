@@ -61,7 +61,7 @@ pub async fn serve(
         let shared = shared.clone();
         move |request| handle(shared.clone(), request)
     };
-    let connections = evhost_http_serve::serve(listener, limits, ctx, handler, stopped(stop), GRACE).await;
+    let connections = evhost_http_serve::serve(listener, limits, &|m| ctx.warn(m), handler, stopped(stop), GRACE).await;
     if connections.cut_off {
         ctx.warn(format!("requests still in flight {GRACE:?} after the stop request were cut off"));
     }

@@ -63,7 +63,7 @@ pub async fn serve(
         emitter: Mutex::new(emitter),
     });
     let handler = move |request| answer(shared.clone(), request);
-    evhost_http_serve::serve(listener, limits, ctx, handler, stop, GRACE).await
+    evhost_http_serve::serve(listener, limits, &|m| ctx.warn(m), handler, stop, GRACE).await
 }
 
 async fn answer<B>(shared: Arc<Shared>, request: Request<B>) -> Response<Full<Bytes>>

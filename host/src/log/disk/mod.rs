@@ -135,6 +135,10 @@ impl Disk {
         self.segments.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn segment_count(&self) -> usize {
+        self.segments().len()
+    }
+
     /// Bytes of records on disk.
     pub fn bytes(&self) -> u64 {
         self.segments().iter().map(|s| s.len).sum()

@@ -1,6 +1,7 @@
-//! The bounded HTTP/1 server under evhost's first-party HTTP endpoints (the `http`
-//! producer and the `objects` S3 endpoint), so that no client can hold the host's file
-//! descriptors, threads or memory:
+//! The bounded HTTP/1 server under evhost's HTTP endpoints (the `http` producer, the
+//! `objects` S3 endpoint, and the host's own admin endpoint), so that no client can hold the
+//! host's file descriptors, threads or memory. It logs through a function its caller gives
+//! it, so it needs neither the plugin SDK nor the host:
 //!
 //! - **`header_timeout`**: a request's head must be complete this long after its first
 //!   byte; a client that sends its headers slowly (slowloris) is disconnected.

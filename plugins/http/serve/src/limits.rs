@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use evhost_sdk::units;
+use evhost_cloudevents::units;
 
 /// hyper itself refuses a head at this many times `max_headers` or `max_header_bytes`
 /// (a bare 431 and the connection closed); between the limit and this, the plugin answers

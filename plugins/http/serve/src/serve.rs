@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use evhost_sdk::Context;
 use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -43,10 +42,12 @@ struct Counters {
 
 /// Serves `handler` on `listener` until `stop` resolves; then closes the listener (new
 /// connections are refused), lets requests in flight finish for up to `grace`, and returns.
+/// `warn` logs a warning the way its caller logs (a plugin through its context, the host
+/// through its own log), at most once a minute for the same cause.
 pub async fn serve<H, F, B>(
     listener: TcpListener,
     limits: Limits,
-    ctx: &Context,
+    warn: &dyn Fn(String),
     handler: H,
     stop: impl Future<Output = ()>,
     grace: Duration,
@@ -74,7 +75,7 @@ where
     let mut warn = |which: usize, message: String| {
         if warned[which].is_none_or(|at| at.elapsed() >= WARN_EVERY) {
             warned[which] = Some(Instant::now());
-            ctx.warn(message);
+            warn(message);
         }
     };
     tokio::pin!(stop);
