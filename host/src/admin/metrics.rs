@@ -134,6 +134,17 @@ pub fn render(status: &Status) -> String {
             text.sample("evhost_consumer_lag_events", &labels(s), lag);
         }
     }
+    text.family(
+        "evhost_consumer_oldest_undelivered_age_seconds",
+        "gauge",
+        "How long ago the oldest event a consumer has not had yet was appended (0 when it has had every event).",
+    );
+    for (s, _) in consumers() {
+        if s.lag.is_some() {
+            let age = s.oldest_age.map_or(0.0, |age| age.as_secs_f64());
+            text.sample("evhost_consumer_oldest_undelivered_age_seconds", &labels(s), age);
+        }
+    }
 
     let Some(log) = status.log() else { return text.out };
     let g = log.gauges();

@@ -5,7 +5,7 @@
 //! [`Stats`](crate::stats::Stats) when someone asks.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -75,6 +75,8 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// Consumers: events the log accepted that it has not acknowledged.
     pub lag: Option<u64>,
+    /// Consumers: how long ago the oldest of those was appended.
+    pub oldest_age: Option<Duration>,
 }
 
 /// An instance that keeps the host from being ready, and why.
@@ -211,6 +213,7 @@ impl Status {
                     stats,
                     error: slot.error.clone().or_else(|| stats.and_then(Stats::last_error)),
                     lag: slot.cursor.zip(log.as_ref()).map(|(cursor, log)| log.pending(cursor)),
+                    oldest_age: slot.cursor.zip(log.as_ref()).and_then(|(cursor, log)| log.oldest_pending_age(cursor)),
                 }
             })
             .collect()
@@ -282,6 +285,9 @@ impl Status {
                 });
                 if let Some(lag) = s.lag {
                     instance["lag"] = lag.into();
+                }
+                if let Some(age) = s.oldest_age {
+                    instance["oldest_undelivered_age_seconds"] = age.as_secs_f64().into();
                 }
                 instance
             })

@@ -76,6 +76,9 @@ pub fn set_strings(e: &mut evh_event, s: [evh_str; 8]) {
 /// An immutable, shared batch of events: event `i` has sequence number `first_seq + i`.
 pub struct Chunk {
     pub first_seq: u64,
+    /// When the log took the batch in, in milliseconds since the Unix epoch: the age of
+    /// what a consumer has not had yet (kept on disk too).
+    pub appended_ms: u64,
     /// The memory the events' views point into: the ids in `ids`, everything else in
     /// `arena`. Ids have a buffer of their own so that one pass checks all of them (see
     /// `ChunkBuilder::ids_are_ascii`).
@@ -146,7 +149,7 @@ impl Chunk {
         templates: Vec<evh_event>,
         records: Vec<Record>,
     ) -> Chunk {
-        Chunk { first_seq: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
+        Chunk { first_seq: 0, appended_ms: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
     }
 
     pub fn end_seq(&self) -> u64 {

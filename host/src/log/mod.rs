@@ -60,6 +60,11 @@ pub enum AppendError {
 /// a busy producer, short enough to cost nothing when the host goes idle.
 const SPIN: Duration = Duration::from_micros(50);
 
+/// Now, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 /// About how many bytes of records one read from disk takes in.
 const READ_BYTES: usize = 4 << 20;
 
@@ -365,6 +370,7 @@ impl Log {
         }
         let first = state.head;
         chunk.number(first);
+        chunk.appended_ms = now_ms();
         state.head += events as u64;
         state.bytes += bytes;
         state.chunks.push_back(Arc::new(chunk));
@@ -615,6 +621,28 @@ impl Log {
         self.data.notify_all();
         self.commit.notify_all();
         self.work.notify_one();
+    }
+
+    /// How long ago the oldest event a consumer has not had was appended (None when it has
+    /// had every event). For the metrics; a consumer behind the memory window costs one
+    /// record read from disk.
+    pub fn oldest_pending_age(&self, id: ConsumerId) -> Option<Duration> {
+        let state = self.lock();
+        let next = state.cursors[id.0].next;
+        if next >= state.readable {
+            return None;
+        }
+        let in_memory = state.chunks.iter().find(|c| c.end_seq() > next && c.first_seq <= next).map(|c| c.appended_ms);
+        drop(state);
+        let appended = match in_memory {
+            Some(ms) => ms,
+            None => {
+                let disk = self.disk.as_ref()?;
+                let read = disk.read(next, next + 1, 1, &mut ReadHint::default()).ok()?;
+                read.first()?.appended_ms
+            }
+        };
+        Some(Duration::from_millis(now_ms().saturating_sub(appended)))
     }
 
     /// Events a consumer has not yet committed.

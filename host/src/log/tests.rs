@@ -258,3 +258,24 @@ fn a_full_disk_makes_producers_wait_for_block_consumers_and_resumes() {
     log.shutdown();
     assert_eq!(log.failure(), None);
 }
+
+#[test]
+fn the_age_of_what_a_consumer_has_not_had_comes_from_memory_or_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = disk_log(dir.path(), 16, 1 << 30);
+    let late = log.join("late", Policy::Block, Start::End);
+    log.start().unwrap();
+    assert_eq!(log.oldest_pending_age(late), None, "nothing to have yet");
+    log.append(batch_of(0..8), true).unwrap();
+    thread::sleep(Duration::from_millis(30));
+    // Far more than memory holds, so the first events are read back from disk.
+    for start in (8..400).step_by(8) {
+        log.append(batch_of(start..start + 8), true).unwrap();
+    }
+    let age = log.oldest_pending_age(late).expect("the consumer is behind");
+    assert!(age >= Duration::from_millis(30), "the first batch's age, read from disk: {age:?}");
+    log.close();
+    assert_eq!(drain(&log, late, 1000).len(), 400);
+    assert_eq!(log.oldest_pending_age(late), None);
+    log.shutdown();
+}

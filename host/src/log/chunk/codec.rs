@@ -2,8 +2,8 @@
 //! the ids in one copy each, the small tables as offsets), so that writing a batch costs
 //! little more than a `memcpy`, and reading it back gives the same chunk.
 //!
-//! Layout, little-endian: four u32 counts (records, templates, attributes, 0), two u64
-//! lengths (arena, ids), the arena, the ids, the templates (8 × offset/length each), the
+//! Layout, little-endian: four u32 counts (records, templates, attributes, 0), three u64
+//! (arena length, ids length, when it was appended in ms since the epoch), the arena, the ids, the templates (8 × offset/length each), the
 //! extension attributes (key and value offset/length), then the records. Offsets point into
 //! the arena; an empty view is (0, 0).
 //!
@@ -23,7 +23,7 @@ impl Chunk {
     pub fn encoded_len(&self) -> usize {
         let mut records = 0;
         self.each_record_field(|field| records += varint_len(field));
-        32 + self.arena.len() + self.ids.len() + self.templates.len() * 128 + self.attrs.len() * 32 + records
+        40 + self.arena.len() + self.ids.len() + self.templates.len() * 128 + self.attrs.len() * 32 + records
     }
 
     /// The varints of every record, in order (see the module doc).
@@ -54,6 +54,7 @@ impl Chunk {
         counts.iter().for_each(|c| out.extend_from_slice(&c.to_le_bytes()));
         out.extend_from_slice(&(self.arena.len() as u64).to_le_bytes());
         out.extend_from_slice(&(self.ids.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.appended_ms.to_le_bytes());
         out.extend_from_slice(&self.arena);
         out.extend_from_slice(&self.ids);
         let mut view = |v: evh_str| {
@@ -85,7 +86,7 @@ impl Chunk {
         let mut input = Input(bytes);
         let (records, templates, attrs) = (input.u32()? as usize, input.u32()? as usize, input.u32()? as usize);
         input.u32()?;
-        let (arena_len, ids_len) = (input.u64()? as usize, input.u64()? as usize);
+        let (arena_len, ids_len, appended_ms) = (input.u64()? as usize, input.u64()? as usize, input.u64()?);
         let arena = input.take(arena_len)?.to_vec();
         let ids = input.take(ids_len)?.to_vec();
         // Counts are checked against what is left before anything is allocated for them: a
@@ -149,6 +150,7 @@ impl Chunk {
         }
         let mut chunk = Chunk::from_parts(arena, ids, decoded_attrs, decoded_templates, decoded_records);
         chunk.number(first_seq);
+        chunk.appended_ms = appended_ms;
         Some(chunk)
     }
 }
