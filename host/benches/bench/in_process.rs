@@ -6,6 +6,8 @@
 //! - `tokio_broadcast`: emit copies each checked event into an `OwnedEvent` (one allocation)
 //!   and sends it into a `tokio::sync::broadcast` channel (`Baseline::Transport`); 4 tasks on a tokio runtime with a
 //!   worker thread per core left beside the producer's receive and deliver one event per call.
+//! - `tokio_broadcast_batched`: the same channel carrying each emitted batch once, in an
+//!   `Arc`, delivered in one call: the fair version of the same idea.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use evhost::config;
 use evhost::loader::{Baseline, EmitTarget, Instance, Loader, OwnedEvent};
-use evhost::log::{AppendError, ChunkBuilder};
+use evhost::log::{AppendError, Chunk, ChunkBuilder};
 use evhost::startup;
 use evhost_abi as evh;
 use tokio::sync::broadcast::{self, error::RecvError, Sender};
@@ -71,33 +73,68 @@ pub fn direct_calls(events: u64) -> Result<Duration> {
     Ok(elapsed)
 }
 
-/// broadcast has no backpressure: a receiver more than `CHANNEL` messages behind loses
+/// broadcast has no backpressure: a receiver more than `capacity` messages behind loses
 /// messages (`Lagged`). So before each batch the producer checks how far the slowest
 /// receiver is behind (`len`, which costs a search of the ring, hence once per batch), and
 /// when the batch would not fit it naps until the channel is half empty, leaving the cores
 /// to the consumers.
-fn wait_for_room(tx: &Sender<Arc<OwnedEvent>>, events: usize) {
-    if tx.len() + events <= CHANNEL {
+fn wait_for_room<M>(tx: &Sender<M>, capacity: usize, messages: usize) {
+    if tx.len() + messages <= capacity {
         return;
     }
-    while tx.len() > CHANNEL / 2 {
+    while tx.len() > capacity / 2 {
         thread::sleep(NAP);
     }
 }
 
 /// The same producer and consumers joined by `tokio::sync::broadcast`, one owned event per
-/// message. Times `on_run` until every consumer thread has received the end of the channel.
+/// message: what a log built from a channel of events pays (an allocation per event).
 pub fn tokio_broadcast(events: u64) -> Result<Duration> {
-    let (tx, _) = broadcast::channel::<Arc<OwnedEvent>>(CHANNEL);
+    broadcast(
+        "tokio_broadcast",
+        events,
+        CHANNEL,
+        |tx, chunk| {
+            wait_for_room(tx, CHANNEL, chunk.len());
+            for event in chunk.refs(chunk.first_seq..chunk.end_seq()) {
+                tx.send(Arc::new(OwnedEvent::new(&event))).map_err(|_| AppendError::Stopped)?;
+            }
+            Ok(())
+        },
+        |consumer, event| consumer.deliver_owned(event),
+    )
+}
+
+/// What a competent Rust user would write instead: one message per emitted batch (256
+/// events), the batch shared by every consumer through an `Arc`, delivered in one call.
+pub fn tokio_broadcast_batched(events: u64) -> Result<Duration> {
+    let capacity = CHANNEL / fixture::EMIT_BATCH as usize;
+    broadcast(
+        "tokio_broadcast_batched",
+        events,
+        capacity,
+        move |tx, chunk| {
+            wait_for_room(tx, capacity, 1);
+            tx.send(Arc::new(chunk)).map(drop).map_err(|_| AppendError::Stopped)
+        },
+        |consumer, chunk| consumer.deliver_chunk(chunk),
+    )
+}
+
+/// Runs the producer into a broadcast channel of `M` (`send` turns each emitted batch into
+/// messages) and 4 tasks on a tokio runtime, with a worker thread per core left beside the
+/// producer's, that `deliver` each message. Times `on_run` until every task has received the
+/// end of the channel.
+fn broadcast<M: Clone + Send + 'static>(
+    name: &'static str,
+    events: u64,
+    capacity: usize,
+    send: impl Fn(&Sender<M>, Chunk) -> std::result::Result<(), AppendError> + Send + Sync + 'static,
+    deliver: fn(&Instance, &M) -> evhost::loader::Delivered,
+) -> Result<Duration> {
+    let (tx, _) = broadcast::channel::<M>(capacity);
     let receivers: Vec<_> = (0..fixture::CONSUMERS).map(|_| tx.subscribe()).collect();
-    let append = move |batch: ChunkBuilder, _block: bool| -> std::result::Result<(), AppendError> {
-        wait_for_room(&tx, batch.len());
-        let chunk = batch.finish();
-        for event in chunk.refs(chunk.first_seq..chunk.end_seq()) {
-            tx.send(Arc::new(OwnedEvent::new(&event))).map_err(|_| AppendError::Stopped)?;
-        }
-        Ok(())
-    };
+    let append = move |batch: ChunkBuilder, _block: bool| send(&tx, batch.finish());
     let transport = Baseline::Transport { append: Box::new(append), max_event_bytes: config::DEFAULT_MAX_EVENT_BYTES };
     let Setup { consumers, producer, files, _dir } = setup(events, |_| transport)?;
 
@@ -105,7 +142,7 @@ pub fn tokio_broadcast(events: u64) -> Result<Duration> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .build()
-        .map_err(|e| format!("tokio_broadcast: cannot start a tokio runtime: {e}"))?;
+        .map_err(|e| format!("{name}: cannot start a tokio runtime: {e}"))?;
 
     let start = Instant::now();
     let tasks: Vec<_> = consumers
@@ -116,29 +153,29 @@ pub fn tokio_broadcast(events: u64) -> Result<Duration> {
             runtime.spawn(async move {
                 loop {
                     match rx.recv().await {
-                        Ok(event) => {
-                            let delivered = consumer.deliver_owned(&event);
+                        Ok(message) => {
+                            let delivered = deliver(&consumer, &message);
                             if delivered.status != evh::EVH_OK {
                                 return Err(format!(
-                                    "tokio_broadcast: a consumer answered {}",
+                                    "{name}: a consumer answered {}",
                                     evh::status_name(delivered.status)
                                 ));
                             }
                         }
                         Err(RecvError::Closed) => return Ok(()),
                         Err(RecvError::Lagged(n)) => {
-                            return Err(format!("tokio_broadcast: a consumer lagged and lost {n} events"))
+                            return Err(format!("{name}: a consumer lagged and lost {n} messages"))
                         }
                     }
                 }
             })
         })
         .collect();
-    let produced = producer.run().map_err(|e| format!("tokio_broadcast: the producer failed: {e}"));
+    let produced = producer.run().map_err(|e| format!("{name}: the producer failed: {e}"));
     // The sender lives in the producer's sink: dropping the producer closes the channel.
     drop(producer);
     for task in tasks {
-        runtime.block_on(task).map_err(|e| format!("tokio_broadcast: a consumer task failed: {e}"))??;
+        runtime.block_on(task).map_err(|e| format!("{name}: a consumer task failed: {e}"))??;
     }
     let elapsed = start.elapsed();
     produced?;

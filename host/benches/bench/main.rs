@@ -96,6 +96,7 @@ fn run() -> Result<()> {
     let scenarios = throughput(&[
         ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
         ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
+        ("tokio_broadcast_batched", EVENTS, Box::new(in_process::tokio_broadcast_batched)),
         ("evhost_c", EVENTS, Box::new(host(LogKind::Memory, &c, &c))),
         ("evhost_disk", DISK_EVENTS, Box::new(host(LogKind::Disk, &c, &c))),
         ("evhost_disk_interval", DISK_EVENTS, Box::new(host(LogKind::DiskInterval, &c, &c))),

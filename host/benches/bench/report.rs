@@ -53,9 +53,11 @@ impl CommitLatency {
 }
 
 /// The ratios of throughput the issues set goals for (`None`: reported, no goal): a / b.
-const RATIOS: [(&str, &str, Option<f64>); 5] = [
+const RATIOS: [(&str, &str, Option<f64>); 7] = [
     ("evhost_c", "direct_calls", Some(0.3)),
     ("evhost_c", "tokio_broadcast", Some(3.0)),
+    ("evhost_c", "tokio_broadcast_batched", None),
+    ("evhost_c_metrics", "evhost_c", None),
     ("evhost_go", "evhost_c", Some(0.25)),
     ("evhost_disk", "evhost_c", Some(0.5)),
     ("evhost_disk_interval", "evhost_c", None),
