@@ -9,7 +9,7 @@ FIXTURES := $(abspath target/fixtures)
 EVHOST  := target/release/evhost
 
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
-SOURCES := http schedule objects file webhook
+SOURCES := http schedule objects file webhook postgres
 
 .PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz clean
 
