@@ -9,6 +9,7 @@
 mod fixture;
 mod host_process;
 mod in_process;
+mod postgres;
 mod report;
 
 use std::process::ExitCode;
@@ -100,6 +101,7 @@ fn run() -> Result<()> {
     let latency_ns = [percentile(|l| l.p50), percentile(|l| l.p99), percentile(|l| l.p999)];
     let idle = repeat("idle (cores)", host_process::idle)?;
     let rss = repeat("slow RSS (MiB)", host_process::slow_consumer)?;
+    let pg = postgres::postgres_to_consumer()?;
 
     let results = Results {
         scenarios,
@@ -111,6 +113,7 @@ fn run() -> Result<()> {
         slow_runs: rss.len(),
     };
     results.print();
+    postgres::report(&pg)?;
     let path = fixture::workspace().join("target/bench/results.json");
     results.write_json(&path)?;
     println!("\nwrote {}", path.display());
