@@ -50,10 +50,15 @@ impl Server {
         Ok(Server { dir, port })
     }
 
+    /// Runs `sql` with psql, from a file: psql sends each statement on its own, so each is
+    /// a transaction (one `-c` string of several statements would be one transaction).
     fn sql(&self, sql: &str) -> Result<()> {
+        let script = self.dir.path().join("script.sql");
+        std::fs::write(&script, sql).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
         let out = Command::new("psql")
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "evhost", "-d", "evhost"])
-            .args(["-p", &self.port.to_string(), "-c", sql])
+            .args(["-p", &self.port.to_string(), "-f"])
+            .arg(&script)
             .env("PGPASSWORD", "evhost")
             .stdout(Stdio::null())
             .output()
@@ -174,7 +179,7 @@ fn run(server: &Server, postgres: &Path, file: &Path, n: usize) -> Result<Figure
     let rows_per_sec = BULK_ROWS as f64 / ((last - committed).max(1) as f64 / 1e6);
 
     let script: String = (0..LATENCY_ROWS)
-        .map(|i| format!("INSERT INTO bench VALUES ({}, 'x'); SELECT pg_sleep(0.002);", BULK_ROWS + 1 + i))
+        .map(|i| format!("INSERT INTO bench VALUES ({}, 'x');\nSELECT pg_sleep(0.002);\n", BULK_ROWS + 1 + i))
         .collect();
     server.sql(&script)?;
     let mut latencies: Vec<i64> = host.take(LATENCY_ROWS)?.iter().map(|(at, committed)| at - committed).collect();

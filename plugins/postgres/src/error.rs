@@ -11,7 +11,9 @@ pub enum PgError {
     Unreachable { server: String, why: String },
     #[error("PostgreSQL at {server} refused the login: {why}; fix the user or password in `url`")]
     Login { server: String, why: String },
-    #[error("PostgreSQL at {server} has no database `{database}`; create it (CREATE DATABASE {database}) or fix `url`")]
+    #[error(
+        "PostgreSQL at {server} has no database `{database}`; create it (CREATE DATABASE {database}) or fix `url`"
+    )]
     NoDatabase { server: String, database: String },
     #[error("PostgreSQL at {server} has wal_level = {level}; logical replication needs wal_level = logical in postgresql.conf, and a restart of the server")]
     WalLevel { server: String, level: String },

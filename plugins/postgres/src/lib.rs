@@ -103,9 +103,9 @@ impl Producer for Postgres {
         let stop = self.stop.subscribe();
         let runtime = runtime()?;
         match self.settings.mode {
-            Mode::Replication { .. } => runtime
-                .block_on(replicate::run(&self.settings, emitter, &self.ctx, stop))
-                .map_err(Error::new),
+            Mode::Replication { .. } => {
+                runtime.block_on(replicate::run(&self.settings, emitter, &self.ctx, stop)).map_err(Error::new)
+            }
             Mode::Listen { .. } => {
                 runtime.block_on(listen::run(&self.settings, emitter, &self.ctx, stop));
                 Ok(())

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use evhost_sdk::{EmitError, Emitter, OutEvent, Context};
+use evhost_sdk::{Context, EmitError, Emitter, OutEvent};
 use futures_util::future::poll_fn;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, NoTls, Notification};

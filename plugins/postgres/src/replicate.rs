@@ -60,7 +60,10 @@ pub async fn run(
                 if began.elapsed() >= HEALTHY {
                     backoff = FIRST_BACKOFF;
                 }
-                ctx.warn(format!("replication stream from {} lost: {why}; reconnecting in {backoff:?}", settings.server()));
+                ctx.warn(format!(
+                    "replication stream from {} lost: {why}; reconnecting in {backoff:?}",
+                    settings.server()
+                ));
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stop.wait_for(|stop| *stop) => return Ok(()),
@@ -114,10 +117,7 @@ async fn session(settings: &Settings, emitter: &mut Emitter, ctx: &Context, posi
     if let Err(e) = client.wait_started().await {
         return End::Lost(e.to_string());
     }
-    ctx.info(format!(
-        "streaming slot `{slot}` (publication `{publication}`) from {}, from {start}",
-        settings.server()
-    ));
+    ctx.info(format!("streaming slot `{slot}` (publication `{publication}`) from {}, from {start}", settings.server()));
     let mut stream = Stream {
         settings,
         emitter,

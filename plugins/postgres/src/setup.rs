@@ -51,10 +51,8 @@ pub async fn verify(settings: &Settings) -> Result<(), PgError> {
             return Err(PgError::NoPublication { publication: publication.clone() });
         }
         for table in tables {
-            let found = client
-                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quoted(table)])
-                .await
-                .map_err(&err)?;
+            let found =
+                client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&quoted(table)]).await.map_err(&err)?;
             if !found.get::<_, bool>(0) {
                 return Err(PgError::NoTable { table: table.clone(), database: settings.database.clone() });
             }
@@ -111,10 +109,7 @@ pub async fn prepare(settings: &Settings, client: &Client) -> Result<Lsn, PgErro
         Some(row) => row.get(0),
         None => {
             let row = client
-                .query_one(
-                    "SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')",
-                    &[slot],
-                )
+                .query_one("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", &[slot])
                 .await
                 .map_err(&err)?;
             row.get(0)
