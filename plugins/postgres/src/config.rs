@@ -153,3 +153,46 @@ fn name(value: Option<String>, key: &str) -> Result<String, Error> {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: &str) -> Result<Settings, String> {
+        let config: Config = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        config.check().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_match_make_services() {
+        let s = check("{}").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.user.as_str(), s.database.as_str()),
+            ("127.0.0.1", 5432, "evhost", "evhost")
+        );
+        assert_eq!(s.password, "evhost");
+        assert!(
+            matches!(s.mode, Mode::Replication { ref slot, ref publication, .. } if slot == "evhost" && publication == "evhost")
+        );
+        assert_eq!((s.batch, s.heartbeat), (16384, Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn bad_values_say_what_to_write() {
+        let cases = [
+            (r#"{"mode": "poll"}"#, "use \"replication\""),
+            (r#"{"slot": "My-Slot"}"#, "lower-case letters"),
+            (r#"{"channels": ["a"]}"#, "for mode = \"listen\""),
+            (r#"{"mode": "listen"}"#, "needs `channels`"),
+            (r#"{"mode": "listen", "channels": ["a"], "slot": "x"}"#, "remove them in listen mode"),
+            (r#"{"batch": 0}"#, "`batch` is 0"),
+            (r#"{"heartbeat": 5}"#, "heartbeat"),
+            (r#"{"tables": ["a.b.c"]}"#, "\"schema.name\""),
+            (r#"{"url": "mysql://x"}"#, "not a PostgreSQL URL"),
+        ];
+        for (json, expected) in cases {
+            let error = check(json).err().unwrap_or_else(|| panic!("{json} was accepted"));
+            assert!(error.contains(expected), "{json}: {error}");
+        }
+    }
+}
