@@ -9,9 +9,9 @@ FIXTURES := $(abspath target/fixtures)
 EVHOST  := target/release/evhost
 
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
-SOURCES := http schedule objects file webhook
+SOURCES := http schedule objects file webhook postgres
 
-.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz clean
+.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz clean services services-stop
 
 all: build
 
@@ -43,6 +43,15 @@ go-plugins:
 demo: build
 	@mkdir -p demo-bucket
 	$(EVHOST) run --config examples/demo.toml
+
+# The servers the plugins talk to (tests/services/*.sh: PostgreSQL, NATS), installed when
+# missing and run for this checkout on their default ports, data under target/services/.
+# The tests start their own on free ports; these are for trying the plugins by hand.
+services:
+	@for s in tests/services/*.sh; do $$s start || exit 1; done
+
+services-stop:
+	@for s in tests/services/*.sh; do $$s stop || exit 1; done
 
 # Release mode, so the tests reuse what `build` compiled and run the same binary users get.
 test: build lint test-go

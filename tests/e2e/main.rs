@@ -32,6 +32,8 @@ mod objects;
 mod objects_limits;
 mod plugin_kind;
 mod plugin_text;
+mod postgres;
+mod postgres_server;
 mod report;
 mod schedule;
 mod signals;

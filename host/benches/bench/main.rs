@@ -12,6 +12,7 @@ mod fixture;
 mod host_process;
 mod in_process;
 mod metrics;
+mod postgres;
 mod report;
 
 use std::process::ExitCode;
@@ -118,6 +119,7 @@ fn run() -> Result<()> {
     let commits = repeat("commit latency", host_process::commit_latency)?;
     let idle = repeat("idle (cores)", host_process::idle)?;
     let rss = repeat("slow RSS (MiB)", host_process::slow_consumer)?;
+    let pg = postgres::postgres_to_consumer()?;
 
     let results = Results {
         scenarios,
@@ -130,6 +132,7 @@ fn run() -> Result<()> {
         slow_runs: rss.len(),
     };
     results.print();
+    postgres::report(&pg)?;
     let path = fixture::workspace().join("target/bench/results.json");
     results.write_json(&path)?;
     println!("\nwrote {}", path.display());
