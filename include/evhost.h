@@ -80,6 +80,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* Declared ahead: evh_plugin and evh_host_api take it in their function pointers. */
+struct evh_create_args;
 /*
  * EVH_STR("literal"): an evh_str for a string literal, as an initializer. It is a constant
  * expression (sizeof, not strlen), so it serves in static initializers under strict C11
