@@ -158,3 +158,27 @@ evh_plugin example() { evh_plugin p{}; p.name = evh_str EVH_STR("print"); p.desc
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
+
+/// The README's C consumer, with its `evh_library_init`, builds as it stands and prints
+/// what the C `sequence` producer emits.
+#[test]
+fn the_readmes_c_example_builds_and_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let after = readme.split_once("**C** (").expect("the README's C example").1;
+    let block = after.split_once("```c\n").expect("its code block").1.split_once("```").expect("closed").0;
+    let env = Env::new();
+    env.compile_library("libprint.so", block);
+    env.config(
+        "[[producer]]\nname = \"numbers\"\nlibrary = \"{C}\"\nplugin = \"sequence\"\nconfig = { count = 3 }\n\n\
+         [[consumer]]\nname = \"console\"\nlibrary = \"libprint.so\"\n",
+    );
+    let out = env.run();
+    out.expect_code(0);
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("[c] #")).collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert!(
+        lines[0].contains("dev.evhost.example.sequence id=0 source=/evhost/examples/sequence (64 bytes)"),
+        "{}",
+        lines[0]
+    );
+}
