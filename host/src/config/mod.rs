@@ -7,6 +7,7 @@ mod log;
 mod model;
 pub mod plugin_config;
 mod plugin_json;
+pub mod spans;
 pub(crate) mod suggest;
 pub(crate) mod wording;
 

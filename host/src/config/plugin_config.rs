@@ -19,17 +19,24 @@ use super::wording::{self, one_line};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LookupError {
-    /// The user's: a required key is absent, or a value has the wrong type or range.
-    #[error("{0}")]
-    Config(String),
+    /// The user's: a required key is absent, or a value has the wrong type or range. `key`
+    /// is the path of the value at fault, for the host to point at in the config file.
+    #[error("{message}")]
+    Config { key: String, message: String },
     /// The plugin's: a path that does not parse.
     #[error("{0}")]
     Path(String),
 }
 
+impl LookupError {
+    pub(crate) fn config(key: &str, message: String) -> LookupError {
+        LookupError::Config { key: key.to_string(), message }
+    }
+}
+
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
+pub(crate) enum Step {
     Key(String),
     Index(usize),
 }
@@ -85,7 +92,7 @@ impl PluginConfig {
     pub fn duration(&self, path: &str, required: bool) -> Result<Option<Duration>, LookupError> {
         self.typed(path, required, "\"30s\"", |value, wrong| {
             let written = units::Duration::deserialize(value).map_err(|_| wrong("write a duration"))?;
-            written.get().map_err(|e| LookupError::Config(e.for_key(path)))
+            written.get().map_err(|e| LookupError::config(path, e.for_key(path)))
         })
     }
 
@@ -93,7 +100,7 @@ impl PluginConfig {
     pub fn size(&self, path: &str, required: bool) -> Result<Option<u64>, LookupError> {
         self.typed(path, required, "\"1MiB\"", |value, wrong| {
             let written = units::Size::deserialize(value).map_err(|_| wrong("write a size"))?;
-            written.bytes().map_err(|e| LookupError::Config(e.for_key(path)))
+            written.bytes().map_err(|e| LookupError::config(path, e.for_key(path)))
         })
     }
 
@@ -109,18 +116,21 @@ impl PluginConfig {
     pub fn check_keys(&self, path: &str, accepted: &[&str]) -> Result<(), LookupError> {
         let Some(value) = find(&self.root, &parse_path(path)?, path)? else { return Ok(()) };
         let Some(table) = value.as_object() else {
-            return Err(LookupError::Config(one_line(wording::wrong_value(
+            return Err(LookupError::config(
                 path,
-                echo(value).as_deref(),
-                &format!("is {}", kind(value)),
-                &format!("write a table, e.g. {} = {{}}", path),
-            ))));
+                one_line(wording::wrong_value(
+                    path,
+                    echo(value).as_deref(),
+                    &format!("is {}", kind(value)),
+                    &format!("write a table, e.g. {} = {{}}", path),
+                )),
+            ));
         };
         match table.keys().find(|key| !accepted.contains(&key.as_str())) {
             None => Ok(()),
             Some(key) => {
                 let full = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                Err(LookupError::Config(one_line(wording::unknown_key(&full, accepted))))
+                Err(LookupError::config(&full, one_line(wording::unknown_key(&full, accepted))))
             }
         }
     }
@@ -153,12 +163,15 @@ impl PluginConfig {
                         None => (format!("is {}", kind(value)), fix.to_string()),
                     };
                     let fix = format!("{fix}, e.g. {leaf}");
-                    LookupError::Config(one_line(wording::wrong_value(path, echo(value).as_deref(), &problem, &fix)))
+                    LookupError::config(
+                        path,
+                        one_line(wording::wrong_value(path, echo(value).as_deref(), &problem, &fix)),
+                    )
                 };
                 read(value, &wrong).map(Some)
             }
             None if required => {
-                Err(LookupError::Config(one_line(wording::missing_key(path, &leaf, "the `config` table"))))
+                Err(LookupError::config(path, one_line(wording::missing_key(path, &leaf, "the `config` table"))))
             }
             None => Ok(None),
         }
@@ -192,7 +205,7 @@ fn find<'a>(root: &'a Value, steps: &[Step], path: &str) -> Result<Option<&'a Va
 
 fn not_a_container(walked: &str, value: &Value, want: &str, path: &str) -> LookupError {
     let (problem, fix) = (format!("is {}", kind(value)), format!("write {want}, for `{path}`"));
-    LookupError::Config(one_line(wording::wrong_value(walked, echo(value).as_deref(), &problem, &fix)))
+    LookupError::config(walked, one_line(wording::wrong_value(walked, echo(value).as_deref(), &problem, &fix)))
 }
 
 /// What kind of TOML value this is, with its article.
@@ -227,7 +240,7 @@ fn quote(key: &str) -> String {
 }
 
 /// Splits a path into keys and indexes, or says what is wrong with it.
-fn parse_path(path: &str) -> Result<Vec<Step>, LookupError> {
+pub(crate) fn parse_path(path: &str) -> Result<Vec<Step>, LookupError> {
     let bad = |why: &str| {
         LookupError::Path(format!(
             "config path `{path}` {why}; write keys joined by `.` and array indexes in brackets, e.g. \"jobs[2].every\""

@@ -49,7 +49,12 @@ unsafe fn access<T>(
             // SAFETY: forwarded from the caller.
             let path = unsafe { path_text(path, name) }?;
             let config = config_of(host, name)?;
-            read(&config, path, flags & evh::EVH_CONFIG_REQUIRED != 0).map_err(status_of)
+            read(&config, path, flags & evh::EVH_CONFIG_REQUIRED != 0).map_err(|error| {
+                if let LookupError::Config { key, .. } = &error {
+                    host.set_config_key(key);
+                }
+                status_of(error)
+            })
         })();
         match found {
             Ok(Some(value)) => {
@@ -104,7 +109,7 @@ fn invalid(message: String) -> (evh_status, String) {
 
 fn status_of(error: LookupError) -> (evh_status, String) {
     match error {
-        LookupError::Config(message) => (evh::EVH_ERR_CONFIG, message),
+        LookupError::Config { message, .. } => (evh::EVH_ERR_CONFIG, message),
         LookupError::Path(message) => invalid(message),
     }
 }
@@ -173,7 +178,10 @@ pub(super) unsafe extern "C" fn config_duration_us(
     let micros = |config: &PluginConfig, path: &str, required| {
         let Some(duration) = config.duration(path, required)? else { return Ok(None) };
         u64::try_from(duration.as_micros()).map(Some).map_err(|_| {
-            LookupError::Config(format!("`{path}` is too long; write at most 584542 years, in days, e.g. \"365d\""))
+            LookupError::config(
+                path,
+                format!("`{path}` is too long; write at most 584542 years, in days, e.g. \"365d\""),
+            )
         })
     };
     // SAFETY: the ABI's accessor contract, forwarded.

@@ -60,6 +60,9 @@ pub struct InstanceHost {
     /// The instance's parsed config while its `on_create` runs, for the config accessors;
     /// the strings they hand out borrow it, so it is dropped only after `on_create` returned.
     config: Mutex<Option<Arc<PluginConfig>>>,
+    /// The key path of the last config mistake an accessor found, for the host's diagnostic
+    /// to point at.
+    config_key: Mutex<Option<String>>,
 }
 
 impl InstanceHost {
@@ -78,6 +81,7 @@ impl InstanceHost {
             watch: OnceLock::new(),
             issued: AtomicU64::new(0),
             config: Mutex::new(None),
+            config_key: Mutex::new(None),
         }))
     }
 
@@ -113,7 +117,19 @@ impl InstanceHost {
     /// Sets (Some, before `on_create`) or drops (None, after it returned) the config the
     /// accessors read.
     pub(super) fn set_config(&self, config: Option<Arc<PluginConfig>>) {
+        if config.is_some() {
+            self.take_config_key();
+        }
         *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    pub(super) fn set_config_key(&self, key: &str) {
+        *self.config_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(key.to_string());
+    }
+
+    /// The key of the last config mistake an accessor found during `on_create`.
+    pub(super) fn take_config_key(&self) -> Option<String> {
+        self.config_key.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// The config the accessors read, while `on_create` runs.
@@ -349,7 +365,11 @@ unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the handle and the message view follow the ABI.
         match unsafe { instance(host) } {
-            Some(host) if !host.is_dead() => host.set_error(unsafe { copy_text(message) }),
+            Some(host) if !host.is_dead() => {
+                // The plugin's own message replaces an accessor's, and so does its key.
+                host.take_config_key();
+                host.set_error(unsafe { copy_text(message) });
+            }
             _ => {}
         }
     }));

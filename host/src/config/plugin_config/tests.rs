@@ -16,7 +16,7 @@ fn config() -> PluginConfig {
 
 fn message(result: Result<impl std::fmt::Debug, LookupError>) -> String {
     match result {
-        Err(LookupError::Config(m)) => format!("config: {m}"),
+        Err(LookupError::Config { message, .. }) => format!("config: {message}"),
         Err(LookupError::Path(m)) => format!("path: {m}"),
         ok => panic!("expected an error, got {ok:?}"),
     }
