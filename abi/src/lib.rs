@@ -9,7 +9,7 @@
 #![no_std]
 #![allow(non_camel_case_types)]
 
-use core::ffi::c_void;
+use core::ffi::{c_char, c_void};
 
 /// The ABI major version. A host loads only libraries built against the same major.
 pub const EVH_ABI_VERSION_MAJOR: u32 = 1;
@@ -17,7 +17,9 @@ pub const EVH_ABI_VERSION_MAJOR: u32 = 1;
 /// own; it never reads a field past the `struct_size` the library reported.
 ///
 /// 1.1 appended commit notifications: `EVH_EMIT_COMMIT`, `evh_host_api.emit_tracked`,
-/// `committed` and `wait_committed`, and the producer hook `evh_plugin.on_committed`.
+/// `committed` and `wait_committed`, and the producer hook `evh_plugin.on_committed`; then,
+/// in the same 1.1, the config accessors `evh_host_api.config_string` ... `config_keys` with
+/// `EVH_CONFIG_OPTIONAL`/`EVH_CONFIG_REQUIRED`, and the `EVH_STR` macro.
 pub const EVH_ABI_VERSION_MINOR: u32 = 1;
 
 // ---------------------------------------------------------------------------------------
@@ -159,6 +161,14 @@ pub const EVH_EMIT_COMMIT: u32 = 2;
 /// `timeout_ms` for `evh_host_api.wait_committed` (ABI 1.1): wait without a time limit.
 pub const EVH_WAIT_FOREVER: u64 = u64::MAX;
 
+/// Flags for the config accessors (`evh_host_api.config_*`, ABI 1.1): a key that is absent
+/// is not an error; the accessor returns `EVH_OK` and leaves `*out` as it was, so set the
+/// default before the call.
+pub const EVH_CONFIG_OPTIONAL: u32 = 0;
+/// Flags for the config accessors (ABI 1.1): a key that is absent is an error
+/// (`EVH_ERR_CONFIG`, with a message naming the key and how to add it).
+pub const EVH_CONFIG_REQUIRED: u32 = 1;
+
 /// Log levels for `evh_host_api.log`.
 pub type evh_log_level = u32;
 pub const EVH_LOG_ERROR: evh_log_level = 1;
@@ -248,6 +258,131 @@ pub struct evh_host_api {
     ///
     /// THREADS: any thread; it blocks only the caller. Never from `on_committed`.
     pub wait_committed: Option<unsafe extern "C" fn(host: *mut evh_host, ticket: u64, timeout_ms: u64) -> evh_status>,
+    /// ABI 1.1, config accessors (this and the eight entries after it): read the plugin's
+    /// `config` table by key path, without parsing `config_json`. Check `struct_size` before
+    /// using them. Each takes the `args` that `on_create` received and works only while that
+    /// `on_create` runs: the host parses the config once per `on_create` and drops it when
+    /// `on_create` returns.
+    ///
+    /// PATHS are NUL-terminated UTF-8: keys joined by `.`, array elements by `[index]`, e.g.
+    /// `"count"`, `"tls.ca_file"`, `"jobs[2].every"`. A key with `.`, `[` or `]` in it is
+    /// quoted: `"\"a.b\".c"`. The empty path `""` is the whole `config` table (for
+    /// `config_keys`). An array's elements are counted with `config_len` and read by index.
+    ///
+    /// FLAGS: `EVH_CONFIG_REQUIRED` or `EVH_CONFIG_OPTIONAL`. With `EVH_CONFIG_OPTIONAL` an
+    /// absent key (or an index past the array's end) returns `EVH_OK` and leaves `*out` as it
+    /// was: set the default first.
+    ///
+    /// ERRORS: `EVH_OK`; `EVH_ERR_CONFIG` for the user's mistake (a required key is absent, a
+    /// value has the wrong type or is out of range); `EVH_ERR_INVALID_ARGUMENT` for the
+    /// plugin's (a NULL pointer, a path that does not parse, a call outside `on_create`).
+    /// On failure the accessor has already recorded the message, as `set_error` would, in
+    /// the host's wording (e.g. `` `count` = "ten" is a string; write an integer, e.g. count =
+    /// 1 ``), so `on_create` can return the status as it is. `*out` is written only on
+    /// success.
+    ///
+    /// This one reads a string. A present string, even an empty one, has a non-NULL `ptr`.
+    ///
+    /// OWNERSHIP: `args` and `path` stay the caller's; the view in `*out` borrows the host's
+    /// copy of the config. It is not NUL-terminated and may contain NUL bytes.
+    /// LIFETIME: the view is valid until `on_create` returns; copy what you keep. (A view,
+    /// not a copy into a caller buffer: like every other string in this ABI, with no size to
+    /// guess and no truncation, and the plugin copies once, into what it keeps.)
+    /// THREADS: any thread, while `on_create` runs.
+    pub config_string: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut evh_str,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string` for paths, flags and errors): an integer, from
+    /// `-9223372036854775808` to `9223372036854775807`. A float is refused, even `1.0`.
+    pub config_int: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut i64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): an integer from 0 to `UINT64_MAX`; a negative one is
+    /// refused.
+    pub config_uint: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut u64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): a number; an integer is read as a float too.
+    pub config_float: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut f64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): `true` or `false`.
+    pub config_bool: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut bool,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): a duration in microseconds, written as the host's own
+    /// durations are: whole numbers with units `us`, `ms`, `s`, `m`, `h`, `d`, compound
+    /// allowed (`"500ms"`, `"1h30m"`). A bare number has no unit and is refused.
+    pub config_duration_us: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut u64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): a size in bytes, written as the host's own sizes are:
+    /// a whole number of bytes (`4096`) or a number and a unit (`"64MiB"`; `B`, `KiB`, `MiB`,
+    /// `GiB`, `KB`/`kB`, `MB`, `GB`).
+    pub config_size: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut u64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): the number of elements of an array; read them as
+    /// `path[0]` to `path[len - 1]`.
+    pub config_len: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            flags: u32,
+            out: *mut usize,
+        ) -> evh_status,
+    >,
+    /// ABI 1.1 (see `config_string`): checks that the table at `path` (`""`: the whole
+    /// config) has no key other than the `keys_len` NUL-terminated `keys`. An unknown key is
+    /// `EVH_ERR_CONFIG`, with the host's "did you mean" suggestion among `keys`; an absent
+    /// table is `EVH_OK`. Call it first, so that a misspelt optional key is not silently
+    /// ignored.
+    ///
+    /// OWNERSHIP: `keys` and its strings stay the caller's.
+    /// LIFETIME: for the duration of the call.
+    pub config_keys: Option<
+        unsafe extern "C" fn(
+            args: *const evh_create_args,
+            path: *const c_char,
+            keys: *const *const c_char,
+            keys_len: usize,
+        ) -> evh_status,
+    >,
 }
 
 /// What the host passes to `on_create`.
@@ -265,6 +400,8 @@ pub struct evh_create_args {
     /// The instance name from the host's config.
     pub instance_name: evh_str,
     /// The plugin's `config` table from the host's config, as JSON text (`{}` when absent).
+    /// C plugins may read it with the `config_*` accessors of `evh_host_api` (ABI 1.1)
+    /// instead of parsing it.
     pub config_json: evh_str,
     /// The plugin being instantiated, as the library described it; lets one `on_create`
     /// serve several plugins.
@@ -314,9 +451,10 @@ pub struct evh_plugin {
     pub description: evh_str,
     /// `EVH_PLUGIN_*` flags.
     pub flags: u64,
-    /// Creates an instance from `args->config_json` and stores it in `*instance_out`
-    /// (written only on success). On failure, call `set_error` with a message that says
-    /// what is wrong and how to fix it, and return `EVH_ERR_CONFIG` or another error.
+    /// Creates an instance from `args->config_json` (or the `config_*` accessors) and stores
+    /// it in `*instance_out` (written only on success). On failure, call `set_error` with a
+    /// message that says what is wrong and how to fix it (a failed accessor already did), and
+    /// return `EVH_ERR_CONFIG` or another error.
     ///
     /// OWNERSHIP: the instance is the plugin's; `on_destroy` frees it.
     pub on_create:

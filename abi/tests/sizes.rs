@@ -9,7 +9,8 @@ fn the_1_0_sizes_are_those_of_the_1_0_header() {
     assert_eq!(host_api_size_1_0(), 16 + 5 * 8);
     // evh_plugin 1.0: struct_size and kind, three views, flags and six hooks.
     assert_eq!(plugin_size_1_0(), 8 + 3 * 16 + 8 + 6 * 8);
-    // 1.1 appended exactly three entries to the table and one hook to the plugin.
-    assert_eq!(struct_size::<evh_host_api>() as usize, host_api_size_1_0() + 3 * 8);
+    // 1.1 appended exactly twelve entries to the table (three for commits, nine config
+    // accessors) and one hook to the plugin.
+    assert_eq!(struct_size::<evh_host_api>() as usize, host_api_size_1_0() + 12 * 8);
     assert_eq!(struct_size::<evh_plugin>() as usize, plugin_size_1_0() + 8);
 }

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::config::{suggest, Config, InstanceConfig, Kind};
-use crate::diagnostic::Diagnostic;
+use crate::config::{spans, suggest, Config, InstanceConfig, Kind};
+use crate::diagnostic::{Diagnostic, Location};
 use crate::loader::{EmitTarget, Instance, InstanceHost, Loader, Plugin};
 use crate::log::Log;
 
@@ -75,14 +75,25 @@ pub fn create(
     let host = InstanceHost::new(&entry.name, target);
     let instance = Instance::create(plugin.clone(), host, &entry.config_json, &entry.config_dir.to_string_lossy())
         .map_err(|e| {
-            Diagnostic::new(format!(
+            let diagnostic = Diagnostic::new(format!(
                 "{} \"{}\" (plugin \"{}\") failed to start: {e}",
                 entry.kind.as_str(),
                 entry.name,
                 plugin.name
-            ))
-            .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
-            .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json))
+            ));
+            // A config accessor named the key at fault: point at its value.
+            let file = &entry.name_at.file;
+            let key_at = e.config_key.as_deref().and_then(|key| {
+                spans::config_key_span(&file.text, entry.kind, &entry.name, key).map(|span| (key, span))
+            });
+            match key_at {
+                Some((key, span)) => diagnostic
+                    .at(Some(Location { file: file.clone(), span }))
+                    .help(format!("fix `{key}` in this entry's `config` table")),
+                None => diagnostic
+                    .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
+                    .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json)),
+            }
         })?;
     Ok(Arc::new(instance))
 }

@@ -488,7 +488,7 @@ fn a_port_in_use_fails_the_check() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let port = taken.local_addr().unwrap().port();
     let stderr = check_fails(port, "");
-    assert!(stderr.contains("http: cannot listen on 127.0.0.1:[PORT]: address in use"), "{stderr}");
+    assert!(stderr.contains("failed to start: cannot listen on 127.0.0.1:[PORT]: address in use"), "{stderr}");
     insta::assert_snapshot!("port_in_use", stderr);
 }
 

@@ -7,6 +7,7 @@ mod bad_input;
 mod check_and_run;
 mod commits;
 mod config;
+mod config_api;
 mod crash_loss;
 mod crashes;
 mod cross_language;

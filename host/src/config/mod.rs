@@ -6,8 +6,11 @@ mod backoff;
 mod dead_letter;
 mod log;
 mod model;
+pub mod plugin_config;
 mod plugin_json;
+pub mod spans;
 pub(crate) mod suggest;
+pub(crate) mod wording;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -190,12 +193,8 @@ fn missing_field(message: &str) -> Option<(String, String)> {
         "library" => "library = \"target/plugins/libevh_example_c.so\"",
         _ => "",
     };
-    let help = if example.is_empty() {
-        format!("add `{field}` to this table")
-    } else {
-        format!("add `{example}` to this table")
-    };
-    Some((format!("missing key `{field}`"), help))
+    let example = if example.is_empty() { field } else { example };
+    Some(wording::missing_key(field, example, "this table"))
 }
 
 struct Validator {

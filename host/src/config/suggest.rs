@@ -30,12 +30,7 @@ pub fn unknown_field(message: &str) -> Option<(String, String)> {
     let rest = message.strip_prefix("unknown field `")?;
     let (field, rest) = rest.split_once('`')?;
     let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    let help = match closest(field, expected.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`?"),
-        None if expected.is_empty() => "remove it".to_string(),
-        None => format!("remove it; the keys accepted here are {}", expected.join(", ")),
-    };
-    Some((format!("unknown key `{field}`"), help))
+    Some(super::wording::unknown_key(field, &expected))
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, 
 #[cfg(feature = "bench")]
 use super::bench::Baseline;
 use super::commits::Watch;
+use super::config_api;
 use super::{copy_text, ingest};
+use crate::config::plugin_config::PluginConfig;
 use crate::log::{AppendError, ChunkBuilder, Commit, Log};
 use crate::logging::escape;
 use crate::stats::Stats;
@@ -55,6 +57,12 @@ pub struct InstanceHost {
     /// The highest ticket this instance was handed (ABI 1.1): `wait_committed` refuses a
     /// higher one, which could be waited for forever.
     issued: AtomicU64,
+    /// The instance's parsed config while its `on_create` runs, for the config accessors;
+    /// the strings they hand out borrow it, so it is dropped only after `on_create` returned.
+    config: Mutex<Option<Arc<PluginConfig>>>,
+    /// The key path of the last config mistake an accessor found, for the host's diagnostic
+    /// to point at.
+    config_key: Mutex<Option<String>>,
 }
 
 impl InstanceHost {
@@ -72,6 +80,8 @@ impl InstanceHost {
             target: RwLock::new(target),
             watch: OnceLock::new(),
             issued: AtomicU64::new(0),
+            config: Mutex::new(None),
+            config_key: Mutex::new(None),
         }))
     }
 
@@ -104,9 +114,32 @@ impl InstanceHost {
         self.error.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
+    /// Sets (Some, before `on_create`) or drops (None, after it returned) the config the
+    /// accessors read.
+    pub(super) fn set_config(&self, config: Option<Arc<PluginConfig>>) {
+        if config.is_some() {
+            self.take_config_key();
+        }
+        *self.config.lock().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    pub(super) fn set_config_key(&self, key: &str) {
+        *self.config_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(key.to_string());
+    }
+
+    /// The key of the last config mistake an accessor found during `on_create`.
+    pub(super) fn take_config_key(&self) -> Option<String> {
+        self.config_key.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// The config the accessors read, while `on_create` runs.
+    pub(super) fn config(&self) -> Option<Arc<PluginConfig>> {
+        self.config.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Records a message for the next `take_error`, escaped (see crate::logging): messages
     /// quote plugin and client text, and end up in log lines and error messages.
-    fn set_error(&self, message: String) {
+    pub(super) fn set_error(&self, message: String) {
         let message = escape(&message).into_owned();
         *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
     }
@@ -125,6 +158,15 @@ pub static HOST_API: evh_host_api = evh_host_api {
     emit_tracked: Some(emit_tracked),
     committed: Some(committed),
     wait_committed: Some(wait_committed),
+    config_string: Some(config_api::config_string),
+    config_int: Some(config_api::config_int),
+    config_uint: Some(config_api::config_uint),
+    config_float: Some(config_api::config_float),
+    config_bool: Some(config_api::config_bool),
+    config_duration_us: Some(config_api::config_duration_us),
+    config_size: Some(config_api::config_size),
+    config_len: Some(config_api::config_len),
+    config_keys: Some(config_api::config_keys),
 };
 
 /// Resolves a handle to its instance, or None for NULL.
@@ -325,7 +367,11 @@ unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: the handle and the message view follow the ABI.
         match unsafe { instance(host) } {
-            Some(host) if !host.is_dead() => host.set_error(unsafe { copy_text(message) }),
+            Some(host) if !host.is_dead() => {
+                // The plugin's own message replaces an accessor's, and so does its key.
+                host.take_config_key();
+                host.set_error(unsafe { copy_text(message) });
+            }
             _ => {}
         }
     }));

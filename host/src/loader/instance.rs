@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
 
+use crate::config::plugin_config::PluginConfig;
 use crate::log::Batch;
 
 use super::host_api::{InstanceHost, HOST_API};
@@ -16,6 +17,9 @@ use super::whereabouts::{enter, Site};
 pub struct HookError {
     pub status: evh_status,
     pub message: Option<String>,
+    /// From `on_create`: the path of the config key a config accessor found at fault, when
+    /// the failure is about one (`jobs[2].every`).
+    pub config_key: Option<String>,
 }
 
 impl std::fmt::Display for HookError {
@@ -102,15 +106,27 @@ impl Instance {
         };
         let sites = Sites::new(&plugin, &host.name);
         let mut pointer: *mut c_void = std::ptr::null_mut();
+        // The host wrote the JSON, so it parses; if it ever did not, the accessors would
+        // answer that they work only in on_create, and the plugin's JSON path still works.
+        host.set_config(PluginConfig::parse(config_json).ok().map(Arc::new));
         let status = {
             let _inside = enter(sites.on_create);
             // SAFETY: on_create gets valid args for the call and an out-pointer, per the ABI.
             unsafe { on_create(&args, &mut pointer) }
         };
+        // The accessors' strings were valid until now. A message from a lookup the plugin
+        // recovered from (reading a key one way, then another) must not explain a later failure.
+        host.set_config(None);
+        let config_key = host.take_config_key();
+        if status == evh::EVH_OK {
+            host.take_error();
+        }
         if status != evh::EVH_OK {
             // No instance, no on_destroy; a thread on_create started may still hold the handle.
             host.retire();
-            return Err(HookError { status, message: host.take_error() });
+            // Only a config error is about the key; another failure after a recovered lookup is not.
+            let config_key = config_key.filter(|_| status == evh::EVH_ERR_CONFIG);
+            return Err(HookError { status, message: host.take_error(), config_key });
         }
         Ok(Instance { plugin, host, pointer, sites })
     }
@@ -119,7 +135,7 @@ impl Instance {
         if status == evh::EVH_OK {
             Ok(())
         } else {
-            Err(HookError { status, message: self.host.take_error() })
+            Err(HookError { status, message: self.host.take_error(), config_key: None })
         }
     }
 

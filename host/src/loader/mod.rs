@@ -5,6 +5,7 @@
 #[cfg(feature = "bench")]
 mod bench;
 mod commits;
+mod config_api;
 mod host_api;
 mod ingest;
 mod instance;

@@ -16,18 +16,16 @@ typedef struct count {
 
 static evh_status count_create(const evh_create_args *args, void **instance_out)
 {
+    static const char *const keys[] = { "path" };
     char *path = NULL;
-    const evh_ex_json_field fields[] = {
-        { "path", EVH_EX_JSON_STRING, false, "path = \"count.json\"", NULL, &path, NULL },
-    };
     evh_status status;
     count *c;
 
-    if ((status = evh_ex_read_config(args, "count", fields, EVH_EX_LEN(fields))) != EVH_OK ||
-        (status = evh_ex_config_path(args, "count", false, &path)) != EVH_OK) {
+    if ((status = evh_ex_config_begin(args, keys, EVH_EX_LEN(keys))) != EVH_OK ||
+        (status = evh_ex_config_path(args, false, "count.json", &path)) != EVH_OK) {
         return status;
     }
-    c = evh_ex_new_result_instance(args, "count", sizeof *c, path);
+    c = evh_ex_new_result_instance(args, sizeof *c, path);
     if (c == NULL) {
         return EVH_ERR_INTERNAL;
     }
@@ -54,15 +52,15 @@ static evh_status count_events(void *instance, const evh_event *const *events, s
 static void count_stop(void *instance)
 {
     const count *c = instance;
-    evh_ex_write_tally(&c->out, "count", c->count, c->bytes);
+    evh_ex_write_tally(&c->out, c->count, c->bytes);
 }
 
 const evh_plugin evh_ex_count_plugin = {
     .struct_size = sizeof(evh_plugin),
     .kind = EVH_KIND_CONSUMER,
-    .name = EVH_EX_STR("count"),
-    .version = EVH_EX_STR(EVH_EX_VERSION),
-    .description = EVH_EX_STR("counts events and data bytes, as cheaply as a consumer can; "
+    .name = EVH_STR("count"),
+    .version = EVH_STR(EVH_EX_VERSION),
+    .description = EVH_STR("counts events and data bytes, as cheaply as a consumer can; "
                               "a benchmark fixture"),
     .flags = 0,
     .on_create = count_create,

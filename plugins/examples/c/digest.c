@@ -41,18 +41,16 @@ static uint64_t fnv1a_byte(uint64_t hash, uint8_t b)
 
 static evh_status digest_create(const evh_create_args *args, void **instance_out)
 {
+    static const char *const keys[] = { "path" };
     char *path = NULL;
-    const evh_ex_json_field fields[] = {
-        { "path", EVH_EX_JSON_STRING, true, "path = \"digest.json\"", NULL, &path, NULL },
-    };
     evh_status status;
     digest *d;
 
-    if ((status = evh_ex_read_config(args, "digest", fields, EVH_EX_LEN(fields))) != EVH_OK ||
-        (status = evh_ex_config_path(args, "digest", true, &path)) != EVH_OK) {
+    if ((status = evh_ex_config_begin(args, keys, EVH_EX_LEN(keys))) != EVH_OK ||
+        (status = evh_ex_config_path(args, true, "digest.json", &path)) != EVH_OK) {
         return status;
     }
-    d = evh_ex_new_result_instance(args, "digest", sizeof *d, path);
+    d = evh_ex_new_result_instance(args, sizeof *d, path);
     if (d == NULL) {
         return EVH_ERR_INTERNAL;
     }
@@ -99,15 +97,15 @@ static void digest_stop(void *instance)
     len = snprintf(line, sizeof line,
                    "{\"count\": %" PRIu64 ", \"digest\": \"%016" PRIx64 "\", \"in_order\": %s}\n",
                    d->count, d->hash, d->in_order ? "true" : "false");
-    evh_ex_write_result(&d->out, "digest", line, len);
+    evh_ex_write_result(&d->out, line, len);
 }
 
 const evh_plugin evh_ex_digest_plugin = {
     .struct_size = sizeof(evh_plugin),
     .kind = EVH_KIND_CONSUMER,
-    .name = EVH_EX_STR("digest"),
-    .version = EVH_EX_STR(EVH_EX_VERSION),
-    .description = EVH_EX_STR("folds every event into a 64-bit FNV-1a digest and writes it to "
+    .name = EVH_STR("digest"),
+    .version = EVH_STR(EVH_EX_VERSION),
+    .description = EVH_STR("folds every event into a 64-bit FNV-1a digest and writes it to "
                               "`path` on stop"),
     .flags = 0,
     .on_create = digest_create,

@@ -30,9 +30,9 @@ static evh_status print_events(void *out, const evh_event *const *events, size_t
 const evh_plugin evh_ex_print_plugin = {
     .struct_size = sizeof(evh_plugin),
     .kind = EVH_KIND_CONSUMER,
-    .name = EVH_EX_STR("print"),
-    .version = EVH_EX_STR(EVH_EX_VERSION),
-    .description = EVH_EX_STR("prints one line per event to stdout"),
+    .name = EVH_STR("print"),
+    .version = EVH_STR(EVH_EX_VERSION),
+    .description = EVH_STR("prints one line per event to stdout"),
     .on_create = print_create,
     .on_events = print_events,
 };

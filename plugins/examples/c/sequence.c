@@ -45,9 +45,9 @@ static void sequence_free(sequence *s)
 /* Allocates the reusable batch; false when the config asks for more memory than there is. */
 static bool sequence_alloc(sequence *s)
 {
-    static const evh_str source = EVH_EX_STR("/evhost/examples/sequence");
-    static const evh_str type = EVH_EX_STR("dev.evhost.example.sequence");
-    static const evh_str content_type = EVH_EX_STR("application/octet-stream");
+    static const evh_str source = EVH_STR("/evhost/examples/sequence");
+    static const evh_str type = EVH_STR("dev.evhost.example.sequence");
+    static const evh_str content_type = EVH_STR("application/octet-stream");
     size_t i;
 
     if (s->batch == 0) {
@@ -81,31 +81,31 @@ static bool sequence_alloc(sequence *s)
 static evh_status too_large(const evh_create_args *args, uint64_t batch, uint64_t payload_bytes)
 {
     evh_ex_set_errorf(args->api, args->host,
-                      "sequence: config: cannot allocate a batch of %llu events with "
-                      "payload_bytes = %llu; lower batch or payload_bytes",
+                      "cannot allocate a batch of %llu events with payload_bytes = %llu; "
+                      "lower batch or payload_bytes",
                       (unsigned long long)batch, (unsigned long long)payload_bytes);
     return EVH_ERR_CONFIG;
 }
 
 static evh_status sequence_create(const evh_create_args *args, void **instance_out)
 {
+    static const char *const keys[] = { "count", "payload_bytes", "batch" };
     uint64_t count = 0, payload_bytes = 64, batch = 64;
-    const evh_ex_json_field fields[] = {
-        { "count", EVH_EX_JSON_UINT, true, "count = 1000", &count, NULL, NULL },
-        { "payload_bytes", EVH_EX_JSON_UINT, false, "payload_bytes = 64", &payload_bytes, NULL,
-          NULL },
-        { "batch", EVH_EX_JSON_UINT, false, "batch = 64", &batch, NULL, NULL },
-    };
     evh_status status;
     uint64_t per_emit;
     sequence *s;
 
-    if ((status = evh_ex_read_config(args, "sequence", fields, EVH_EX_LEN(fields))) != EVH_OK) {
+    /* Defaults are set above: an optional key left out leaves its variable as it was. */
+    if ((status = evh_ex_config_begin(args, keys, EVH_EX_LEN(keys))) != EVH_OK ||
+        (status = args->api->config_uint(args, "count", EVH_CONFIG_REQUIRED, &count)) != EVH_OK ||
+        (status = args->api->config_uint(args, "payload_bytes", EVH_CONFIG_OPTIONAL,
+                                         &payload_bytes)) != EVH_OK ||
+        (status = args->api->config_uint(args, "batch", EVH_CONFIG_OPTIONAL, &batch)) != EVH_OK) {
         return status;
     }
     if (batch == 0) {
         evh_ex_set_errorf(args->api, args->host,
-                          "sequence: config: key \"batch\" must be at least 1, e.g. batch = 64");
+                          "`batch` = 0 is too small; write at least 1, e.g. batch = 64");
         return EVH_ERR_CONFIG;
     }
 
@@ -114,7 +114,7 @@ static evh_status sequence_create(const evh_create_args *args, void **instance_o
     if (per_emit > SIZE_MAX / sizeof(evh_event) || payload_bytes > SIZE_MAX - 255) {
         return too_large(args, batch, payload_bytes);
     }
-    s = evh_ex_new_instance(args, "sequence", sizeof *s);
+    s = evh_ex_new_instance(args, sizeof *s);
     if (s == NULL) {
         return EVH_ERR_INTERNAL;
     }
@@ -166,7 +166,7 @@ static evh_status sequence_run(void *instance)
                 name.ptr = (const uint8_t *)"";
             }
             evh_ex_set_errorf(s->api, s->host,
-                              "sequence: emitting events %llu..%llu failed with %.*s (%d)",
+                              "emitting events %llu..%llu failed with %.*s (%d)",
                               (unsigned long long)next, (unsigned long long)(next + n - 1),
                               (int)name.len, (const char *)name.ptr, (int)status);
             return status;
@@ -185,9 +185,9 @@ static void sequence_stop(void *instance)
 const evh_plugin evh_ex_sequence_plugin = {
     .struct_size = sizeof(evh_plugin),
     .kind = EVH_KIND_PRODUCER,
-    .name = EVH_EX_STR("sequence"),
-    .version = EVH_EX_STR(EVH_EX_VERSION),
-    .description = EVH_EX_STR("emits `count` numbered events with a fixed byte pattern, "
+    .name = EVH_STR("sequence"),
+    .version = EVH_STR(EVH_EX_VERSION),
+    .description = EVH_STR("emits `count` numbered events with a fixed byte pattern, "
                               "then finishes"),
     .flags = 0,
     .on_create = sequence_create,

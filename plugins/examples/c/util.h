@@ -1,7 +1,8 @@
 /*
  * util.h: what every example plugin would otherwise repeat: evh_str views, error reporting,
- * and the steps of on_create and on_stop (read the config, check and resolve `path`, allocate
- * the instance, write the result file).
+ * and the steps of on_create and on_stop (check the config's keys, copy and resolve `path`,
+ * allocate the instance, write the result file). The config itself is read with the host's
+ * accessors (evh_host_api.config_*), so there is no JSON parser here.
  *
  * The helpers carry the evh_ex_ prefix: evh_ keeps them greppable with the ABI, and the
  * extra ex_ keeps them out of the header's namespace, which may grow.
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,10 +20,6 @@
 #include <string.h>
 
 #include "evhost.h"
-#include "json.h"
-
-/* A view of a string literal; sizeof, not strlen, so it is a constant expression. */
-#define EVH_EX_STR(lit) { (const uint8_t *)(lit), sizeof(lit) - 1 }
 
 /* The number of elements of an array (not a pointer). */
 #define EVH_EX_LEN(array) (sizeof(array) / sizeof((array)[0]))
@@ -190,63 +188,99 @@ static inline evh_status evh_ex_library_init(const evh_host_api *api, const evh_
     }
 
 /*
- * Reads plugin `name`'s config (one JSON object) into `fields` (see json.h). Returns EVH_OK,
- * or EVH_ERR_CONFIG with the error "<name>: config: <what is wrong>" set.
+ * The first step of reading a config: checks that the host has the config accessors (ABI 1.1
+ * grew them, so an early 1.1 host lacks them) and that the config has no key but `keys`
+ * (the host suggests the closest one for a typo). Returns EVH_OK, or the status to return
+ * from on_create with the message recorded.
  */
-static inline evh_status evh_ex_read_config(const evh_create_args *args, const char *name,
-                                            const evh_ex_json_field *fields, size_t fields_len)
+static inline evh_status evh_ex_config_begin(const evh_create_args *args,
+                                             const char *const *keys, size_t keys_len)
 {
-    char err[512];
+    const evh_host_api *api;
 
     if (args == NULL || args->api == NULL) {
         return EVH_ERR_INVALID_ARGUMENT;
     }
-    if (!evh_ex_json_read_object(args->config_json.ptr, args->config_json.len, fields,
-                                 fields_len, err, sizeof err)) {
-        evh_ex_set_errorf(args->api, args->host, "%s: config: %s", name, err);
+    api = args->api;
+    if (api->struct_size < offsetof(evh_host_api, config_keys) + sizeof api->config_keys) {
+        evh_ex_set_errorf(api, args->host, "this plugin reads its config with the host's config "
+                                           "accessors; upgrade evhost to a host that has them");
+        return EVH_ERR_VERSION;
+    }
+    return api->config_keys(args, "", keys, keys_len);
+}
+
+/*
+ * Reads the string at `path` into *out as a malloc'd NUL-terminated copy (the accessor's view
+ * lives only until on_create returns). An optional key left out leaves *out as it was.
+ * A string with a NUL in it is refused: the copy would silently end there.
+ */
+static inline evh_status evh_ex_config_cstr(const evh_create_args *args, const char *path,
+                                            uint32_t flags, char **out)
+{
+    evh_str text = { NULL, 0 };
+    evh_status status = args->api->config_string(args, path, flags, &text);
+    char *copy;
+
+    if (status != EVH_OK || text.ptr == NULL) {
+        return status;
+    }
+    if (memchr(text.ptr, '\0', text.len) != NULL) {
+        evh_ex_set_errorf(args->api, args->host,
+                          "`%s` has a NUL character in it; remove it", path);
         return EVH_ERR_CONFIG;
     }
+    copy = malloc(text.len + 1);
+    if (copy == NULL) {
+        evh_ex_set_errorf(args->api, args->host, "out of memory");
+        return EVH_ERR_INTERNAL;
+    }
+    memcpy(copy, text.ptr, text.len);
+    copy[text.len] = '\0';
+    *out = copy;
     return EVH_OK;
 }
 
 /*
- * Checks the `path` key that evh_ex_read_config stored in *path and resolves it (see
- * evh_ex_resolve_path). NULL, an optional path left out, stays NULL; an empty path is
- * refused, with an example named after the plugin ("<name>.json"). On failure *path is
- * freed and NULL, the error is set, and the status says why.
+ * Reads the config key `path` into *path (see evh_ex_config_cstr) and resolves it (see
+ * evh_ex_resolve_path). An optional path left out stays NULL; an empty path is refused, with
+ * `example` ("digest.json") in the fix. On failure *path is NULL and the error is set.
  */
-static inline evh_status evh_ex_config_path(const evh_create_args *args, const char *name,
-                                            bool required, char **path)
+static inline evh_status evh_ex_config_path(const evh_create_args *args, bool required,
+                                            const char *example, char **path)
 {
-    if (*path == NULL) {
-        return EVH_OK;
+    evh_status status = evh_ex_config_cstr(
+        args, "path", required ? EVH_CONFIG_REQUIRED : EVH_CONFIG_OPTIONAL, path);
+
+    if (status != EVH_OK || *path == NULL) {
+        return status;
     }
     if ((*path)[0] == '\0') {
         free(*path);
         *path = NULL;
         evh_ex_set_errorf(args->api, args->host,
-                          required ? "%s: config: key \"path\" must not be empty, e.g. "
-                                     "path = \"%s.json\""
-                                   : "%s: config: key \"path\" must not be empty; leave it out "
-                                     "to write no file, or set e.g. path = \"%s.json\"",
-                          name, name);
+                          required ? "`path` = \"\" is empty; write a file path, e.g. "
+                                     "path = \"%s\""
+                                   : "`path` = \"\" is empty; leave it out to write no file, "
+                                     "or write a file path, e.g. path = \"%s\"",
+                          example);
         return EVH_ERR_CONFIG;
     }
     *path = evh_ex_resolve_path(args, *path);
     if (*path == NULL) {
-        evh_ex_set_errorf(args->api, args->host, "%s: out of memory", name);
+        evh_ex_set_errorf(args->api, args->host, "out of memory");
         return EVH_ERR_INTERNAL;
     }
     return EVH_OK;
 }
 
-/* A zeroed instance of `size` bytes for plugin `name`, or NULL with the error set. */
-static inline void *evh_ex_new_instance(const evh_create_args *args, const char *name, size_t size)
+/* A zeroed instance of `size` bytes, or NULL with the error set. */
+static inline void *evh_ex_new_instance(const evh_create_args *args, size_t size)
 {
     void *instance = calloc(1, size);
 
     if (instance == NULL) {
-        evh_ex_set_errorf(args->api, args->host, "%s: out of memory", name);
+        evh_ex_set_errorf(args->api, args->host, "out of memory");
     }
     return instance;
 }
@@ -268,10 +302,10 @@ typedef struct evh_ex_result_file {
  * `args` and `path`. Takes ownership of `path` (malloc'd or NULL), also on failure; NULL
  * with the error set when out of memory.
  */
-static inline void *evh_ex_new_result_instance(const evh_create_args *args, const char *name,
-                                               size_t size, char *path)
+static inline void *evh_ex_new_result_instance(const evh_create_args *args, size_t size,
+                                               char *path)
 {
-    evh_ex_result_file *head = evh_ex_new_instance(args, name, size);
+    evh_ex_result_file *head = evh_ex_new_instance(args, size);
 
     if (head == NULL) {
         free(path);
@@ -292,12 +326,11 @@ static inline void evh_ex_free_result_instance(void *instance)
 }
 
 /*
- * Replaces the file at head->path, when there is one, with the `len` bytes of `line`, plugin
- * `name`'s result. on_stop has no status to return, so a failure is logged; fclose is checked
+ * Replaces the file at head->path, when there is one, with the `len` bytes of `line`, the
+ * plugin's result. on_stop has no status to return, so a failure is logged; fclose is checked
  * because that is where a full disk often shows.
  */
-static inline void evh_ex_write_result(const evh_ex_result_file *head, const char *name,
-                                       const char *line, int len)
+static inline void evh_ex_write_result(const evh_ex_result_file *head, const char *line, int len)
 {
     FILE *f;
     int err = 0;
@@ -317,8 +350,8 @@ static inline void evh_ex_write_result(const evh_ex_result_file *head, const cha
         }
     }
     if (err != 0) {
-        evh_ex_logf(head->api, head->host, EVH_LOG_ERROR, "%s: cannot write %s: %s", name,
-                    head->path, strerror(err));
+        evh_ex_logf(head->api, head->host, EVH_LOG_ERROR, "cannot write %s: %s", head->path,
+                    strerror(err));
     }
 }
 
@@ -326,13 +359,13 @@ static inline void evh_ex_write_result(const evh_ex_result_file *head, const cha
  * Writes {"count": N, "bytes": B} and a newline, the result of the consumers that only add
  * up events and data bytes (count, and the slow fixture).
  */
-static inline void evh_ex_write_tally(const evh_ex_result_file *head, const char *name,
-                                      uint64_t count, uint64_t bytes)
+static inline void evh_ex_write_tally(const evh_ex_result_file *head, uint64_t count,
+                                      uint64_t bytes)
 {
     char line[96];
     int len = snprintf(line, sizeof line, "{\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}\n",
                        count, bytes);
-    evh_ex_write_result(head, name, line, len);
+    evh_ex_write_result(head, line, len);
 }
 
 #endif /* EVH_EX_UTIL_H */

@@ -4,13 +4,14 @@
 // Behaviour is the C plugin's, byte for byte (see ../c/digest.c): per event the FNV-1a
 // hash takes the id, 0x1F, the type, 0x1F, the data, 0x1E; on_stop writes
 //   {"count": N, "digest": "<16 lowercase hex digits>", "in_order": true|false}
-// and a newline to `path`. The config is read by the C example's json.c, compiled as C and
-// linked in (see Makefile), so both twins accept the same configs with the same messages.
+// and a newline to `path`. The config is read with the host's config accessors, as the C
+// twin reads it, so both accept the same configs with the same messages.
 //
 // No exception crosses the boundary: every hook runs its body inside guarded(), which
 // turns any exception into set_error + EVH_ERR_INTERNAL (or a log line, for on_stop).
 
 #include <cerrno>
+#include <cstddef>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -21,7 +22,6 @@
 #include <string>
 
 #include "evhost.h"
-#include "json.h"
 
 namespace {
 
@@ -31,11 +31,6 @@ constexpr std::uint64_t kFnvPrime = 0x100000001b3ULL;
 evh_str view(const char *s, std::size_t len) noexcept
 {
     return evh_str{reinterpret_cast<const std::uint8_t *>(s), len};
-}
-
-evh_str view(const char *s) noexcept
-{
-    return view(s, std::strlen(s));
 }
 
 evh_str view(const std::string &s) noexcept
@@ -83,7 +78,7 @@ public:
         if (!out) {
             // The streams do not promise errno, but on the platforms we build for the
             // failing open/write/close leaves it set; say so only when it is.
-            std::string msg = "digest: cannot write " + path_;
+            std::string msg = "cannot write " + path_;
             if (errno != 0) {
                 msg += ": ";
                 msg += std::strerror(errno);
@@ -124,7 +119,7 @@ void report_exception(const evh_host_api *api, evh_host *host, const char *hook,
                       const char *what, bool as_log) noexcept
 {
     char msg[512];
-    int len = std::snprintf(msg, sizeof msg, "digest: %s: unexpected exception: %s", hook, what);
+    int len = std::snprintf(msg, sizeof msg, "%s: unexpected exception: %s", hook, what);
     if (len < 0) {
         return;
     }
@@ -156,26 +151,28 @@ evh_status guarded(const evh_host_api *api, evh_host *host, const char *hook, bo
 
 evh_status create(const evh_create_args &args, void **instance_out)
 {
-    char *raw_path = nullptr;
-    evh_ex_json_field field{};
-    field.key = "path";
-    field.kind = EVH_EX_JSON_STRING;
-    field.required = true;
-    field.example = "path = \"digest.json\"";
-    field.out_string = &raw_path;
-
-    char err[512];
-    if (!evh_ex_json_read_object(args.config_json.ptr, args.config_json.len, &field, 1, err,
-                                 sizeof err)) {
-        args.api->set_error(args.host, view(std::string("digest: config: ") + err));
-        return EVH_ERR_CONFIG;
+    const evh_host_api &api = *args.api;
+    // The accessors came with ABI 1.1; an early 1.1 host's table ends before them.
+    if (api.struct_size < offsetof(evh_host_api, config_keys) + sizeof api.config_keys) {
+        api.set_error(args.host, evh_str EVH_STR("this plugin reads its config with the host's "
+                                                 "config accessors; upgrade evhost to a host "
+                                                 "that has them"));
+        return EVH_ERR_VERSION;
     }
-    // Take ownership of the reader's malloc'd copy at once, so nothing below can leak it.
-    const std::unique_ptr<char, decltype(&std::free)> owned(raw_path, &std::free);
-    std::string path(owned.get());
+    static const char *const keys[] = {"path"};
+    evh_str raw{};
+    evh_status status = api.config_keys(&args, "", keys, 1);
+    if (status == EVH_OK) {
+        status = api.config_string(&args, "path", EVH_CONFIG_REQUIRED, &raw);
+    }
+    if (status != EVH_OK) {
+        return status; // the accessor recorded the message
+    }
+    // The view lives until on_create returns: copy it.
+    std::string path(reinterpret_cast<const char *>(raw.ptr), raw.len);
     if (path.empty()) {
-        args.api->set_error(args.host, view("digest: config: key \"path\" must not be empty, "
-                                            "e.g. path = \"digest.json\""));
+        api.set_error(args.host, evh_str EVH_STR("`path` = \"\" is empty; write a file path, "
+                                                 "e.g. path = \"digest.json\""));
         return EVH_ERR_CONFIG;
     }
 
@@ -238,10 +235,10 @@ evh_plugin make_plugin() noexcept
     evh_plugin p{};
     p.struct_size = sizeof(evh_plugin);
     p.kind = EVH_KIND_CONSUMER;
-    p.name = view("digest");
-    p.version = view("0.1.0");
-    p.description = view("folds every event into a 64-bit FNV-1a digest and writes it to "
-                         "`path` on stop");
+    p.name = evh_str EVH_STR("digest");
+    p.version = evh_str EVH_STR("0.1.0");
+    p.description = evh_str EVH_STR("folds every event into a 64-bit FNV-1a digest and writes "
+                                    "it to `path` on stop");
     p.flags = 0;
     p.on_create = digest_on_create;
     p.on_destroy = digest_on_destroy;
@@ -250,7 +247,7 @@ evh_plugin make_plugin() noexcept
     return p;
 }
 
-// Built at load time (the reinterpret_casts in view() keep it from being constexpr);
+// Built at load time (the reinterpret_casts in EVH_STR keep it from being constexpr);
 // the host only reads it after evh_library_init, long after static initialization.
 const evh_plugin kDigestPlugin = make_plugin();
 const evh_plugin *const kPlugins[] = {&kDigestPlugin};

@@ -58,6 +58,6 @@ func (c *count) Stop() {
 	}
 	line := fmt.Sprintf("{\"count\": %d, \"bytes\": %d}\n", c.count, c.bytes)
 	if err := os.WriteFile(c.path, []byte(line), 0o644); err != nil {
-		c.ctx.Errorf("count: cannot write %s: %v", c.path, err)
+		c.ctx.Errorf("cannot write %s: %v", c.path, err)
 	}
 }

@@ -80,6 +80,6 @@ func fnvString(h uint64, s string) uint64 {
 func (d *digest) Stop() {
 	line := fmt.Sprintf("{\"count\": %d, \"digest\": \"%016x\", \"in_order\": %t}\n", d.count, d.hash, d.inOrder)
 	if err := os.WriteFile(d.path, []byte(line), 0o644); err != nil {
-		d.ctx.Errorf("digest: cannot write %s: %v", d.path, err)
+		d.ctx.Errorf("cannot write %s: %v", d.path, err)
 	}
 }

@@ -9,8 +9,8 @@ use evhost_abi::{evh_status, EVH_BUSY, EVH_ERR_CONFIG, EVH_ERR_INVALID_ARGUMENT,
 /// the status to return.
 ///
 /// Without an explicit status the SDK returns `EVH_ERR_CONFIG` from `create` and
-/// `EVH_ERR_INTERNAL` from `run`. The SDK prefixes the message with the plugin's name, so
-/// write it without one. Any `std::error::Error` converts with `?`; its sources are appended
+/// `EVH_ERR_INTERNAL` from `run`. Write the message without the plugin's name: the host names
+/// the instance and the plugin in every line about it, and the SDK adds nothing. Any `std::error::Error` converts with `?`; its sources are appended
 /// to the message.
 pub struct Error {
     status: Option<evh_status>,
@@ -33,7 +33,7 @@ impl Error {
         Self::with_status(EVH_ERR_CONFIG, message)
     }
 
-    /// The message, without the plugin-name prefix the SDK adds.
+    /// The message, as the host will show it after the instance's and the plugin's names.
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -257,11 +257,11 @@ unsafe extern "C" fn on_create<T: Create<K>, K>(
         unsafe { (host_str(args.instance_name), host_str(args.config_json), host_str(args.config_dir)) };
     let ctx = Context::new(cell.clone(), T::NAME, name.as_deref().unwrap_or(""), dir.as_deref().unwrap_or(""));
     if instance_out.is_null() {
-        cell.set_error(&format!("{}: on_create: instance_out is NULL", T::NAME));
+        cell.set_error("on_create: instance_out is NULL");
         return EVH_ERR_INVALID_ARGUMENT;
     }
     let Some(json) = json else {
-        cell.set_error(&format!("{}: config: the JSON text is not UTF-8", T::NAME));
+        cell.set_error("config: the JSON text is not UTF-8");
         return EVH_ERR_CONFIG;
     };
     match guard(|| T::create(ctx, &json)) {
@@ -272,11 +272,11 @@ unsafe extern "C" fn on_create<T: Create<K>, K>(
             EVH_OK
         }
         Ok(Err(err)) => {
-            cell.set_error(&format!("{}: {}", T::NAME, err.message()));
+            cell.set_error(err.message());
             err.status().unwrap_or(EVH_ERR_CONFIG)
         }
         Err(panic) => {
-            cell.set_error(&format!("{}: panicked in on_create: {panic}", T::NAME));
+            cell.set_error(&format!("panicked in on_create: {panic}"));
             EVH_ERR_INTERNAL
         }
     }
@@ -293,7 +293,7 @@ unsafe extern "C" fn on_destroy<T: Create<K>, K>(instance: *mut c_void) {
     // Before the drop: a `Drop` that joins a thread in `wait_stop` must not wait for it.
     ctx.cell().signal_stop();
     if let Err(panic) = guard(move || drop(instance)) {
-        ctx.error(format!("{}: panicked in on_destroy: {panic}", T::NAME));
+        ctx.error(format!("panicked in on_destroy: {panic}"));
     }
     ctx.cell().close();
 }
@@ -314,7 +314,7 @@ unsafe extern "C" fn on_events<C: Consumer>(
     let batch = match unsafe { Batch::from_raw(events, n) } {
         Ok(batch) => batch,
         Err(why) => {
-            instance.ctx.cell().set_error(&format!("{}: {why}", C::NAME));
+            instance.ctx.cell().set_error(&why);
             return EVH_ERR_INVALID_ARGUMENT;
         }
     };
@@ -326,7 +326,7 @@ unsafe extern "C" fn on_events<C: Consumer>(
         Err(why) => (EVH_ERR_INTERNAL, 0, why),
     };
     if !reason.is_empty() {
-        instance.ctx.cell().set_error(&format!("{}: {reason}", C::NAME));
+        instance.ctx.cell().set_error(&reason);
     }
     // SAFETY: non-NULL, and the host makes it writable for the call.
     unsafe { *handled = done.min(n) };
@@ -342,7 +342,7 @@ unsafe extern "C" fn consumer_on_stop<C: Consumer>(instance: *mut c_void) {
     instance.ctx.cell().signal_stop();
     let plugin = &mut instance.plugin;
     if let Err(why) = call_plugin(&instance.panicked, "on_stop", || plugin.on_stop()) {
-        instance.ctx.error(format!("{}: {why}", C::NAME));
+        instance.ctx.error(why);
     }
 }
 
@@ -359,7 +359,7 @@ unsafe extern "C" fn producer_on_run<P: Producer>(instance: *mut c_void) -> evh_
         Ok(Err(err)) => (err.status().unwrap_or(EVH_ERR_INTERNAL), err.message().to_owned()),
         Err(why) => (EVH_ERR_INTERNAL, why),
     };
-    instance.ctx.cell().set_error(&format!("{}: {message}", P::NAME));
+    instance.ctx.cell().set_error(&message);
     status
 }
 
@@ -371,7 +371,7 @@ unsafe extern "C" fn producer_on_stop<P: Producer>(instance: *mut c_void) {
     let instance = unsafe { &*instance.cast::<Instance<P>>() };
     instance.ctx.cell().signal_stop();
     if let Err(why) = call_plugin(&instance.panicked, "on_stop", || instance.plugin.stop()) {
-        instance.ctx.error(format!("{}: {why}", P::NAME));
+        instance.ctx.error(why);
     }
 }
 
@@ -385,6 +385,6 @@ unsafe extern "C" fn producer_on_committed<P: Producer>(instance: *mut c_void, c
     // The futures first: waking them is the SDK's own work and cannot panic into the host.
     instance.ctx.cell().waiters.committed(committed);
     if let Err(why) = call_plugin(&instance.panicked, "on_committed", || instance.plugin.on_committed(committed)) {
-        instance.ctx.error(format!("{}: {why}", P::NAME));
+        instance.ctx.error(why);
     }
 }

@@ -272,7 +272,16 @@ static API: evh_host_api = evh_host_api {
     // The commit entries (ABI 1.1) have tests of their own, in commits.rs.
     emit_tracked: None,
     committed: None,
-    wait_committed: None,
+    wait_committed: None, // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
+    config_string: None,
+    config_int: None,
+    config_uint: None,
+    config_float: None,
+    config_bool: None,
+    config_duration_us: None,
+    config_size: None,
+    config_len: None,
+    config_keys: None,
 };
 
 fn library() -> &'static evh_library {
@@ -385,9 +394,9 @@ fn config_errors_name_the_plugin_and_the_field() {
     assert_eq!(
         host.errors(),
         [
-            "probe: config: missing field `mode`",
-            "probe: config: unknown field `mdoe`, expected `mode` or `handled`",
-            "probe: config: expected ident",
+            "config: missing field `mode`",
+            "config: unknown field `mdoe`, expected `mode` or `handled`",
+            "config: expected ident",
         ]
     );
 }
@@ -397,7 +406,7 @@ fn create_errors_and_panics_become_statuses() {
     let host = Host::default();
     assert_eq!(create(&host, plugin("probe"), r#"{"mode": "fail_create"}"#), Err(EVH_ERR_UNSUPPORTED));
     assert_eq!(create(&host, plugin("probe"), r#"{"mode": "panic_create"}"#), Err(EVH_ERR_INTERNAL));
-    assert_eq!(host.errors(), ["probe: not today", "probe: panicked in on_create: create exploded"]);
+    assert_eq!(host.errors(), ["not today", "panicked in on_create: create exploded"]);
 }
 
 #[test]
@@ -413,12 +422,9 @@ fn a_panic_in_on_events_fails_closed_and_the_plugin_is_never_called_again() {
     let poisoned = "the instance panicked earlier (in on_events: boom at seq 41) and is never called again";
     assert_eq!(
         host.errors(),
-        [
-            "probe: panicked in on_events: boom at seq 41".to_string(),
-            format!("probe: on_events not called: {poisoned}")
-        ]
+        ["panicked in on_events: boom at seq 41".to_string(), format!("on_events not called: {poisoned}")]
     );
-    assert_eq!(host.logs(), [format!("probe: on_stop not called: {poisoned}")]);
+    assert_eq!(host.logs(), [format!("on_stop not called: {poisoned}")]);
     // on_destroy still drops it, and gives back what it holds.
     let dropped = PANICKY_DROPPED.load(Ordering::SeqCst);
     destroy(probe, instance);
@@ -432,7 +438,7 @@ fn a_panic_in_on_stop_is_logged() {
     let instance = create(&host, probe, r#"{"mode": "panic_stop"}"#).unwrap();
     unsafe { probe.on_stop.unwrap()(instance) };
     destroy(probe, instance);
-    assert_eq!(host.logs(), ["probe: panicked in on_stop: stop exploded"]);
+    assert_eq!(host.logs(), ["panicked in on_stop: stop exploded"]);
     assert_eq!(host.logs.lock().unwrap()[0].0, EVH_LOG_ERROR);
 }
 
@@ -450,7 +456,7 @@ fn retry_and_fail_report_handled_counts_and_reasons() {
     assert_eq!(deliver(probe, greedy, &events), (EVH_RETRY, 3));
     let ok = create(&host, probe, r#"{"mode": "ok"}"#).unwrap();
     assert_eq!(deliver(probe, ok, &events), (EVH_OK, 0));
-    assert_eq!(host.errors(), ["probe: downstream is slow", "probe: downstream said no", "probe: downstream is slow"]);
+    assert_eq!(host.errors(), ["downstream is slow", "downstream said no", "downstream is slow"]);
     for instance in [retry, fail, greedy, ok] {
         destroy(probe, instance);
     }
@@ -588,11 +594,11 @@ fn emit_errors_are_typed_and_reported() {
     assert_eq!(
         host.errors(),
         [
-            "burst: emit: the log is full (EVH_BUSY)",
-            "burst: emit: the log is full (EVH_BUSY)",
-            "burst: emit: invalid event: event 0 of the batch has an empty `id`",
-            "burst: emit: invalid event: the template has an empty `type`",
-            "burst: panicked in on_run: run exploded",
+            "emit: the log is full (EVH_BUSY)",
+            "emit: the log is full (EVH_BUSY)",
+            "emit: invalid event: event 0 of the batch has an empty `id`",
+            "emit: invalid event: the template has an empty `type`",
+            "panicked in on_run: run exploded",
         ]
     );
     for instance in [busy, busy_like, invalid, invalid_like, panics] {
@@ -612,9 +618,9 @@ fn after_a_panic_in_on_run_the_producer_is_never_called_again() {
     let poisoned = "the instance panicked earlier (in on_run: run exploded) and is never called again";
     assert_eq!(
         host.errors(),
-        ["burst: panicked in on_run: run exploded".to_string(), format!("burst: on_run not called: {poisoned}")]
+        ["panicked in on_run: run exploded".to_string(), format!("on_run not called: {poisoned}")]
     );
-    assert_eq!(host.logs(), [format!("burst: on_stop not called: {poisoned}")]);
+    assert_eq!(host.logs(), [format!("on_stop not called: {poisoned}")]);
 }
 
 #[test]

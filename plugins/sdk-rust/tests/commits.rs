@@ -113,7 +113,16 @@ static API: evh_host_api = evh_host_api {
     status_name: Some(status_name),
     emit_tracked: Some(emit_tracked),
     committed: Some(committed),
-    wait_committed: Some(wait_committed),
+    wait_committed: Some(wait_committed), // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
+    config_string: None,
+    config_int: None,
+    config_uint: None,
+    config_float: None,
+    config_bool: None,
+    config_duration_us: None,
+    config_size: None,
+    config_len: None,
+    config_keys: None,
 };
 
 /// A 1.0 host: its table ends before the commit entries (which it would not fill anyway;

@@ -40,7 +40,7 @@ impl Consumer for Count {
         let Some(path) = &self.path else { return };
         let out = format!("{{\"count\": {}, \"bytes\": {}}}\n", self.count, self.bytes);
         if let Err(err) = std::fs::write(path, out) {
-            self.ctx.error(format!("count: cannot write {}: {err}", path.display()));
+            self.ctx.error(format!("cannot write {}: {err}", path.display()));
         }
     }
 }

@@ -68,7 +68,7 @@ impl Consumer for Digest {
             self.count, self.hash, self.in_order
         );
         if let Err(err) = std::fs::write(&self.path, out) {
-            self.ctx.error(format!("digest: cannot write {}: {err}", self.path.display()));
+            self.ctx.error(format!("cannot write {}: {err}", self.path.display()));
         }
     }
 }
