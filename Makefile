@@ -9,9 +9,9 @@ FIXTURES := $(abspath target/fixtures)
 EVHOST  := target/release/evhost
 
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
-SOURCES := http schedule objects file webhook
+SOURCES := http schedule objects file webhook nats
 
-.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz clean
+.PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz services services-stop clean
 
 all: build
 
@@ -78,6 +78,16 @@ fuzz:
 	  || { echo; echo "fuzz: a property failed. Above is the smallest input proptest found; its seed is saved in"; \
 	       echo "<crate>/proptest-regressions/. Commit that file, add the input to <crate>/fuzz-corpus/<target>/"; \
 	       echo "and fix the code: docs/fuzzing.md says how."; exit 1; }
+
+# The servers the plugins talk to (tests/services/*.sh: NATS with JetStream, ...), installed
+# when missing and run for this checkout with their data under target/services/; each
+# prints what it started and how to connect. The tests start their own, on free ports.
+SERVICES := $(wildcard tests/services/*.sh)
+services:
+	@for script in $(SERVICES); do sh $$script start || exit 1; done
+
+services-stop:
+	@for script in $(SERVICES); do sh $$script stop || exit 1; done
 
 clean:
 	$(CARGO) clean
