@@ -161,14 +161,15 @@ fn a_message_is_acknowledged_only_once_its_event_is_committed() {
     // A small disk log and a consumer that never returns: the first messages are committed
     // (and acknowledged), the next ones wait in emit, fetched but not committed.
     let fixture = misbehaving_consumer(&env, "forever(); return EVH_OK;");
-    let log = json!({ "kind": "disk", "path": "evlog", "capacity": 16 });
-    let first = Config::new().table("log", log.clone());
+    let host = json!({ "max_event_bytes": 4096 });
+    let log = json!({ "kind": "disk", "path": "evlog", "max_bytes": "16KiB", "segment_bytes": "4KiB" });
+    let first = Config::new().table("host", host.clone()).table("log", log.clone());
     let first = subscribe(first, "in", &nats, "IN", "fn", json!({ "ack_wait": "2s", "batch": 4 }));
     env.write_config(&first.consumer("sink", &fixture.display().to_string()).plugin("fixture"));
     let running = env.spawn();
     eventually(SETTLE_LIMIT, "some messages committed and acknowledged, more fetched and waiting", || {
         let info = client.consumer_info("IN", "fn");
-        info["ack_floor"]["stream_seq"].as_u64().unwrap() > 0 && info["num_ack_pending"].as_u64().unwrap() > 0
+        info["ack_floor"]["stream_seq"].as_u64().unwrap_or(0) > 0 && info["num_ack_pending"].as_u64().unwrap_or(0) > 0
     });
     let info = client.consumer_info("IN", "fn");
     running.signal(Signal::SIGKILL);
@@ -178,15 +179,18 @@ fn a_message_is_acknowledged_only_once_its_event_is_committed() {
 
     // Started again with a consumer that takes everything: the committed events come from
     // the disk log, the others from JetStream again.
-    let second = subscribe(Config::new().table("log", log), "in", &nats, "IN", "fn", json!({ "ack_wait": "2s" }));
+    let second = subscribe(Config::new().table("host", host).table("log", log), "in", &nats, "IN", "fn", json!({ "ack_wait": "2s" }));
     env.write_config(&file(second, "sink", "out.jsonl"));
     let running = env.spawn();
     let ids = || -> std::collections::BTreeSet<String> {
         env.json_lines("out.jsonl").iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
     };
-    eventually(Duration::from_secs(15), "every message after the kill", || {
-        env.lines_so_far("out.jsonl") as u64 >= COUNT && ids().len() as u64 == COUNT
-    });
+    let all = || env.lines_so_far("out.jsonl") as u64 >= COUNT && ids().len() as u64 == COUNT;
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eventually(Duration::from_secs(15), "every message after the kill", all))).is_err() {
+        running.signal(Signal::SIGTERM);
+        let out = running.wait();
+        panic!("missing after the kill: {:?}\nconsumer: {}\nstderr:\n{}", (1..=COUNT).map(|seq| format!("IN/{seq}")).filter(|id| !ids().contains(id)).collect::<Vec<_>>(), client.consumer_info("IN", "fn"), out.stderr);
+    }
     running.signal(Signal::SIGTERM);
     running.wait().expect_code(0);
     let lines = env.json_lines("out.jsonl").len();

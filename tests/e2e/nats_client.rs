@@ -16,9 +16,8 @@ pub struct Client {
     next_inbox: u64,
 }
 
-/// A message that came back: its headers (name, value) and payload.
+/// A message that came back: its payload (JetStream API answers have no headers).
 pub struct Reply {
-    pub headers: Vec<(String, String)>,
     pub payload: Vec<u8>,
 }
 
@@ -85,15 +84,12 @@ impl Client {
                 "+OK" | "PONG" | "INFO" => {}
                 "MSG" => {
                     let size: usize = words.last().unwrap().parse().unwrap();
-                    let payload = self.body(size);
-                    return Reply { headers: Vec::new(), payload };
+                    return Reply { payload: self.body(size) };
                 }
                 "HMSG" => {
                     let header_size: usize = words[words.len() - 2].parse().unwrap();
                     let total: usize = words.last().unwrap().parse().unwrap();
-                    let body = self.body(total);
-                    let block = String::from_utf8_lossy(&body[..header_size]).into_owned();
-                    return Reply { headers: header_lines(&block), payload: body[header_size..].to_vec() };
+                    return Reply { payload: self.body(total).split_off(header_size) };
                 }
                 _ => panic!("unexpected from nats-server: {line}"),
             }
@@ -109,10 +105,15 @@ impl Client {
 
     /// A JetStream API request with a JSON body; panics on an API error.
     pub fn api(&mut self, subject: &str, body: Value) -> Value {
-        let reply = self.request(&format!("$JS.API.{subject}"), &[], body.to_string().as_bytes());
-        let value: Value = serde_json::from_slice(&reply.payload).expect("JetStream answers JSON");
+        let value = self.api_answer(subject, body);
         assert!(value.get("error").is_none(), "$JS.API.{subject}: {value}");
         value
+    }
+
+    /// A JetStream API request with a JSON body: the answer, an error included.
+    fn api_answer(&mut self, subject: &str, body: Value) -> Value {
+        let reply = self.request(&format!("$JS.API.{subject}"), &[], body.to_string().as_bytes());
+        serde_json::from_slice(&reply.payload).expect("JetStream answers JSON")
     }
 
     /// Creates stream `name` capturing `subjects`.
@@ -125,9 +126,10 @@ impl Client {
         self.api(&format!("STREAM.INFO.{name}"), json!({}))["state"]["messages"].as_u64().unwrap()
     }
 
-    /// Consumer `durable`'s info (`num_ack_pending`, `num_redelivered`, `delivered`, ...).
+    /// Consumer `durable`'s info (`num_ack_pending`, `num_redelivered`, `delivered`, ...),
+    /// or the API's error (`{"error": ...}`) while the consumer does not exist yet.
     pub fn consumer_info(&mut self, stream: &str, durable: &str) -> Value {
-        self.api(&format!("CONSUMER.INFO.{stream}.{durable}"), json!({}))
+        self.api_answer(&format!("CONSUMER.INFO.{stream}.{durable}"), json!({}))
     }
 
     /// Message `seq` of stream `name`: its subject, headers and payload.

@@ -51,6 +51,9 @@ pub async fn connect(url: &str, name: &str, timeout: Duration) -> Result<Client,
                 ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
                     "check the user and password or token in `url` (nats://user:password@host:port)"
                 }
+                ConnectErrorKind::TimedOut => {
+                    "something listens there but did not complete the NATS handshake within `connect_timeout`: check that `url` names a NATS server, or raise `connect_timeout` for a slow network"
+                }
                 _ => "start a NATS server there (`make services` starts one on 127.0.0.1:4222) or fix `url`",
             };
             Error::config(format!("cannot connect to {url}: {e}; {fix}"))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use chrono::SecondsFormat;
-use evhost_sdk::{Context, EmitError, Emitter, Error, OutEvent};
+use evhost_sdk::{Context, EmitError, Emitter, Error, OutEvent, Ticket};
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -84,6 +84,22 @@ pub async fn pull(
     Ok(())
 }
 
+/// Emits `events`, in halves (and their halves) when the batch is too large for the host's
+/// log, so that a small log still takes every message that fits alone. The last ticket
+/// covers the earlier ones: the host commits in order. Halves emitted before a later one is
+/// refused are emitted again with it when JetStream delivers them again: duplicates, which
+/// event ids make detectable, never a loss.
+fn emit_split(emitter: &mut Emitter, events: &[OutEvent<'_>]) -> Result<Ticket, EmitError> {
+    match emitter.emit_tracked(events) {
+        Err(EmitError::TooLarge) if events.len() > 1 => {
+            let (first, second) = events.split_at(events.len() / 2);
+            emit_split(emitter, first)?;
+            emit_split(emitter, second)
+        }
+        emitted => emitted,
+    }
+}
+
 /// Emits `taken` as one batch and leaves a task that acks it once committed. `false` when
 /// the host stopped.
 async fn emit(taken: Vec<Message>, emitter: &mut Emitter, ctx: &Context, acks: &mut JoinSet<()>) -> bool {
@@ -112,7 +128,7 @@ async fn emit(taken: Vec<Message>, emitter: &mut Emitter, ctx: &Context, acks: &
     }
     // Blocking is right here: this future runs on the host's thread, the connection on the
     // runtime's worker; a full log holds the pull back, and JetStream keeps the messages.
-    let emitted = if events.is_empty() { None } else { Some(emitter.emit_tracked(&events)) };
+    let emitted = if events.is_empty() { None } else { Some(emit_split(emitter, &events)) };
     let count = events.len();
     drop(events);
     let (kept, bad): (Vec<_>, Vec<_>) = taken.into_iter().zip(good).partition(|(_, good)| *good);
