@@ -23,17 +23,20 @@ pub fn runtime(name: &str) -> Result<Runtime, Error> {
         .map_err(|e| Error::new(format!("cannot start the tokio runtime: {e}")))
 }
 
-/// Runs `future` on `runtime`, failing with a config error naming `what` after `limit`.
+/// Runs `future` (connect, then JetStream requests) on `runtime`, failing with a config
+/// error naming `what` after twice `connect_timeout`: the connection alone has one
+/// `connect_timeout`, and fails with its own, more precise message.
 pub fn within<T>(
     runtime: &Runtime,
-    limit: Duration,
+    connect_timeout: Duration,
     what: impl FnOnce() -> String,
     future: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
+    let limit = connect_timeout * 2;
     runtime.block_on(async {
         tokio::time::timeout(limit, future)
             .await
-            .unwrap_or_else(|_| Err(Error::config(format!("{} did not answer within {limit:?} (`connect_timeout`); check that the server runs and JetStream is enabled (`nats-server -js`)", what()))))
+            .unwrap_or_else(|_| Err(Error::config(format!("{} did not answer within {limit:?} (twice `connect_timeout`); check that the server runs and JetStream is enabled (`nats-server -js`)", what()))))
     })
 }
 
