@@ -4,6 +4,7 @@
 mod abi10;
 mod bad_input;
 mod check_and_run;
+mod cluster;
 mod commits;
 mod config;
 mod crash_loss;

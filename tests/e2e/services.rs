@@ -31,7 +31,7 @@ impl Nats {
         INSTALLED.get_or_init(|| {
             script("nats.sh", &["install"]);
         });
-        let nats = Nats { port: free_port(), dir: tempfile::tempdir().expect("a temporary folder") };
+        let nats = Nats { port: free_port(), dir: data_dir() };
         nats.up();
         nats
     }
@@ -61,6 +61,16 @@ impl Nats {
     pub fn restart(&self) {
         self.up();
     }
+}
+
+/// A temporary folder for a server's data: on tmpfs (/dev/shm) when the machine has one.
+/// The server still fsyncs every write (`sync_interval: always`), which costs nothing
+/// there, where a disk takes about a millisecond per message; the tests kill processes,
+/// not the machine, and a killed process loses nothing the kernel holds.
+fn data_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() };
+    dir.expect("a temporary folder")
 }
 
 impl Drop for Nats {
