@@ -9,6 +9,7 @@
 mod fixture;
 mod host_process;
 mod in_process;
+mod nats;
 mod report;
 
 use std::process::ExitCode;
@@ -86,13 +87,18 @@ fn run() -> Result<()> {
     // are compared with direct_calls move the same 20 M events, so the host's fixed cost
     // of starting and stopping (about 10 ms) weighs the same in each.
     const EVENTS: u64 = 20_000_000;
-    let scenarios = throughput(&[
+    let mut scenarios = throughput(&[
         ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
         ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
         ("evhost_c", EVENTS, Box::new(|n| host_process::throughput(&c, &c, n))),
         ("evhost_rust", 10_000_000, Box::new(|n| host_process::throughput(&rust, &rust, n))),
         ("evhost_go", EVENTS, Box::new(|n| host_process::throughput(&c, &go, n))),
     ])?;
+
+    nats::install()?;
+    let nats_rates = repeat("nats_roundtrip", nats::roundtrip)?;
+    let runs = nats_rates.len();
+    scenarios.push(Scenario { name: "nats_roundtrip", events_per_sec: median(nats_rates), events: nats::EVENTS, runs });
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =
