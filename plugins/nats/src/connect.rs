@@ -40,13 +40,15 @@ pub fn within<T>(
     })
 }
 
-/// Connects to `url`. After this first connection the client reconnects by itself, for as
-/// long as the instance lives.
+/// Connects to `url` (one server, or several separated by commas: the client picks one and
+/// moves to another when it goes away). After this first connection the client reconnects
+/// by itself, for as long as the instance lives.
 pub async fn connect(url: &str, name: &str, timeout: Duration) -> Result<Client, Error> {
+    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
     async_nats::ConnectOptions::new()
         .name(name)
         .connection_timeout(timeout)
-        .connect(url)
+        .connect(servers)
         .await
         .map_err(|e| {
             let fix = match e.kind() {
