@@ -47,8 +47,13 @@ fn messages_in_every_binding_mode_become_events() {
         ("content-type", "text/plain"),
     ];
     client.js_publish("in.binary", &binary, b"hello");
-    let structured = json!({ "specversion": "1.0", "id": "s-1", "source": "/s", "type": "t.structured", "data": { "a": 1 } });
-    client.js_publish("in.structured", &[("content-type", "application/cloudevents+json")], structured.to_string().as_bytes());
+    let structured =
+        json!({ "specversion": "1.0", "id": "s-1", "source": "/s", "type": "t.structured", "data": { "a": 1 } });
+    client.js_publish(
+        "in.structured",
+        &[("content-type", "application/cloudevents+json")],
+        structured.to_string().as_bytes(),
+    );
     let plain_seq = client.js_publish("in.plain", &[("Content-Type", "application/json")], b"{\"n\":3}");
     client.js_publish("in.plain", &[], b"no headers");
 
@@ -57,9 +62,7 @@ fn messages_in_every_binding_mode_become_events() {
     let running = env.spawn();
     eventually(SETTLE_LIMIT, "four events in out.jsonl", || env.lines_so_far("out.jsonl") >= 4);
     // Acknowledged once committed: nothing stays pending.
-    eventually(SETTLE_LIMIT, "every message acknowledged", || {
-        client.consumer_info("IN", "fn")["num_ack_pending"] == 0
-    });
+    eventually(SETTLE_LIMIT, "every message acknowledged", || client.consumer_info("IN", "fn")["num_ack_pending"] == 0);
     running.signal(Signal::SIGTERM);
     running.wait().expect_code(0);
 
@@ -68,14 +71,29 @@ fn messages_in_every_binding_mode_become_events() {
     let e = &events[0];
     assert_eq!(
         (&e["id"], &e["source"], &e["type"], &e["subject"], &e["time"]),
-        (&json!("b-1"), &json!("/orders"), &json!("com.example.created"), &json!("café"), &json!("2026-01-02T03:04:05Z"))
+        (
+            &json!("b-1"),
+            &json!("/orders"),
+            &json!("com.example.created"),
+            &json!("café"),
+            &json!("2026-01-02T03:04:05Z")
+        )
     );
-    assert_eq!((&e["traceparent"], &e["datacontenttype"], &e["data_base64"]), (&json!("00-abc-01"), &json!("text/plain"), &json!("aGVsbG8=")));
+    assert_eq!(
+        (&e["traceparent"], &e["datacontenttype"], &e["data_base64"]),
+        (&json!("00-abc-01"), &json!("text/plain"), &json!("aGVsbG8="))
+    );
     assert_eq!((&events[1]["id"], &events[1]["data"]), (&json!("s-1"), &json!({ "a": 1 })));
     let plain = &events[2];
     assert_eq!(
         (&plain["id"], &plain["source"], &plain["type"], &plain["subject"], &plain["data"]),
-        (&json!(format!("IN/{plain_seq}")), &json!("/nats/IN"), &json!("dev.evhost.nats.message"), &json!("in.plain"), &json!({ "n": 3 }))
+        (
+            &json!(format!("IN/{plain_seq}")),
+            &json!("/nats/IN"),
+            &json!("dev.evhost.nats.message"),
+            &json!("in.plain"),
+            &json!({ "n": 3 })
+        )
     );
     assert!(plain["time"].as_str().unwrap().ends_with('Z'), "{plain}");
     assert_eq!(events[3]["data_base64"], json!("bm8gaGVhZGVycw=="), "{}", events[3]);
@@ -85,9 +103,7 @@ fn messages_in_every_binding_mode_become_events() {
 fn what_nats_publish_sends_nats_subscribe_reads_back_unchanged() {
     let nats = Nats::start();
     let port = free_port();
-    let publish = |subject: &str, stream: &str, mode: &str| {
-        json!({ "url": nats.url(), "subject": subject, "stream": stream, "create_stream": true, "mode": mode })
-    };
+    let publish = |subject: &str, stream: &str, mode: &str| json!({ "url": nats.url(), "subject": subject, "stream": stream, "create_stream": true, "mode": mode });
     let a = Config::new()
         .producer("api", HTTP)
         .config(json!({ "listen": format!("127.0.0.1:{port}") }))
@@ -128,7 +144,10 @@ fn what_nats_publish_sends_nats_subscribe_reads_back_unchanged() {
     let (subject, headers, payload) = client.stored("BIN", 1);
     assert_eq!((subject.as_str(), payload.as_slice()), ("bin.dev.test.binary", &[0u8, 1, 2, 255][..]));
     let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    assert_eq!((header("Nats-Msg-Id"), header("ce-id"), header("ce-subject")), (Some("one"), Some("one"), Some("100%25%20%22quoted%22")));
+    assert_eq!(
+        (header("Nats-Msg-Id"), header("ce-id"), header("ce-subject")),
+        (Some("one"), Some("one"), Some("100%25%20%22quoted%22"))
+    );
     let (_, headers, payload) = client.stored("JSON", 1);
     assert!(headers.iter().any(|(n, v)| n == "content-type" && v == "application/cloudevents+json"), "{headers:?}");
     assert_eq!(serde_json::from_slice::<Value>(&payload).unwrap()["id"], json!("one"));
@@ -179,22 +198,41 @@ fn a_message_is_acknowledged_only_once_its_event_is_committed() {
 
     // Started again with a consumer that takes everything: the committed events come from
     // the disk log, the others from JetStream again.
-    let second = subscribe(Config::new().table("host", host).table("log", log), "in", &nats, "IN", "fn", json!({ "ack_wait": "2s" }));
+    let second = subscribe(
+        Config::new().table("host", host).table("log", log),
+        "in",
+        &nats,
+        "IN",
+        "fn",
+        json!({ "ack_wait": "2s" }),
+    );
     env.write_config(&file(second, "sink", "out.jsonl"));
     let running = env.spawn();
     let ids = || -> std::collections::BTreeSet<String> {
         env.json_lines("out.jsonl").iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
     };
     let all = || env.lines_so_far("out.jsonl") as u64 >= COUNT && ids().len() as u64 == COUNT;
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eventually(Duration::from_secs(15), "every message after the kill", all))).is_err() {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        eventually(Duration::from_secs(15), "every message after the kill", all)
+    }))
+    .is_err()
+    {
         running.signal(Signal::SIGTERM);
         let out = running.wait();
-        panic!("missing after the kill: {:?}\nconsumer: {}\nstderr:\n{}", (1..=COUNT).map(|seq| format!("IN/{seq}")).filter(|id| !ids().contains(id)).collect::<Vec<_>>(), client.consumer_info("IN", "fn"), out.stderr);
+        panic!(
+            "missing after the kill: {:?}\nconsumer: {}\nstderr:\n{}",
+            (1..=COUNT).map(|seq| format!("IN/{seq}")).filter(|id| !ids().contains(id)).collect::<Vec<_>>(),
+            client.consumer_info("IN", "fn"),
+            out.stderr
+        );
     }
     running.signal(Signal::SIGTERM);
     running.wait().expect_code(0);
     let lines = env.json_lines("out.jsonl").len();
-    println!("acknowledged before the kill: {acked} of {COUNT}; delivered after it: {lines} ({} again)", lines as u64 - COUNT);
+    println!(
+        "acknowledged before the kill: {acked} of {COUNT}; delivered after it: {lines} ({} again)",
+        lines as u64 - COUNT
+    );
     assert_eq!(ids(), (1..=COUNT).map(|seq| format!("IN/{seq}")).collect());
 }
 
@@ -237,7 +275,9 @@ fn publishing_survives_the_server_going_away_and_stores_each_event_once() {
         post(i);
     }
     let mut client = Client::connect(nats.port());
-    eventually(Duration::from_secs(20), "every event in the stream", || client.stream_messages("EVENTS") >= u64::from(COUNT));
+    eventually(Duration::from_secs(20), "every event in the stream", || {
+        client.stream_messages("EVENTS") >= u64::from(COUNT)
+    });
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(client.stream_messages("EVENTS"), u64::from(COUNT), "each event stored once (Nats-Msg-Id)");
     running.signal(Signal::SIGTERM);
@@ -264,13 +304,19 @@ fn config_errors_are_clear_through_evhost_check() {
     let text = check_fails(Config::new().producer("in", NATS).plugin("nats-subscribe").config(unreachable));
     insta::assert_snapshot!("nats_subscribe_unreachable", redact_port(&text, nobody));
     let text = check_fails(
-        Config::new().consumer("out", NATS).plugin("nats-publish").config(json!({ "url": format!("nats://127.0.0.1:{nobody}") })),
+        Config::new()
+            .consumer("out", NATS)
+            .plugin("nats-publish")
+            .config(json!({ "url": format!("nats://127.0.0.1:{nobody}") })),
     );
     insta::assert_snapshot!("nats_publish_unreachable", redact_port(&text, nobody));
 
     let missing = subscribe(Config::new(), "in", &nats, "NOPE", "fn", json!({}));
     insta::assert_snapshot!("nats_subscribe_missing_stream", redact_port(&check_fails(missing), nats.port()));
-    let publish = Config::new().consumer("out", NATS).plugin("nats-publish").config(json!({ "url": nats.url(), "stream": "NOPE" }));
+    let publish = Config::new()
+        .consumer("out", NATS)
+        .plugin("nats-publish")
+        .config(json!({ "url": nats.url(), "stream": "NOPE" }));
     insta::assert_snapshot!("nats_publish_missing_stream", redact_port(&check_fails(publish), nats.port()));
 
     // A server that accepts the connection but never speaks: the connect timeout.

@@ -29,7 +29,9 @@ impl Client {
         let mut client = Client { reader: BufReader::new(stream), writer, next_inbox: 0 };
         let info = client.line();
         assert!(info.starts_with("INFO "), "not a NATS server: {info}");
-        client.send(b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\nPING\r\n");
+        client.send(
+            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true}\r\nPING\r\n",
+        );
         loop {
             match client.line().as_str() {
                 "PONG" => return client,

@@ -33,7 +33,13 @@ fn script(args: &[&str]) -> Result<()> {
     if out.status.success() {
         return Ok(());
     }
-    Err(format!("`{} {}` failed:\n{}{}", path.display(), args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    Err(format!(
+        "`{} {}` failed:\n{}{}",
+        path.display(),
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
 }
 
 impl Server {
@@ -62,7 +68,8 @@ fn library(name: &str) -> Result<PathBuf> {
     let from = fixture::workspace().join("target/plugins").join(name);
     let to = fixture::workspace().join("target/bench/plugins").join(name);
     let _ = std::fs::remove_file(&to);
-    std::fs::copy(&from, &to).map_err(|e| format!("cannot copy {} (run `make bench`, which builds it): {e}", from.display()))?;
+    std::fs::copy(&from, &to)
+        .map_err(|e| format!("cannot copy {} (run `make bench`, which builds it): {e}", from.display()))?;
     Ok(to)
 }
 
@@ -93,7 +100,14 @@ pub fn roundtrip() -> Result<f64> {
     let url = format!("url = \"nats://127.0.0.1:{}\", stream = \"BENCH\"", server.port);
     let out = dir.path().join("b.jsonl");
     let b = Config::default()
-        .plugin("producer", "in", &nats, "nats-subscribe", &format!("{url}, durable = \"b\", create_stream = true, subjects = [\"events.>\"]"), "")
+        .plugin(
+            "producer",
+            "in",
+            &nats,
+            "nats-subscribe",
+            &format!("{url}, durable = \"b\", create_stream = true, subjects = [\"events.>\"]"),
+            "",
+        )
         .plugin("consumer", "out", &file, "file", &format!("path = {}", quoted(&out)), "");
     let mut host_b = spawn(dir.path(), "b", &b)?;
     let a = Config::default()
@@ -104,7 +118,10 @@ pub fn roundtrip() -> Result<f64> {
     let ready = Instant::now();
     while !std::fs::read_to_string(&log_b).unwrap_or_default().contains("evhost is running") {
         if ready.elapsed() > Duration::from_secs(10) || host_b.try_wait().map_err(|e| e.to_string())?.is_some() {
-            return Err(format!("host B did not start; its log:\n{}", std::fs::read_to_string(&log_b).unwrap_or_default()));
+            return Err(format!(
+                "host B did not start; its log:\n{}",
+                std::fs::read_to_string(&log_b).unwrap_or_default()
+            ));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -117,7 +134,11 @@ pub fn roundtrip() -> Result<f64> {
     let b_status = host_b.wait().map_err(|e| e.to_string())?;
     if !a_status.success() || !b_status.success() || lines != EVENTS {
         let log = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap_or_default();
-        return Err(format!("A exited {a_status}, B {b_status}, B wrote {lines} of {EVENTS} events\nA:\n{}\nB:\n{}", log("a"), log("b")));
+        return Err(format!(
+            "A exited {a_status}, B {b_status}, B wrote {lines} of {EVENTS} events\nA:\n{}\nB:\n{}",
+            log("a"),
+            log("b")
+        ));
     }
     Ok(EVENTS as f64 / elapsed.as_secs_f64())
 }

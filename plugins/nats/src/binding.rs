@@ -40,17 +40,20 @@ pub fn decode<'a>(
     origin: Origin<'_>,
 ) -> Result<OutEvent<'a>, String> {
     let pairs = headers.map(lowercase).unwrap_or_default();
-    let content_type = pairs.iter().find(|(name, _)| name == "content-type").and_then(|(_, v)| std::str::from_utf8(v).ok());
+    let content_type =
+        pairs.iter().find(|(name, _)| name == "content-type").and_then(|(_, v)| std::str::from_utf8(v).ok());
     let essence = content_type.map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     if pairs.iter().any(|(name, _)| name == "ce-specversion") {
-        let borrowed: Vec<(&str, &[u8])> = pairs.iter().map(|(name, value)| (name.as_str(), value.as_slice())).collect();
+        let borrowed: Vec<(&str, &[u8])> =
+            pairs.iter().map(|(name, value)| (name.as_str(), value.as_slice())).collect();
         let mut event = from_headers(&borrowed, None, payload)?;
         event.datacontenttype = content_type.map(|t| Cow::Owned(t.to_owned()));
         event.extensions.sort();
         return Ok(event);
     }
     if essence.as_deref() == Some(STRUCTURED) {
-        let value = serde_json::from_slice(payload).map_err(|e| format!("malformed JSON in a structured CloudEvent: {e}"))?;
+        let value =
+            serde_json::from_slice(payload).map_err(|e| format!("malformed JSON in a structured CloudEvent: {e}"))?;
         let mut event = from_json(&value).map_err(|e| format!("invalid CloudEvent: {e}"))?;
         event.extensions.sort();
         return Ok(event);
@@ -163,6 +166,8 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", STRUCTURED);
         assert!(decode("a", Some(&headers), b"{", stream()).unwrap_err().starts_with("malformed JSON"));
-        assert!(decode("a", Some(&headers), br#"{"specversion":"1.0"}"#, stream()).unwrap_err().contains("invalid CloudEvent"));
+        assert!(decode("a", Some(&headers), br#"{"specversion":"1.0"}"#, stream())
+            .unwrap_err()
+            .contains("invalid CloudEvent"));
     }
 }

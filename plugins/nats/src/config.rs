@@ -74,10 +74,13 @@ impl SubscribeConfig {
         let connect_timeout = duration("connect_timeout", self.connect_timeout.as_ref(), DEFAULT_CONNECT_TIMEOUT)?;
         let batch = self.batch.unwrap_or(DEFAULT_BATCH);
         if !(1..=10_000).contains(&batch) {
-            return Err(Error::config(format!("config: `batch` = {batch} must be from 1 to 10000 (messages per emit)")));
+            return Err(Error::config(format!(
+                "config: `batch` = {batch} must be from 1 to 10000 (messages per emit)"
+            )));
         }
         for subject in &self.subjects {
-            check_subject(subject, true).map_err(|why| Error::config(format!("config: `subjects` has {subject:?}: {why}")))?;
+            check_subject(subject, true)
+                .map_err(|why| Error::config(format!("config: `subjects` has {subject:?}: {why}")))?;
         }
         if let Some(durable) = &self.durable {
             if durable.is_empty() || durable.contains(['.', '*', '>', ' ', '\t']) {
@@ -176,7 +179,8 @@ pub struct PublishSettings {
 
 impl PublishConfig {
     pub fn check(self) -> Result<PublishSettings, Error> {
-        let subject = Template::parse(&self.subject).map_err(|why| Error::config(format!("config: `subject` = {:?}: {why}", self.subject)))?;
+        let subject = Template::parse(&self.subject)
+            .map_err(|why| Error::config(format!("config: `subject` = {:?}: {why}", self.subject)))?;
         let timeout = duration("timeout", self.timeout.as_ref(), DEFAULT_PUBLISH_TIMEOUT)?;
         let connect_timeout = duration("connect_timeout", self.connect_timeout.as_ref(), DEFAULT_CONNECT_TIMEOUT)?;
         if !self.jetstream && (self.stream.is_some() || self.create_stream) {
@@ -185,11 +189,21 @@ impl PublishConfig {
         let stream = match self.stream {
             Some(stream) => Some((required_stream(Some(stream), "")?, self.create_stream)),
             None if self.create_stream => {
-                return Err(Error::config("config: `create_stream` needs `stream`: the name of the stream to create, e.g. \"EVENTS\""))
+                return Err(Error::config(
+                    "config: `create_stream` needs `stream`: the name of the stream to create, e.g. \"EVENTS\"",
+                ))
             }
             None => None,
         };
-        Ok(PublishSettings { url: self.url, subject, mode: self.mode, stream, jetstream: self.jetstream, timeout, connect_timeout })
+        Ok(PublishSettings {
+            url: self.url,
+            subject,
+            mode: self.mode,
+            stream,
+            jetstream: self.jetstream,
+            timeout,
+            connect_timeout,
+        })
     }
 }
 
@@ -261,12 +275,16 @@ mod tests {
         assert_eq!((ack_wait, max_ack_pending, create_stream), (Duration::from_secs(30), 20_000, false));
         assert!(subscribe(r#"{"durable": "fn"}"#).unwrap_err().contains("`stream` is required"));
         assert!(subscribe(r#"{"stream": "EVENTS"}"#).unwrap_err().contains("`durable` is required"));
-        assert!(subscribe(r#"{"stream": "EVENTS", "durable": "fn", "create_stream": true}"#).unwrap_err().contains("needs `subjects`"));
+        assert!(subscribe(r#"{"stream": "EVENTS", "durable": "fn", "create_stream": true}"#)
+            .unwrap_err()
+            .contains("needs `subjects`"));
         assert!(subscribe(r#"{"stream": "A.B", "durable": "fn"}"#).unwrap_err().contains("not a stream name"));
         assert!(subscribe(r#"{"stream": "S", "durable": "a.b"}"#).unwrap_err().contains("not a consumer name"));
         assert!(subscribe(r#"{"stream": "S", "durable": "d", "ack_wait": 5}"#).unwrap_err().contains("ack_wait"));
         assert!(subscribe(r#"{"stream": "S", "durable": "d", "batch": 0}"#).unwrap_err().contains("`batch`"));
-        assert!(subscribe(r#"{"stream": "S", "durable": "d", "subjects": ["a..b"]}"#).unwrap_err().contains("empty tokens"));
+        assert!(subscribe(r#"{"stream": "S", "durable": "d", "subjects": ["a..b"]}"#)
+            .unwrap_err()
+            .contains("empty tokens"));
     }
 
     #[test]
@@ -274,7 +292,9 @@ mod tests {
         let settings = subscribe(r#"{"jetstream": false, "subjects": ["a.>"], "durable": "workers"}"#).unwrap();
         assert!(matches!(settings.source, Source::Core { queue: Some(ref q) } if q == "workers"));
         assert!(subscribe(r#"{"jetstream": false}"#).unwrap_err().contains("`subjects` is required"));
-        assert!(subscribe(r#"{"jetstream": false, "subjects": ["a"], "stream": "S"}"#).unwrap_err().contains("`stream` is for JetStream"));
+        assert!(subscribe(r#"{"jetstream": false, "subjects": ["a"], "stream": "S"}"#)
+            .unwrap_err()
+            .contains("`stream` is for JetStream"));
     }
 
     #[test]

@@ -5,9 +5,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use async_nats::jetstream::context::{GetStreamErrorKind, Context as JetStream};
-use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::context::{Context as JetStream, GetStreamErrorKind};
 use async_nats::jetstream::stream::{Config as StreamConfig, Stream};
+use async_nats::jetstream::ErrorCode;
 use async_nats::{Client, ConnectErrorKind};
 use evhost_sdk::Error;
 use tokio::runtime::Runtime;

@@ -46,7 +46,9 @@ pub async fn listen(
             .iter()
             .filter_map(|m| {
                 decode(&m.subject, m.headers.as_ref(), &m.payload, Origin::Core { time: time.clone() })
-                    .map_err(|why| ctx.error(format!("a message on {} is not a valid CloudEvent: {why}; dropped", m.subject)))
+                    .map_err(|why| {
+                        ctx.error(format!("a message on {} is not a valid CloudEvent: {why}; dropped", m.subject))
+                    })
                     .ok()
             })
             .collect();
@@ -56,7 +58,9 @@ pub async fn listen(
         match emitter.emit(&events) {
             Ok(()) => {}
             Err(EmitError::Stopped) => return Ok(()),
-            Err(e) => ctx.warn(format!("the host refused {} messages ({e}); dropped (core NATS keeps nothing)", events.len())),
+            Err(e) => {
+                ctx.warn(format!("the host refused {} messages ({e}); dropped (core NATS keeps nothing)", events.len()))
+            }
         }
     }
 }

@@ -1,14 +1,10 @@
-//! `nats`: notification events in and out through NATS, one library with two plugins.
-//! See README.md beside this crate for every config key, the attributes of a plain
-//! message's event, and what core NATS mode (`jetstream = false`) does not promise.
+#![doc = include_str!("../README.md")]
 //!
-//! - [`Subscribe`] (`nats-subscribe`, a producer): a JetStream durable pull consumer; each
-//!   message is acknowledged only once its event is committed.
-//! - [`Publish`] (`nats-publish`, a consumer): each event to a subject, with its id as
-//!   `Nats-Msg-Id` so that JetStream drops duplicates; PubAcks are pipelined.
+//! # Modules
 //!
-//! Both speak the CloudEvents NATS protocol binding ([`binding`]): binary mode of
-//! `nats-publish` and the decoding of `nats-subscribe` are exact inverses.
+//! [`Subscribe`] (`subscribe`, `pull`, `core`) and [`Publish`] (`publish`, `subject`) share
+//! the config (`config`), the connection (`connect`) and the CloudEvents NATS binding
+//! ([`binding`]).
 #![forbid(unsafe_code)]
 
 pub mod binding;

@@ -36,20 +36,25 @@ impl Consumer for Publish {
         let settings = config.check()?;
         let runtime = connect::runtime(Self::NAME)?;
         let url = settings.url.clone();
-        let (client, js) = connect::within(&runtime, settings.connect_timeout, || format!("the NATS server at {url}"), async {
-            let client = connect::connect(&settings.url, Self::NAME, settings.connect_timeout).await?;
-            let js = ContextBuilder::new().timeout(settings.timeout).build(client.clone());
-            if let Some((name, create)) = &settings.stream {
-                let subjects = match create {
+        let (client, js) = connect::within(
+            &runtime,
+            settings.connect_timeout,
+            || format!("the NATS server at {url}"),
+            async {
+                let client = connect::connect(&settings.url, Self::NAME, settings.connect_timeout).await?;
+                let js = ContextBuilder::new().timeout(settings.timeout).build(client.clone());
+                if let Some((name, create)) = &settings.stream {
+                    let subjects = match create {
                     false => None,
                     true => Some(vec![settings.subject.stream_subject().ok_or_else(|| {
                         Error::config("config: `create_stream` needs a `subject` whose first token is fixed (such as \"events.{type}\"), to give the new stream a subject filter such as \"events.>\"")
                     })?]),
                 };
-                connect::stream(&js, &settings.url, name, subjects).await?;
-            }
-            Ok((client, js))
-        })?;
+                    connect::stream(&js, &settings.url, name, subjects).await?;
+                }
+                Ok((client, js))
+            },
+        )?;
         Ok(Publish { runtime, client, js, settings })
     }
 
@@ -72,7 +77,12 @@ impl Consumer for Publish {
         };
         match (sent, unpublishable) {
             (Err(delivery), _) => delivery,
-            (Ok(()), Some((i, why))) => Delivery::fail(i, format!("cannot publish: {why}; set `subject` to a template every event fills, e.g. \"events.{{type}}\"")),
+            (Ok(()), Some((i, why))) => Delivery::fail(
+                i,
+                format!(
+                    "cannot publish: {why}; set `subject` to a template every event fills, e.g. \"events.{{type}}\""
+                ),
+            ),
             (Ok(()), None) => Delivery::Ok,
         }
     }
@@ -140,8 +150,13 @@ impl Publish {
         let flushed = tokio::time::timeout(self.settings.timeout, self.client.flush()).await;
         match flushed {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Delivery::retry(0, format!("cannot flush {count} messages to {}: {e}", self.settings.url))),
-            Err(_) => Err(Delivery::retry(0, format!("flushing {count} messages to {} took over `timeout`", self.settings.url))),
+            Ok(Err(e)) => {
+                Err(Delivery::retry(0, format!("cannot flush {count} messages to {}: {e}", self.settings.url)))
+            }
+            Err(_) => Err(Delivery::retry(
+                0,
+                format!("flushing {count} messages to {} took over `timeout`", self.settings.url),
+            )),
         }
     }
 }

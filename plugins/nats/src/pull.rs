@@ -107,7 +107,9 @@ async fn emit(taken: Vec<Message>, emitter: &mut Emitter, ctx: &Context, acks: &
     let mut good = vec![true; taken.len()];
     for (i, message) in taken.iter().enumerate() {
         let (stream, sequence, time) = match message.info() {
-            Ok(info) => (info.stream, info.stream_sequence, info.published.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            Ok(info) => {
+                (info.stream, info.stream_sequence, info.published.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            }
             Err(e) => {
                 ctx.error(format!("a message on {} has no JetStream metadata ({e}); terminated", message.subject));
                 good[i] = false;
@@ -147,7 +149,9 @@ async fn emit(taken: Vec<Message>, emitter: &mut Emitter, ctx: &Context, acks: &
                 }
                 for message in &kept {
                     if let Err(e) = message.ack().await {
-                        ctx.warn(format!("cannot acknowledge a message ({e}); JetStream delivers it again after ack_wait"));
+                        ctx.warn(format!(
+                            "cannot acknowledge a message ({e}); JetStream delivers it again after ack_wait"
+                        ));
                         return;
                     }
                 }

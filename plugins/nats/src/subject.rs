@@ -28,14 +28,20 @@ impl Template {
             if open > 0 {
                 parts.push(Part::Text(rest[..open].to_owned()));
             }
-            let close = rest[open..].find('}').ok_or("a `{` has no `}`; write placeholders as {type}, {source}, {subject} or {id}")?;
+            let close = rest[open..]
+                .find('}')
+                .ok_or("a `{` has no `}`; write placeholders as {type}, {source}, {subject} or {id}")?;
             let name = &rest[open + 1..open + close];
             parts.push(match name {
                 "type" => Part::Type,
                 "source" => Part::Source,
                 "subject" => Part::Subject,
                 "id" => Part::Id,
-                other => return Err(format!("{{{other}}} is not a placeholder; use {{type}}, {{source}}, {{subject}} or {{id}}")),
+                other => {
+                    return Err(format!(
+                        "{{{other}}} is not a placeholder; use {{type}}, {{source}}, {{subject}} or {{id}}"
+                    ))
+                }
             });
             rest = &rest[open + close + 1..];
         }
@@ -59,7 +65,8 @@ impl Template {
             Part::Id => event.id(),
             Part::Text(_) => unreachable!("text is copied, not looked up"),
         });
-        check_subject(&subject, false).map_err(|why| format!("subject {subject:?} of event {:?}: {why}", event.id()))?;
+        check_subject(&subject, false)
+            .map_err(|why| format!("subject {subject:?} of event {:?}: {why}", event.id()))?;
         Ok(subject)
     }
 
@@ -68,7 +75,13 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                other => out.extend(value(other).chars().map(|c| if c.is_whitespace() || c == '*' || c == '>' { '_' } else { c })),
+                other => out.extend(value(other).chars().map(|c| {
+                    if c.is_whitespace() || c == '*' || c == '>' {
+                        '_'
+                    } else {
+                        c
+                    }
+                })),
             }
         }
         out
