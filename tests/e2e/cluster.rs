@@ -21,6 +21,8 @@ const SEQUENCE: u64 = 100_000;
 const HTTP_EVENTS: u64 = 200;
 const TOTAL: u64 = SEQUENCE + HTTP_EVENTS;
 const SETTLE: Duration = Duration::from_secs(40);
+/// The hosts run through the whole test, longer than `support::RUN_LIMIT` on a busy machine.
+const HOST_LIMIT: Duration = Duration::from_secs(150);
 
 /// A subscribing host reading EVENTS as `durable` into `<name>.jsonl`, with `log` and
 /// maybe a digest.
@@ -41,7 +43,26 @@ fn started(env: &Env) -> Running {
 
 fn stop(running: Running) {
     running.signal(Signal::SIGTERM);
-    running.wait().expect_code(0);
+    running.wait_within(HOST_LIMIT).expect_code(0);
+}
+
+/// POSTs a binary-mode event to A until it is accepted: while `sequence` fills A's log,
+/// `http` answers 503 (with Retry-After), as it should.
+fn post(agent: &ureq::Agent, port: u16, i: u64) {
+    loop {
+        let sent = agent
+            .post(&format!("http://127.0.0.1:{port}/"))
+            .set("ce-specversion", "1.0")
+            .set("ce-id", &format!("h{i}"))
+            .set("ce-source", "/http")
+            .set("ce-type", "dev.test.request")
+            .send_bytes(i.to_string().as_bytes());
+        match sent {
+            Ok(_) => return,
+            Err(ureq::Error::Status(503, _)) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("POST event h{i} to A: {e}"),
+        }
+    }
 }
 
 fn ids(env: &Env, file: &str) -> Vec<(String, String)> {
@@ -96,18 +117,11 @@ fn hosts_share_events_through_jetstream() {
     host_a.wait_for_line(&format!("listening on http://127.0.0.1:{port}"));
     let agent = ureq::agent();
     for i in 0..HTTP_EVENTS {
-        agent
-            .post(&format!("http://127.0.0.1:{port}/"))
-            .set("ce-specversion", "1.0")
-            .set("ce-id", &format!("h{i}"))
-            .set("ce-source", "/http")
-            .set("ce-type", "dev.test.request")
-            .send_bytes(i.to_string().as_bytes())
-            .expect("202");
+        post(&agent, port, i);
         if i == HTTP_EVENTS / 2 {
             eventually(SETTLE, "host B in the middle of the stream", || b.lines_so_far("b.jsonl") as u64 > TOTAL / 3);
             host_b.signal(Signal::SIGKILL);
-            let _ = host_b.wait();
+            let _ = host_b.wait_within(HOST_LIMIT);
             host_b = started(&b);
         }
     }

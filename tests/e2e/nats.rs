@@ -213,7 +213,7 @@ fn a_message_is_acknowledged_only_once_its_event_is_committed() {
     };
     let all = || env.lines_so_far("out.jsonl") as u64 >= COUNT && ids().len() as u64 == COUNT;
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        eventually(Duration::from_secs(15), "every message after the kill", all)
+        eventually(SETTLE_LIMIT, "every message after the kill", all)
     }))
     .is_err()
     {
@@ -281,7 +281,8 @@ fn publishing_survives_the_server_going_away_and_stores_each_event_once() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(client.stream_messages("EVENTS"), u64::from(COUNT), "each event stored once (Nats-Msg-Id)");
     running.signal(Signal::SIGTERM);
-    let out = running.wait();
+    // Up to 20 s of outage and catching up, on top of the run limit.
+    let out = running.wait_within(Duration::from_secs(60));
     out.expect_code(0);
     assert!(out.stderr.contains("will retry"), "the outage was retried:\n{}", out.stderr);
 }

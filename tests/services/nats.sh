@@ -68,6 +68,8 @@ jetstream {
 }
 CONF
     echo "$port" >"$dir/port"
+    # A new log: the readiness check below must not read the previous run's.
+    rm -f "$dir/nats.log"
     "$bin" -c "$dir/nats.conf" -P "$dir/nats.pid" >"$dir/nats.log" 2>&1 &
     # Ready when the port answers with the server's INFO line.
     tries=0
