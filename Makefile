@@ -9,7 +9,7 @@ FIXTURES := $(abspath target/fixtures)
 EVHOST  := target/release/evhost
 
 # First-party plugins, each a Rust crate plugins/<name> built into target/plugins/libevh_<name>.so.
-SOURCES := http schedule objects file webhook postgres
+SOURCES := http schedule objects file webhook postgres nats
 
 .PHONY: all build host rust-plugins c-plugins go-plugins demo test lint test-go bench fuzz clean services services-stop
 
@@ -48,10 +48,10 @@ demo: build
 # missing and run for this checkout on their default ports, data under target/services/.
 # The tests start their own on free ports; these are for trying the plugins by hand.
 services:
-	@for s in tests/services/*.sh; do $$s start || exit 1; done
+	@for s in tests/services/*.sh; do sh $$s start || exit 1; done
 
 services-stop:
-	@for s in tests/services/*.sh; do $$s stop || exit 1; done
+	@for s in tests/services/*.sh; do sh $$s stop || exit 1; done
 
 # Release mode, so the tests reuse what `build` compiled and run the same binary users get.
 test: build lint test-go

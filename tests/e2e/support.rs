@@ -230,7 +230,8 @@ pub struct Running {
     started: Instant,
     lines: mpsc::Receiver<String>,
     stderr: Vec<String>,
-    stdout: std::thread::JoinHandle<String>,
+    /// Taken by `wait`.
+    stdout: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Running {
@@ -253,7 +254,7 @@ impl Running {
             let _ = out.read_to_string(&mut text);
             text
         });
-        Running { child, started, lines, stderr: Vec::new(), stdout }
+        Running { child, started, lines, stderr: Vec::new(), stdout: Some(stdout) }
     }
 
     pub fn pid(&self) -> nix::unistd::Pid {
@@ -286,8 +287,14 @@ impl Running {
     }
 
     /// Waits for the exit (killing it after the run limit) and collects its output.
-    pub fn wait(mut self) -> Output {
-        let deadline = self.started + RUN_LIMIT;
+    pub fn wait(self) -> Output {
+        self.wait_within(RUN_LIMIT)
+    }
+
+    /// As [`Running::wait`], for a host a test keeps running longer than [`RUN_LIMIT`]:
+    /// killed once `limit` has passed since it started.
+    pub fn wait_within(mut self, limit: Duration) -> Output {
+        let deadline = self.started + limit;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for evhost") {
                 break status;
@@ -298,7 +305,7 @@ impl Running {
                 while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
                     self.stderr.push(line);
                 }
-                panic!("evhost did not exit within {RUN_LIMIT:?}; stderr:\n{}", self.stderr.join("\n"));
+                panic!("evhost did not exit within {limit:?}; stderr:\n{}", self.stderr.join("\n"));
             }
             std::thread::sleep(Duration::from_millis(5));
         };
@@ -306,12 +313,23 @@ impl Running {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.stderr.push(line);
         }
-        let stdout = self.stdout.join().expect("the stdout reader");
+        let stdout = self.stdout.take().expect("wait is called once").join().expect("the stdout reader");
         let mut stderr = self.stderr.join("\n");
         if !stderr.is_empty() {
             stderr.push('\n');
         }
         Output { status, stdout, stderr }
+    }
+}
+
+/// A host still running when its test panicked is killed, not left behind to talk to the
+/// next test's servers.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

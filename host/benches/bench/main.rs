@@ -12,6 +12,7 @@ mod fixture;
 mod host_process;
 mod in_process;
 mod metrics;
+mod nats;
 mod postgres;
 mod report;
 
@@ -94,7 +95,7 @@ fn run() -> Result<()> {
     const EVENTS: u64 = 20_000_000;
     const DISK_EVENTS: u64 = 5_000_000;
     let host = |log, producer, consumer| move |n| host_process::throughput(log, producer, consumer, n);
-    let scenarios = throughput(&[
+    let mut scenarios = throughput(&[
         ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
         ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
         ("tokio_broadcast_batched", EVENTS, Box::new(in_process::tokio_broadcast_batched)),
@@ -111,6 +112,10 @@ fn run() -> Result<()> {
         "evhost_c_metrics / evhost_c: {:.3} (metrics on and scraped every second)",
         rate("evhost_c_metrics") / rate("evhost_c")
     );
+    nats::install()?;
+    let nats_rates = repeat("nats_roundtrip", nats::roundtrip)?;
+    let runs = nats_rates.len();
+    scenarios.push(Scenario { name: "nats_roundtrip", events_per_sec: median(nats_rates), events: nats::EVENTS, runs });
 
     let latencies = repeat("latency", host_process::latency)?;
     let percentile =

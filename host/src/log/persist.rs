@@ -210,15 +210,18 @@ impl Log {
         if chunks.is_empty() {
             return None;
         }
-        let room = disk.config.max_bytes.saturating_sub(disk.bytes());
-        let mut fit = 0;
-        let mut size = 0;
-        for chunk in &chunks {
-            size += Writer::size(chunk);
-            if size > room {
-                break;
+        let mut fit = fitting(disk, &chunks);
+        if fit == 0 && !writing.full {
+            // The newest segment is never deleted, so when it holds what every consumer
+            // has passed, the room it takes comes back only once it is not the newest:
+            // start a new one, and free what the last ledger lets go.
+            if let Err(e) = writing.writer.roll_if_used(disk, chunks[0].first_seq) {
+                tracing::warn!("cannot start a new segment of the disk log in {}: {e}", disk.dir.display());
             }
-            fit += 1;
+            writing.full = true;
+            self.retain(disk, writing);
+            writing.full = false;
+            fit = fitting(disk, &chunks);
         }
         if fit == 0 {
             if !writing.full {
@@ -311,6 +314,19 @@ impl Log {
         self.lock().failure = Some(message);
         self.stop();
     }
+}
+
+/// How many of the chunks, from the first, fit the disk log's room.
+fn fitting(disk: &Disk, chunks: &[Arc<super::Chunk>]) -> usize {
+    let room = disk.config.max_bytes.saturating_sub(disk.bytes());
+    let mut size = 0;
+    chunks
+        .iter()
+        .take_while(|chunk| {
+            size += Writer::size(chunk);
+            size <= room
+        })
+        .count()
 }
 
 /// The lowest position of all consumers, and of the `block` ones.

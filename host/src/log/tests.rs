@@ -279,3 +279,45 @@ fn the_age_of_what_a_consumer_has_not_had_comes_from_memory_or_disk() {
     assert_eq!(log.oldest_pending_age(late), None);
     log.shutdown();
 }
+
+#[test]
+fn a_batch_that_finds_the_newest_segment_in_its_way_gets_a_new_one() {
+    // Found by the NATS tests: a disk log of 16 KiB, segments of 4 KiB, batches of about
+    // 8 KiB and one consumer that keeps up. The newest segment held 8 KiB every consumer had
+    // passed, the next batch did not fit beside it, and the newest segment is never deleted:
+    // producers waited for ever.
+    let dir = tempfile::tempdir().unwrap();
+    let log = disk_log(dir.path(), 1024, 16 * 1024);
+    let consumer = log.join("sink", Policy::Block, Start::End);
+    log.start().unwrap();
+    let reader = {
+        let log = log.clone();
+        thread::spawn(move || {
+            let (mut batch, mut count) = (Batch::default(), 0);
+            while let Read::Events { .. } = read(&log, consumer, 1000, &mut batch) {
+                count += batch.len();
+                log.commit(consumer, &mut batch);
+            }
+            count
+        })
+    };
+    fn big(start: u64) -> ChunkBuilder {
+        let mut builder = ChunkBuilder::with_capacity(14, 0, 0);
+        for i in start..start + 14 {
+            let id = i.to_string();
+            builder.push_event(&EventIn { id: &id, source: "/t", ty: "t", data: &[7u8; 700], ..EventIn::default() });
+        }
+        builder
+    }
+    for start in (0..20 * 14).step_by(14) {
+        log.append(big(start), true).unwrap();
+    }
+    log.close();
+    let started = std::time::Instant::now();
+    while !reader.is_finished() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the writer is stuck behind the newest segment");
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(reader.join().unwrap(), 280);
+    log.shutdown();
+}

@@ -272,7 +272,8 @@ static API: evh_host_api = evh_host_api {
     // The commit entries (ABI 1.1) have tests of their own, in commits.rs.
     emit_tracked: None,
     committed: None,
-    wait_committed: None, // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
+    wait_committed: None,
+    // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
     config_string: None,
     config_int: None,
     config_uint: None,

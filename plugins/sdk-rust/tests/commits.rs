@@ -113,7 +113,8 @@ static API: evh_host_api = evh_host_api {
     status_name: Some(status_name),
     emit_tracked: Some(emit_tracked),
     committed: Some(committed),
-    wait_committed: Some(wait_committed), // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
+    wait_committed: Some(wait_committed),
+    // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
     config_string: None,
     config_int: None,
     config_uint: None,

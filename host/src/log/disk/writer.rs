@@ -92,6 +92,14 @@ impl Writer {
         Ok(())
     }
 
+    /// Starts a new segment at `first` unless the newest is still empty.
+    pub fn roll_if_used(&mut self, disk: &Disk, first: u64) -> std::io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        self.roll(disk, first)
+    }
+
     /// Closes the newest segment (durable first, unless fsync is "never") and starts one at
     /// `first`.
     fn roll(&mut self, disk: &Disk, first: u64) -> std::io::Result<()> {
