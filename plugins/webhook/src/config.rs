@@ -1,16 +1,20 @@
 //! The `config` table: `url`, `mode`, `headers`, `timeout`, `pool_size`, `keep_alive`,
-//! checked into `Settings`.
+//! `ca_file`, checked into `Settings`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use evhost_sdk::{units, Error};
 use serde::Deserialize;
 
+use crate::tls;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where to POST, `http://host:port/path`.
+    /// Where to POST, `http://host:port/path` or `https://...`.
     url: Option<String>,
     /// "binary" (default), "structured" or "batched".
     mode: Option<String>,
@@ -23,6 +27,8 @@ pub struct Config {
     pool_size: Option<usize>,
     /// false: a new connection per request.
     keep_alive: Option<bool>,
+    /// A PEM file of the CAs to trust for `https://` instead of the webpki roots.
+    ca_file: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,13 +46,16 @@ pub struct Settings {
     pub timeout: Duration,
     /// Idle connections kept; 0 without keep-alive.
     pub pool_size: usize,
+    /// For `https://` URLs only.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_POOL_SIZE: usize = 8;
 
 impl Config {
-    pub fn check(self) -> Result<Settings, Error> {
+    /// `resolve` makes a path from the config absolute (`Context::resolve`).
+    pub fn check(self, resolve: impl Fn(&str) -> PathBuf) -> Result<Settings, Error> {
         let url = match self.url {
             Some(url) if !url.is_empty() => url,
             _ => {
@@ -55,13 +64,9 @@ impl Config {
                 ))
             }
         };
-        if url.starts_with("https://") {
-            return Err(Error::config(format!(
-                "`url` {url} is https://, but this build of the plugin speaks plain http:// only; post to a TLS-terminating proxy on http://"
-            )));
-        }
-        if !url.starts_with("http://") {
-            return Err(Error::config(format!("`url` {url} is not an http:// URL")));
+        let https = url.starts_with("https://");
+        if !https && !url.starts_with("http://") {
+            return Err(Error::config(format!("`url` {url} is not an http:// or https:// URL")));
         }
         ureq::get(&url).request_url().map_err(|e| Error::config(format!("`url` {url} is not a valid URL: {e}")))?;
         let mode = match self.mode.as_deref() {
@@ -102,7 +107,20 @@ impl Config {
             }
             (_, size) => size.unwrap_or(DEFAULT_POOL_SIZE),
         };
-        Ok(Settings { url, mode, headers, timeout, pool_size })
+        let tls = match (https, self.ca_file) {
+            (false, Some(_)) => {
+                return Err(Error::config(format!(
+                    "`ca_file` is for https:// URLs, and `url` {url} is http://; drop `ca_file` or post to https://"
+                )))
+            }
+            (false, None) => None,
+            (true, None) => Some(tls::client_config(None)?),
+            (true, Some(path)) if path.is_empty() => return Err(Error::config(
+                "`ca_file` is empty; name a PEM file with the CA's certificate, or drop it to trust the webpki roots",
+            )),
+            (true, Some(path)) => Some(tls::client_config(Some(&resolve(&path)))?),
+        };
+        Ok(Settings { url, mode, headers, timeout, pool_size, tls })
     }
 }
 
@@ -124,10 +142,15 @@ fn check_header(name: &str, value: &str) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn check(json: &str) -> Result<Settings, String> {
-        serde_json::from_str::<Config>(json).unwrap().check().map_err(|e| e.message().to_owned())
+        serde_json::from_str::<Config>(json)
+            .unwrap()
+            .check(|path| Path::new("/config/folder").join(path))
+            .map_err(|e| e.message().to_owned())
     }
 
     #[test]
@@ -143,13 +166,23 @@ mod tests {
             (settings.mode, settings.timeout, settings.pool_size),
             (Mode::Batched, Duration::from_millis(250), 0)
         );
+        assert!(settings.tls.is_none(), "no TLS config for http://");
+        assert!(check(r#"{"url": "https://h/"}"#).unwrap().tls.is_some(), "the webpki roots for https://");
+    }
+
+    #[test]
+    fn a_relative_ca_file_is_resolved_and_an_unreadable_one_named() {
+        let error = check(r#"{"url": "https://h/", "ca_file": "ca.pem"}"#).unwrap_err();
+        assert!(error.starts_with("`ca_file` /config/folder/ca.pem: cannot read it ("), "{error}");
+        assert!(error.ends_with("set `ca_file` to a PEM file with the CA's certificate (-----BEGIN CERTIFICATE-----)"));
     }
 
     #[test]
     fn mistakes_are_named() {
         assert!(check("{}").unwrap_err().contains("`url` is required"));
-        assert!(check(r#"{"url": "https://h/"}"#).unwrap_err().contains("http:// only"));
-        assert!(check(r#"{"url": "ftp://h/"}"#).unwrap_err().contains("not an http:// URL"));
+        assert!(check(r#"{"url": "ftp://h/"}"#).unwrap_err().contains("not an http:// or https:// URL"));
+        assert!(check(r#"{"url": "http://h/", "ca_file": "ca.pem"}"#).unwrap_err().contains("drop `ca_file`"));
+        assert!(check(r#"{"url": "https://h/", "ca_file": ""}"#).unwrap_err().contains("`ca_file` is empty"));
         assert!(check(r#"{"url": "http://h/", "mode": "bulk"}"#).unwrap_err().contains("\"bulk\""));
         assert!(check(r#"{"url": "http://h/", "timeout": "5 parsecs"}"#).unwrap_err().contains("`timeout`"));
         assert!(check(r#"{"url": "http://h/", "headers": {"ce-id": "x"}}"#).unwrap_err().contains("set by the plugin"));

@@ -7,6 +7,7 @@ use evhost_sdk::{Batch, Consumer, Context, Delivery, Error};
 
 use crate::config::{Config, Mode, Settings};
 use crate::request::{self, Outgoing};
+use crate::tls;
 
 /// How much of an error response's body goes into the reason, for the host's log.
 const REASON_BODY_CHARS: usize = 200;
@@ -39,9 +40,13 @@ impl Consumer for Webhook {
         "POSTs events to a URL (CloudEvents HTTP binding: binary, structured or batched mode)";
     type Config = Config;
 
-    fn create(_ctx: Context, config: Config) -> Result<Self, Error> {
-        let settings = config.check()?;
-        let agent = ureq::AgentBuilder::new()
+    fn create(ctx: Context, config: Config) -> Result<Self, Error> {
+        let settings = config.check(|path| ctx.resolve(path))?;
+        let mut agent = ureq::AgentBuilder::new();
+        if let Some(tls) = &settings.tls {
+            agent = agent.tls_config(tls.clone());
+        }
+        let agent = agent
             .timeout(settings.timeout)
             .max_idle_connections(settings.pool_size)
             .max_idle_connections_per_host(settings.pool_size)
@@ -98,7 +103,10 @@ impl Webhook {
                 }
             }
             Err(ureq::Error::Transport(transport)) => {
-                let reason = format!("POST {url}: {transport}");
+                let reason = match tls::certificate_hint(&transport) {
+                    Some(hint) => format!("POST {url}: {transport}; {hint}"),
+                    None => format!("POST {url}: {transport}"),
+                };
                 match transport.kind() {
                     // The request itself is wrong (an event's attribute cannot be a header,
                     // say): sending it again cannot help.

@@ -10,14 +10,29 @@
 //! backoff) from the first event not yet accepted; any other status fails the rest of the
 //! batch, which the host writes to the consumer's dead-letter target.
 //!
-//! The client is `ureq` 2 with one pooled agent (keep-alive) per instance, built without a
-//! TLS stack: URLs are `http://`. A sidecar usually posts to a neighbour on the same host or
-//! network; put a TLS-terminating proxy in front for anything further.
+//! The client is `ureq` 2 with one pooled agent (keep-alive) per instance; `https://` URLs
+//! go over rustls (ring), with the same modes, retries and timeouts as `http://`. A TLS
+//! failure (an untrusted certificate, say) is a connection error: retried, then
+//! dead-lettered, its reason naming it.
+//!
+//! Roots: webpki-roots (Mozilla's, compiled in), because a sidecar's image often has no
+//! system CA bundle and ureq's rustls support ships them already; `ca_file` covers private CAs.
+//!
+//! | key | default | meaning |
+//! |-----|---------|---------|
+//! | `url` | required | where to POST: `http://host:port/path` or `https://...` |
+//! | `mode` | `"binary"` | `"binary"`, `"structured"` or `"batched"` |
+//! | `headers` | none | extra headers on every request, e.g. `{ authorization = "Bearer ..." }` |
+//! | `timeout` | `"5s"` | the limit for one request, connecting and the TLS handshake included |
+//! | `pool_size` | 8 | idle connections kept open for reuse |
+//! | `keep_alive` | true | false: a new connection per request |
+//! | `ca_file` | the webpki roots | `https://` only: a PEM file of the CAs to trust instead (relative to the config file's folder); unreadable, not PEM or without a certificate is a config error |
 #![forbid(unsafe_code)]
 
 mod config;
 mod consumer;
 mod request;
+mod tls;
 
 pub use consumer::Webhook;
 
