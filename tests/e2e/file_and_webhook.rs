@@ -13,11 +13,11 @@ use crate::config::Config;
 use crate::support::{drained, free_port, json_lines, plugin, Env, C};
 
 const FILE: &str = "libevh_file.so";
-const WEBHOOK: &str = "libevh_webhook.so";
+pub(crate) const WEBHOOK: &str = "libevh_webhook.so";
 
 /// The C sequence (`count` events of 8 bytes) and the consumer "out" of `library`, with the
 /// keys `keys` adds.
-fn sequence_into(count: u64, library: &str, keys: impl FnOnce(Config) -> Config) -> Env {
+pub(crate) fn sequence_into(count: u64, library: &str, keys: impl FnOnce(Config) -> Config) -> Env {
     Env::with(&keys(sequence(count).consumer("out", library)))
 }
 
@@ -27,7 +27,7 @@ fn sequence(count: u64) -> Config {
 }
 
 /// The data of sequence event `id`: 8 bytes, byte i = (id + i) mod 256.
-fn payload(id: u64) -> Vec<u8> {
+pub(crate) fn payload(id: u64) -> Vec<u8> {
     (0..8).map(|i| ((id + i) % 256) as u8).collect()
 }
 
@@ -36,7 +36,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// Checks one line or body as the CloudEvents JSON form of a sequence event; returns its id.
-fn sequence_event(event: &Value) -> u64 {
+pub(crate) fn sequence_event(event: &Value) -> u64 {
     assert_eq!(event["specversion"], "1.0", "{event}");
     assert_eq!(event["source"], "/evhost/examples/sequence", "{event}");
     assert_eq!(event["type"], "dev.evhost.example.sequence", "{event}");
@@ -136,7 +136,7 @@ fn file_write_errors_are_retried_then_dead_lettered() {
 
 /// `evhost check` of the sequence into "out" of `library` whose table ends with the TOML
 /// line `config`, written as given: the snapshot shows it, in its own key order.
-fn check_fails(library: &str, config: &str) -> String {
+pub(crate) fn check_fails(library: &str, config: &str) -> String {
     let env = Env::new();
     let entry = format!("\n[[consumer]]\nname = \"out\"\nlibrary = \"{}\"\n{config}\n", plugin(library).display());
     env.write("evhost.toml", &(sequence(1).to_toml() + &entry));
@@ -245,13 +245,13 @@ impl Drop for Server {
 
 /// The sequence into a webhook posting to `url`, with `config` (more keys of its table) and
 /// the retry policy `retry`.
-fn webhook(count: u64, url: &str, config: Value, retry: Value) -> Env {
+pub(crate) fn webhook(count: u64, url: &str, config: Value, retry: Value) -> Env {
     let Value::Object(mut config) = config else { panic!("the webhook's config is an object") };
     config.insert("url".into(), url.into());
     sequence_into(count, WEBHOOK, |c| c.set("dead_letter", "dlq.jsonl").set("retry", retry).config(config.into()))
 }
 
-fn fast_retry() -> Value {
+pub(crate) fn fast_retry() -> Value {
     json!({ "attempts": 5, "backoff": "1ms..10ms" })
 }
 
@@ -332,7 +332,7 @@ fn webhook_retries_408_and_429_too() {
 }
 
 /// Dead letters as sequence events, with their ids and errors.
-fn dead_letters(env: &Env) -> Vec<(u64, String)> {
+pub(crate) fn dead_letters(env: &Env) -> Vec<(u64, String)> {
     env.json_lines("dlq.jsonl")
         .into_iter()
         .map(|line| {

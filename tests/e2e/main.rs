@@ -44,3 +44,4 @@ mod services;
 mod signals;
 mod stuck;
 mod support;
+mod webhook_tls;

@@ -58,7 +58,7 @@ pub fn certificate_hint(error: &(dyn std::error::Error + 'static)) -> Option<&'s
             .or_else(|| error.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>());
         if let Some(rustls::Error::InvalidCertificate(_)) = tls {
             return Some(
-                "the server's TLS certificate is not trusted: if it is issued by a private CA, set `ca_file` to that CA's PEM file",
+                "the server's TLS certificate was refused; if a private CA issued it, set `ca_file` to that CA's PEM file",
             );
         }
         next = error.source();
