@@ -201,11 +201,11 @@ fn webhook_ca_file_mistakes() {
         "webhook_ca_file_missing",
         check_fails(WEBHOOK, &format!("config = {{ {url}, ca_file = \"certs/ca.pem\" }}"))
     );
-    // A file that exists but holds no certificate: the README.
-    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md").canonicalize().unwrap();
+    // A file that exists but holds no certificate: the config file itself (relative, so the
+    // snapshot does not depend on where the checkout is).
     insta::assert_snapshot!(
         "webhook_ca_file_not_pem",
-        check_fails(WEBHOOK, &format!("config = {{ {url}, ca_file = \"{}\" }}", readme.display()))
+        check_fails(WEBHOOK, &format!("config = {{ {url}, ca_file = \"evhost.toml\" }}"))
     );
     insta::assert_snapshot!(
         "webhook_ca_file_for_http",
