@@ -14,6 +14,7 @@ pub mod log;
 pub mod logging;
 pub mod report;
 pub mod run;
+pub mod sd_notify;
 pub mod signals;
 pub mod startup;
 pub mod stats;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use evhost::diagnostic::Diagnostic;
 use evhost::log::Log;
 use evhost::report::{Outcome, ShutdownReport};
-use evhost::run::RunError;
+use evhost::run::{RunError, Source};
 use evhost::signals::{crash, ShutdownSignals};
 use evhost::{config, inspect, loader, startup};
 
@@ -34,14 +34,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the plugins of a config until SIGTERM/SIGINT, or until every producer finished.
+    /// Runs the plugins of a config until SIGTERM/SIGINT, or until every producer finished;
+    /// SIGHUP reloads the config.
     Run {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
         /// At the end, write a JSON report of how each instance ended and what it did.
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
-        /// Serve /livez, /readyz, /metrics and /v1/status on this address, e.g.
+        /// Serve /livez, /readyz, /metrics, /v1/status and POST /v1/reload on this address, e.g.
         /// 127.0.0.1:9464 (overrides [admin] listen; keeps its token).
         #[arg(long, value_name = "ADDR")]
         admin: Option<std::net::SocketAddr>,
@@ -81,16 +82,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, report: report_path, admin } => {
             let mut report = ShutdownReport::default();
-            let result = config::load(&config)
-                .map(|mut config| {
-                    if let Some(listen) = admin {
-                        let token = config.admin.take().and_then(|admin| admin.token);
-                        config.admin = Some(config::AdminConfig { listen, token });
-                    }
-                    config
-                })
-                .map_err(RunError::Setup)
-                .and_then(|config| evhost::run::run(config, &watch, &mut report));
+            let result = evhost::run::run(Source { path: config, admin }, &watch, &mut report);
             let code = match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(RunError::Setup(e)) => {

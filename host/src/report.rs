@@ -26,6 +26,8 @@ pub struct ShutdownReport {
     pub outcome: Outcome,
     /// Each failure, as the error log line says it.
     pub failures: Vec<String>,
+    /// The instances reloads removed or replaced come first, as they went; then those
+    /// running at the end, in config order.
     pub producers: Vec<ProducerReport>,
     pub consumers: Vec<ConsumerReport>,
 }
@@ -41,6 +43,8 @@ pub enum ProducerState {
     Failed,
     /// Did not stop within the drain timeout.
     DidNotStop,
+    /// A reload removed or replaced it, and it stopped.
+    Removed,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +62,9 @@ pub enum ConsumerState {
     Drained,
     /// Did not drain within the drain timeout; `pending` events never reached it.
     NotDrained,
+    /// A reload removed or replaced it, and it drained (removed: up to the newest event
+    /// at the reload; replaced: the batch it held, the rest going to its successor).
+    Removed,
 }
 
 #[derive(Debug, Serialize)]

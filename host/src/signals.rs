@@ -8,6 +8,10 @@
 //! stop taking longer than its limit (`[host] drain_timeout`), ends the process at once with
 //! exit code 1 and a message naming the plugin code the host is stuck in.
 //!
+//! SIGHUP asks for a reload ([`Watch::on_reload`]) and is taken the same way; one that comes
+//! before `run` listens is kept and handed over when it does (never dropped), and one that
+//! comes once a stop began is ignored.
+//!
 //! Crashes (SIGSEGV and its kind) are the other half: see [`crash`].
 
 pub mod crash;
@@ -26,6 +30,9 @@ pub struct ShutdownSignals(SigSet);
 /// Told the first signal's name.
 type Listener = Box<dyn Fn(&'static str) + Send>;
 
+/// Told each SIGHUP.
+type Reload = Box<dyn Fn() + Send>;
+
 /// What the signal thread shares with the rest of the host.
 struct Shared {
     /// The first signal, once it came.
@@ -34,6 +41,8 @@ struct Shared {
     listener: Mutex<Option<Listener>>,
     /// How long the stop may take after the first signal.
     limit: Mutex<Limit>,
+    /// Told each SIGHUP; until there is one, `true` keeps a SIGHUP that came.
+    reload: Mutex<(Option<Reload>, bool)>,
 }
 
 /// How long a stop may take after the first signal.
@@ -57,6 +66,7 @@ impl ShutdownSignals {
         let mut set = SigSet::empty();
         set.add(Signal::SIGTERM);
         set.add(Signal::SIGINT);
+        set.add(Signal::SIGHUP);
         set.thread_block().map_err(std::io::Error::from)?;
         Ok(ShutdownSignals(set))
     }
@@ -68,6 +78,7 @@ impl ShutdownSignals {
             first: Mutex::new(None),
             listener: Mutex::new(None),
             limit: Mutex::new(Limit { drain_timeout: DEFAULT_DRAIN_TIMEOUT, grace: Duration::ZERO }),
+            reload: Mutex::new((None, false)),
         });
         let watched = shared.clone();
         let (ready, started) = std::sync::mpsc::sync_channel(1);
@@ -85,7 +96,18 @@ impl ShutdownSignals {
     }
 
     fn run(self, shared: &Shared) {
-        let first = self.wait();
+        let first = loop {
+            match self.wait() {
+                "SIGHUP" => {
+                    let mut reload = lock(&shared.reload);
+                    match &reload.0 {
+                        Some(listener) => listener(),
+                        None => reload.1 = true,
+                    }
+                }
+                first => break first,
+            }
+        };
         let since = Instant::now();
         if !lock(&shared.limit).total().is_zero() {
             // Not through tracing: its first line on a thread registers a thread-local
@@ -114,7 +136,7 @@ impl ShutdownSignals {
                 give_up(&reason);
             }
             // Wakes up by the time the limit ends, or earlier to read a new one.
-            if let Some(second) = self.wait_for(left.min(Duration::from_secs(1))) {
+            if let Some(second) = self.wait_for(left.min(Duration::from_secs(1))).filter(|s| *s != "SIGHUP") {
                 let reason = if second == first {
                     format!("{second} received twice")
                 } else {
@@ -125,7 +147,7 @@ impl ShutdownSignals {
         }
     }
 
-    /// Waits for the next SIGTERM or SIGINT and returns its name.
+    /// Waits for the next SIGTERM, SIGINT or SIGHUP and returns its name.
     fn wait(&self) -> &'static str {
         match self.0.wait() {
             Ok(signal) => signal.as_str(),
@@ -133,7 +155,7 @@ impl ShutdownSignals {
         }
     }
 
-    /// Waits at most `timeout` for the next SIGTERM or SIGINT.
+    /// Waits at most `timeout` for the next SIGTERM, SIGINT or SIGHUP.
     fn wait_for(&self, timeout: Duration) -> Option<&'static str> {
         let timeout = libc::timespec {
             tv_sec: timeout.as_secs() as libc::time_t,
@@ -178,6 +200,15 @@ impl Watch {
             listener(first);
         }
         *slot = Some(Box::new(listener));
+    }
+
+    /// Calls `listener` on each SIGHUP (at once for one that came before).
+    pub fn on_reload(&self, listener: impl Fn() + Send + 'static) {
+        let mut reload = lock(&self.0.reload);
+        if std::mem::take(&mut reload.1) {
+            listener();
+        }
+        reload.0 = Some(Box::new(listener));
     }
 
     /// How long the stop may take after the first signal before the host gives up: the

@@ -23,20 +23,29 @@ pub fn create_all(
     log: &Arc<Log>,
     stopping: &dyn Fn() -> bool,
 ) -> Result<Option<Instances>, Diagnostic> {
-    let mut loader = Loader::default();
+    create_all_with(&mut Loader::default(), config, log, stopping)
+}
+
+/// [`create_all`] with the loader `run` keeps for its reloads.
+pub fn create_all_with(
+    loader: &mut Loader,
+    config: &Config,
+    log: &Arc<Log>,
+    stopping: &dyn Fn() -> bool,
+) -> Result<Option<Instances>, Diagnostic> {
     let mut instances = Instances { consumers: Vec::new(), producers: Vec::new() };
     for entry in &config.consumers {
         if stopping() {
             return Ok(None);
         }
-        let instance = create(&mut loader, entry, None)?;
+        let instance = create(loader, entry, None)?;
         instances.consumers.push((entry.clone(), instance));
     }
     for entry in &config.producers {
         if stopping() {
             return Ok(None);
         }
-        let instance = create(&mut loader, entry, Some(EmitTarget::log(log.clone(), config.max_event_bytes)))?;
+        let instance = create(loader, entry, Some(EmitTarget::log(log.clone(), config.max_event_bytes)))?;
         instances.producers.push((entry.clone(), instance));
     }
     if stopping() {

@@ -102,6 +102,10 @@ pub fn render(status: &Status) -> String {
         &format!("version=\"{}\",abi=\"{}\"", env!("CARGO_PKG_VERSION"), super::abi_version()),
         1,
     );
+    text.family("evhost_reloads_total", "counter", "Reloads of the config (SIGHUP, POST /v1/reload), done or refused.");
+    let (ok, failed) = status.reloads();
+    text.sample("evhost_reloads_total", "result=\"ok\"", ok);
+    text.sample("evhost_reloads_total", "result=\"failed\"", failed);
     let instances = status.snapshot();
 
     text.family("evhost_instance_state", "gauge", "1 for the state each instance is in, 0 for the others.");

@@ -1,6 +1,6 @@
 //! The admin endpoint (`[admin] listen`, or `evhost run --admin ADDR`): `/livez`,
-//! `/readyz`, `/metrics` (Prometheus) and `/v1/status` (JSON), for the people who run evhost
-//! as a sidecar. Off unless configured.
+//! `/readyz`, `/metrics` (Prometheus), `/v1/status` (JSON) and `POST /v1/reload`, for the
+//! people who run evhost as a sidecar. Off unless configured.
 //!
 //! It runs on a thread of its own with a small current-thread tokio runtime, on the same
 //! bounded HTTP/1 server as the `http` plugin (timeouts, a connection limit, bounded heads),
@@ -9,6 +9,7 @@
 //! slow `on_create` runs. An idle endpoint sleeps in epoll.
 
 mod metrics;
+pub mod reload;
 pub mod routes;
 pub mod status;
 
@@ -22,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::config::AdminConfig;
 use crate::diagnostic::Diagnostic;
+pub use reload::{Refused, Reloader, Reply};
 pub use status::{State, Status};
 
 /// How long requests in flight may take to finish once the host stops.
@@ -44,9 +46,10 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Listens on `config.listen` and serves `status` from a thread of its own. A port
-    /// that cannot be had is a setup error: the operator asked for the endpoint.
-    pub fn start(config: &AdminConfig, status: Arc<Status>) -> Result<Admin, Diagnostic> {
+    /// Listens on `config.listen` and serves `status` from a thread of its own; reloads go to
+    /// `reloader`. A port that cannot be had is a setup error: the operator asked for the
+    /// endpoint.
+    pub fn start(config: &AdminConfig, status: Arc<Status>, reloader: Reloader) -> Result<Admin, Diagnostic> {
         let listen = config.listen;
         let listener = std::net::TcpListener::bind(listen)
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
@@ -75,6 +78,7 @@ impl Admin {
         let (stop, stopped) = oneshot::channel::<()>();
         let token: Option<Arc<str>> = config.token.as_deref().map(Arc::from);
         let limits = Limits { max_connections: MAX_CONNECTIONS, ..Limits::default() };
+        let reloader = Arc::new(reloader);
         let thread = std::thread::Builder::new()
             .name("admin".into())
             .spawn(move || {
@@ -87,11 +91,17 @@ impl Admin {
                         let limits = limits.clone();
                         move |request: hyper::Request<hyper::body::Incoming>| {
                             let (parts, _body) = request.into_parts();
-                            let response = match evhost_http_serve::head_too_large(&parts, &limits) {
-                                Some(why) => routes::too_large(why),
+                            let route = match evhost_http_serve::head_too_large(&parts, &limits) {
+                                Some(why) => routes::Route::Answer(routes::too_large(why)),
                                 None => routes::route(&status, token.as_deref(), &parts),
                             };
-                            std::future::ready(response)
+                            let reloader = reloader.clone();
+                            async move {
+                                match route {
+                                    routes::Route::Answer(response) => response,
+                                    routes::Route::Reload => reload::answer_reload(&reloader).await,
+                                }
+                            }
                         }
                     };
                     let warn = |message: String| tracing::warn!("admin endpoint: {message}");
@@ -102,7 +112,7 @@ impl Admin {
                 });
             })
             .map_err(|e| Diagnostic::new(format!("cannot start the admin endpoint's thread: {e}")))?;
-        tracing::info!("admin endpoint on http://{addr} (/livez, /readyz, /metrics, /v1/status)");
+        tracing::info!("admin endpoint on http://{addr} (/livez, /readyz, /metrics, /v1/status, POST /v1/reload)");
         Ok(Admin { addr, stop: Some(stop), thread: Some(thread) })
     }
 }

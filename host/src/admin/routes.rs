@@ -1,5 +1,5 @@
-//! What each request gets: the four endpoints, the token check, and a message for anything
-//! else. Answers are built at once from the registry; nothing here waits.
+//! What each request gets: the endpoints, the token check, and a message for anything
+//! else. Answers are built at once from the registry; only a reload waits (see `reload`).
 
 use hyper::body::Bytes;
 use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -13,14 +13,17 @@ use super::status::Status;
 pub type Body = http_body_util::Full<Bytes>;
 
 /// The paths served, for the 404 message and the deployment files' tests.
-pub const PATHS: [&str; 4] = ["/livez", "/readyz", "/metrics", "/v1/status"];
+pub const PATHS: [&str; 5] = ["/livez", "/readyz", "/metrics", "/v1/status", "/v1/reload"];
+
+/// The one path that takes POST.
+pub const RELOAD: &str = "/v1/reload";
 
 const TEXT: &str = "text/plain; charset=utf-8";
-const JSON: &str = "application/json";
+pub(super) const JSON: &str = "application/json";
 /// The Prometheus text exposition format.
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-fn answer(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+pub(super) fn answer(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
     let mut response = Response::new(Body::new(Bytes::from(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -43,37 +46,57 @@ fn authorized(parts: &Parts, token: Option<&str>) -> bool {
         && given.bytes().zip(token.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
 }
 
+/// What to do with one request.
+pub enum Route {
+    Answer(Response<Body>),
+    /// An authorized `POST /v1/reload`.
+    Reload,
+}
+
 /// The answer to one request.
-pub fn route(status: &Status, token: Option<&str>, parts: &Parts) -> Response<Body> {
+pub fn route(status: &Status, token: Option<&str>, parts: &Parts) -> Route {
     let path = parts.uri.path();
     if !PATHS.contains(&path) {
-        return answer(
+        return Route::Answer(answer(
             StatusCode::NOT_FOUND,
             TEXT,
             format!("no endpoint {path}; this admin endpoint serves {}\n", PATHS.join(", ")),
+        ));
+    }
+    let (method, allow) = if path == RELOAD { (Method::POST, "POST") } else { (Method::GET, "GET") };
+    if parts.method != method {
+        let mut response = answer(
+            StatusCode::METHOD_NOT_ALLOWED,
+            TEXT,
+            format!("{path} answers {method} only, not {}\n", parts.method),
         );
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+        return Route::Answer(response);
     }
-    if parts.method != Method::GET {
-        let mut response =
-            answer(StatusCode::METHOD_NOT_ALLOWED, TEXT, format!("{path} answers GET only, not {}\n", parts.method));
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
-        return response;
-    }
+    Route::Answer(match answer_get(status, token, parts) {
+        Some(response) => response,
+        None => return Route::Reload,
+    })
+}
+
+/// The answer to a GET (or None for an authorized reload).
+fn answer_get(status: &Status, token: Option<&str>, parts: &Parts) -> Option<Response<Body>> {
+    let path = parts.uri.path();
     let authorized = authorized(parts, token);
     match path {
         // Probes need no secret: liveness says nothing, readiness only names what is not
         // ready (and why, to those with the token).
-        "/livez" => answer(StatusCode::OK, TEXT, "ok\n".into()),
+        "/livez" => Some(answer(StatusCode::OK, TEXT, "ok\n".into())),
         "/readyz" => {
             let mut not_ready = status.not_ready();
             if not_ready.is_empty() {
-                return answer(StatusCode::OK, JSON, json!({ "ready": true }).to_string() + "\n");
+                return Some(answer(StatusCode::OK, JSON, json!({ "ready": true }).to_string() + "\n"));
             }
             if !authorized {
                 not_ready.iter_mut().for_each(|n| n.reason = None);
             }
             let body = json!({ "ready": false, "state": status.phase(), "not_ready": not_ready });
-            answer(StatusCode::SERVICE_UNAVAILABLE, JSON, body.to_string() + "\n")
+            Some(answer(StatusCode::SERVICE_UNAVAILABLE, JSON, body.to_string() + "\n"))
         }
         _ if !authorized => {
             let mut response = answer(
@@ -82,9 +105,10 @@ pub fn route(status: &Status, token: Option<&str>, parts: &Parts) -> Response<Bo
                 format!("{path} needs the admin token: send the header `Authorization: Bearer <[admin] token>`\n"),
             );
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
+            Some(response)
         }
-        "/metrics" => answer(StatusCode::OK, PROMETHEUS, metrics::render(status)),
-        _ => answer(StatusCode::OK, JSON, format!("{:#}\n", status.json())),
+        "/metrics" => Some(answer(StatusCode::OK, PROMETHEUS, metrics::render(status))),
+        RELOAD => None,
+        _ => Some(answer(StatusCode::OK, JSON, format!("{:#}\n", status.json()))),
     }
 }

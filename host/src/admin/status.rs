@@ -1,16 +1,19 @@
 //! The status registry: each instance's state, its counters and its last error, and
 //! whether the host is ready. `run` writes it at the few points where a state changes
-//! (created, started, finished, failed, draining, drained); the admin endpoint reads it.
+//! (created, started, finished, failed, draining, drained, reloaded); the admin endpoint
+//! reads it. Instances are known by a key that stays with them across reloads and is never
+//! reused; the registry lists the instances of the config running now, in its order.
 //! Nothing here is touched per batch: counters are read from each instance's
 //! [`Stats`](crate::stats::Stats) when someone asks.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::config::{Config, InstanceConfig, Kind};
+use crate::config::{Config, Kind};
 use crate::delivery::{Lanes, OVERRUN};
 use crate::loader::{Instance, InstanceHost};
 use crate::log::{ConsumerId, Log};
@@ -48,6 +51,7 @@ impl State {
 
 /// One instance of the config.
 pub struct Entry {
+    pub key: usize,
     pub name: String,
     pub kind: Kind,
     slot: Mutex<Slot>,
@@ -93,8 +97,11 @@ pub struct Status {
     since: Instant,
     phase: Mutex<State>,
     /// Consumers, then producers, in config order: the order `run` creates them in.
-    entries: Vec<Entry>,
-    consumers: usize,
+    entries: Mutex<Vec<Arc<Entry>>>,
+    /// The key the next new instance gets.
+    next_key: AtomicUsize,
+    /// Reloads done and refused.
+    reloads: [AtomicU64; 2],
     /// Held weakly: the registry must not keep the log (its folder lock) or the delivery
     /// threads alive past the run.
     log: OnceLock<Weak<Log>>,
@@ -106,46 +113,79 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+fn entry(key: usize, name: &str, kind: Kind) -> Arc<Entry> {
+    Arc::new(Entry { key, name: name.to_string(), kind, slot: Mutex::default() })
+}
+
 impl Status {
+    /// The instances of `config`, being created: consumer `i` has key `i`, and producer `j`
+    /// key `consumers + j`.
     pub fn new(config: &Config) -> Status {
-        let entry = |name: &str, kind| Entry { name: name.to_string(), kind, slot: Mutex::default() };
-        let mut entries: Vec<Entry> = config.consumers.iter().map(|c| entry(&c.name, Kind::Consumer)).collect();
-        entries.extend(config.producers.iter().map(|p| entry(&p.name, Kind::Producer)));
+        let consumers = config.consumers.iter().map(|c| (c.name.as_str(), Kind::Consumer));
+        let producers = config.producers.iter().map(|p| (p.name.as_str(), Kind::Producer));
+        let entries: Vec<Arc<Entry>> =
+            consumers.chain(producers).enumerate().map(|(key, (name, kind))| entry(key, name, kind)).collect();
         Status {
             since: Instant::now(),
             phase: Mutex::new(State::Creating),
-            entries,
-            consumers: config.consumers.len(),
+            next_key: AtomicUsize::new(entries.len()),
+            entries: Mutex::new(entries),
+            reloads: Default::default(),
             log: OnceLock::new(),
             lanes: OnceLock::new(),
         }
     }
 
-    fn slot(&self, kind: Kind, index: usize) -> MutexGuard<'_, Slot> {
-        let at = match kind {
-            Kind::Consumer => index,
-            Kind::Producer => self.consumers + index,
-        };
-        lock(&self.entries[at].slot)
+    /// A key no instance had.
+    pub fn new_key(&self) -> usize {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Every instance was created (in the order of the entries: consumers, then
-    /// producers): their counters can be read from now on.
-    pub fn created(
-        &self,
-        consumers: &[(InstanceConfig, Arc<Instance>)],
-        producers: &[(InstanceConfig, Arc<Instance>)],
-    ) {
-        for (entry, (_, instance)) in self.entries.iter().zip(consumers.iter().chain(producers)) {
-            let mut slot = lock(&entry.slot);
-            slot.plugin = Some(instance.plugin.name.clone());
-            slot.host = Some(instance.host);
+    /// A reload made this the running set, in config order: instances that stay keep
+    /// their entry, new ones get one (being created until told otherwise).
+    pub fn reconfigure(&self, instances: &[(usize, &str, Kind)]) {
+        let mut entries = lock(&self.entries);
+        let next: Vec<Arc<Entry>> = instances
+            .iter()
+            .map(|&(key, name, kind)| {
+                entries.iter().find(|e| e.key == key).cloned().unwrap_or_else(|| entry(key, name, kind))
+            })
+            .collect();
+        *entries = next;
+    }
+
+    /// A reload was done (`ok`) or refused.
+    pub fn reloaded(&self, ok: bool) {
+        self.reloads[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reloads done and refused so far.
+    pub fn reloads(&self) -> (u64, u64) {
+        (self.reloads[0].load(Ordering::Relaxed), self.reloads[1].load(Ordering::Relaxed))
+    }
+
+    fn entries(&self) -> Vec<Arc<Entry>> {
+        lock(&self.entries).clone()
+    }
+
+    /// Changes the slot of instance `key`, if it is in the running set.
+    fn with_slot(&self, key: usize, change: impl FnOnce(&mut Slot)) {
+        if let Some(entry) = lock(&self.entries).iter().find(|e| e.key == key) {
+            change(&mut lock(&entry.slot));
         }
     }
 
-    /// Consumer `index` reads the log through `cursor`.
-    pub fn joined(&self, index: usize, cursor: ConsumerId) {
-        self.slot(Kind::Consumer, index).cursor = Some(cursor);
+    /// Instance `key` was created: its counters can be read from now on.
+    pub fn created(&self, key: usize, instance: &Instance) {
+        self.with_slot(key, |slot| {
+            slot.plugin = Some(instance.plugin.name.clone());
+            slot.host = Some(instance.host);
+        });
+    }
+
+    /// Consumer `key` reads the log through `cursor`.
+    pub fn joined(&self, key: usize, cursor: ConsumerId) {
+        self.with_slot(key, |slot| slot.cursor = Some(cursor));
     }
 
     /// Where lag and stuck calls are read.
@@ -158,14 +198,20 @@ impl Status {
         self.log.get().and_then(Weak::upgrade)
     }
 
-    pub fn set(&self, kind: Kind, index: usize, state: State) {
-        self.slot(kind, index).state = state;
+    /// The state of instance `key`, if it is in the running set.
+    pub fn state(&self, key: usize) -> Option<State> {
+        lock(&self.entries).iter().find(|e| e.key == key).map(|entry| lock(&entry.slot).state)
     }
 
-    pub fn failed(&self, kind: Kind, index: usize, error: &str) {
-        let mut slot = self.slot(kind, index);
-        slot.state = State::Failed;
-        slot.error = Some(error.to_string());
+    pub fn set(&self, key: usize, state: State) {
+        self.with_slot(key, |slot| slot.state = state);
+    }
+
+    pub fn failed(&self, key: usize, error: &str) {
+        self.with_slot(key, |slot| {
+            slot.state = State::Failed;
+            slot.error = Some(error.to_string());
+        });
     }
 
     /// Every instance was started: those not failed are running.
@@ -187,7 +233,7 @@ impl Status {
     }
 
     fn each_state(&self, change: impl Fn(State) -> State) {
-        for entry in &self.entries {
+        for entry in self.entries() {
             let mut slot = lock(&entry.slot);
             slot.state = change(slot.state);
         }
@@ -200,7 +246,7 @@ impl Status {
     /// Every instance as it is now.
     pub fn snapshot(&self) -> Vec<Snapshot> {
         let log = self.log();
-        self.entries
+        self.entries()
             .iter()
             .map(|entry| {
                 let slot = lock(&entry.slot);
@@ -227,7 +273,7 @@ impl Status {
         let phase = self.phase();
         let calls = self.lanes.get().and_then(Weak::upgrade).map(|lanes| lanes.calls()).unwrap_or_default();
         let mut not_ready = Vec::new();
-        for (at, entry) in self.entries.iter().enumerate() {
+        for entry in self.entries() {
             let slot = lock(&entry.slot);
             let reason = match slot.state {
                 State::Creating => Some("being created: the host is still calling the instances' on_create".into()),
@@ -237,7 +283,7 @@ impl Status {
                 State::Draining | State::Stopped => Some("the host is shutting down".into()),
                 State::Running => calls
                     .iter()
-                    .find(|call| entry.kind == Kind::Consumer && call.consumer == at && call.elapsed >= OVERRUN)
+                    .find(|call| entry.kind == Kind::Consumer && call.consumer == entry.key && call.elapsed >= OVERRUN)
                     .map(|call| format!("stuck: in {} for {:.1?} (more than {OVERRUN:?})", call.hook, call.elapsed)),
             };
             if let Some(reason) = reason {
@@ -300,10 +346,12 @@ impl Status {
                 "disk": g.disk.map(|d| json!({ "segments": d.segments, "bytes": d.bytes, "max_bytes": d.max_bytes })),
             })
         });
+        let (ok, failed) = self.reloads();
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "abi": super::abi_version(),
             "state": self.phase(),
+            "reloads": { "ok": ok, "failed": failed },
             "ready": self.not_ready().is_empty(),
             "uptime_seconds": self.since.elapsed().as_secs_f64(),
             "log": log,

@@ -9,7 +9,7 @@ use super::model::LogSection;
 use super::{Validator, DEFAULT_CAPACITY, DEFAULT_MAX_BYTES};
 use crate::diagnostic::Diagnostic;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// Events the log holds in memory.
     pub capacity: usize,
@@ -26,7 +26,7 @@ impl LogConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DiskConfig {
     /// The log's folder, resolved against the config file's folder.
     pub path: PathBuf,

@@ -4,6 +4,7 @@
 mod admin;
 mod backoff;
 mod dead_letter;
+pub mod live;
 mod log;
 mod model;
 pub mod plugin_config;
@@ -57,6 +58,8 @@ pub struct Config {
     pub admin: Option<AdminConfig>,
     pub producers: Vec<InstanceConfig>,
     pub consumers: Vec<InstanceConfig>,
+    /// The file it was read from, for a reload's messages about keys outside the entries.
+    pub source: Arc<SourceFile>,
 }
 
 /// One `[[producer]]` or `[[consumer]]` entry.
@@ -90,7 +93,7 @@ pub enum Policy {
     DropOldest,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryConfig {
     pub policy: Policy,
     pub batch: usize,
@@ -284,7 +287,7 @@ impl Validator {
             return Err(Diagnostic::new(format!("{} declares no plugins", self.file.path.display()))
                 .help("add a [[producer]] and a [[consumer]] table, each with `name` and `library`"));
         }
-        Ok(Config { drain_timeout, max_event_bytes, log, admin, producers, consumers })
+        Ok(Config { drain_timeout, max_event_bytes, log, admin, producers, consumers, source: self.file.clone() })
     }
 
     fn instance(&self, raw: RawInstance, kind: Kind) -> Result<InstanceConfig, Diagnostic> {

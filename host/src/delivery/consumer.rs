@@ -46,7 +46,7 @@ struct Unwritten {
 
 /// One consumer's delivery state.
 pub struct Consumer {
-    /// Its position in the config, to report back.
+    /// Its key (stable across reloads, never reused), to report back.
     pub index: usize,
     pub instance: Arc<Instance>,
     pub id: ConsumerId,

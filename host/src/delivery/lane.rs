@@ -5,9 +5,8 @@
 //! This is on the path of every batch, so it costs one uncontended lock per turn (put the
 //! consumer back, take the next) and a few atomic stores per call.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -30,21 +29,25 @@ pub(super) struct Lane {
 /// A hook call under way.
 #[derive(Debug, Clone, Copy)]
 pub struct Call {
-    /// The consumer's position in the config.
+    /// The consumer's key (its [`Consumer::index`]).
     pub consumer: usize,
     pub hook: &'static str,
     pub stamp: u64,
     pub elapsed: Duration,
 }
 
-/// The delivery threads: each consumer's report goes to `done` as it drains a closed log.
+/// Told each consumer's key and report once it has read the end of the log (closed, or
+/// its cursor retired) and its lane has let go of it.
+pub type Done = Box<dyn Fn(usize, Report) + Send + Sync>;
+
+/// The delivery threads.
 pub struct Lanes {
     pub(super) log: Arc<Log>,
     pub(super) abort: Arc<Abort>,
-    done: Sender<(usize, Report)>,
+    done: Done,
     pub(super) watch: Arc<Watch>,
-    /// The consumers' names by position, for the watchdog's messages.
-    pub(super) names: Vec<String>,
+    /// The consumers' names by key, for the watchdog's messages.
+    names: Mutex<HashMap<usize, String>>,
     /// What call stamps count from.
     epoch: Instant,
     /// Lanes started, to name their threads.
@@ -99,16 +102,11 @@ impl Lane {
 }
 
 impl Lanes {
-    /// A lanes with its watchdog running, and no lanes yet; `names` are the consumers' names
-    /// by their position in the config.
-    pub fn start(
-        log: Arc<Log>,
-        abort: Arc<Abort>,
-        done: Sender<(usize, Report)>,
-        names: Vec<String>,
-    ) -> std::io::Result<Arc<Lanes>> {
+    /// A lanes with its watchdog running, and no lanes yet.
+    pub fn start(log: Arc<Log>, abort: Arc<Abort>, done: Done) -> std::io::Result<Arc<Lanes>> {
         let watch = Arc::new(Watch::default());
         let epoch = Instant::now();
+        let names = Mutex::default();
         let lanes = Arc::new(Lanes { log, abort, done, watch, names, epoch, started: AtomicUsize::new(0) });
         Watch::spawn(&lanes)?;
         Ok(lanes)
@@ -122,6 +120,7 @@ impl Lanes {
     /// Starts a delivery thread for `consumers`. If the thread cannot start, they come back
     /// with the error: a consumer dropped here would hold back the log forever.
     pub fn spawn(self: &Arc<Self>, consumers: Vec<Consumer>) -> Result<(), (std::io::Error, Vec<Consumer>)> {
+        lock(&self.names).extend(consumers.iter().map(|c| (c.index, c.name.clone())));
         let name = format!("deliver-{}", self.started.fetch_add(1, Ordering::Relaxed));
         let lane = Arc::new(Lane {
             waiting: Mutex::new(VecDeque::new()),
@@ -153,6 +152,11 @@ impl Lanes {
         self.watch.hurry(drain_timeout / 4);
     }
 
+    /// The name of the consumer with key `index`.
+    pub(super) fn name(&self, index: usize) -> String {
+        lock(&self.names).get(&index).cloned().unwrap_or_default()
+    }
+
     /// The hook calls under way right now.
     pub fn calls(&self) -> Vec<Call> {
         let now = Instant::now();
@@ -164,7 +168,7 @@ impl Lanes {
     /// A lane's loop: turns round its consumers until none is left. A consumer is out of
     /// the queue only while it takes its turn.
     fn run(self: &Arc<Self>, lane: &Lane) {
-        let mut seen = self.log.head();
+        let mut seen = self.log.seen();
         // Turns in a row that found nothing to do, and the earliest retry among them.
         let mut idle = 0usize;
         let mut wake_at: Option<Instant> = None;
@@ -172,7 +176,7 @@ impl Lanes {
         while let Some(mut consumer) = next {
             match consumer.turn(self, lane) {
                 Turn::Worked { slow } => {
-                    (idle, wake_at, seen) = (0, None, self.log.head());
+                    (idle, wake_at, seen) = (0, None, self.log.seen());
                     if slow && !lock(&lane.waiting).is_empty() {
                         tracing::info!(consumer = %consumer.name, "on_events was slow several times in a row; this consumer gets a delivery thread of its own so the others are not held up");
                         match self.spawn(vec![consumer]) {
@@ -200,7 +204,8 @@ impl Lanes {
                     // destroys it, and the process may exit.
                     let (index, report) = (consumer.index, consumer.report());
                     drop(consumer);
-                    let _ = self.done.send((index, report));
+                    lock(&self.names).remove(&index);
+                    (self.done)(index, report);
                     next = lock(&lane.waiting).pop_front();
                     continue;
                 }
@@ -211,7 +216,7 @@ impl Lanes {
             if idle >= waiting.len() {
                 drop(waiting);
                 self.log.wait(seen, wake_at);
-                (idle, wake_at, seen) = (0, None, self.log.head());
+                (idle, wake_at, seen) = (0, None, self.log.seen());
                 waiting = lock(&lane.waiting);
             }
             next = waiting.pop_front();

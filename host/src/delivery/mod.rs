@@ -22,7 +22,7 @@ mod watchdog;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use consumer::{Consumer, Report};
-pub use lane::{Call, Lanes};
+pub use lane::{Call, Done, Lanes};
 pub use watchdog::OVERRUN;
 
 /// Set when shutdown gives up at its deadline: pending retries are not waited for.

@@ -163,7 +163,7 @@ impl Watch {
 
 /// Gives the consumers waiting on `lane`, whose `call` overran, a lane of their own.
 fn move_neighbours(lanes: &Arc<Lanes>, lane: &Lane, call: Call) {
-    let name = &lanes.names[call.consumer];
+    let name = &lanes.name(call.consumer);
     let elapsed = call.elapsed;
     let neighbours = lane.take_waiting();
     if neighbours.is_empty() {

@@ -8,7 +8,8 @@
 //! whose hook is slow delays the notifications, never an append or a delivery.
 //!
 //! Emitting costs a watched producer two atomic updates, and a lock only when the thread
-//! sleeps. Producers without the hook (every ABI 1.0 library) are not watched at all.
+//! sleeps. Producers without the hook (every ABI 1.0 library) are not watched at all. A
+//! reload adds and removes watched producers; the thread starts with the first one.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -29,15 +30,21 @@ struct Shared {
     emitted: AtomicU64,
     /// The thread is asleep on `wake` (or about to be).
     sleeping: AtomicBool,
-    /// True once `stop` began: the thread calls no hook any more.
-    stopped: Mutex<bool>,
+    inner: Mutex<Inner>,
     wake: Condvar,
 }
 
+struct Inner {
+    /// True once `stop` began: the thread calls no hook any more.
+    stopped: bool,
+    /// Held while hooks run, so that a producer removed from it is called no more.
+    watched: Vec<Watched>,
+}
+
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, bool> {
-        // The flag is a single value; a panic cannot leave it half-written.
-        self.stopped.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Each update is a single step; a panic cannot leave it half-written.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -60,52 +67,55 @@ impl Watch {
 /// dropping) it joins the thread; after that no hook is called, so the producers can be
 /// destroyed.
 pub struct Commits {
+    log: Arc<Log>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Commits {
-    /// Watches every producer of `producers` that has an `on_committed` hook; starts the
-    /// thread only when there is one. Call before the producers start.
-    pub fn start<'a>(
-        log: &Arc<Log>,
-        producers: impl IntoIterator<Item = &'a Arc<Instance>>,
-    ) -> std::io::Result<Commits> {
+    /// A notifier watching no producer yet, with no thread yet.
+    pub fn new(log: &Arc<Log>) -> Commits {
         let shared = Arc::new(Shared {
             emitted: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
-            stopped: Mutex::new(false),
+            inner: Mutex::new(Inner { stopped: false, watched: Vec::new() }),
             wake: Condvar::new(),
         });
-        let watched: Vec<Watched> = producers
-            .into_iter()
-            .filter(|instance| instance.has_on_committed())
-            .map(|instance| {
-                let watch = Arc::new(Watch { shared: shared.clone(), emitted: AtomicU64::new(0) });
-                let _ = instance.host.watch.set(watch.clone());
-                Watched { instance: instance.clone(), watch, reported: 0 }
-            })
-            .collect();
-        let thread = if watched.is_empty() {
-            None
-        } else {
-            let (log, shared) = (log.clone(), shared.clone());
-            // Read here, before any producer runs: read by the thread once it is scheduled,
+        Commits { log: log.clone(), shared, thread: None }
+    }
+
+    /// Watches `producer` if it has an `on_committed` hook, starting the thread if it is the
+    /// first. Call before the producer starts.
+    pub fn watch(&mut self, producer: &Arc<Instance>) -> std::io::Result<()> {
+        if !producer.has_on_committed() {
+            return Ok(());
+        }
+        let watch = Arc::new(Watch { shared: self.shared.clone(), emitted: AtomicU64::new(0) });
+        let _ = producer.host.watch.set(watch.clone());
+        self.shared.lock().watched.push(Watched { instance: producer.clone(), watch, reported: 0 });
+        if self.thread.is_none() {
+            let (log, shared) = (self.log.clone(), self.shared.clone());
+            // Read here, before the producer runs: read by the thread once it is scheduled,
             // it could already cover events no hook was told about.
             let reported = log.committed();
-            let thread = std::thread::Builder::new()
-                .name("commits".into())
-                .spawn(move || notify(&log, &shared, watched, reported))?;
-            Some(thread)
-        };
-        Ok(Commits { shared, thread })
+            let thread =
+                std::thread::Builder::new().name("commits".into()).spawn(move || notify(&log, &shared, reported))?;
+            self.thread = Some(thread);
+        }
+        Ok(())
+    }
+
+    /// Stops calling `producer`'s hook: once this returns, it is not called again (a reload
+    /// removed the producer, which is destroyed next).
+    pub fn unwatch(&self, producer: &Arc<Instance>) {
+        self.shared.lock().watched.retain(|w| !Arc::ptr_eq(&w.instance, producer));
     }
 
     /// Stops the thread and waits for it: it returns from a hook it is in, or from waiting.
     /// It waits on the log only for events the log appended, which the log commits or stops.
     pub fn stop(&mut self) {
         let Some(thread) = self.thread.take() else { return };
-        *self.shared.lock() = true;
+        self.shared.lock().stopped = true;
         self.shared.wake.notify_one();
         let _ = thread.join();
     }
@@ -127,19 +137,19 @@ struct Watched {
 /// The thread: waits for something to report, then for the log to commit it, then tells
 /// each producer whose events that commit covered. `reported`: the watermark before any
 /// watched producer emitted.
-fn notify(log: &Log, shared: &Shared, mut watched: Vec<Watched>, mut reported: u64) {
+fn notify(log: &Log, shared: &Shared, mut reported: u64) {
     loop {
         {
-            let mut stopped = shared.lock();
-            while !*stopped && shared.emitted.load(Ordering::SeqCst) <= reported {
+            let mut inner = shared.lock();
+            while !inner.stopped && shared.emitted.load(Ordering::SeqCst) <= reported {
                 shared.sleeping.store(true, Ordering::SeqCst);
                 if shared.emitted.load(Ordering::SeqCst) > reported {
                     break;
                 }
-                stopped = shared.wake.wait(stopped).unwrap_or_else(|e| e.into_inner());
+                inner = shared.wake.wait(inner).unwrap_or_else(|e| e.into_inner());
             }
             shared.sleeping.store(false, Ordering::SeqCst);
-            if *stopped {
+            if inner.stopped {
                 return;
             }
         }
@@ -147,12 +157,12 @@ fn notify(log: &Log, shared: &Shared, mut watched: Vec<Watched>, mut reported: u
             return;
         }
         let committed = log.committed();
-        // Held while hooks run: `stop` waits for the round to end, and none starts after.
-        let stopped = shared.lock();
-        if *stopped {
+        // Held while hooks run: `stop` and `unwatch` wait for the round to end.
+        let mut inner = shared.lock();
+        if inner.stopped {
             return;
         }
-        for producer in &mut watched {
+        for producer in &mut inner.watched {
             // The watermark, capped at the producer's own last event: a producer is called
             // only when its own events moved, not for every commit of the others.
             let value = committed.min(producer.watch.emitted.load(Ordering::SeqCst));
@@ -161,7 +171,7 @@ fn notify(log: &Log, shared: &Shared, mut watched: Vec<Watched>, mut reported: u
                 producer.instance.committed(value);
             }
         }
-        drop(stopped);
+        drop(inner);
         reported = committed;
     }
 }

@@ -40,6 +40,9 @@ pub struct Plugin {
     pub(super) library_file: String,
     /// The library's own table, passed back in `evh_create_args.plugin`.
     pub(super) raw: *const evh_plugin,
+    /// The identity of the library file it was loaded from: a reload replaces the instances
+    /// of a library whose file changed since.
+    pub file: Option<super::FileId>,
 }
 
 // SAFETY: `raw` points to the library's immutable plugin table, valid for the process
@@ -55,6 +58,8 @@ pub struct Library {
     /// The library carries a Go runtime (declared by the Go SDK, or found in the file).
     pub go_runtime: bool,
     pub plugins: Vec<Arc<Plugin>>,
+    /// The file's identity when it was loaded, to tell a replaced file by (see `Loader`).
+    pub file: Option<super::FileId>,
 }
 
 /// The marker the Go linker writes into every binary it builds (the `.go.buildinfo`
@@ -130,10 +135,17 @@ fn file_name(path: &Path) -> String {
 }
 
 impl Library {
-    /// Loads the library at `path` and performs the handshake. `go_file`: the file carries
-    /// the Go linker's marker (the loader looked before, to refuse a second Go runtime).
-    pub(super) fn open(path: &Path, go_file: bool) -> Result<Library, LoadError> {
-        let shown = path.to_path_buf();
+    /// Loads the library at `path` and performs the handshake; messages name it `shown`
+    /// (the file the config names, where `path` may be a fresh copy of it). `go_file`: the
+    /// file carries the Go linker's marker (the loader looked before, to refuse a second Go
+    /// runtime).
+    pub(super) fn open(
+        path: &Path,
+        shown: &Path,
+        go_file: bool,
+        file: Option<super::FileId>,
+    ) -> Result<Library, LoadError> {
+        let shown = shown.to_path_buf();
         let mut magic = [0u8; 4];
         let elf = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF";
         if !elf {
@@ -149,7 +161,7 @@ impl Library {
         } else {
             path.to_path_buf()
         };
-        let who = format!("library {}", file_name(&path));
+        let who = format!("library {}", file_name(&shown));
         let loading = enter(Site::leak(who.clone(), "its initializers (dlopen)"));
         // SAFETY: loading a library runs its initializers. That is the point of a plugin
         // host: the user named this file as a plugin in the config, and it runs with the
@@ -183,12 +195,17 @@ impl Library {
         // Never unloaded; see the module doc.
         std::mem::forget(library);
         // SAFETY: the description is valid for the library's lifetime (forever now).
-        unsafe { Self::read(shown, description, go_file) }
+        unsafe { Self::read(shown, description, go_file, file) }
     }
 
     /// # Safety
     /// `description` and everything it points to must follow the ABI.
-    unsafe fn read(path: PathBuf, description: &evh_library, go_file: bool) -> Result<Library, LoadError> {
+    unsafe fn read(
+        path: PathBuf,
+        description: &evh_library,
+        go_file: bool,
+        file: Option<super::FileId>,
+    ) -> Result<Library, LoadError> {
         let malformed = |reason: String| LoadError::Malformed { path: path.clone(), reason };
         if (description.struct_size as usize) < std::mem::size_of::<evh_library>() {
             return Err(malformed(format!(
@@ -268,10 +285,11 @@ impl Library {
                 hooks,
                 library_file: file_name(&path),
                 raw: *pointer,
+                file,
             }));
         }
         let go_runtime = description.flags & evh::EVH_LIBRARY_GO_RUNTIME != 0 || go_file;
-        Ok(Library { path, abi_major: major, abi_minor: minor, go_runtime, plugins })
+        Ok(Library { path, abi_major: major, abi_minor: minor, go_runtime, plugins, file })
     }
 }
 

@@ -64,6 +64,8 @@ pub enum LoadError {
     Malformed { path: PathBuf, reason: String },
     #[error("{second} carries a Go runtime, and {first} already loaded one; a process can hold only one Go runtime")]
     SecondGoRuntime { first: PathBuf, second: PathBuf },
+    #[error("{path} was replaced since it was loaded, and it carries a Go runtime: a Go library can never be unloaded, and a process holds one Go runtime, so its new version cannot be loaded while the host runs")]
+    GoReplaced { path: PathBuf },
 }
 
 impl LoadError {
@@ -85,23 +87,56 @@ impl LoadError {
             LoadError::Version { .. } => "rebuild the library against this host's include/evhost.h (or its SDK version)".into(),
             LoadError::Malformed { .. } => "rebuild the library against include/evhost.h; if it uses an SDK, report this to its authors".into(),
             LoadError::SecondGoRuntime { .. } => "build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init). evhost cannot yet run a second Go library in a separate process".into(),
+            LoadError::GoReplaced { .. } => "restart evhost to load the new version (the disk log keeps every consumer's place), or put the loaded version back and reload; nothing was changed".into(),
         }
     }
 }
 
-/// Loads each library once, and at most one that carries a Go runtime.
+/// A file's identity: a file replaced at the same path (a new build, `install`, `mv`)
+/// differs in at least one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+    mtime_ns: i128,
+    size: u64,
+}
+
+impl FileId {
+    /// The identity of the file at `path` (links followed), if there is one.
+    pub fn of(path: &Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let mtime_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        Some(FileId { dev: meta.dev(), ino: meta.ino(), mtime_ns, size: meta.size() })
+    }
+}
+
+/// Loads each library once, and at most one that carries a Go runtime. Kept for the whole
+/// run, so that a reload loads again only a library whose file was replaced: the dynamic
+/// loader would hand back the old version for the same path (or the same inode), so the new
+/// one is loaded through a fresh copy in a private folder, removed once loaded (see
+/// docs/decisions.md). A replaced Go library is refused: Go cannot be unloaded.
 #[derive(Default)]
 pub struct Loader {
     libraries: HashMap<PathBuf, Arc<Library>>,
     go_library: Option<PathBuf>,
+    /// The private folder of fresh copies, once one was needed, and the copies made.
+    copies: Option<PathBuf>,
+    copied: usize,
 }
 
 impl Loader {
     pub fn load(&mut self, path: &Path) -> Result<Arc<Library>, LoadError> {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        if let Some(library) = self.libraries.get(&key) {
-            return Ok(library.clone());
-        }
+        let identity = FileId::of(path);
+        let replaced = match self.libraries.get(&key) {
+            // Gone or unreadable: the version in memory is the one there is.
+            Some(library) if identity.is_none() || library.file == identity => return Ok(library.clone()),
+            Some(library) if library.go_runtime => return Err(LoadError::GoReplaced { path: path.to_path_buf() }),
+            Some(_) => true,
+            None => false,
+        };
         let second_go =
             |first: &PathBuf| LoadError::SecondGoRuntime { first: first.clone(), second: path.to_path_buf() };
         // Only a regular file of a sane size goes on to be read and dlopen-ed (see files.rs).
@@ -113,7 +148,11 @@ impl Loader {
         if let (true, Some(first)) = (go_file, &self.go_library) {
             return Err(second_go(first));
         }
-        let library = Arc::new(Library::open(path, go_file)?);
+        let library = Arc::new(if replaced {
+            self.open_copy(path, go_file, identity)?
+        } else {
+            Library::open(path, path, go_file, identity)?
+        });
         if library.go_runtime {
             if let Some(first) = &self.go_library {
                 return Err(second_go(first));
@@ -122,5 +161,37 @@ impl Loader {
         }
         self.libraries.insert(key, library.clone());
         Ok(library)
+    }
+
+    /// Opens a copy of `path` under a name never used before: a new inode, which the dynamic
+    /// loader has not seen. The copy is removed once opened (its mapping stays).
+    fn open_copy(&mut self, path: &Path, go_file: bool, file: Option<FileId>) -> Result<Library, LoadError> {
+        let io = |source| LoadError::File(FileError::Io { what: "library", path: path.to_path_buf(), source });
+        let folder = match &self.copies {
+            Some(folder) => folder.clone(),
+            None => {
+                use std::os::unix::fs::DirBuilderExt;
+                let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let folder = std::env::temp_dir().join(format!("evhost-{}-{}", std::process::id(), stamp.as_nanos()));
+                std::fs::DirBuilder::new().mode(0o700).create(&folder).map_err(io)?;
+                self.copies = Some(folder.clone());
+                folder
+            }
+        };
+        self.copied += 1;
+        let name = path.file_name().map_or_else(|| "library.so".into(), |n| n.to_string_lossy().into_owned());
+        let copy = folder.join(format!("{}-{name}", self.copied));
+        std::fs::copy(path, &copy).map_err(io)?;
+        let opened = Library::open(&copy, path, go_file, file);
+        let _ = std::fs::remove_file(&copy);
+        opened
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        if let Some(folder) = &self.copies {
+            let _ = std::fs::remove_dir(folder);
+        }
     }
 }

@@ -74,6 +74,8 @@ pub struct Log {
     readable: AtomicU64,
     /// Counts commits, so that a producer waiting for room can spin on it.
     commits: AtomicU64,
+    /// `State::nudges`, published for spinning readers.
+    nudges: AtomicU64,
     /// Every event with a sequence number up to this one is committed: accepted (memory
     /// log) or written as the fsync policy says (disk log). 0 when none is.
     committed: AtomicU64,
@@ -124,6 +126,9 @@ struct State {
     resume: BTreeMap<String, u64>,
     /// Why the disk log failed, if it did.
     failure: Option<String>,
+    /// Counts the times a cursor was told to end early (a reload), so that a reader parked
+    /// in [`Log::wait`] takes another look.
+    nudges: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +150,24 @@ struct Cursor {
     reading: u64,
     policy: Policy,
     dropped: u64,
+    /// Set when the consumer is retired by a reload: it reads `End` once here.
+    until: Option<u64>,
+    /// The consumer left (a reload removed or replaced it): it holds nothing back, and the
+    /// disk log's ledger no longer names it.
+    left: bool,
+}
+
+impl Cursor {
+    fn new(name: &str, next: u64, policy: Policy) -> Cursor {
+        Cursor { name: name.to_string(), next, reading: next, policy, dropped: 0, until: None, left: false }
+    }
+}
+
+/// Where a reader stood when it last found work; see [`Log::seen`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    readable: u64,
+    nudges: u64,
 }
 
 /// A batch handed to one consumer: views into shared chunks, kept alive while it is held.
@@ -275,9 +298,11 @@ impl Log {
                 ledger_dirty: false,
                 resume,
                 failure: None,
+                nudges: 0,
             }),
             readable: AtomicU64::new(head),
             commits: AtomicU64::new(0),
+            nudges: AtomicU64::new(0),
             committed: AtomicU64::new(head - 1),
             commit: Condvar::new(),
             ended: AtomicBool::new(false),
@@ -307,7 +332,8 @@ impl Log {
 
     /// Adds the consumer `name`. On a disk log that knows it, it resumes at the first event
     /// it had not acknowledged; otherwise it starts as `start` says. Register every consumer
-    /// before producers start, so that each sees every event.
+    /// before producers start, so that each sees every event (a consumer a reload adds
+    /// starts at the newest event, or at the oldest the log keeps).
     pub fn join(&self, name: &str, policy: Policy, start: Start) -> ConsumerId {
         let mut state = self.lock();
         let next = match (state.resume.remove(name), start) {
@@ -324,8 +350,58 @@ impl Log {
             (None, Start::Beginning) => state.tail,
             (None, Start::End) => state.head,
         };
-        state.cursors.push(Cursor { name: name.to_string(), next, reading: next, policy, dropped: 0 });
+        state.cursors.push(Cursor::new(name, next, policy));
+        state.ledger_dirty = true;
         ConsumerId(state.cursors.len() - 1)
+    }
+
+    /// A reload removes (`drain`: it delivers up to the newest event appended so far) or
+    /// replaces (it finishes only the batch it holds) the consumer: from there on it reads
+    /// `End`, and its delivery thread lets go of it.
+    pub fn retire(&self, id: ConsumerId, drain: bool) {
+        let mut state = self.lock();
+        let head = state.head;
+        let cursor = &mut state.cursors[id.0];
+        cursor.until = Some(if drain { head } else { cursor.reading.max(cursor.next) });
+        state.nudges += 1;
+        self.nudges.store(state.nudges, Ordering::Release);
+        if state.waiting_consumers > 0 {
+            self.data.notify_all();
+        }
+    }
+
+    /// The consumer is gone: it no longer holds events back in memory or on disk, and the
+    /// next ledger drops it.
+    pub fn leave(&self, id: ConsumerId) {
+        let mut state = self.lock();
+        Self::let_go(&mut state, id);
+        self.commits.fetch_add(1, Ordering::Release);
+        if state.waiting_producers > 0 {
+            self.room.notify_all();
+        }
+    }
+
+    fn let_go(state: &mut State, id: ConsumerId) {
+        let cursor = &mut state.cursors[id.0];
+        cursor.left = true;
+        cursor.until = Some(0);
+        state.ledger_dirty = true;
+    }
+
+    /// A new consumer under the same name takes over where `old` stands (a reload replaced
+    /// it), with `policy`; `old` leaves. One step under the lock, so nothing `old` held back
+    /// is let go on the way.
+    pub fn take_over(&self, old: ConsumerId, policy: Policy) -> ConsumerId {
+        let mut state = self.lock();
+        let (name, next) = (state.cursors[old.0].name.clone(), state.cursors[old.0].next);
+        Self::let_go(&mut state, old);
+        state.cursors.push(Cursor::new(&name, next, policy));
+        ConsumerId(state.cursors.len() - 1)
+    }
+
+    /// The cursors that still hold events back.
+    fn present(state: &State) -> impl Iterator<Item = &Cursor> {
+        state.cursors.iter().filter(|c| !c.left)
     }
 
     /// Appends a batch atomically. With `block`, waits while the log is full.
@@ -420,10 +496,10 @@ impl Log {
         let floor = match self.disk {
             Some(_) => state.readable,
             None => {
-                state.cursors.iter().filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX)
+                Self::present(state).filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX)
             }
         };
-        let passed = state.cursors.iter().map(|c| c.next).min().unwrap_or(state.head).min(state.readable);
+        let passed = Self::present(state).map(|c| c.next).min().unwrap_or(state.head).min(state.readable);
         // Chunks every consumer has passed are garbage; the rest go only when needed.
         while let Some(front) = state.chunks.front() {
             let end = front.end_seq();
@@ -442,7 +518,7 @@ impl Log {
 
     /// Moves the cursors that are behind `tail` to it, counting what they skipped.
     fn drop_before(state: &mut State, tail: u64) {
-        for cursor in state.cursors.iter_mut().filter(|c| c.next < tail) {
+        for cursor in state.cursors.iter_mut().filter(|c| c.next < tail && !c.left) {
             cursor.dropped += tail.saturating_sub(cursor.reading.max(cursor.next));
             cursor.next = tail;
             cursor.reading = cursor.reading.max(tail);
@@ -450,9 +526,15 @@ impl Log {
     }
 
     /// The end of what consumers can read (for the memory log, the sequence number the next
-    /// appended event will get); a reader that found nothing passes it to [`wait`](Self::wait).
+    /// appended event will get).
     pub fn head(&self) -> u64 {
         self.readable.load(Ordering::Acquire)
+    }
+
+    /// Where the log stands, for a reader to pass to [`wait`](Self::wait) once it found
+    /// nothing to do: taken before it looked, so that nothing that came meanwhile is missed.
+    pub fn seen(&self) -> Seen {
+        Seen { nudges: self.nudges.load(Ordering::Acquire), readable: self.readable.load(Ordering::Acquire) }
     }
 
     /// Fills `batch` with up to `max` events from the consumer's cursor, without waiting.
@@ -460,11 +542,15 @@ impl Log {
         batch.clear();
         let mut state = self.lock();
         let start = state.cursors[id.0].next;
+        let until = state.cursors[id.0].until.unwrap_or(u64::MAX);
+        if start >= until {
+            return Read::End;
+        }
         if start >= state.readable {
             let end = state.stopped || (state.closed && start >= state.head);
             return if end { Read::End } else { Read::Empty };
         }
-        let end = state.readable.min(start + max as u64);
+        let end = state.readable.min(start + max as u64).min(until);
         let in_memory = state.chunks.front().map_or(state.head, |c| c.first_seq);
         if start < in_memory {
             drop(state);
@@ -524,16 +610,23 @@ impl Log {
         Read::Events { dropped }
     }
 
-    /// Waits until events past `seen` (a [`head`](Self::head) value) arrive, the log ends,
-    /// or `until` passes: spins briefly, then parks.
-    pub fn wait(&self, seen: u64, until: Option<Instant>) {
-        let ready = || self.readable.load(Ordering::Acquire) != seen || self.ended.load(Ordering::Acquire);
+    /// Waits until events past `seen` arrive, a cursor is retired, the log ends, or `until`
+    /// passes: spins briefly, then parks.
+    pub fn wait(&self, seen: Seen, until: Option<Instant>) {
+        let ready = || {
+            self.readable.load(Ordering::Acquire) != seen.readable
+                || self.nudges.load(Ordering::Acquire) != seen.nudges
+                || self.ended.load(Ordering::Acquire)
+        };
         if spin_until(ready) || until.is_some_and(|t| Instant::now() >= t) {
             return;
         }
         let mut state = self.lock();
         state.waiting_consumers += 1;
-        while state.readable == seen && !(state.stopped || (state.closed && state.readable == state.head)) {
+        while state.readable == seen.readable
+            && state.nudges == seen.nudges
+            && !(state.stopped || (state.closed && state.readable == state.head))
+        {
             match until {
                 None => state = self.data.wait(state).unwrap_or_else(|e| e.into_inner()),
                 Some(t) => {

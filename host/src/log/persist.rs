@@ -172,7 +172,7 @@ impl Log {
                     writing.ledger_at = now;
                     // The head of this round: nothing is numbered at or past it yet.
                     let head = state.head;
-                    Ledger { head, consumers: state.cursors.iter().map(|c| (c.name.clone(), c.next)).collect() }
+                    Ledger { head, consumers: Log::present(&state).map(|c| (c.name.clone(), c.next)).collect() }
                 });
                 if ledger.is_some() {
                     // The floors hold once this ledger is on disk; `retain` uses them then.
@@ -226,7 +226,7 @@ impl Log {
         if fit == 0 {
             if !writing.full {
                 let state = self.lock();
-                let holder = state.cursors.iter().filter(|c| c.policy == Policy::Block).min_by_key(|c| c.next);
+                let holder = Log::present(&state).filter(|c| c.policy == Policy::Block).min_by_key(|c| c.next);
                 let who = holder.map_or(String::new(), |c| {
                     format!(" until consumer \"{}\" (policy block, at event {}) moves on", c.name, c.next)
                 });
@@ -332,9 +332,7 @@ fn fitting(disk: &Disk, chunks: &[Arc<super::Chunk>]) -> usize {
 /// The lowest position of all consumers, and of the `block` ones.
 fn floors(state: &State) -> (u64, u64) {
     let lowest = |block_only: bool| {
-        state
-            .cursors
-            .iter()
+        Log::present(state)
             .filter(|c| !block_only || c.policy == Policy::Block)
             .map(|c| c.next)
             .min()

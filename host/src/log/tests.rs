@@ -29,7 +29,7 @@ fn with_capacity(capacity: usize) -> Arc<Log> {
 /// Reads, waiting as a delivery thread does.
 fn read(log: &Log, id: ConsumerId, max: usize, batch: &mut Batch) -> Read {
     loop {
-        let seen = log.head();
+        let seen = log.seen();
         match log.try_read(id, max, batch) {
             Read::Empty => log.wait(seen, None),
             other => return other,

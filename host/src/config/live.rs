@@ -1,0 +1,91 @@
+//! What a reload may change while the host runs, and what is a change: the instances may
+//! come, go and change; the log (`[log]`), the largest event (`[host] max_event_bytes`, which
+//! every running producer and the log were sized by) and the admin endpoint (`[admin]`,
+//! which is serving the reload request itself) need a restart. `[host] drain_timeout`
+//! applies from the reload on.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::{AdminSection, HostSection, LogSection};
+use super::{Config, InstanceConfig};
+use crate::diagnostic::{Diagnostic, Location};
+
+/// The parts of the file that name the keys a reload may not change, with their spans.
+#[derive(Deserialize)]
+struct Doc {
+    #[serde(default)]
+    host: HostSection,
+    #[serde(default)]
+    log: LogSection,
+    admin: Option<Spanned<AdminSection>>,
+}
+
+/// Refuses `new` when it changes what only a restart can (see the module doc); the
+/// diagnostic names the key and points at it in the new file when it is there.
+pub fn restart_needed(old: &Config, new: &Config) -> Result<(), Diagnostic> {
+    let Some(key) = changed_key(old, new) else { return Ok(()) };
+    let span = toml::from_str::<Doc>(&new.source.text).ok().and_then(|doc| span_of(&doc, key));
+    Err(Diagnostic::new(format!("`{key}` cannot change while evhost runs; the reload changed nothing"))
+        .at(span.map(|span| Location { file: new.source.clone(), span }))
+        .help(format!("restart evhost to use the new `{key}` (the disk log keeps every consumer's place), or put back the value it runs with and reload again")))
+}
+
+/// The first key, as `[section] key`, whose value differs.
+fn changed_key(old: &Config, new: &Config) -> Option<&'static str> {
+    let (a, b) = (&old.log, &new.log);
+    let disk = |f: fn(&super::DiskConfig) -> String| a.disk.as_ref().map(f) != b.disk.as_ref().map(f);
+    let checks: [(&'static str, bool); 10] = [
+        ("[log] kind", a.disk.is_some() != b.disk.is_some()),
+        ("[log] capacity", a.capacity != b.capacity),
+        ("[log] path", disk(|d| d.path.display().to_string())),
+        ("[log] fsync", disk(|d| format!("{:?}", d.fsync))),
+        ("[log] segment_bytes", disk(|d| d.segment_bytes.to_string())),
+        ("[log] max_bytes", a.max_bytes != b.max_bytes || disk(|d| d.max_bytes.to_string())),
+        ("[host] max_event_bytes", old.max_event_bytes != new.max_event_bytes),
+        ("[admin] listen", old.admin.as_ref().map(|a| a.listen) != new.admin.as_ref().map(|a| a.listen)),
+        ("[admin] token", old.admin.as_ref().map(|a| &a.token) != new.admin.as_ref().map(|a| &a.token)),
+        ("[log]", a != b),
+    ];
+    checks.into_iter().find(|(_, changed)| *changed).map(|(key, _)| key)
+}
+
+fn span_of(doc: &Doc, key: &str) -> Option<std::ops::Range<usize>> {
+    let log = &doc.log;
+    let admin = doc.admin.as_ref().map(Spanned::get_ref);
+    match key {
+        "[log] kind" => log.kind.as_ref().map(Spanned::span),
+        "[log] capacity" => log.capacity.as_ref().map(Spanned::span),
+        "[log] path" => log.path.as_ref().map(Spanned::span),
+        "[log] fsync" => {
+            log.fsync.as_ref().map(Spanned::span).or_else(|| log.fsync_interval.as_ref().map(Spanned::span))
+        }
+        "[log] segment_bytes" => log.segment_bytes.as_ref().map(Spanned::span),
+        "[log] max_bytes" => log.max_bytes.as_ref().map(Spanned::span),
+        "[host] max_event_bytes" => doc.host.max_event_bytes.as_ref().map(Spanned::span),
+        "[admin] listen" => admin.and_then(|a| a.listen.as_ref()).map(Spanned::span),
+        "[admin] token" => admin.and_then(|a| a.token.as_ref()).map(Spanned::span),
+        _ => None,
+    }
+}
+
+/// True when two entries would run the same instance: every field equal but where they
+/// are written in the file. Listed field by field, so that a new field must be placed here.
+pub fn same_entry(a: &InstanceConfig, b: &InstanceConfig) -> bool {
+    let InstanceConfig {
+        kind,
+        name,
+        library,
+        plugin,
+        config_json,
+        delivery,
+        name_at: _,
+        library_at: _,
+        plugin_at: _,
+        config_at: _,
+        dead_letter_at: _,
+        config_dir,
+    } = a;
+    (kind, name, library, plugin, config_json, delivery, config_dir)
+        == (&b.kind, &b.name, &b.library, &b.plugin, &b.config_json, &b.delivery, &b.config_dir)
+}
