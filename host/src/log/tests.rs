@@ -321,3 +321,47 @@ fn a_batch_that_finds_the_newest_segment_in_its_way_gets_a_new_one() {
     assert_eq!(reader.join().unwrap(), 280);
     log.shutdown();
 }
+
+#[test]
+fn a_retired_consumer_ends_where_it_was_told_and_a_successor_takes_over_its_place() {
+    let log = with_capacity(64);
+    let (removed, replaced) = (log.add_consumer(Policy::Block), log.add_consumer(Policy::Block));
+    log.append(batch_of(0..10), true).unwrap();
+    // The replaced one holds a batch of 4 when the reload comes: it finishes that batch only.
+    let mut held = Batch::default();
+    assert_eq!(log.try_read(replaced, 4, &mut held), Read::Events { dropped: 0 });
+    log.retire(removed, true);
+    log.retire(replaced, false);
+    log.append(batch_of(10..12), true).unwrap();
+    log.commit(replaced, &mut held);
+    assert_eq!(read(&log, replaced, 64, &mut held), Read::End, "it ends after the batch it held");
+    let successor = log.take_over(replaced, Policy::Block);
+    // The removed one delivers up to the newest event at its removal, not the later ones.
+    assert_eq!(drain_until_end(&log, removed), (0..10).collect::<Vec<_>>());
+    log.leave(removed);
+    log.close();
+    assert_eq!(drain(&log, successor, 64), (4..12).collect::<Vec<_>>(), "nothing lost, nothing twice");
+}
+
+#[test]
+fn a_consumer_that_left_holds_nothing_back() {
+    let log = with_capacity(4);
+    let gone = log.add_consumer(Policy::Block);
+    log.append(batch_of(0..4), true).unwrap();
+    assert_eq!(log.append(batch_of(4..5), false), Err(AppendError::Full), "the consumer holds the log full");
+    log.leave(gone);
+    assert!(log.append(batch_of(4..5), false).is_ok(), "once it left, its events may go");
+    let mut batch = Batch::default();
+    assert_eq!(log.try_read(gone, 4, &mut batch), Read::End);
+}
+
+/// Reads and commits until `End` (a retired cursor's), returning the ids.
+fn drain_until_end(log: &Log, id: ConsumerId) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut batch = Batch::default();
+    while let Read::Events { .. } = log.try_read(id, 64, &mut batch) {
+        ids.extend(batch.iter_from(0).map(|e| e.id().parse::<u64>().unwrap()));
+        log.commit(id, &mut batch);
+    }
+    ids
+}
