@@ -38,6 +38,7 @@ mod plugin_kind;
 mod plugin_text;
 mod postgres;
 mod postgres_server;
+mod reload;
 mod report;
 mod schedule;
 mod services;

@@ -159,6 +159,13 @@ impl Env {
         Running::start(self.command(args))
     }
 
+    /// As [`Env::start`], with `vars` added to the environment.
+    pub fn start_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let mut command = self.command(args);
+        command.envs(vars.iter().copied());
+        Running::start(command)
+    }
+
     /// Reads a one-line JSON result file a consumer wrote.
     pub fn json(&self, relative: &str) -> serde_json::Value {
         let path = self.path(relative);

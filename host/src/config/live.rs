@@ -28,7 +28,7 @@ pub fn restart_needed(old: &Config, new: &Config) -> Result<(), Diagnostic> {
     let span = toml::from_str::<Doc>(&new.source.text).ok().and_then(|doc| span_of(&doc, key));
     Err(Diagnostic::new(format!("`{key}` cannot change while evhost runs; the reload changed nothing"))
         .at(span.map(|span| Location { file: new.source.clone(), span }))
-        .help(format!("restart evhost to use the new `{key}` (the disk log keeps every consumer's place), or put back the value it runs with and reload again")))
+        .help(format!("restart evhost to use the new `{key}` (with [log] kind = \"disk\", consumers resume where they were), or put back the value it runs with")))
 }
 
 /// The first key, as `[section] key`, whose value differs.

@@ -64,7 +64,7 @@ pub enum LoadError {
     Malformed { path: PathBuf, reason: String },
     #[error("{second} carries a Go runtime, and {first} already loaded one; a process can hold only one Go runtime")]
     SecondGoRuntime { first: PathBuf, second: PathBuf },
-    #[error("{path} was replaced since it was loaded, and it carries a Go runtime: a Go library can never be unloaded, and a process holds one Go runtime, so its new version cannot be loaded while the host runs")]
+    #[error("{path} was replaced since it was loaded, and it carries a Go runtime, which can never be unloaded: its new version cannot be loaded while the host runs")]
     GoReplaced { path: PathBuf },
 }
 
@@ -87,7 +87,7 @@ impl LoadError {
             LoadError::Version { .. } => "rebuild the library against this host's include/evhost.h (or its SDK version)".into(),
             LoadError::Malformed { .. } => "rebuild the library against include/evhost.h; if it uses an SDK, report this to its authors".into(),
             LoadError::SecondGoRuntime { .. } => "build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init). evhost cannot yet run a second Go library in a separate process".into(),
-            LoadError::GoReplaced { .. } => "restart evhost to load the new version (the disk log keeps every consumer's place), or put the loaded version back and reload; nothing was changed".into(),
+            LoadError::GoReplaced { .. } => "restart evhost to load the new version (with [log] kind = \"disk\", consumers resume where they were), or put back the version it runs".into(),
         }
     }
 }
