@@ -316,3 +316,31 @@ fn sd_notify_says_ready_reloading_ready_and_stopping_in_order() {
     assert_eq!(next(), "STOPPING=1");
     host.wait().expect_code(0);
 }
+
+#[test]
+fn the_disk_log_forgets_a_removed_consumer_and_keeps_a_replaced_ones_place() {
+    let env = Env::new();
+    let disk = json!({ "kind": "disk", "path": "evlog" });
+    let both = || file(file(ticker(2000), "a", json!({})), "d", json!({})).table("log", disk.clone());
+    env.write_config(&both());
+    let (mut host, _) = start(&env);
+    eventually(SETTLE_LIMIT, "d to receive events", || env.lines_so_far("d.jsonl") >= 20);
+    // d goes; a is replaced (a new config key) and takes over its own place.
+    env.write_config(&file(ticker(2000), "a", json!({ "fsync": "batch" })).table("log", disk.clone()));
+    host.signal(Signal::SIGHUP);
+    host.wait_for_line("reloaded");
+    let now = env.lines_so_far("a.jsonl");
+    eventually(SETTLE_LIMIT, "a to go on", || env.lines_so_far("a.jsonl") >= now + 50);
+    stop(host);
+    let a = ids(&env, "a.jsonl");
+    assert_eq!(a, run_of(0, *a.last().unwrap()), "a got every event once across the swap");
+
+    // Back with d: the ledger no longer knows it, so it starts at the end; a resumes.
+    env.write_config(&both());
+    let mut host = env.start(&["run", "-c", "evhost.toml"]);
+    host.wait_for_line("evhost is running");
+    host.signal(Signal::SIGTERM);
+    let stderr = host.wait().expect_code(0).stderr.clone();
+    let resumed: Vec<&str> = stderr.lines().filter(|l| l.contains("consumer resumes where it left off")).collect();
+    assert!(resumed.len() == 1 && resumed[0].contains("consumer=\"a\""), "{stderr}");
+}
