@@ -22,7 +22,8 @@ fn the_systemd_unit_verifies_and_restarts_on_runtime_failures_only() {
     let unit = deploy("evhost.service");
     assert!(unit.contains("\nRestart=on-failure\n"), "restarts after exit 1");
     assert!(unit.contains("\nRestartPreventExitStatus=2\n"), "not after a config error (exit 2)");
-    assert!(unit.contains("\nType=exec\n"), "evhost does not call sd_notify, so not Type=notify");
+    assert!(unit.contains("\nType=notify\n"), "evhost says READY=1 through sd_notify");
+    assert!(unit.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"), "SIGHUP reloads the config");
     let exec = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart");
     assert_eq!(exec, "/usr/local/bin/evhost run --config /etc/evhost/evhost.toml --log-format json");
     // The arguments are the binary's: clap refuses unknown ones with exit 2.
@@ -104,6 +105,15 @@ fn the_pod_manifest_probes_the_real_endpoints() {
         assert_eq!(annotations["prometheus.io/port"], port.to_string());
         assert_eq!(annotations["prometheus.io/path"], "/metrics");
         let mounted = evhost["volumeMounts"].as_array().unwrap().iter().find(|m| m["name"] == "evhost-config").unwrap();
+        // The reloader reads the same file and POSTs to the admin port.
+        let reloader = pod["spec"]["containers"].as_array().unwrap().iter().find(|c| c["name"] == "evhost-reload");
+        let reloader = reloader.expect("a container that reloads evhost when the ConfigMap changes");
+        let script = reloader["command"][2].as_str().unwrap();
+        let reload = format!("http://127.0.0.1:{port}{}", evhost::admin::routes::RELOAD);
+        assert!(script.contains(&reload), "{script}");
+        assert!(script.contains(&format!("config={}/evhost.toml", mounted["mountPath"].as_str().unwrap())));
+        let its_mount = &reloader["volumeMounts"][0];
+        assert_eq!((&its_mount["name"], &its_mount["mountPath"]), (&mounted["name"], &mounted["mountPath"]));
         let config_arg = evhost["args"].as_array().unwrap().iter().skip_while(|a| *a != "--config").nth(1).unwrap();
         assert!(
             config_arg.as_str().unwrap().starts_with(mounted["mountPath"].as_str().unwrap()),
@@ -130,6 +140,38 @@ fn the_pod_manifest_probes_the_real_endpoints() {
     let get = |path: &str| ureq::get(&format!("http://127.0.0.1:{admin_port}{path}")).call().map(|r| r.status()).ok();
     eventually(SETTLE_LIMIT, "/readyz to answer 200", || get("/readyz") == Some(200));
     assert_eq!((get("/livez"), get("/metrics")), (Some(200), Some(200)));
+    // The reloader's script, on this file and port (and quicker), reloads the host when the
+    // file changes.
+    let script = manifest_documents(&manifest).map(|documents| {
+        let pod = documents.iter().find(|d| d["kind"] == "Pod").unwrap();
+        let reloader = pod["spec"]["containers"].as_array().unwrap().iter().find(|c| c["name"] == "evhost-reload");
+        reloader.unwrap()["command"][2].as_str().unwrap().to_string()
+    });
+    let tools = ["wget", "md5sum"].iter().all(|tool| Command::new(tool).arg("--version").output().is_ok());
+    if let (Some(script), true) = (script, tools) {
+        let watcher = script
+            .replace("/etc/evhost/evhost.toml", &env.path("evhost.toml").display().to_string())
+            .replace(&format!(":{port}/"), &format!(":{admin_port}/"))
+            .replace("sleep 10", "sleep 0.1")
+            .replacen("while", "echo watching\nwhile", 1);
+        let mut reloader = Command::new("sh")
+            .args(["-c", &watcher])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut watching = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(reloader.stdout.take().unwrap()), &mut watching)
+            .unwrap();
+        assert_eq!(watching, "watching\n");
+        let extra = format!("\n[[consumer]]\nname = \"extra\"\nlibrary = \"{plugins}libevh_file.so\"\nconfig = {{ path = \"extra.jsonl\" }}\n");
+        env.write("evhost.toml", &(local + &extra));
+        host.wait_for_line("reloaded");
+        let _ = reloader.kill();
+        let _ = reloader.wait();
+    } else {
+        eprintln!("skipped: running the reloader's script (it needs PyYAML, wget and md5sum)");
+    }
     host.signal(Signal::SIGTERM);
     host.wait().expect_code(0);
 }
