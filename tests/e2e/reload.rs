@@ -344,3 +344,38 @@ fn the_disk_log_forgets_a_removed_consumer_and_keeps_a_replaced_ones_place() {
     let resumed: Vec<&str> = stderr.lines().filter(|l| l.contains("consumer resumes where it left off")).collect();
     assert!(resumed.len() == 1 && resumed[0].contains("consumer=\"a\""), "{stderr}");
 }
+
+#[test]
+fn a_reload_needs_the_admin_token_and_a_post() {
+    let env = Env::new();
+    let port = free_port();
+    let admin = json!({ "listen": format!("127.0.0.1:{port}"), "token": "s3cret" });
+    env.write_config(&file(ticker(100), "a", json!({})).table("admin", admin));
+    let mut host = env.start(&["run", "-c", "evhost.toml"]);
+    host.wait_for_line("evhost is running");
+    let url = format!("http://127.0.0.1:{port}/v1/reload");
+    let Err(ureq::Error::Status(401, _)) = ureq::post(&url).call() else { panic!("POST without the token") };
+    let Err(ureq::Error::Status(405, response)) = ureq::get(&url).call() else { panic!("GET /v1/reload") };
+    assert_eq!(response.header("allow"), Some("POST"));
+    assert_eq!(response.into_string().unwrap(), "/v1/reload answers POST only, not GET\n");
+    let response = ureq::post(&url).set("Authorization", "Bearer s3cret").call().expect("POST with the token");
+    let summary: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
+    assert_eq!(summary["unchanged"], json!(["a", "tick"]), "the same file: nothing changes");
+    stop(host);
+}
+
+#[test]
+fn a_sighup_while_starting_is_kept_and_runs_once_running() {
+    let env = Env::new();
+    let slow = slow_create(&env);
+    env.write_config(&file(ticker(1000), "a", json!({})).consumer("slow", &slow));
+    let port = free_port();
+    let mut host = env.start(&["run", "-c", "evhost.toml", "--admin", &format!("127.0.0.1:{port}")]);
+    host.wait_for_line("slow create begins");
+    env.write_config(&file(file(ticker(1000), "a", json!({})).consumer("slow", &slow), "b", json!({})));
+    host.signal(Signal::SIGHUP);
+    host.wait_for_line("evhost is running");
+    host.wait_for_line("reloaded");
+    assert_eq!(instances(port), ["a", "slow", "b", "tick"]);
+    stop(host);
+}
