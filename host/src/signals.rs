@@ -109,12 +109,6 @@ impl ShutdownSignals {
             }
         };
         let since = Instant::now();
-        if !lock(&shared.limit).total().is_zero() {
-            // Not through tracing: its first line on a thread registers a thread-local
-            // destructor, which takes the dynamic loader's lock, held for as long as a
-            // library's constructor hangs in dlopen. eprintln needs no such thing.
-            eprintln!("note: {first} received; stopping (another SIGTERM or SIGINT ends the process at once)");
-        }
         {
             // Under the listener's lock, as `on_signal` reads: the listener runs exactly once.
             let listener = lock(&shared.listener);
@@ -122,6 +116,13 @@ impl ShutdownSignals {
             if let Some(listener) = listener.as_ref() {
                 listener(first);
             }
+        }
+        // After the listener: whoever reads the note knows the stop is under way.
+        if !lock(&shared.limit).total().is_zero() {
+            // Not through tracing: its first line on a thread registers a thread-local
+            // destructor, which takes the dynamic loader's lock, held for as long as a
+            // library's constructor hangs in dlopen. eprintln needs no such thing.
+            eprintln!("note: {first} received; stopping (another SIGTERM or SIGINT ends the process at once)");
         }
         loop {
             let limit = *lock(&shared.limit);

@@ -379,3 +379,57 @@ fn a_sighup_while_starting_is_kept_and_runs_once_running() {
     assert_eq!(instances(port), ["a", "slow", "b", "tick"]);
     stop(host);
 }
+
+#[test]
+fn a_reload_asked_for_after_a_stop_began_is_answered_503() {
+    let env = Env::new();
+    let slow = slow_create(&env);
+    env.write_config(&file(ticker(1000), "a", json!({})));
+    let (mut host, port) = start(&env);
+    env.write_config(&file(ticker(1000), "a", json!({})).consumer("slow", &slow));
+    let first = std::thread::spawn(move || post_reload(port));
+    host.wait_for_line("slow create begins");
+    host.signal(Signal::SIGTERM);
+    host.wait_for_line("note: SIGTERM received; stopping");
+    let (code, body) = post_reload(port);
+    assert_eq!((code, &body["error"]), (503, &json!("the host is stopping; the reload was not run")));
+    let (code, summary) = first.join().unwrap();
+    assert_eq!((code, &summary["added"]), (200, &json!(["slow"])), "the reload under way finished first");
+    host.wait().expect_code(0);
+}
+
+#[test]
+fn a_stuck_consumer_removed_by_a_reload_is_left_behind_and_the_rest_runs_on() {
+    let env = Env::new();
+    let stuck = crate::fixture::misbehaving_consumer(&env, "forever(); return EVH_OK;").display().to_string();
+    let with_stuck = |config: Config| config.consumer("stuck", &stuck).plugin("fixture");
+    let base = || file(ticker(1000), "a", json!({})).table("host", json!({ "drain_timeout": "1s" }));
+    env.write_config(&with_stuck(base()));
+    let (mut host, port) = start(&env);
+    eventually(SETTLE_LIMIT, "a to receive events", || env.lines_so_far("a.jsonl") >= 20);
+    env.write_config(&base());
+    let (code, summary) = post_reload(port);
+    assert_eq!((code, &summary["removed"]), (200, &json!(["stuck"])), "{summary:#}");
+    let line = host.wait_for_line("did not finish within the drain timeout as the reload retired it");
+    assert!(line.contains("consumer=stuck"), "{line}");
+    let now = env.lines_so_far("a.jsonl");
+    eventually(SETTLE_LIMIT, "a to go on", || env.lines_so_far("a.jsonl") >= now + 50);
+    assert_eq!(instances(port), ["a", "tick"]);
+    stop(host);
+    let report = env.json("report.json");
+    assert_eq!(report["consumers"][0]["state"], "not_drained", "{report:#}");
+}
+
+#[test]
+fn an_unusable_notify_socket_is_a_warning() {
+    let env = Env::new();
+    env.write_config(&file(ticker(100), "a", json!({})));
+    let missing = env.path("no-such-folder/notify").display().to_string();
+    let mut host = env.start_with(&["run", "-c", "evhost.toml"], &[("NOTIFY_SOCKET", &missing)]);
+    let warning = host.wait_for_line("through NOTIFY_SOCKET");
+    assert!(warning.contains("cannot tell systemd \"READY=1\""), "{warning}");
+    // The host runs on: it answers a reload and stops cleanly.
+    host.signal(Signal::SIGHUP);
+    host.wait_for_line("reloaded");
+    stop(host);
+}
