@@ -6,7 +6,7 @@
 
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
@@ -235,15 +235,15 @@ fn a_post_during_a_reload_waits_its_turn() {
     env.write_config(&file(ticker(2000), "a", json!({})));
     let (mut host, port) = start(&env);
     env.write_config(&base());
-    let first = std::thread::spawn(move || (post_reload(port), Instant::now()));
+    let first = std::thread::spawn(move || post_reload(port));
     host.wait_for_line("slow create begins");
     env.write_config(&file(base(), "b", json!({})));
-    let second = std::thread::spawn(move || (post_reload(port), Instant::now()));
-    let (((code1, summary1), at1), ((code2, summary2), at2)) = (first.join().unwrap(), second.join().unwrap());
+    let second = std::thread::spawn(move || post_reload(port));
+    let ((code1, summary1), (code2, summary2)) = (first.join().unwrap(), second.join().unwrap());
     assert_eq!((code1, code2), (200, 200));
     assert_eq!((&summary1["added"], &summary2["added"]), (&json!(["slow"]), &json!(["b"])));
+    // The second found the first's "slow" running: it ran after the first, not beside it.
     assert_eq!(summary2["unchanged"], json!(["a", "slow", "tick"]));
-    assert!(at1 <= at2, "the second reload ran after the first");
     eventually(SETTLE_LIMIT, "b to receive events", || env.lines_so_far("b.jsonl") >= 10);
     stop(host);
 }
@@ -325,8 +325,10 @@ fn the_disk_log_forgets_a_removed_consumer_and_keeps_a_replaced_ones_place() {
     env.write_config(&both());
     let (mut host, _) = start(&env);
     eventually(SETTLE_LIMIT, "d to receive events", || env.lines_so_far("d.jsonl") >= 20);
-    // d goes; a is replaced (a new config key) and takes over its own place.
-    env.write_config(&file(ticker(2000), "a", json!({ "fsync": "batch" })).table("log", disk.clone()));
+    // d goes; a is replaced (a new config key) and takes over its own place; c comes, from
+    // the oldest event the disk log keeps.
+    let changed = file(ticker(2000), "a", json!({ "fsync": "batch" }));
+    env.write_config(&file(changed, "c", json!({})).set("start", "beginning").table("log", disk.clone()));
     host.signal(Signal::SIGHUP);
     host.wait_for_line("reloaded");
     let now = env.lines_so_far("a.jsonl");
@@ -334,6 +336,7 @@ fn the_disk_log_forgets_a_removed_consumer_and_keeps_a_replaced_ones_place() {
     stop(host);
     let a = ids(&env, "a.jsonl");
     assert_eq!(a, run_of(0, *a.last().unwrap()), "a got every event once across the swap");
+    assert_eq!(ids(&env, "c.jsonl"), a, "c, added with start = \"beginning\", got every event the log kept");
 
     // Back with d: the ledger no longer knows it, so it starts at the end; a resumes.
     env.write_config(&both());
@@ -432,4 +435,81 @@ fn an_unusable_notify_socket_is_a_warning() {
     host.signal(Signal::SIGHUP);
     host.wait_for_line("reloaded");
     stop(host);
+}
+
+/// Producer `tracked`: emits 10 events with `emit_tracked`, then says "told <n>" once its
+/// `on_committed` was called with its ticket, and runs until stopped.
+const TRACKED: &str = r#"#include <stdatomic.h>
+typedef struct tracked { evh_host *host; const evh_host_api *api; _Atomic uint64_t notified; char ids[10][4]; evh_event events[10]; } tracked;
+static evh_status tracked_create(const evh_create_args *args, void **out)
+{
+    tracked *t = calloc(1, sizeof *t);
+    if (t == NULL) return EVH_ERR_INTERNAL;
+    t->host = args->host;
+    t->api = args->api;
+    *out = t;
+    return EVH_OK;
+}
+static void tracked_destroy(void *instance) { free(instance); }
+static void tracked_committed(void *instance, uint64_t committed) { atomic_store(&((tracked *)instance)->notified, committed); }
+static evh_status tracked_run(void *instance)
+{
+    tracked *t = instance;
+    for (int i = 0; i < 10; i++) {
+        int len = snprintf(t->ids[i], sizeof t->ids[i], "t%d", i);
+        t->events[i] = (evh_event){ .struct_size = sizeof(evh_event), .id = {(const uint8_t *)t->ids[i], (size_t)len},
+                                    .source = STR("/tracked"), .type = STR("dev.evhost.test.tracked") };
+    }
+    uint64_t ticket = 0;
+    if (t->api->emit_tracked(t->host, t->events, 10, EVH_EMIT_BLOCK, &ticket) != EVH_OK) return EVH_FAIL;
+    while (atomic_load(&t->notified) < ticket && !t->api->stop_requested(t->host)) sleep_ms(5);
+    if (atomic_load(&t->notified) >= ticket) t->api->log(t->host, EVH_LOG_INFO, STR("told of the commit"));
+    while (!t->api->stop_requested(t->host)) sleep_ms(5);
+    return EVH_OK;
+}
+"#;
+
+#[test]
+fn a_producer_added_by_a_reload_is_told_of_its_commits() {
+    let env = Env::new();
+    let hooks = [
+        ("on_create", "tracked_create"),
+        ("on_destroy", "tracked_destroy"),
+        ("on_run", "tracked_run"),
+        ("on_committed", "tracked_committed"),
+    ];
+    let library = env.compile_library("libtracked.so", &c_plugin("EVH_KIND_PRODUCER", "tracked", &hooks, TRACKED));
+    // No producer with on_committed at start: the notifier starts with the reload.
+    env.write_config(&file(ticker(100), "a", json!({})));
+    let (mut host, port) = start(&env);
+    env.write_config(&file(ticker(100), "a", json!({})).producer("tracked", &library.display().to_string()));
+    let (code, summary) = post_reload(port);
+    assert_eq!((code, &summary["added"]), (200, &json!(["tracked"])), "{summary:#}");
+    host.wait_for_line("told of the commit");
+    eventually(SETTLE_LIMIT, "a to receive the tracked events", || {
+        env.lines_so_far("a.jsonl") > 0 && std::fs::read_to_string(env.path("a.jsonl")).unwrap().contains("\"t9\"")
+    });
+    stop(host);
+}
+
+#[test]
+fn a_changed_producer_stops_before_its_successor_starts() {
+    let env = Env::new();
+    env.write_config(&file(ticker(1000), "a", json!({})));
+    let (mut host, port) = start(&env);
+    eventually(SETTLE_LIMIT, "a to receive events", || env.lines_so_far("a.jsonl") >= 20);
+    env.write_config(&file(ticker(2000), "a", json!({})));
+    let (code, summary) = post_reload(port);
+    assert_eq!((code, &summary["replaced"], &summary["unchanged"]), (200, &json!(["tick"]), &json!(["a"])));
+    let now = env.lines_so_far("a.jsonl");
+    eventually(SETTLE_LIMIT, "the new ticker's events", || env.lines_so_far("a.jsonl") >= now + 50);
+    stop(host);
+    // Each ticker counts from 0: the old one's run, then the new one's, never interleaved.
+    let a = ids(&env, "a.jsonl");
+    let second = a.iter().skip(1).position(|&id| id == 0).expect("the new ticker's first event") + 1;
+    assert_eq!(a[..second], run_of(0, a[second - 1]));
+    assert_eq!(a[second..], run_of(0, *a.last().unwrap()));
+    let report = env.json("report.json");
+    let states: Vec<&Value> = report["producers"].as_array().unwrap().iter().map(|p| &p["state"]).collect();
+    assert_eq!(states, [&json!("removed"), &json!("stopped")], "{report:#}");
 }

@@ -216,8 +216,9 @@ impl Host<'_> {
     /// Stops producers a reload removed or replaced, waiting for their `on_run` to return
     /// until `deadline`; one that does not is left on its thread, destroyed when it returns.
     fn stop_producers(&mut self, leaving: Vec<LiveProducer>, deadline: Instant) {
+        // Still watched while they stop, as at shutdown: a producer's on_stop may wait for
+        // tickets that its on_committed resolves (the Rust SDK's `Ticket::committed`).
         for producer in &leaving {
-            self.commits.unwatch(&producer.instance);
             producer.instance.stop();
         }
         let mut waiting: Vec<usize> = leaving.iter().filter(|p| p.on_host_thread).map(|p| p.key).collect();
@@ -235,6 +236,7 @@ impl Host<'_> {
             }
         }
         for producer in leaving {
+            self.commits.unwatch(&producer.instance);
             let stuck = waiting.contains(&producer.key);
             if stuck {
                 tracing::error!(producer = %producer.entry.name, "producer did not stop within the drain timeout; it is left on its thread, and destroyed when its on_run returns");
