@@ -496,7 +496,7 @@ fn a_producer_added_by_a_reload_is_told_of_its_commits() {
 fn a_changed_producer_stops_before_its_successor_starts() {
     let env = Env::new();
     env.write_config(&file(ticker(1000), "a", json!({})));
-    let (mut host, port) = start(&env);
+    let (host, port) = start(&env);
     eventually(SETTLE_LIMIT, "a to receive events", || env.lines_so_far("a.jsonl") >= 20);
     env.write_config(&file(ticker(2000), "a", json!({})));
     let (code, summary) = post_reload(port);
