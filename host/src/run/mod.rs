@@ -6,6 +6,7 @@
 //! producer that finished, or a reload (SIGHUP, `POST /v1/reload`; see `reload`), so
 //! reloads never overlap and one that comes during another waits its turn.
 
+mod apply;
 mod plan;
 mod reload;
 mod set;
@@ -219,29 +220,29 @@ impl Host<'_> {
     /// Waits for a signal, a failure, or every producer to finish; runs reloads meanwhile.
     fn wait(&mut self) {
         while self.failures.is_empty() && !self.set.finished() {
-            match self.next_event(None) {
-                Some(Event::Signal(name)) => {
+            let event = match self.deferred.pop_front() {
+                Some(event) => event,
+                None => self.inbox.recv().expect("the host holds a sender"),
+            };
+            match event {
+                Event::Signal(name) => {
                     tracing::info!("{name} received; stopping producers and draining consumers");
                     break;
                 }
-                Some(Event::ProducerDone { key, result }) => self.producer_done(key, result),
+                Event::ProducerDone { key, result } => self.producer_done(key, result),
                 // A consumer a reload gave up waiting for drained after all; its lane let go
                 // of it, and it was destroyed then.
-                Some(Event::Drained { key, .. }) => tracing::debug!(key, "a removed consumer drained late"),
-                Some(Event::Reload(reply)) => self.reload(reply),
-                None => unreachable!("no time limit"),
+                Event::Drained { key, .. } => tracing::debug!(key, "a removed consumer drained late"),
+                Event::Reload(reply) => self.reload(reply),
             }
         }
     }
 
     /// The next event (those a reload put aside first), waiting at most `timeout`.
-    fn next_event(&mut self, timeout: Option<Duration>) -> Option<Event> {
-        if let Some(event) = self.deferred.pop_front() {
-            return Some(event);
-        }
-        match timeout {
-            None => Some(self.inbox.recv().expect("the host holds a sender")),
-            Some(timeout) => self.inbox.recv_timeout(timeout).ok(),
+    fn next_event(&mut self, timeout: Duration) -> Option<Event> {
+        match self.deferred.pop_front() {
+            Some(event) => Some(event),
+            None => self.inbox.recv_timeout(timeout).ok(),
         }
     }
 }

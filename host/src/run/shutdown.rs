@@ -23,7 +23,7 @@ impl Host<'_> {
         }
         while self.set.producers.iter().any(|p| p.on_host_thread) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_event(Some(left)) {
+            match self.next_event(left) {
                 Some(Event::ProducerDone { key, result }) => {
                     let Some(producer) = self.set.producers.iter_mut().find(|p| p.key == key) else { continue };
                     producer.on_host_thread = false;
@@ -54,7 +54,7 @@ impl Host<'_> {
         let mut drained: HashMap<usize, Report> = HashMap::new();
         while drained.len() < self.set.consumers.len() {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Some(event) = self.next_event(Some(left)) else { break };
+            let Some(event) = self.next_event(left) else { break };
             let Event::Drained { key, report: delivery } = event else { continue };
             let Some(consumer) = self.set.consumers.iter().find(|c| c.key == key) else { continue };
             let name = &consumer.entry.name;
