@@ -89,3 +89,69 @@ pub fn same_entry(a: &InstanceConfig, b: &InstanceConfig) -> bool {
     (kind, name, library, plugin, config_json, delivery, config_dir)
         == (&b.kind, &b.name, &b.library, &b.plugin, &b.config_json, &b.delivery, &b.config_dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{restart_needed, same_entry};
+    use crate::config::{parse, Config};
+
+    const ENTRY: &str = "[[consumer]]\nname = \"a\"\nlibrary = \"a.so\"\nconfig = { path = \"a.jsonl\" }\n";
+
+    fn config(head: &str, entry: &str) -> Config {
+        parse(Path::new("evhost.toml"), format!("{head}\n{entry}")).expect("a valid config")
+    }
+
+    /// The key a reload from `old` to `new` (both with ENTRY) is refused for, if any.
+    fn refused(old: &str, new: &str) -> Option<String> {
+        restart_needed(&config(old, ENTRY), &config(new, ENTRY)).err().map(|d| d.message)
+    }
+
+    #[test]
+    fn the_log_the_largest_event_and_the_admin_endpoint_need_a_restart() {
+        let disk = "[log]\nkind = \"disk\"\npath = \"evlog\"\n";
+        let cases = [
+            ("", "[log]\ncapacity = 1024\n", "[log] capacity"),
+            ("", disk, "[log] kind"),
+            (disk, "[log]\nkind = \"disk\"\npath = \"other\"\n", "[log] path"),
+            (disk, "[log]\nkind = \"disk\"\npath = \"evlog\"\nfsync = \"never\"\n", "[log] fsync"),
+            (disk, "[log]\nkind = \"disk\"\npath = \"evlog\"\nsegment_bytes = \"1MiB\"\n", "[log] segment_bytes"),
+            ("", "[log]\nmax_bytes = \"64MiB\"\n", "[log] max_bytes"),
+            ("", "[host]\nmax_event_bytes = \"2MiB\"\n", "[host] max_event_bytes"),
+            ("", "[admin]\nlisten = \"127.0.0.1:9464\"\n", "[admin] listen"),
+            (
+                "[admin]\nlisten = \"127.0.0.1:9464\"\n",
+                "[admin]\nlisten = \"127.0.0.1:9464\"\ntoken = \"t\"\n",
+                "[admin] token",
+            ),
+        ];
+        for (old, new, key) in cases {
+            let message = refused(old, new).unwrap_or_else(|| panic!("{key} changed, and the reload was allowed"));
+            assert_eq!(message, format!("`{key}` cannot change while evhost runs; the reload changed nothing"));
+        }
+        assert_eq!(
+            refused("", "[host]\ndrain_timeout = \"5s\"\n"),
+            None,
+            "the drain timeout applies from the reload on"
+        );
+        assert_eq!(refused(disk, disk), None);
+    }
+
+    #[test]
+    fn an_entry_is_the_same_wherever_it_is_written_and_differs_by_any_value() {
+        let a = config("", ENTRY);
+        let moved = config("[host]\ndrain_timeout = \"5s\"\n\n\n", ENTRY);
+        assert!(same_entry(&a.consumers[0], &moved.consumers[0]), "only the spans differ");
+        let changes = [
+            ENTRY.replace("a.jsonl", "b.jsonl"),
+            ENTRY.replace("a.so", "b.so"),
+            format!("{ENTRY}batch = 16\n"),
+            format!("{ENTRY}policy = \"drop_oldest\"\n"),
+            format!("{ENTRY}plugin = \"file\"\n"),
+        ];
+        for changed in changes {
+            assert!(!same_entry(&a.consumers[0], &config("", &changed).consumers[0]), "{changed}");
+        }
+    }
+}
