@@ -1,11 +1,9 @@
-//! Hot reload (SIGHUP, `POST /v1/reload`) and systemd's readiness protocol, through the real
-//! binary: instances added, removed and replaced while the `ticker` producer runs (ids 0,
-//! 1, 2, ... so that every consumer's file shows what it got), bad configs that change
-//! nothing, reloads that queue, a library file replaced at the same path, and the
-//! `sd_notify` messages in order.
+//! Hot reload (SIGHUP, `POST /v1/reload`) through the real binary: instances added, removed
+//! and replaced while the `ticker` producer runs (ids 0, 1, 2, ... so that every consumer's
+//! file shows what it got), the disk log's ledger across a reload, a library file replaced
+//! at the same path, and a producer added by a reload told of its commits. The helpers here
+//! serve `reload_queue`, `reload_refused` and `sd_notify` too.
 
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -13,23 +11,23 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::fixture::{c_plugin, EVENTS_OK};
-use crate::support::{eventually, free_port, Env, Running, C, GO, SETTLE_LIMIT};
+use crate::support::{eventually, free_port, Env, Running, C, SETTLE_LIMIT};
 
 /// The `ticker` producer as "tick": ids 0, 1, 2, ... at `rate` events per second until it is
 /// stopped, so the host runs until the test stops it.
-fn ticker(rate: u64) -> Config {
+pub fn ticker(rate: u64) -> Config {
     Config::new().producer("tick", "libevh_fixture_c.so").plugin("ticker").config(json!({ "rate": rate }))
 }
 
 /// The `file` consumer `name`, writing `<name>.jsonl`, with `extra` keys in its config.
-fn file(config: Config, name: &str, extra: Value) -> Config {
+pub fn file(config: Config, name: &str, extra: Value) -> Config {
     let mut keys = json!({ "path": format!("{name}.jsonl") });
     keys.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     config.consumer(name, "libevh_file.so").config(keys)
 }
 
 /// `evhost run` with the admin endpoint on a free port, and a report.
-fn start(env: &Env) -> (Running, u16) {
+pub fn start(env: &Env) -> (Running, u16) {
     let port = free_port();
     let mut host =
         env.start(&["run", "-c", "evhost.toml", "--admin", &format!("127.0.0.1:{port}"), "--report", "report.json"]);
@@ -38,7 +36,7 @@ fn start(env: &Env) -> (Running, u16) {
 }
 
 /// `POST /v1/reload`: the status and the JSON body.
-fn post_reload(port: u16) -> (u16, Value) {
+pub fn post_reload(port: u16) -> (u16, Value) {
     let request = ureq::post(&format!("http://127.0.0.1:{port}/v1/reload")).timeout(Duration::from_secs(30));
     let (code, text) = match request.call() {
         Ok(response) => (response.status(), response.into_string().unwrap()),
@@ -48,27 +46,27 @@ fn post_reload(port: u16) -> (u16, Value) {
     (code, serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")))
 }
 
-fn get(port: u16, path: &str) -> String {
+pub fn get(port: u16, path: &str) -> String {
     ureq::get(&format!("http://127.0.0.1:{port}{path}")).call().expect("GET").into_string().unwrap()
 }
 
 /// The names of the instances `/v1/status` lists, in its order.
-fn instances(port: u16) -> Vec<String> {
+pub fn instances(port: u16) -> Vec<String> {
     let status: Value = serde_json::from_str(&get(port, "/v1/status")).unwrap();
     status["instances"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
 }
 
 /// The ids of the events in a `file` consumer's output, in the order written.
-fn ids(env: &Env, file: &str) -> Vec<u64> {
+pub fn ids(env: &Env, file: &str) -> Vec<u64> {
     env.json_lines(file).iter().map(|e| e["id"].as_str().unwrap().parse().unwrap()).collect()
 }
 
 /// The ids from `first` up to `last`, each once.
-fn run_of(first: u64, last: u64) -> Vec<u64> {
+pub fn run_of(first: u64, last: u64) -> Vec<u64> {
     (first..=last).collect()
 }
 
-fn stop(host: Running) {
+pub fn stop(host: Running) {
     host.signal(Signal::SIGTERM);
     host.wait().expect_code(0);
 }
@@ -149,105 +147,6 @@ fn a_changed_consumer_is_replaced_and_its_successor_loses_and_repeats_nothing() 
     assert_eq!(states, [&json!("removed"), &json!("drained")], "{report:#}");
 }
 
-#[test]
-fn a_bad_config_changes_nothing_and_the_post_returns_the_diagnostic() {
-    let env = Env::new();
-    let good = file(ticker(2000), "a", json!({}));
-    env.write_config(&good);
-    let (mut host, port) = start(&env);
-    eventually(SETTLE_LIMIT, "a to receive events", || env.lines_so_far("a.jsonl") >= 20);
-
-    // The new consumer's on_create refuses its config: checked before anything changed.
-    env.write_config(&file(good, "b", json!({ "fsync": "always" })));
-    let (code, body) = post_reload(port);
-    assert_eq!((code, &body["reloaded"]), (422, &json!(false)), "{body:#}");
-    insta::assert_snapshot!("bad_plugin_config", env.redact(body["diagnostic"].as_str().unwrap()));
-    host.wait_for_line("reload refused; the running instances are unchanged");
-    // A config that does not parse.
-    env.write("evhost.toml", &std::fs::read_to_string(env.path("evhost.toml")).unwrap().replace("library", "librari"));
-    let (code, body) = post_reload(port);
-    assert_eq!(code, 422);
-    insta::assert_snapshot!("bad_toml", env.redact(body["diagnostic"].as_str().unwrap()));
-
-    assert_eq!(instances(port), ["a", "tick"]);
-    assert!(!env.path("b.jsonl").exists());
-    let now = env.lines_so_far("a.jsonl");
-    eventually(SETTLE_LIMIT, "a to go on", || env.lines_so_far("a.jsonl") >= now + 50);
-    let metrics = get(port, "/metrics");
-    assert!(
-        metrics.contains("evhost_reloads_total{result=\"ok\"} 0\nevhost_reloads_total{result=\"failed\"} 2\n"),
-        "{metrics}"
-    );
-    stop(host);
-    let a = ids(&env, "a.jsonl");
-    assert_eq!(a, run_of(0, *a.last().unwrap()));
-}
-
-#[test]
-fn a_log_change_is_refused_naming_the_key() {
-    let env = Env::new();
-    let with_log = |capacity: u64| file(ticker(1000), "a", json!({})).table("log", json!({ "capacity": capacity }));
-    env.write_config(&with_log(1024));
-    let (host, port) = start(&env);
-    env.write_config(&with_log(4096));
-    let (code, body) = post_reload(port);
-    assert_eq!(code, 422, "{body:#}");
-    insta::assert_snapshot!("log_change", env.redact(body["diagnostic"].as_str().unwrap()));
-    assert_eq!(body["error"], "`[log] capacity` cannot change while evhost runs; the reload changed nothing");
-    stop(host);
-}
-
-/// A consumer whose on_create says so and then takes 1.5 s: a reload that creates it is
-/// still running when the test sends the next one.
-fn slow_create(env: &Env) -> String {
-    let code = format!(
-        "static int me;\nstatic evh_status create(const evh_create_args *args, void **out) {{ say(args, STR(\"slow create begins\")); sleep_ms(1500); *out = &me; return EVH_OK; }}\n{EVENTS_OK}"
-    );
-    let source = c_plugin("EVH_KIND_CONSUMER", "slow", &[("on_create", "create"), ("on_events", "events")], &code);
-    env.compile_library("libslow.so", &source).display().to_string()
-}
-
-#[test]
-fn two_sighups_in_a_row_both_happen() {
-    let env = Env::new();
-    let slow = slow_create(&env);
-    let base = || file(ticker(2000), "a", json!({})).consumer("slow", &slow);
-    env.write_config(&file(ticker(2000), "a", json!({})));
-    let (mut host, port) = start(&env);
-    env.write_config(&base());
-    host.signal(Signal::SIGHUP);
-    // The first reload has read the file and is creating "slow": the second comes now.
-    host.wait_for_line("slow create begins");
-    env.write_config(&file(base(), "b", json!({})));
-    host.signal(Signal::SIGHUP);
-    host.wait_for_line("reloaded");
-    host.wait_for_line("reloaded");
-    assert_eq!(instances(port), ["a", "slow", "b", "tick"]);
-    eventually(SETTLE_LIMIT, "b to receive events", || env.lines_so_far("b.jsonl") >= 10);
-    stop(host);
-}
-
-#[test]
-fn a_post_during_a_reload_waits_its_turn() {
-    let env = Env::new();
-    let slow = slow_create(&env);
-    let base = || file(ticker(2000), "a", json!({})).consumer("slow", &slow);
-    env.write_config(&file(ticker(2000), "a", json!({})));
-    let (mut host, port) = start(&env);
-    env.write_config(&base());
-    let first = std::thread::spawn(move || post_reload(port));
-    host.wait_for_line("slow create begins");
-    env.write_config(&file(base(), "b", json!({})));
-    let second = std::thread::spawn(move || post_reload(port));
-    let ((code1, summary1), (code2, summary2)) = (first.join().unwrap(), second.join().unwrap());
-    assert_eq!((code1, code2), (200, 200));
-    assert_eq!((&summary1["added"], &summary2["added"]), (&json!(["slow"]), &json!(["b"])));
-    // The second found the first's "slow" running: it ran after the first, not beside it.
-    assert_eq!(summary2["unchanged"], json!(["a", "slow", "tick"]));
-    eventually(SETTLE_LIMIT, "b to receive events", || env.lines_so_far("b.jsonl") >= 10);
-    stop(host);
-}
-
 /// A consumer library that creates the file `marker` in on_create.
 fn marking(marker: &str) -> String {
     let code = format!(
@@ -270,51 +169,6 @@ fn a_library_replaced_at_the_same_path_is_loaded_as_the_new_version() {
     assert_eq!((code, &summary["replaced"], &summary["unchanged"]), (200, &json!(["m"]), &json!(["tick"])));
     assert!(env.path("v2").exists(), "the new version's on_create ran");
     stop(host);
-}
-
-#[test]
-fn a_replaced_go_library_is_refused_saying_a_restart_is_needed() {
-    let env = Env::new();
-    let library = env.path("libgo.so");
-    std::fs::copy(crate::support::plugin(GO), &library).unwrap();
-    let config = ticker(100).consumer("g", &library.display().to_string()).plugin("digest");
-    env.write_config(&config.config(json!({ "path": "g.json" })));
-    let (host, port) = start(&env);
-    // The same bytes, but a new file: a new build would look like this.
-    std::fs::copy(crate::support::plugin(GO), env.path("libgo.so.new")).unwrap();
-    std::fs::rename(env.path("libgo.so.new"), &library).unwrap();
-    let (code, body) = post_reload(port);
-    assert_eq!(code, 422, "{body:#}");
-    insta::assert_snapshot!("go_replaced", env.redact(body["diagnostic"].as_str().unwrap()));
-    assert_eq!(instances(port), ["g", "tick"]);
-    stop(host);
-}
-
-#[test]
-fn sd_notify_says_ready_reloading_ready_and_stopping_in_order() {
-    let env = Env::new();
-    let name = format!("evhost-test-{}-{}", std::process::id(), free_port());
-    let socket = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
-    socket.set_read_timeout(Some(SETTLE_LIMIT)).unwrap();
-    let next = || {
-        let mut buffer = [0u8; 512];
-        let n = socket.recv(&mut buffer).expect("a message from evhost on NOTIFY_SOCKET");
-        String::from_utf8(buffer[..n].to_vec()).unwrap()
-    };
-    env.write_config(&file(ticker(100), "a", json!({})));
-    let notify = format!("@{name}");
-    let mut host = env.start_with(&["run", "-c", "evhost.toml"], &[("NOTIFY_SOCKET", &notify)]);
-    assert_eq!(next(), "READY=1");
-    host.wait_for_line("evhost is running");
-
-    host.signal(Signal::SIGHUP);
-    let reloading = next();
-    let usec = reloading.strip_prefix("RELOADING=1\nMONOTONIC_USEC=").unwrap_or_else(|| panic!("{reloading:?}"));
-    assert!(usec.parse::<u64>().unwrap() > 0);
-    assert_eq!(next(), "READY=1");
-    host.signal(Signal::SIGTERM);
-    assert_eq!(next(), "STOPPING=1");
-    host.wait().expect_code(0);
 }
 
 #[test]
@@ -346,95 +200,6 @@ fn the_disk_log_forgets_a_removed_consumer_and_keeps_a_replaced_ones_place() {
     let stderr = host.wait().expect_code(0).stderr.clone();
     let resumed: Vec<&str> = stderr.lines().filter(|l| l.contains("consumer resumes where it left off")).collect();
     assert!(resumed.len() == 1 && resumed[0].contains("consumer=\"a\""), "{stderr}");
-}
-
-#[test]
-fn a_reload_needs_the_admin_token_and_a_post() {
-    let env = Env::new();
-    let port = free_port();
-    let admin = json!({ "listen": format!("127.0.0.1:{port}"), "token": "s3cret" });
-    env.write_config(&file(ticker(100), "a", json!({})).table("admin", admin));
-    let mut host = env.start(&["run", "-c", "evhost.toml"]);
-    host.wait_for_line("evhost is running");
-    let url = format!("http://127.0.0.1:{port}/v1/reload");
-    let Err(ureq::Error::Status(401, _)) = ureq::post(&url).call() else { panic!("POST without the token") };
-    let Err(ureq::Error::Status(405, response)) = ureq::get(&url).call() else { panic!("GET /v1/reload") };
-    assert_eq!(response.header("allow"), Some("POST"));
-    assert_eq!(response.into_string().unwrap(), "/v1/reload answers POST only, not GET\n");
-    let response = ureq::post(&url).set("Authorization", "Bearer s3cret").call().expect("POST with the token");
-    let summary: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
-    assert_eq!(summary["unchanged"], json!(["a", "tick"]), "the same file: nothing changes");
-    stop(host);
-}
-
-#[test]
-fn a_sighup_while_starting_is_kept_and_runs_once_running() {
-    let env = Env::new();
-    let slow = slow_create(&env);
-    env.write_config(&file(ticker(1000), "a", json!({})).consumer("slow", &slow));
-    let port = free_port();
-    let mut host = env.start(&["run", "-c", "evhost.toml", "--admin", &format!("127.0.0.1:{port}")]);
-    host.wait_for_line("slow create begins");
-    env.write_config(&file(file(ticker(1000), "a", json!({})).consumer("slow", &slow), "b", json!({})));
-    host.signal(Signal::SIGHUP);
-    host.wait_for_line("evhost is running");
-    host.wait_for_line("reloaded");
-    assert_eq!(instances(port), ["a", "slow", "b", "tick"]);
-    stop(host);
-}
-
-#[test]
-fn a_reload_asked_for_after_a_stop_began_is_answered_503() {
-    let env = Env::new();
-    let slow = slow_create(&env);
-    env.write_config(&file(ticker(1000), "a", json!({})));
-    let (mut host, port) = start(&env);
-    env.write_config(&file(ticker(1000), "a", json!({})).consumer("slow", &slow));
-    let first = std::thread::spawn(move || post_reload(port));
-    host.wait_for_line("slow create begins");
-    host.signal(Signal::SIGTERM);
-    host.wait_for_line("note: SIGTERM received; stopping");
-    let (code, body) = post_reload(port);
-    assert_eq!((code, &body["error"]), (503, &json!("the host is stopping; the reload was not run")));
-    let (code, summary) = first.join().unwrap();
-    assert_eq!((code, &summary["added"]), (200, &json!(["slow"])), "the reload under way finished first");
-    host.wait().expect_code(0);
-}
-
-#[test]
-fn a_stuck_consumer_removed_by_a_reload_is_left_behind_and_the_rest_runs_on() {
-    let env = Env::new();
-    let stuck = crate::fixture::misbehaving_consumer(&env, "forever(); return EVH_OK;").display().to_string();
-    let with_stuck = |config: Config| config.consumer("stuck", &stuck).plugin("fixture");
-    let base = || file(ticker(1000), "a", json!({})).table("host", json!({ "drain_timeout": "1s" }));
-    env.write_config(&with_stuck(base()));
-    let (mut host, port) = start(&env);
-    eventually(SETTLE_LIMIT, "a to receive events", || env.lines_so_far("a.jsonl") >= 20);
-    env.write_config(&base());
-    let (code, summary) = post_reload(port);
-    assert_eq!((code, &summary["removed"]), (200, &json!(["stuck"])), "{summary:#}");
-    let line = host.wait_for_line("did not finish within the drain timeout as the reload retired it");
-    assert!(line.contains("consumer=stuck"), "{line}");
-    let now = env.lines_so_far("a.jsonl");
-    eventually(SETTLE_LIMIT, "a to go on", || env.lines_so_far("a.jsonl") >= now + 50);
-    assert_eq!(instances(port), ["a", "tick"]);
-    stop(host);
-    let report = env.json("report.json");
-    assert_eq!(report["consumers"][0]["state"], "not_drained", "{report:#}");
-}
-
-#[test]
-fn an_unusable_notify_socket_is_a_warning() {
-    let env = Env::new();
-    env.write_config(&file(ticker(100), "a", json!({})));
-    let missing = env.path("no-such-folder/notify").display().to_string();
-    let mut host = env.start_with(&["run", "-c", "evhost.toml"], &[("NOTIFY_SOCKET", &missing)]);
-    let warning = host.wait_for_line("through NOTIFY_SOCKET");
-    assert!(warning.contains("cannot tell systemd \"READY=1\""), "{warning}");
-    // The host runs on: it answers a reload and stops cleanly.
-    host.signal(Signal::SIGHUP);
-    host.wait_for_line("reloaded");
-    stop(host);
 }
 
 /// Producer `tracked`: emits 10 events with `emit_tracked`, then says "told <n>" once its
