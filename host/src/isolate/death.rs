@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Death {
     /// Killed by the host: its hook ran past `hook_timeout`.
-    Hung { hook: &'static str, after: Duration },
+    Hung { after: Duration },
     /// It ended by itself: a signal, or an exit code.
     Ended { signal: Option<i32>, code: Option<i32>, peak_bytes: u64 },
     /// It broke the protocol (a malformed frame, an answer to nothing), and was killed.
@@ -25,10 +25,8 @@ impl Death {
     /// The words for a log line: "killed by SIGSEGV", "out of memory (max_memory = ...)".
     pub fn describe(&self, max_memory: Option<u64>) -> String {
         match self {
-            Death::Hung { hook, after } => {
-                format!("hung: {hook} ran longer than its hook_timeout of {after:?}, so the worker was killed")
-            }
-            Death::Broken(what) => format!("broke the worker protocol ({what}), so the worker was killed"),
+            Death::Hung { after, .. } => format!("hung: it ran past its hook_timeout of {after:?} and was killed"),
+            Death::Broken(what) => format!("it broke the worker protocol ({what}) and was killed"),
             Death::Ended { signal, code, peak_bytes } => {
                 let how = match (signal, code) {
                     (Some(signal), _) => match Signal::try_from(*signal) {
@@ -45,9 +43,9 @@ impl Death {
                     // Resident memory is a part of the address space the limit counts; half
                     // of the limit in use is more than any worker's own overhead.
                     Some(limit) if *peak_bytes >= limit / 2 => format!(
-                        "out of memory (max_memory = {}; it had {} resident): {how}",
-                        mib(limit),
-                        mib(*peak_bytes)
+                        "out of memory: {how} with {} resident, near its max_memory of {}",
+                        mib(*peak_bytes),
+                        mib(limit)
                     ),
                     _ => how,
                 }
@@ -110,15 +108,12 @@ mod tests {
         let big = Death::Ended { signal: Some(libc::SIGABRT), code: None, peak_bytes: 60 << 20 };
         assert_eq!(
             big.describe(Some(64 << 20)),
-            "out of memory (max_memory = 64MiB; it had 60MiB resident): killed by SIGABRT"
+            "out of memory: killed by SIGABRT with 60MiB resident, near its max_memory of 64MiB"
         );
         assert_eq!(big.label(Some(64 << 20)), "out_of_memory");
         let exit = Death::Ended { signal: None, code: Some(3), peak_bytes: 0 };
         assert_eq!(exit.describe(None), "exited with code 3");
-        let hung = Death::Hung { hook: "on_events", after: Duration::from_secs(1) };
-        assert_eq!(
-            hung.describe(None),
-            "hung: on_events ran longer than its hook_timeout of 1s, so the worker was killed"
-        );
+        let hung = Death::Hung { after: Duration::from_secs(1) };
+        assert_eq!(hung.describe(None), "hung: it ran past its hook_timeout of 1s and was killed");
     }
 }

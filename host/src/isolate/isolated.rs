@@ -111,12 +111,12 @@ impl Keeper {
         crate::stats::worker_restarted(&self.name, label);
         let attempts = self.config.restart_attempts;
         if slot.streak > attempts {
-            tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker {reason} in {hook}; no restarts left ({attempts} in a row), the instance has failed", self.who);
-            self.fail(format!("its worker {reason} in {hook}, {} times in a row", slot.streak));
+            tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); no restarts left ({attempts} in a row), so the instance has failed", self.who);
+            self.fail(format!("its worker died in {hook} ({reason}), {} times in a row", slot.streak));
             return;
         }
         let delay = self.backoff.delay(slot.streak);
-        tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker {reason} in {hook}; restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
+        tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
         std::thread::sleep(delay);
     }
 
@@ -255,9 +255,9 @@ impl Isolated {
         let mut slot = lock(&self.slot);
         let timeout = Some(self.keeper.timeout("on_stop"));
         if let Some(process) = slot.process.as_mut() {
-            if let Err(death) = process.call(&Message::Stop, "on_stop", timeout) {
+            if let Err(death) = process.call(&Message::Stop, timeout) {
                 slot.process = None;
-                tracing::error!(instance = %self.keeper.name, hook = "on_stop", "{}: its worker {} in on_stop", self.keeper.who, death.describe(self.keeper.config.max_memory));
+                tracing::error!(instance = %self.keeper.name, hook = "on_stop", "{}: its worker died in on_stop ({})", self.keeper.who, death.describe(self.keeper.config.max_memory));
             }
         }
     }

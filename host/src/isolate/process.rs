@@ -59,12 +59,12 @@ impl Process {
             reaped: false,
         };
         let hello = Message::Hello { protocol: PROTOCOL, version: env!("CARGO_PKG_VERSION").into() };
-        match process.call(&hello, "the handshake", Some(timeout)) {
+        match process.call(&hello, Some(timeout)) {
             Ok(Message::Hello { protocol: PROTOCOL, .. }) => {}
             Ok(other) => return Err(StartError::Died(process.kill(Death::Broken(format!("its hello was {other:?}"))))),
             Err(death) => return Err(StartError::Died(death)),
         }
-        match process.call(&Message::Create(create), "on_create", Some(timeout)) {
+        match process.call(&Message::Create(create), Some(timeout)) {
             Ok(Message::Created { plugin, on_run }) => Ok((process, Created { plugin, on_run })),
             Ok(Message::Refused { status, message, help, config_key }) => {
                 drop(process);
@@ -78,11 +78,11 @@ impl Process {
     /// Sends `message` and waits up to `timeout` (None: for ever) for the answer. A worker
     /// that dies or does not answer in time is gone for good: it is reaped (killed first
     /// when it hangs), and the death says how.
-    pub fn call(&mut self, message: &Message, hook: &'static str, timeout: Option<Duration>) -> Result<Message, Death> {
+    pub fn call(&mut self, message: &Message, timeout: Option<Duration>) -> Result<Message, Death> {
         if let Err(e) = send(&mut self.socket, message, &mut self.out) {
-            return Err(self.lost(e, hook, timeout));
+            return Err(self.lost(e, timeout));
         }
-        self.answer(hook, timeout)
+        self.answer(timeout)
     }
 
     /// Sends a frame that is not answered (a producer's answers to its worker's emits).
@@ -99,26 +99,26 @@ impl Process {
         timeout: Option<Duration>,
     ) -> Result<Message, Death> {
         if let Err(e) = super::protocol::send_events(&mut self.socket, first_seq, write, &mut self.out) {
-            return Err(self.lost(e, "on_events", timeout));
+            return Err(self.lost(e, timeout));
         }
-        self.answer("on_events", timeout)
+        self.answer(timeout)
     }
 
     /// The next frame from the worker, waiting up to `timeout`.
-    pub fn answer(&mut self, hook: &'static str, timeout: Option<Duration>) -> Result<Message, Death> {
+    pub fn answer(&mut self, timeout: Option<Duration>) -> Result<Message, Death> {
         // A zero timeout would mean "none" to the socket.
         let _ = self.socket.set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))));
         match receive(&mut self.socket, &mut self.input) {
             Ok(message) => Ok(message),
-            Err(e) => Err(self.lost(e, hook, timeout)),
+            Err(e) => Err(self.lost(e, timeout)),
         }
     }
 
-    /// The worker failed `hook` with the I/O error `e`: it timed out (killed), or is gone.
-    fn lost(&mut self, e: io::Error, hook: &'static str, timeout: Option<Duration>) -> Death {
+    /// The call failed with the I/O error `e`: it timed out (killed), or is gone.
+    fn lost(&mut self, e: io::Error, timeout: Option<Duration>) -> Death {
         match e.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => {
-                self.kill(Death::Hung { hook, after: timeout.unwrap_or_default() })
+                self.kill(Death::Hung { after: timeout.unwrap_or_default() })
             }
             ErrorKind::InvalidData => self.kill(Death::Broken(e.to_string())),
             // Closed: it ended by itself, and says how when reaped.

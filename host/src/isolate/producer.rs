@@ -144,7 +144,7 @@ impl Isolated {
                 (_, true) => Some(self.keeper.timeout("on_stop")),
                 _ => None,
             };
-            let frame = match process.answer(hook, timeout) {
+            let frame = match process.answer(timeout) {
                 Ok(frame) => frame,
                 Err(death) => {
                     let hook = if self.stop.stopping() && hook != "on_run" { "on_stop" } else { hook };
