@@ -32,7 +32,7 @@ pub struct Process {
 pub enum StartError {
     /// The plugin said no: the library did not load, or `on_create` failed. The fields of
     /// `Message::Refused`; not worth a restart, it would say no again.
-    Refused { status: i32, message: String, help: String, config_key: String },
+    Refused { status: i32, plugin: String, message: String, help: String, config_key: String },
     /// The worker could not be started, or died while starting.
     Died(Death),
     /// The process could not be started at all.
@@ -66,9 +66,9 @@ impl Process {
         }
         match process.call(&Message::Create(create), Some(timeout)) {
             Ok(Message::Created { plugin, on_run }) => Ok((process, Created { plugin, on_run })),
-            Ok(Message::Refused { status, message, help, config_key }) => {
+            Ok(Message::Refused { status, plugin, message, help, config_key }) => {
                 drop(process);
-                Err(StartError::Refused { status, message, help, config_key })
+                Err(StartError::Refused { status, plugin, message, help, config_key })
             }
             Ok(other) => Err(StartError::Died(process.kill(Death::Broken(format!("it answered {other:?} to create"))))),
             Err(death) => Err(StartError::Died(death)),

@@ -175,8 +175,13 @@ fn take_error(host: &InstanceHost) -> String {
 
 /// Loads the library and creates the instance, or says why not as the host would.
 fn instantiate(create: &Create, target: Option<EmitTarget>) -> Result<Instance, Message> {
-    let setup =
-        |message: String, help: String| Message::Refused { status: 0, message, help, config_key: String::new() };
+    let setup = |message: String, help: String| Message::Refused {
+        status: 0,
+        plugin: String::new(),
+        message,
+        help,
+        config_key: String::new(),
+    };
     let library = Loader::default().load(Path::new(&create.library)).map_err(|e| setup(e.to_string(), e.help()))?;
     let kind = if create.consumer { Kind::Consumer } else { Kind::Producer };
     let names =
@@ -211,8 +216,10 @@ fn instantiate(create: &Create, target: Option<EmitTarget>) -> Result<Instance, 
         ));
     }
     let host = InstanceHost::new(&create.name, target);
+    let name = plugin.name.clone();
     Instance::create(plugin, host, &create.config_json, &create.config_dir).map_err(|e| Message::Refused {
         status: e.status,
+        plugin: name,
         message: e.message.unwrap_or_default(),
         help: String::new(),
         config_key: e.config_key.unwrap_or_default(),
