@@ -109,6 +109,12 @@ fn serve(socket: UnixStream) -> io::Result<()> {
     let result = frames(&instance, &mut reader, &writer, &upstream);
     // The host is gone or done: an emitter waiting for an answer gets none.
     upstream.close();
+    // The host asks `on_run` to return before it lets a worker go. Still running, it was
+    // not asked: the host died. on_destroy must not run beside on_run; the process ends.
+    if Arc::strong_count(&instance) > 1 {
+        tracing::warn!(instance = %create.name, "the host is gone while on_run was running; the worker ends");
+        std::process::exit(1);
+    }
     drop(instance);
     match result {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
@@ -153,6 +159,9 @@ fn frames(
                 std::thread::Builder::new().name("produce".into()).spawn(move || {
                     let status = instance.run().err().map_or(evh::EVH_OK, |e| restore(instance.host, e));
                     let error = if status == evh::EVH_OK { String::new() } else { take_error(instance.host) };
+                    // Let go first: once the host has the answer, it may close the socket,
+                    // and the frame loop then counts who still holds the instance.
+                    drop(instance);
                     let _ = lock(&writer).send(&Message::Ran { status, error });
                 })?;
             }
