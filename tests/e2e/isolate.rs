@@ -85,3 +85,26 @@ fn a_second_go_library_runs_when_isolated() {
         assert_eq!(env.json(file), json!({"count": 1000, "bytes": 64000}), "{file}");
     }
 }
+
+#[test]
+fn a_go_library_under_too_little_max_memory_is_refused_with_the_fix() {
+    let env = Env::with(
+        &Config::new()
+            .consumer("go", GO)
+            .plugin("count")
+            .config(json!({ "path": "go.json" }))
+            .set("isolate", true)
+            .set("max_memory", "512MiB"),
+    );
+    insta::assert_snapshot!("go_max_memory", env.check_fails());
+    env.write_config(
+        &Config::sequence(C, json!({ "count": 100 }))
+            .consumer("go", GO)
+            .plugin("count")
+            .config(json!({ "path": "go.json" }))
+            .set("isolate", true)
+            .set("max_memory", "1GiB"),
+    );
+    env.run().expect_code(0);
+    assert_eq!(env.json("go.json"), json!({"count": 100, "bytes": 6400}));
+}

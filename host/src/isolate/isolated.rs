@@ -18,9 +18,9 @@ use super::death::Death;
 use super::events;
 use super::process::{Created, Process, StartError};
 use super::protocol::{Create, Message};
-use crate::config::{InstanceConfig, IsolateConfig, Kind};
+use crate::config::{InstanceConfig, IsolateConfig, Kind, GO_MIN_MEMORY};
 use crate::delivery::retry::Backoff;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Location};
 use crate::loader::{Delivered, HookError, InstanceHost};
 use crate::log::Batch;
 
@@ -158,6 +158,15 @@ impl Isolated {
             backoff: Backoff { first: config.backoff_first, max: config.backoff_max },
             failure: Mutex::new(None),
         };
+        if let (Some(limit), Some(span)) = (config.max_memory, &config.max_memory_span) {
+            if limit < GO_MIN_MEMORY && crate::loader::carries_go_runtime(&entry.library).unwrap_or(false) {
+                return Err(Diagnostic::new(format!(
+                    "`max_memory` is too small for {file}, a Go library: the Go runtime reserves about 700 MiB of address space when it starts"
+                ))
+                .at(Some(Location { file: entry.name_at.file.clone(), span: span.clone() }))
+                .help("give a Go library at least max_memory = \"1GiB\"; max_memory limits address space, of which Go uses far less than it reserves"));
+            }
+        }
         let mut slot = Slot::default();
         let created = loop {
             match Process::start(keeper.create.clone(), config.max_memory, keeper.timeout("on_create")) {

@@ -89,6 +89,15 @@ impl LoadError {
     }
 }
 
+/// True when the library at `path` was built by Go, so that its runtime starts in whatever
+/// process loads it. Read from the file, without loading it (for an isolated entry, whose
+/// library the host never loads).
+pub fn carries_go_runtime(path: &Path) -> Result<bool, LoadError> {
+    let file = files::open_regular("library", path, files::LIBRARY_LIMIT)?;
+    file_has_go_runtime(file)
+        .map_err(|source| LoadError::File(FileError::Io { what: "library", path: path.to_path_buf(), source }))
+}
+
 /// Loads each library once, and at most one that carries a Go runtime.
 #[derive(Default)]
 pub struct Loader {
