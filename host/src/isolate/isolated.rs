@@ -35,6 +35,8 @@ pub struct Isolated {
     pub(super) slot: Mutex<Slot>,
     /// A producer's plugin has `on_run` (else `on_start`).
     pub(super) on_run: bool,
+    /// A producer's plugin has `on_committed` (ABI 1.1).
+    pub on_committed: bool,
     /// A producer's way to tell its worker to stop while another thread serves it.
     pub(super) stop: super::producer::Line,
 }
@@ -196,7 +198,8 @@ impl Isolated {
                 Err(StartError::Died(death)) => {
                     keeper.died(&mut slot, &death, "on_create");
                     if keeper.failure().is_some() {
-                        break Created { plugin: entry.plugin.clone().unwrap_or_default(), on_run: true };
+                        let plugin = entry.plugin.clone().unwrap_or_default();
+                        break Created { plugin, on_run: true, on_committed: false };
                     }
                 }
             }
@@ -206,6 +209,7 @@ impl Isolated {
             plugin: created.plugin,
             kind: entry.kind,
             on_run: created.on_run,
+            on_committed: created.on_committed,
             keeper,
             slot: Mutex::new(slot),
             stop: Default::default(),
@@ -248,6 +252,12 @@ impl Isolated {
                 Err(death) => self.keeper.died(&mut slot, &death, "on_events"),
             }
         }
+    }
+
+    /// Producer: tells the worker's `on_committed` the watermark (from the commit
+    /// notifier's thread). A worker being restarted misses it; the next one has a newer one.
+    pub fn committed(&self, committed: u64) {
+        self.stop.tell(&Message::Committed { seq: committed });
     }
 
     /// Asks a producer to stop; lets a consumer flush (`on_stop`).

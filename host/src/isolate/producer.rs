@@ -34,6 +34,11 @@ struct LineState {
 }
 
 impl Line {
+    /// Sends `message` to the current worker, if there is one.
+    pub fn tell(&self, message: &Message) {
+        self.send(message);
+    }
+
     /// Sends `message` to the current worker; false when there is none or it is gone.
     fn send(&self, message: &Message) -> bool {
         let state = &mut *lock(&self.0);

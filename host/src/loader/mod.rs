@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "bench")]
 pub use bench::{Baseline, OwnedEvent};
-pub use commits::Commits;
+pub use commits::{Commits, Notified};
 pub use host_api::{EmitTarget, Forward, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
