@@ -9,7 +9,7 @@
 //! instance is; on a death the same batch is handed to the new worker (at least once: the
 //! cursor moves only after an answer). A producer's worker is served by [`producer`].
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use evhost_abi as evh;
@@ -58,6 +58,9 @@ pub(super) struct Keeper {
     backoff: Backoff,
     /// Why it failed for good, once it did.
     failure: Mutex<Option<String>>,
+    /// Set when a producer is asked to stop: a restart's backoff ends at once.
+    stopping: Mutex<bool>,
+    woken: Condvar,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -119,7 +122,14 @@ impl Keeper {
         }
         let delay = self.backoff.delay(slot.streak);
         tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
-        std::thread::sleep(delay);
+        let stopping = lock(&self.stopping);
+        let _ = self.woken.wait_timeout_while(stopping, delay, |stopping| !*stopping);
+    }
+
+    /// A stop was asked for: a backoff under way ends now.
+    pub fn wake(&self) {
+        *lock(&self.stopping) = true;
+        self.woken.notify_all();
     }
 
     fn fail(&self, reason: String) {
@@ -159,6 +169,8 @@ impl Isolated {
             name: entry.name.clone(),
             backoff: Backoff { first: config.backoff_first, max: config.backoff_max },
             failure: Mutex::new(None),
+            stopping: Mutex::new(false),
+            woken: Condvar::new(),
         };
         if let (Some(limit), Some(span)) = (config.max_memory, &config.max_memory_span) {
             if limit < GO_MIN_MEMORY && crate::loader::carries_go_runtime(&entry.library).unwrap_or(false) {
@@ -263,7 +275,10 @@ impl Isolated {
     /// Asks a producer to stop; lets a consumer flush (`on_stop`).
     pub fn stop(&self) {
         match self.kind {
-            Kind::Producer => self.stop.request_stop(),
+            Kind::Producer => {
+                self.stop.request_stop();
+                self.keeper.wake();
+            }
             Kind::Consumer => self.stop_consumer(),
         }
     }
