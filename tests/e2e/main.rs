@@ -27,6 +27,7 @@ mod fixture;
 mod http;
 mod http_limits;
 mod inspect;
+mod isolate;
 mod lifecycle;
 mod log_format;
 mod lost;

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use crate::config::{Config, Kind};
 use crate::delivery::{Lanes, OVERRUN};
-use crate::loader::{Instance, InstanceHost};
+use crate::hosted::Hosted;
+use crate::loader::InstanceHost;
 use crate::log::{ConsumerId, Log};
 use crate::stats::Stats;
 
@@ -176,10 +177,10 @@ impl Status {
     }
 
     /// Instance `key` was created: its counters can be read from now on.
-    pub fn created(&self, key: usize, instance: &Instance) {
+    pub fn created(&self, key: usize, instance: &Hosted) {
         self.with_slot(key, |slot| {
-            slot.plugin = Some(instance.plugin.name.clone());
-            slot.host = Some(instance.host);
+            slot.plugin = Some(instance.plugin_name().to_string());
+            slot.host = Some(instance.host());
         });
     }
 

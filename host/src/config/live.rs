@@ -8,7 +8,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::model::{AdminSection, HostSection, LogSection};
-use super::{Config, InstanceConfig};
+use super::{Config, InstanceConfig, IsolateConfig};
 use crate::diagnostic::{Diagnostic, Location};
 
 /// The parts of the file that name the keys a reload may not change, with their spans.
@@ -85,9 +85,14 @@ pub fn same_entry(a: &InstanceConfig, b: &InstanceConfig) -> bool {
         config_at: _,
         dead_letter_at: _,
         config_dir,
+        isolate,
     } = a;
-    (kind, name, library, plugin, config_json, delivery, config_dir)
-        == (&b.kind, &b.name, &b.library, &b.plugin, &b.config_json, &b.delivery, &b.config_dir)
+    // Where `max_memory` is written does not matter, only what the keys say.
+    let keys = |isolate: &Option<IsolateConfig>| {
+        isolate.as_ref().map(|i| (i.restart_attempts, i.backoff_first, i.backoff_max, i.hook_timeout, i.max_memory))
+    };
+    (kind, name, library, plugin, config_json, delivery, config_dir, keys(isolate))
+        == (&b.kind, &b.name, &b.library, &b.plugin, &b.config_json, &b.delivery, &b.config_dir, keys(&b.isolate))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use super::host_api::InstanceHost;
 use super::instance::Instance;
 use crate::log::{Commit, Log};
 
@@ -63,6 +64,28 @@ impl Watch {
     }
 }
 
+/// A producer the notifier tells about commits: an in-process [`Instance`], or an isolated
+/// one whose worker is told (crate::hosted).
+pub trait Notified: Send + Sync {
+    /// Its host record, which reports what it emits to the notifier.
+    fn host(&self) -> &'static InstanceHost;
+    fn has_on_committed(&self) -> bool;
+    /// `on_committed`, from the notifier's thread only.
+    fn committed(&self, committed: u64);
+}
+
+impl Notified for Instance {
+    fn host(&self) -> &'static InstanceHost {
+        self.host
+    }
+    fn has_on_committed(&self) -> bool {
+        Instance::has_on_committed(self)
+    }
+    fn committed(&self, committed: u64) {
+        Instance::committed(self, committed)
+    }
+}
+
 /// The notifier thread, when any producer has an `on_committed` hook. Stopping (or
 /// dropping) it joins the thread; after that no hook is called, so the producers can be
 /// destroyed.
@@ -86,13 +109,17 @@ impl Commits {
 
     /// Watches `producer` if it has an `on_committed` hook, starting the thread if it is the
     /// first. Call before the producer starts.
-    pub fn watch(&mut self, producer: &Arc<Instance>) -> std::io::Result<()> {
+    pub fn watch<P: Notified + 'static>(&mut self, producer: &Arc<P>) -> std::io::Result<()> {
         if !producer.has_on_committed() {
             return Ok(());
         }
         let watch = Arc::new(Watch { shared: self.shared.clone(), emitted: AtomicU64::new(0) });
-        let _ = producer.host.watch.set(watch.clone());
-        self.shared.lock().watched.push(Watched { instance: producer.clone(), watch, reported: 0 });
+        let _ = producer.host().watch.set(watch.clone());
+        self.shared.lock().watched.push(Watched {
+            instance: producer.clone() as Arc<dyn Notified>,
+            watch,
+            reported: 0,
+        });
         if self.thread.is_none() {
             let (log, shared) = (self.log.clone(), self.shared.clone());
             // Read here, before the producer runs: read by the thread once it is scheduled,
@@ -107,8 +134,9 @@ impl Commits {
 
     /// Stops calling `producer`'s hook: once this returns, it is not called again (a reload
     /// removed the producer, which is destroyed next).
-    pub fn unwatch(&self, producer: &Arc<Instance>) {
-        self.shared.lock().watched.retain(|w| !Arc::ptr_eq(&w.instance, producer));
+    pub fn unwatch<P: Notified>(&self, producer: &Arc<P>) {
+        // By address: the same producer, whatever vtable its `dyn` carries.
+        self.shared.lock().watched.retain(|w| !std::ptr::addr_eq(Arc::as_ptr(&w.instance), Arc::as_ptr(producer)));
     }
 
     /// Stops the thread and waits for it: it returns from a hook it is in, or from waiting.
@@ -128,7 +156,7 @@ impl Drop for Commits {
 }
 
 struct Watched {
-    instance: Arc<Instance>,
+    instance: Arc<dyn Notified>,
     watch: Arc<Watch>,
     /// The last value this instance's hook was given.
     reported: u64,

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 #[cfg(feature = "bench")]
 pub use bench::{Baseline, OwnedEvent};
-pub use commits::Commits;
-pub use host_api::{EmitTarget, InstanceHost};
+pub use commits::{Commits, Notified};
+pub use host_api::{EmitTarget, Forward, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
 pub use library::{Library, Plugin};
@@ -86,10 +86,19 @@ impl LoadError {
             }
             LoadError::Version { .. } => "rebuild the library against this host's include/evhost.h (or its SDK version)".into(),
             LoadError::Malformed { .. } => "rebuild the library against include/evhost.h; if it uses an SDK, report this to its authors".into(),
-            LoadError::SecondGoRuntime { .. } => "build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init). evhost cannot yet run a second Go library in a separate process".into(),
-            LoadError::GoReplaced { .. } => "restart evhost to load the new version (with [log] kind = \"disk\", consumers resume where they were), or put back the version it runs".into(),
+            LoadError::SecondGoRuntime { .. } => "add `isolate = true` to this entry to run it in a worker process of its own, where it may have its own Go runtime; or build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init)".into(),
+            LoadError::GoReplaced { .. } => "restart evhost to load the new version (with [log] kind = \"disk\", consumers resume where they were), put back the version it runs, or add `isolate = true` to its entries: a worker loads the library anew each time it starts".into(),
         }
     }
+}
+
+/// True when the library at `path` was built by Go, so that its runtime starts in whatever
+/// process loads it. Read from the file, without loading it (for an isolated entry, whose
+/// library the host never loads).
+pub fn carries_go_runtime(path: &Path) -> Result<bool, LoadError> {
+    let file = files::open_regular("library", path, files::LIBRARY_LIMIT)?;
+    file_has_go_runtime(file)
+        .map_err(|source| LoadError::File(FileError::Io { what: "library", path: path.to_path_buf(), source }))
 }
 
 /// A file's identity: a file replaced at the same path (a new build, `install`, `mv`)

@@ -10,7 +10,8 @@ use super::set::Set;
 use crate::admin::{State, Status};
 use crate::config::live::same_entry;
 use crate::config::{Config, InstanceConfig};
-use crate::loader::{FileId, Instance};
+use crate::hosted::Hosted;
+use crate::loader::FileId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Change {
@@ -68,7 +69,7 @@ impl Plan {
 
 /// Matches `new` entries to the `running` ones (entry, instance, failed) by name.
 fn classify(
-    running: &[(&InstanceConfig, &Instance, bool)],
+    running: &[(&InstanceConfig, &Hosted, bool)],
     new: &[InstanceConfig],
 ) -> (Vec<(InstanceConfig, Change)>, Vec<usize>) {
     let changes = new
@@ -80,7 +81,7 @@ fn classify(
                     let (old, instance, failed) = running[at];
                     // A file that is gone leaves the loaded version as the one there is.
                     let file = FileId::of(&entry.library);
-                    let replaced_file = file.is_some() && file != instance.plugin.file;
+                    let replaced_file = file.is_some() && file != instance.library_file();
                     if same_entry(old, entry) && !replaced_file && !failed {
                         Change::Keep(at)
                     } else {

@@ -10,7 +10,8 @@ use super::Host;
 use crate::admin::{Refused, Reply};
 use crate::config::{live, Config};
 use crate::diagnostic::Diagnostic;
-use crate::loader::{EmitTarget, Instance};
+use crate::hosted::Hosted;
+use crate::loader::EmitTarget;
 use crate::startup;
 
 impl Host<'_> {
@@ -78,7 +79,7 @@ impl Host<'_> {
                 if let Some(stop) = stopping() {
                     return Err(stop);
                 }
-                created.consumers.push(Some(startup::create(&mut self.loader, entry, None)?));
+                created.consumers.push(Some(startup::host(&mut self.loader, entry, None, config.max_event_bytes)?));
             } else {
                 created.consumers.push(None);
             }
@@ -89,7 +90,12 @@ impl Host<'_> {
                     return Err(stop);
                 }
                 let target = EmitTarget::log(self.log.clone(), config.max_event_bytes);
-                created.producers.push(Some(startup::create(&mut self.loader, entry, Some(target))?));
+                created.producers.push(Some(startup::host(
+                    &mut self.loader,
+                    entry,
+                    Some(target),
+                    config.max_event_bytes,
+                )?));
             } else {
                 created.producers.push(None);
             }
@@ -101,6 +107,6 @@ impl Host<'_> {
 /// The instances a reload created, parallel to its plan's lists (None where one is kept).
 #[derive(Default)]
 pub(super) struct Created {
-    pub consumers: Vec<Option<Arc<Instance>>>,
-    pub producers: Vec<Option<Arc<Instance>>>,
+    pub consumers: Vec<Option<Arc<Hosted>>>,
+    pub producers: Vec<Option<Arc<Hosted>>>,
 }

@@ -8,7 +8,7 @@ use super::{Event, Host};
 use crate::admin::State;
 use crate::config::InstanceConfig;
 use crate::delivery;
-use crate::loader::Instance;
+use crate::hosted::Hosted;
 use crate::log::ConsumerId;
 use crate::report::ProducerState;
 
@@ -16,14 +16,14 @@ pub(super) struct LiveConsumer {
     /// Its key in the status registry and the delivery threads.
     pub key: usize,
     pub entry: InstanceConfig,
-    pub instance: Arc<Instance>,
+    pub instance: Arc<Hosted>,
     pub cursor: ConsumerId,
 }
 
 pub(super) struct LiveProducer {
     pub key: usize,
     pub entry: InstanceConfig,
-    pub instance: Arc<Instance>,
+    pub instance: Arc<Hosted>,
     /// Its `on_run` thread has not ended.
     pub on_host_thread: bool,
     /// Started by `on_start`: it runs until stopped.
@@ -34,7 +34,7 @@ pub(super) struct LiveProducer {
 }
 
 impl LiveProducer {
-    pub fn new(key: usize, entry: InstanceConfig, instance: Arc<Instance>) -> Self {
+    pub fn new(key: usize, entry: InstanceConfig, instance: Arc<Hosted>) -> Self {
         LiveProducer {
             key,
             entry,
@@ -68,18 +68,20 @@ impl Set {
 
 impl Host<'_> {
     /// Hands the consumers at `positions` of the set to new delivery threads, as many as
-    /// the machine has cores to spare.
+    /// the machine has cores to spare, and one more for each isolated consumer: its thread
+    /// mostly waits for its worker, and waits out its restarts, never on a neighbour's time.
     pub(super) fn deliver(&mut self, positions: &[usize]) -> Result<(), String> {
-        let threads = delivery::thread_count(positions.len());
+        let in_process = positions.iter().filter(|&&at| self.set.consumers[at].instance.in_process().is_some()).count();
+        let threads = delivery::thread_count(in_process);
         let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
         for (n, &at) in positions.iter().enumerate() {
             let c = &self.set.consumers[at];
-            shares[n % threads].push(delivery::Consumer::new(
-                c.key,
-                c.instance.clone(),
-                c.cursor,
-                c.entry.delivery.clone(),
-            ));
+            let consumer = delivery::Consumer::new(c.key, c.instance.clone(), c.cursor, c.entry.delivery.clone());
+            if c.instance.in_process().is_some() {
+                shares[n % threads].push(consumer);
+            } else {
+                shares.push(vec![consumer]);
+            }
         }
         for share in shares.into_iter().filter(|share| !share.is_empty()) {
             self.lanes.spawn(share).map_err(|(e, _)| format!("cannot start a delivery thread: {e}"))?;

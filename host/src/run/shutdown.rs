@@ -101,6 +101,9 @@ impl Host<'_> {
         for consumer in self.set.consumers.iter().filter(|c| drained.contains_key(&c.key)) {
             consumer.instance.stop();
         }
+        // Isolated consumers whose workers kept dying: the others ran on, but the run failed.
+        // (A producer's thread ended with the reason, counted above.)
+        self.failures.extend(self.set.consumers.iter().filter_map(|c| c.instance.failure()));
         // The disk log writes what is left and where each consumer stands.
         self.log.shutdown();
         self.failures.extend(self.log.failure());
