@@ -27,6 +27,8 @@ mod fixture;
 mod http;
 mod http_limits;
 mod inspect;
+mod isolation;
+mod isolation_limits;
 mod lifecycle;
 mod log_format;
 mod lost;

@@ -1,0 +1,288 @@
+//! Isolated plugins (`isolate = true`): a crash in a worker process is contained, the
+//! worker restarted and its batch delivered again; a plugin that keeps crashing is marked
+//! failed while the others finish; a second Go library runs in a worker of its own. The
+//! fault-injecting plugins are tests/fixtures/c/faults.c, compiled at test time. Hangs,
+//! memory limits and a killed host are in `isolation_limits`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::disk::message;
+use crate::support::{eventually, Env, Output, Running, C, GO, GO_FIXTURES, SETTLE_LIMIT};
+
+/// The fault library's file name in a test's folder.
+pub const FAULTS: &str = "libfaults.so";
+
+/// Compiles tests/fixtures/c/faults.c into `libfaults.so` in `env`'s folder.
+pub fn faults(env: &Env) {
+    env.compile_library(FAULTS, include_str!("../fixtures/c/faults.c"));
+}
+
+/// `isolate = true` and a `restart` table on the latest entry.
+pub trait Isolate {
+    fn isolated(self, attempts: u32, backoff: &str) -> Self;
+}
+
+impl Isolate for Config {
+    fn isolated(self, attempts: u32, backoff: &str) -> Self {
+        self.set("isolate", true).set("restart", json!({ "attempts": attempts, "backoff": backoff }))
+    }
+}
+
+/// The fault library's `ids` consumer as `name`, writing `<name>.ids` and `<name>.pids`,
+/// with `extra` config keys (`fault`, `at`, `once`).
+pub fn ids_consumer(config: Config, name: &str, extra: Value) -> Config {
+    let mut keys = json!({ "ids": format!("{name}.ids"), "pids": format!("{name}.pids") });
+    if let (Value::Object(keys), Value::Object(extra)) = (&mut keys, extra) {
+        keys.extend(extra);
+    }
+    config.consumer(name, FAULTS).plugin("ids").config(keys)
+}
+
+/// The fault library's `emitter` as `name`, writing `<name>.committed` and `<name>.pids`.
+pub fn emitter(config: Config, name: &str, extra: Value) -> Config {
+    let mut keys = json!({ "committed": format!("{name}.committed"), "pids": format!("{name}.pids") });
+    if let (Value::Object(keys), Value::Object(extra)) = (&mut keys, extra) {
+        keys.extend(extra);
+    }
+    config.producer(name, FAULTS).plugin("emitter").config(keys)
+}
+
+/// A producer that emits nothing and runs until the host stops it: the host then runs until
+/// a test signals it.
+pub fn idle_producer(config: Config) -> Config {
+    emitter(config, "idle", json!({ "count": 0, "idle": true }))
+}
+
+/// The lines of a file a fixture appends to; none before it exists.
+pub fn lines(env: &Env, file: &str) -> Vec<String> {
+    std::fs::read_to_string(env.path(file)).map(|text| text.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// The process ids an instance recorded, one per `on_create`.
+pub fn pids(env: &Env, name: &str) -> Vec<i32> {
+    lines(env, &format!("{name}.pids")).iter().map(|line| line.parse().expect("a pid per line")).collect()
+}
+
+/// How often each id appears in `<name>.ids`.
+pub fn id_counts(env: &Env, name: &str) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for id in lines(env, &format!("{name}.ids")) {
+        *counts.entry(id).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Asserts that `name` got each of the ids `0..count` at least once and nothing else; returns
+/// how many it got in all (duplicates included).
+pub fn got_every_sequence_event(env: &Env, name: &str, count: u64) -> usize {
+    let counts = id_counts(env, name);
+    let missing: Vec<u64> = (0..count).filter(|k| !counts.contains_key(&k.to_string())).collect();
+    assert!(
+        missing.is_empty(),
+        "{name} never got {} events, the first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert_eq!(counts.len() as u64, count, "{name} got ids the sequence never emitted");
+    counts.values().sum()
+}
+
+/// Asserts that `name`'s on_create ran `times` times, each in a process of its own other
+/// than the host's: the instance was isolated, and restarted `times - 1` times.
+pub fn ran_in_workers(env: &Env, name: &str, times: usize, host: i32) -> Vec<i32> {
+    let pids = pids(env, name);
+    assert_eq!(pids.len(), times, "{name} was created {} times, expected {times}: {pids:?}", pids.len());
+    assert!(!pids.contains(&host), "{name} ran in the host's process ({host}): it was not isolated");
+    assert_eq!(pids.iter().collect::<BTreeSet<_>>().len(), times, "every worker is a new process: {pids:?}");
+    pids
+}
+
+/// The digest the example `digest` consumers must report for the example `sequence` of
+/// `count` events with `payload_bytes` bytes each, computed here from the two plugins'
+/// definitions (plugins/examples/c/README.md) rather than by either of them: FNV-1a 64 over
+/// id, 0x1F, type, 0x1F, data, 0x1E per event, where event k has id k and data byte i is
+/// (k + i) mod 256.
+pub fn sequence_digest(count: u64, payload_bytes: u64) -> String {
+    const PRIME: u64 = 0x100000001b3;
+    let mut hash: u64 = 0xcbf29ce484222325;
+    let mut fold = |bytes: &[u8]| {
+        for b in bytes {
+            hash = (hash ^ u64::from(*b)).wrapping_mul(PRIME);
+        }
+    };
+    for k in 0..count {
+        fold(k.to_string().as_bytes());
+        fold(&[0x1F]);
+        fold(b"dev.evhost.example.sequence");
+        fold(&[0x1F]);
+        let data: Vec<u8> = (0..payload_bytes).map(|i| ((k + i) % 256) as u8).collect();
+        fold(&data);
+        fold(&[0x1E]);
+    }
+    format!("{hash:016x}")
+}
+
+/// Asserts that the digest file `file` holds every event of the sequence, in order.
+pub fn digest_is_exact(env: &Env, file: &str, count: u64, payload_bytes: u64) {
+    assert_eq!(
+        env.json(file),
+        json!({ "count": count, "digest": sequence_digest(count, payload_bytes), "in_order": true }),
+        "{file}"
+    );
+}
+
+/// The stderr lines that contain every one of `needles`.
+pub fn lines_with_all<'a>(stderr: &'a str, needles: &[&str]) -> Vec<&'a str> {
+    stderr.lines().filter(|line| needles.iter().all(|needle| line.contains(needle))).collect()
+}
+
+/// `text` with each of `pids` as `[PID]`, for snapshots of messages that name a worker.
+pub fn redact_pids(text: &str, pids: &[i32]) -> String {
+    let mut sorted: Vec<String> = pids.iter().map(i32::to_string).collect();
+    // Longest first, so that a pid that is a prefix of another does not cut it.
+    sorted.sort_by_key(|pid| std::cmp::Reverse(pid.len()));
+    sorted.iter().fold(text.to_string(), |text, pid| text.replace(pid.as_str(), "[PID]"))
+}
+
+/// Runs `env`'s config to its end and returns the output and the host's pid.
+pub fn run(env: &Env) -> (Output, i32) {
+    let running = env.spawn();
+    let pid = running.pid().as_raw();
+    (running.wait(), pid)
+}
+
+/// SIGTERM to `running`; its output and how long it took to exit.
+pub fn terminate(running: Running) -> (Output, Duration) {
+    running.signal(Signal::SIGTERM);
+    let signalled = Instant::now();
+    let out = running.wait();
+    (out, signalled.elapsed())
+}
+
+#[test]
+fn the_independent_digest_matches_the_known_vectors() {
+    // The values plugins/examples/c/README.md lists, so the function above is checked too.
+    assert_eq!(sequence_digest(0, 64), "cbf29ce484222325");
+    assert_eq!(sequence_digest(1000, 64), "00fcfcd9c9dd86e5");
+    assert_eq!(sequence_digest(1000, 100), "d1f8fc150e51488d");
+}
+
+const EVENTS: u64 = 20_000;
+const PAYLOAD: u64 = 64;
+
+#[test]
+fn a_consumer_that_segfaults_is_restarted_and_the_host_and_the_others_go_on() {
+    // Without isolation the segfault on the 1000th event kills the host and everything in it.
+    let env = Env::new();
+    faults(&env);
+    let config = Config::sequence(C, json!({ "count": EVENTS, "payload_bytes": PAYLOAD })).consumers(
+        &[("c-digest", C), ("go-digest", GO)],
+        "digest",
+        "",
+    );
+    let config =
+        ids_consumer(config, "crasher", json!({ "fault": "segv", "at": 1000, "once": true })).isolated(3, "100ms..1s");
+    env.write_config(&config);
+    let (out, host) = run(&env);
+    out.expect_code(0);
+
+    digest_is_exact(&env, "c-digest.json", EVENTS, PAYLOAD);
+    digest_is_exact(&env, "go-digest.json", EVENTS, PAYLOAD);
+    let delivered = got_every_sequence_event(&env, "crasher", EVENTS);
+    assert!(delivered >= EVENTS as usize, "{delivered}");
+    ran_in_workers(&env, "crasher", 2, host);
+    assert!(env.path("crasher.ids.fired").exists(), "the fault fired");
+    let reports = lines_with_all(&out.stderr, &["SIGSEGV", "crasher", "libfaults.so", "on_events"]);
+    assert_eq!(reports.len(), 1, "one line names the signal, the instance, the library and the hook:\n{}", out.stderr);
+}
+
+#[test]
+fn a_consumer_that_aborts_in_on_create_every_time_fails_and_the_others_finish() {
+    let env = Env::new();
+    faults(&env);
+    let config = Config::sequence(C, json!({ "count": 1000, "payload_bytes": PAYLOAD })).digest();
+    let config = ids_consumer(config, "crasher", json!({ "fault": "abort_create" }))
+        .isolated(2, "50ms..100ms")
+        .set("dead_letter", "crasher-dlq.jsonl");
+    env.write_config(&config);
+    let (out, host) = run(&env);
+    out.expect_code(1);
+
+    digest_is_exact(&env, "digest.json", 1000, PAYLOAD);
+    // `attempts` counts restarts, as `retry`'s attempts count retries: one start and two more.
+    let workers = ran_in_workers(&env, "crasher", 3, host);
+    assert!(lines(&env, "crasher.ids").is_empty(), "it never got an event");
+    let dead: Vec<String> = env
+        .json_lines("crasher-dlq.jsonl")
+        .iter()
+        .map(|event| event["id"].as_str().expect("an id").to_string())
+        .collect();
+    let expected: Vec<String> = (0..1000).map(|k| k.to_string()).collect();
+    assert_eq!(dead, expected, "every event it did not get is in its dead-letter file, once, in order");
+
+    let aborts = lines_with_all(&out.stderr, &["SIGABRT", "crasher", "on_create"]);
+    assert!(aborts.len() >= 3, "each crash is reported:\n{}", out.stderr);
+    let failed: Vec<&str> =
+        out.stderr.lines().filter(|l| l.contains("ERROR") && l.contains("crasher") && l.contains("fail")).collect();
+    assert!(!failed.is_empty(), "the instance is reported failed:\n{}", out.stderr);
+    let mut ids: Vec<i32> = workers;
+    ids.push(host);
+    let report: Vec<String> = failed.iter().map(|l| redact_pids(&env.redact(message(l)), &ids)).collect();
+    insta::assert_snapshot!("isolated_create_aborts", report.join("\n"));
+}
+
+#[test]
+fn a_producer_that_segfaults_loses_nothing_it_committed_and_restarts() {
+    // The emitter records the ids of each batch once its emit (EVH_EMIT_COMMIT) returned,
+    // and segfaults once 500 are committed; restarted, it emits its 2000 and finishes.
+    let env = Env::new();
+    faults(&env);
+    let config = emitter(Config::new(), "crasher", json!({ "count": 2000, "fault": "segv", "at": 500, "once": true }))
+        .isolated(3, "100ms..1s");
+    env.write_config(&ids_consumer(config, "ids", json!({})));
+    let (out, host) = run(&env);
+    out.expect_code(0);
+
+    let workers = ran_in_workers(&env, "crasher", 2, host);
+    let committed = lines(&env, "crasher.committed");
+    let first: Vec<&String> = committed.iter().filter(|id| id.starts_with(&format!("{}-", workers[0]))).collect();
+    assert_eq!(first.len(), 500, "the first worker committed 500 events before it crashed");
+    assert_eq!(committed.len(), 2500, "and the second its 2000");
+    let delivered = id_counts(&env, "ids");
+    for id in &committed {
+        assert_eq!(delivered.get(id), Some(&1), "committed event {id} was delivered once");
+    }
+    assert_eq!(delivered.len(), committed.len(), "nothing but the committed events was delivered");
+    let reports = lines_with_all(&out.stderr, &["SIGSEGV", "crasher", "libfaults.so", "on_run"]);
+    assert_eq!(reports.len(), 1, "the crash is reported:\n{}", out.stderr);
+}
+
+#[test]
+fn a_second_go_library_runs_isolated_beside_the_first() {
+    // Two Go runtimes cannot share a process; without isolation the host refuses this config.
+    let env = Env::new();
+    faults(&env);
+    let config = Config::sequence(C, json!({ "count": 5000, "payload_bytes": PAYLOAD }))
+        .consumer("go-digest", GO)
+        .plugin("digest")
+        .config(json!({ "path": "go-digest.json" }))
+        .consumer("go-ids", GO_FIXTURES)
+        .plugin("ids")
+        .config(json!({ "ids": "go-ids.ids", "pids": "go-ids.pids" }))
+        .isolated(3, "100ms..1s");
+    env.write_config(&idle_producer(config));
+    let mut running = env.spawn();
+    let host = running.pid().as_raw();
+    running.wait_for_line("evhost is running");
+    eventually(SETTLE_LIMIT, "the isolated Go consumer to get 5000 events", || lines(&env, "go-ids.ids").len() >= 5000);
+    let (out, _) = terminate(running);
+    out.expect_code(0);
+    digest_is_exact(&env, "go-digest.json", 5000, PAYLOAD);
+    assert_eq!(got_every_sequence_event(&env, "go-ids", 5000), 5000, "once each");
+    ran_in_workers(&env, "go-ids", 1, host);
+}
