@@ -35,7 +35,8 @@ pub const RUST: &str = "libevh_example_rust.so";
 pub const GO: &str = "libevh_example_go.so";
 /// The Rust fixture library: `faulty`, a consumer that panics, fails or retries on purpose.
 pub const RUST_FIXTURES: &str = "libevh_fixture_rust.so";
-/// The Go fixture library: `panicky`. A Go runtime per process: never beside [`GO`].
+/// The Go fixture library: `panicky`, `ids`. A Go runtime per process: never beside [`GO`]
+/// in one process (one of the two isolated is fine).
 pub const GO_FIXTURES: &str = "libevh_fixture_go.so";
 
 /// What a finished run left behind.
