@@ -50,6 +50,14 @@ pub fn init(level: tracing::Level, format: Format, ansi: bool) {
     }
 }
 
+/// The format `init` chose, as `--log-format` spells it: a worker process logs alike.
+pub fn format_name() -> &'static str {
+    match FORMAT.get() {
+        Some(Format::Json) => "json",
+        _ => "text",
+    }
+}
+
 /// Writes an error that ends the process (a diagnostic, which may span lines) to stderr:
 /// as it is in a text log, as one error line in a JSON log.
 pub fn fatal(text: &str) {

@@ -52,6 +52,13 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// The worker process of an isolated plugin (`isolate = true`), started by the host.
+    #[command(hide = true)]
+    Worker {
+        /// The socket the host gave it.
+        #[arg(long)]
+        fd: i32,
+    },
     /// Prints a library's ABI version and plugins.
     Inspect {
         library: PathBuf,
@@ -72,6 +79,11 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     evhost::logging::init(cli.log_level, cli.log_format, std::io::stderr().is_terminal());
+    // A worker takes no signals of its own (they stay blocked): its host stops it, and
+    // its end comes by the parent-death signal or the socket's close.
+    if let Command::Worker { fd } = cli.command {
+        return evhost::isolate::worker::main(fd);
+    }
     // From here on, SIGTERM and SIGINT work whatever a plugin does.
     let watch = match signals.watch() {
         Ok(watch) => watch,
@@ -124,6 +136,14 @@ fn main() -> ExitCode {
                 }
                 let log = Arc::new(Log::new(&config.log));
                 let created = startup::create_all(&config, &log, &|| watch.received().is_some())?;
+                // An isolated instance whose worker kept dying in on_create.
+                if let Some(failure) =
+                    created.iter().flat_map(|c| c.consumers.iter().chain(&c.producers)).find_map(|(_, i)| i.failure())
+                {
+                    return Err(Diagnostic::new(failure).help(
+                        "run the plugin in-process (without `isolate = true`) or under a debugger to see why it dies",
+                    ));
+                }
                 Ok(created.map(|created| (created.producers.len(), created.consumers.len())))
             });
             match checked {
@@ -144,6 +164,7 @@ fn main() -> ExitCode {
                 Err(e) => setup_error(e),
             }
         }
+        Command::Worker { .. } => unreachable!("a worker returned above"),
         Command::Inspect { library, json } => {
             // Nothing to stop in order: a signal ends inspect at once, saying where it was.
             watch.set_limit(Duration::ZERO, Duration::ZERO);

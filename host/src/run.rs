@@ -81,24 +81,31 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     let names = consumers.iter().map(|(entry, _)| entry.name.clone()).collect();
     let lanes = Lanes::start(log.clone(), abort.clone(), drained, names)
         .map_err(|e| RunError::Runtime(format!("cannot start the delivery watchdog thread: {e}")))?;
-    let threads = delivery::thread_count(consumers.len());
+    let threads = delivery::thread_count(consumers.iter().filter(|(_, i)| i.in_process().is_some()).count());
     let mut shares: Vec<Vec<delivery::Consumer>> = (0..threads).map(|_| Vec::new()).collect();
     let mut cursors = Vec::new();
     for (index, (entry, instance)) in consumers.iter().enumerate() {
         let id = log.join(&entry.name, entry.delivery.policy, entry.delivery.start);
         cursors.push(id);
         status.joined(index, id);
-        shares[index % threads].push(delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone()));
+        let consumer = delivery::Consumer::new(index, instance.clone(), id, entry.delivery.clone());
+        // An isolated one's thread mostly waits for its worker, and waits out its restarts.
+        if instance.in_process().is_none() {
+            shares.push(vec![consumer]);
+        } else {
+            shares[index % threads].push(consumer);
+        }
     }
-    for share in shares {
+    for share in shares.into_iter().filter(|share| !share.is_empty()) {
         lanes.spawn(share).map_err(|(e, _)| RunError::Runtime(format!("cannot start a delivery thread: {e}")))?;
     }
     status.attach(&log, &lanes);
     log.start().map_err(|e| RunError::Runtime(format!("cannot start the disk log's writer: {e}")))?;
 
     // Before the producers start, so that it sees their first events (ABI 1.1 on_committed).
-    let mut commits = crate::loader::Commits::start(&log, producers.iter().map(|(_, instance)| instance))
-        .map_err(|e| RunError::Runtime(format!("cannot start the commit notification thread: {e}")))?;
+    let mut commits =
+        crate::loader::Commits::start(&log, producers.iter().filter_map(|(_, hosted)| hosted.in_process()))
+            .map_err(|e| RunError::Runtime(format!("cannot start the commit notification thread: {e}")))?;
     let mut running = 0usize;
     let mut own_threads = 0usize;
     // The producers still on a host thread of their own (`on_run`).
@@ -239,6 +246,8 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             instance.stop();
         }
     }
+    // Isolated instances whose workers kept dying: the others ran on, but the run failed.
+    failures.extend(consumers.iter().chain(&producers).filter_map(|(_, instance)| instance.failure()));
     // The disk log writes what is left and where each consumer stands.
     log.shutdown();
     failures.extend(log.failure());

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use crate::config::{spans, suggest, Config, InstanceConfig, Kind};
 use crate::diagnostic::{Diagnostic, Location};
-use crate::loader::{EmitTarget, Instance, InstanceHost, Loader, Plugin};
+use crate::hosted::Hosted;
+use crate::isolate::Isolated;
+use crate::loader::{EmitTarget, HookError, Instance, InstanceHost, Loader, Plugin};
 use crate::log::Log;
 
 /// The instances of a config: consumers first, then producers, as they start.
 pub struct Instances {
-    pub consumers: Vec<(InstanceConfig, Arc<Instance>)>,
-    pub producers: Vec<(InstanceConfig, Arc<Instance>)>,
+    pub consumers: Vec<(InstanceConfig, Arc<Hosted>)>,
+    pub producers: Vec<(InstanceConfig, Arc<Hosted>)>,
 }
 
 /// Creates every instance, consumers first, and logs the config's warnings; or None when
@@ -29,14 +31,15 @@ pub fn create_all(
         if stopping() {
             return Ok(None);
         }
-        let instance = create(&mut loader, entry, None)?;
+        let instance = host(&mut loader, entry, None, config.max_event_bytes)?;
         instances.consumers.push((entry.clone(), instance));
     }
     for entry in &config.producers {
         if stopping() {
             return Ok(None);
         }
-        let instance = create(&mut loader, entry, Some(EmitTarget::log(log.clone(), config.max_event_bytes)))?;
+        let target = EmitTarget::log(log.clone(), config.max_event_bytes);
+        let instance = host(&mut loader, entry, Some(target), config.max_event_bytes)?;
         instances.producers.push((entry.clone(), instance));
     }
     if stopping() {
@@ -46,6 +49,25 @@ pub fn create_all(
         tracing::warn!("{warning}");
     }
     Ok(Some(instances))
+}
+
+/// Creates one instance, in this process or in a worker of its own (`isolate = true`);
+/// `target` is where a producer's events go (None for consumers).
+fn host(
+    loader: &mut Loader,
+    entry: &InstanceConfig,
+    target: Option<EmitTarget>,
+    max_event_bytes: usize,
+) -> Result<Arc<Hosted>, Diagnostic> {
+    let hosted = match &entry.isolate {
+        // The library is not loaded here: its initializers run in the worker only.
+        Some(isolate) => {
+            let host = InstanceHost::new(&entry.name, target);
+            Hosted::Isolated(Isolated::create(entry, isolate, host, max_event_bytes)?)
+        }
+        None => Hosted::InProcess(create(loader, entry, target)?),
+    };
+    Ok(Arc::new(hosted))
 }
 
 /// Creates one instance; `target` is where a producer's events go (None for consumers).
@@ -74,28 +96,33 @@ pub fn create(
     }
     let host = InstanceHost::new(&entry.name, target);
     let instance = Instance::create(plugin.clone(), host, &entry.config_json, &entry.config_dir.to_string_lossy())
-        .map_err(|e| {
-            let diagnostic = Diagnostic::new(format!(
-                "{} \"{}\" (plugin \"{}\") failed to start: {e}",
-                entry.kind.as_str(),
-                entry.name,
-                plugin.name
-            ));
-            // A config accessor named the key at fault: point at its value.
-            let file = &entry.name_at.file;
-            let key_at = e.config_key.as_deref().and_then(|key| {
-                spans::config_key_span(&file.text, entry.kind, &entry.name, key).map(|span| (key, span))
-            });
-            match key_at {
-                Some((key, span)) => diagnostic
-                    .at(Some(Location { file: file.clone(), span }))
-                    .help(format!("fix `{key}` in this entry's `config` table")),
-                None => diagnostic
-                    .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
-                    .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json)),
-            }
-        })?;
+        .map_err(|e| create_failed(entry, &plugin.name, e))?;
     Ok(Arc::new(instance))
+}
+
+/// `on_create` of `plugin` failed for `entry`: the diagnostic, pointing at the config key
+/// at fault when an accessor named one. (Also for an isolated instance, whose worker ran it.)
+pub fn create_failed(entry: &InstanceConfig, plugin: &str, e: HookError) -> Diagnostic {
+    let diagnostic = Diagnostic::new(format!(
+        "{} \"{}\" (plugin \"{}\") failed to start: {e}",
+        entry.kind.as_str(),
+        entry.name,
+        plugin
+    ));
+    // A config accessor named the key at fault: point at its value.
+    let file = &entry.name_at.file;
+    let key_at = e
+        .config_key
+        .as_deref()
+        .and_then(|key| spans::config_key_span(&file.text, entry.kind, &entry.name, key).map(|span| (key, span)));
+    match key_at {
+        Some((key, span)) => diagnostic
+            .at(Some(Location { file: file.clone(), span }))
+            .help(format!("fix `{key}` in this entry's `config` table")),
+        None => diagnostic
+            .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
+            .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json)),
+    }
 }
 
 fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a Arc<Plugin>, Diagnostic> {

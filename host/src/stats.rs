@@ -51,6 +51,22 @@ impl Stats {
     }
 }
 
+/// Restarts of isolated workers, by instance and the reason of the death before each
+/// (`signal`, `exit`, `hung`, `out_of_memory`, `protocol`). Rare, so a lock is fine.
+static WORKER_RESTARTS: Mutex<std::collections::BTreeMap<(String, &'static str), u64>> =
+    Mutex::new(std::collections::BTreeMap::new());
+
+/// An isolated worker of `instance` died for `reason`, and is restarted or given up on.
+pub fn worker_restarted(instance: &str, reason: &'static str) {
+    *WORKER_RESTARTS.lock().unwrap_or_else(|e| e.into_inner()).entry((instance.to_string(), reason)).or_default() += 1;
+}
+
+/// Every (instance, reason, count) of [`worker_restarted`], in order.
+pub fn worker_restarts() -> Vec<(String, &'static str, u64)> {
+    let restarts = WORKER_RESTARTS.lock().unwrap_or_else(|e| e.into_inner());
+    restarts.iter().map(|((instance, reason), n)| (instance.clone(), *reason, *n)).collect()
+}
+
 /// The upper bounds of the duration histogram's buckets, in seconds: from 10 µs (a fast
 /// in-process consumer) to 10 s (one about to be called stuck), a factor of ~3 apart.
 pub const BUCKETS: [f64; 13] = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0];

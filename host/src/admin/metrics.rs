@@ -119,6 +119,18 @@ pub fn render(status: &Status) -> String {
             text.sample(name, &labels(s), Stats::get(counter(stats)));
         }
     }
+    text.family(
+        "evhost_worker_restarts_total",
+        "counter",
+        "Deaths of an isolated instance's worker process, by what ended it (each is followed by a restart, or by the instance failing when its restarts ran out).",
+    );
+    for (instance, reason, n) in crate::stats::worker_restarts() {
+        text.sample(
+            "evhost_worker_restarts_total",
+            &format!("instance=\"{}\",reason=\"{reason}\"", escape(&instance)),
+            n,
+        );
+    }
     let consumers = || created.iter().filter(|(s, _)| s.kind == Kind::Consumer);
     text.family("evhost_on_events_duration_seconds", "histogram", "How long a consumer's on_events calls took.");
     for (s, stats) in consumers() {

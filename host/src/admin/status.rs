@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use crate::config::{Config, InstanceConfig, Kind};
 use crate::delivery::{Lanes, OVERRUN};
-use crate::loader::{Instance, InstanceHost};
+use crate::hosted::Hosted;
+use crate::loader::InstanceHost;
 use crate::log::{ConsumerId, Log};
 use crate::stats::Stats;
 
@@ -131,15 +132,11 @@ impl Status {
 
     /// Every instance was created (in the order of the entries: consumers, then
     /// producers): their counters can be read from now on.
-    pub fn created(
-        &self,
-        consumers: &[(InstanceConfig, Arc<Instance>)],
-        producers: &[(InstanceConfig, Arc<Instance>)],
-    ) {
+    pub fn created(&self, consumers: &[(InstanceConfig, Arc<Hosted>)], producers: &[(InstanceConfig, Arc<Hosted>)]) {
         for (entry, (_, instance)) in self.entries.iter().zip(consumers.iter().chain(producers)) {
             let mut slot = lock(&entry.slot);
-            slot.plugin = Some(instance.plugin.name.clone());
-            slot.host = Some(instance.host);
+            slot.plugin = Some(instance.plugin_name().to_string());
+            slot.host = Some(instance.host());
         }
     }
 

@@ -4,6 +4,7 @@
 mod admin;
 mod backoff;
 mod dead_letter;
+mod isolate;
 mod log;
 mod model;
 pub mod plugin_config;
@@ -21,6 +22,7 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile};
 pub use admin::AdminConfig;
+pub use isolate::IsolateConfig;
 pub use log::{DiskConfig, Fsync, LogConfig};
 use model::{RawConfig, RawInstance};
 
@@ -79,6 +81,8 @@ pub struct InstanceConfig {
     pub dead_letter_at: Option<Location>,
     /// The config file's folder, absolute: plugins resolve their relative paths against it.
     pub config_dir: PathBuf,
+    /// `isolate = true`: the instance runs in a worker process of its own.
+    pub isolate: Option<IsolateConfig>,
 }
 
 /// What to do for a consumer that falls a full log behind.
@@ -331,6 +335,7 @@ impl Validator {
                 DeliveryConfig::default()
             }
         };
+        let isolate = self.isolate(&raw, name)?;
         Ok(InstanceConfig {
             kind,
             name: name.clone(),
@@ -344,6 +349,7 @@ impl Validator {
             config_at: raw.config.as_ref().map(|c| self.at(c)),
             dead_letter_at: raw.dead_letter.as_ref().map(|d| self.at(d)),
             config_dir: self.config_dir.clone(),
+            isolate,
         })
     }
 

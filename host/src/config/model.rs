@@ -71,6 +71,11 @@ pub struct RawInstance {
     pub retry: Option<Spanned<RawRetry>>,
     pub dead_letter: Option<Spanned<String>>,
     pub start: Option<Spanned<String>>,
+    // Isolation (see config/isolate.rs).
+    pub isolate: Option<Spanned<bool>>,
+    pub restart: Option<Spanned<RawRetry>>,
+    pub hook_timeout: Option<Spanned<Duration>>,
+    pub max_memory: Option<Spanned<Size>>,
 }
 
 #[derive(Debug, Deserialize)]

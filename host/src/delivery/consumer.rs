@@ -10,7 +10,7 @@ use super::dead_letter::{DeadLetter, Letters};
 use super::lane::{Lane, Lanes};
 use super::retry::Backoff;
 use crate::config::DeliveryConfig;
-use crate::loader::Instance;
+use crate::hosted::Hosted;
 use crate::log::{Batch, ConsumerId, Read};
 use crate::stats::Stats;
 
@@ -48,7 +48,7 @@ struct Unwritten {
 pub struct Consumer {
     /// Its position in the config, to report back.
     pub index: usize,
-    pub instance: Arc<Instance>,
+    pub instance: Arc<Hosted>,
     pub id: ConsumerId,
     pub config: DeliveryConfig,
     pub(super) name: String,
@@ -76,7 +76,7 @@ pub(super) enum Turn {
 
 impl Consumer {
     fn stats(&self) -> &'static Stats {
-        &self.instance.host.stats
+        &self.instance.host().stats
     }
 
     /// What its delivery did so far.
@@ -91,8 +91,8 @@ impl Consumer {
         }
     }
 
-    pub fn new(index: usize, instance: Arc<Instance>, id: ConsumerId, config: DeliveryConfig) -> Self {
-        let name = instance.host.name.clone();
+    pub fn new(index: usize, instance: Arc<Hosted>, id: ConsumerId, config: DeliveryConfig) -> Self {
+        let name = instance.host().name.clone();
         Consumer {
             index,
             dead_letter: config.dead_letter.clone().map(|path| DeadLetter::new(&name, path)),
@@ -177,7 +177,7 @@ impl Consumer {
 
     /// Handles RETRY and FAIL: schedules a retry, or dead-letters the rest of the batch.
     fn failed(&mut self, lanes: &Lanes, status: evh::evh_status, note: &str) {
-        let message = self.instance.host.take_error().unwrap_or_default();
+        let message = self.instance.host().take_error().unwrap_or_default();
         let reason =
             format!("{}{}{message}{note}", evh::status_name(status), if message.is_empty() { "" } else { ": " });
         self.stats().note_error(&reason);
@@ -220,7 +220,7 @@ impl Consumer {
         match result {
             Ok(()) => {
                 tracing::error!(consumer = %self.name, events = count, "batch failed: {}; sent to the dead-letter file", unwritten.reason);
-                Stats::add(&self.instance.host.stats.dead_lettered, count as u64);
+                Stats::add(&self.instance.host().stats.dead_lettered, count as u64);
             }
             Err(e) if unwritten.tries < DEAD_LETTER_TRIES && !lanes.abort.is_aborted() => {
                 let delay = DEAD_LETTER_BACKOFF * (1 << (unwritten.tries - 1));
@@ -230,8 +230,8 @@ impl Consumer {
             }
             Err(e) => {
                 let written = unwritten.letters.written();
-                Stats::add(&self.instance.host.stats.dead_lettered, written as u64);
-                Stats::add(&self.instance.host.stats.lost, (count - written) as u64);
+                Stats::add(&self.instance.host().stats.dead_lettered, written as u64);
+                Stats::add(&self.instance.host().stats.lost, (count - written) as u64);
                 for event in self.batch.iter_from(self.from + written) {
                     tracing::error!(consumer = %self.name, id = event.id(), seq = event.seq(), "event lost: it failed ({}) and could not be written to the dead-letter file {path} after {} tries: {e}", unwritten.reason, unwritten.tries);
                 }

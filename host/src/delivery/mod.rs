@@ -16,7 +16,7 @@
 mod consumer;
 mod dead_letter;
 mod lane;
-mod retry;
+pub(crate) mod retry;
 mod watchdog;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -16,7 +16,7 @@ use evhost_abi::{self as evh, evh_attr, evh_bytes, evh_event, evh_status, evh_st
 
 use super::host_api::{check_and_append, InstanceHost};
 use super::instance::{Delivered, Instance};
-use crate::log::{set_strings, AppendError, Chunk, ChunkBuilder, EventRef};
+use crate::log::{set_strings, AppendError, ChunkBuilder, EventRef};
 
 /// Where a baseline sends a producer's events (`EmitTarget::Baseline`).
 pub enum Baseline {
@@ -72,15 +72,6 @@ unsafe fn emit_direct(consumers: &[Arc<Instance>], events: *const evh_event, n: 
 }
 
 impl Instance {
-    /// Consumer: hands a whole batch to `on_events` in one call (`tokio_broadcast_batched`).
-    /// The caller keeps one worker per consumer.
-    pub fn deliver_chunk(&self, chunk: &Chunk) -> Delivered {
-        let events = chunk.events(chunk.first_seq..chunk.end_seq());
-        let pointers: Vec<*const evh_event> = events.iter().map(|e| e as *const evh_event).collect();
-        // SAFETY: the events and what they point to belong to `chunk`, borrowed for the call.
-        unsafe { self.deliver_raw(&pointers) }
-    }
-
     /// Consumer: hands one owned event to `on_events`. The caller keeps one worker per
     /// consumer, as the delivery stage does.
     pub fn deliver_owned(&self, event: &OwnedEvent) -> Delivered {

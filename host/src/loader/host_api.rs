@@ -31,6 +31,18 @@ pub enum EmitTarget {
     /// One of the benchmark's in-process baselines instead of the log (`make bench`).
     #[cfg(feature = "bench")]
     Baseline(Baseline),
+    /// In an isolated producer's worker: checked and copied as for the log, then handed to
+    /// the host that runs the worker (crate::isolate), which appends them.
+    Forward { forward: Box<dyn Forward>, max_event_bytes: usize },
+}
+
+/// Where a worker's producer sends what it emits: the host's log, over the worker's socket.
+pub trait Forward: Send + Sync {
+    /// Appends a checked batch with the emit's `flags`: its ticket, or the status and the
+    /// host's message.
+    fn emit(&self, batch: ChunkBuilder, flags: u32) -> Result<u64, (evh_status, String)>;
+    /// `wait_committed` on the host's log; `ticket` 0 with timeout 0 asks for the watermark.
+    fn wait_committed(&self, ticket: u64, timeout_ms: u64) -> (evh_status, u64);
 }
 
 impl EmitTarget {
@@ -139,9 +151,69 @@ impl InstanceHost {
 
     /// Records a message for the next `take_error`, escaped (see crate::logging): messages
     /// quote plugin and client text, and end up in log lines and error messages.
-    pub(super) fn set_error(&self, message: String) {
+    pub fn set_error(&self, message: String) {
         let message = escape(&message).into_owned();
         *self.error.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+    }
+}
+
+impl InstanceHost {
+    /// An isolated producer's emit, on the host (crate::isolate): its worker checked and
+    /// copied the batch as `emit` does; this appends it to the instance's log, as `emit`
+    /// does. The ticket, or the status `emit` returns (the message is in `take_error`).
+    pub fn append_forwarded(&self, batch: ChunkBuilder, flags: u32) -> Result<u64, evh_status> {
+        if self.is_dead() {
+            return Err(evh::EVH_STOPPED);
+        }
+        let target = self.target.read().unwrap_or_else(|e| e.into_inner());
+        let Some(EmitTarget::Log { log, .. }) = &*target else { return Err(evh::EVH_STOPPED) };
+        let mut appended = 0..0;
+        let status = append_checked(self, batch, flags, |batch, block| {
+            appended = log.append(batch, block)?;
+            Ok(())
+        });
+        if status != evh::EVH_OK {
+            return Err(status);
+        }
+        self.appended(log, appended, flags)
+    }
+
+    /// `wait_committed` on the instance's log, for an isolated producer's worker: the
+    /// status, and the watermark.
+    pub fn wait_forwarded(&self, ticket: u64, timeout_ms: u64) -> (evh_status, u64) {
+        let target = self.target.read().unwrap_or_else(|e| e.into_inner());
+        let Some(EmitTarget::Log { log, .. }) = &*target else { return (evh::EVH_STOPPED, 0) };
+        if ticket == 0 {
+            return (evh::EVH_OK, log.committed());
+        }
+        let until = match timeout_ms {
+            evh::EVH_WAIT_FOREVER => None,
+            ms => Instant::now().checked_add(Duration::from_millis(ms)),
+        };
+        let status = match log.wait_committed(ticket, until) {
+            Commit::Committed => evh::EVH_OK,
+            Commit::TimedOut => evh::EVH_BUSY,
+            Commit::Stopped => evh::EVH_STOPPED,
+        };
+        (status, log.committed())
+    }
+
+    /// After an append of `appended`: the batch's ticket (the watermark for an empty
+    /// batch), told to the commit notifier, and with `EVH_EMIT_COMMIT` waited for.
+    fn appended(&self, log: &Log, appended: std::ops::Range<u64>, flags: u32) -> Result<u64, evh_status> {
+        let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
+        self.issued.fetch_max(ticket, Ordering::AcqRel);
+        if appended.is_empty() {
+            return Ok(ticket);
+        }
+        if let Some(watch) = self.watch.get() {
+            watch.emitted(ticket);
+        }
+        if flags & evh::EVH_EMIT_COMMIT != 0 && log.wait_committed(ticket, None) != Commit::Committed {
+            self.set_error(format!("the host stopped before events {} to {ticket} were committed", appended.start));
+            return Err(evh::EVH_STOPPED);
+        }
+        Ok(ticket)
     }
 }
 
@@ -239,18 +311,21 @@ unsafe fn emit_batch(host: *mut evh_host, events: *const evh_event, n: usize, fl
             if status != evh::EVH_OK {
                 return Err(status);
             }
-            let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
+            host.appended(log, appended, flags)
+        }
+        Some(EmitTarget::Forward { forward, max_event_bytes }) => {
+            // SAFETY: forwarded from the caller.
+            let batch = match unsafe { ingest::read_batch(events, n, *max_event_bytes) } {
+                Ok(batch) => batch,
+                Err(ingest::Refused(status, message)) => return Err(refused(host, message, status)),
+            };
+            let ticket = forward.emit(batch, flags).map_err(|(status, message)| {
+                if !message.is_empty() {
+                    host.set_error(message);
+                }
+                status
+            })?;
             host.issued.fetch_max(ticket, Ordering::AcqRel);
-            if appended.is_empty() {
-                return Ok(ticket);
-            }
-            if let Some(watch) = host.watch.get() {
-                watch.emitted(ticket);
-            }
-            if flags & evh::EVH_EMIT_COMMIT != 0 && log.wait_committed(ticket, None) != Commit::Committed {
-                host.set_error(format!("the host stopped before events {} to {ticket} were committed", appended.start));
-                return Err(evh::EVH_STOPPED);
-            }
             Ok(ticket)
         }
         // SAFETY: forwarded from the caller. A baseline has no log: what it took is done.
@@ -274,6 +349,7 @@ unsafe extern "C" fn committed(host: *mut evh_host) -> u64 {
         let Some(host) = (unsafe { instance(host) }) else { return 0 };
         match &*host.target.read().unwrap_or_else(|e| e.into_inner()) {
             Some(EmitTarget::Log { log, .. }) if !host.is_dead() => log.committed(),
+            Some(EmitTarget::Forward { forward, .. }) if !host.is_dead() => forward.wait_committed(0, 0).1,
             _ => 0,
         }
     });
@@ -288,8 +364,13 @@ unsafe extern "C" fn wait_committed(host: *mut evh_host, ticket: u64, timeout_ms
             return evh::EVH_STOPPED;
         }
         let target = host.target.read().unwrap_or_else(|e| e.into_inner());
+        let issued = host.issued.load(Ordering::Acquire);
         let log = match &*target {
             Some(EmitTarget::Log { log, .. }) => log,
+            Some(EmitTarget::Forward { forward, .. }) if ticket <= issued => {
+                return forward.wait_committed(ticket, timeout_ms).0
+            }
+            Some(EmitTarget::Forward { .. }) => return never_issued(host, ticket, issued),
             #[cfg(feature = "bench")]
             Some(EmitTarget::Baseline(_)) => return evh::EVH_OK,
             None if host.is_dead() => return evh::EVH_STOPPED,
@@ -298,10 +379,8 @@ unsafe extern "C" fn wait_committed(host: *mut evh_host, ticket: u64, timeout_ms
                 return evh::EVH_ERR_UNSUPPORTED;
             }
         };
-        let issued = host.issued.load(Ordering::Acquire);
         if ticket > issued {
-            host.set_error(format!("wait_committed: ticket {ticket} was never handed to this instance (its last ticket is {issued}); pass what emit_tracked stored"));
-            return evh::EVH_ERR_INVALID_ARGUMENT;
+            return never_issued(host, ticket, issued);
         }
         // A timeout too far to represent is no timeout.
         let until = match timeout_ms {
@@ -334,14 +413,19 @@ pub(super) unsafe fn check_and_append(
     // SAFETY: forwarded from the caller.
     let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
         Ok(batch) => batch,
-        Err(ingest::Refused(status, message)) => {
-            Stats::add(&host.stats.errors, 1);
-            host.stats.note_error(&format!("emit refused: {message}"));
-            tracing::warn!(instance = %host.name, "emit refused: {message}");
-            host.set_error(message);
-            return status;
-        }
+        Err(ingest::Refused(status, message)) => return refused(host, message, status),
     };
+    append_checked(host, batch, flags, append)
+}
+
+/// The second half of [`check_and_append`]: appends a checked batch, counts it, and
+/// answers what `emit` returns.
+fn append_checked(
+    host: &InstanceHost,
+    batch: ChunkBuilder,
+    flags: u32,
+    append: impl FnOnce(ChunkBuilder, bool) -> Result<(), AppendError>,
+) -> evh_status {
     let (events, bytes) = (batch.len() as u64, batch.bytes() as u64);
     match append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
         Ok(()) => {
@@ -361,6 +445,21 @@ pub(super) unsafe fn check_and_append(
             evh::EVH_ERR_TOO_LARGE
         }
     }
+}
+
+/// `wait_committed` for a ticket the instance never had: it could wait forever.
+fn never_issued(host: &InstanceHost, ticket: u64, issued: u64) -> evh_status {
+    host.set_error(format!("wait_committed: ticket {ticket} was never handed to this instance (its last ticket is {issued}); pass what emit_tracked stored"));
+    evh::EVH_ERR_INVALID_ARGUMENT
+}
+
+/// Counts, logs and records an emit that was refused; returns `status`.
+fn refused(host: &InstanceHost, message: String, status: evh_status) -> evh_status {
+    Stats::add(&host.stats.errors, 1);
+    host.stats.note_error(&format!("emit refused: {message}"));
+    tracing::warn!(instance = %host.name, "emit refused: {message}");
+    host.set_error(message);
+    status
 }
 
 unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {

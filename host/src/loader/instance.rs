@@ -6,7 +6,7 @@ use std::sync::Arc;
 use evhost_abi::{self as evh, evh_create_args, evh_event, evh_status, evh_str};
 
 use crate::config::plugin_config::PluginConfig;
-use crate::log::Batch;
+use crate::log::{Batch, Chunk};
 
 use super::host_api::{InstanceHost, HOST_API};
 use super::library::Plugin;
@@ -199,6 +199,16 @@ impl Instance {
         // SAFETY: a Batch holds pointers into chunks it keeps alive, so every event is valid
         // for the call.
         unsafe { self.deliver_raw(&batch.events()[from..]) }
+    }
+
+    /// Consumer: hands a whole chunk to `on_events` in one call (an isolated consumer's
+    /// worker, and the benchmark's `tokio_broadcast_batched`). The caller keeps one worker
+    /// per consumer.
+    pub fn deliver_chunk(&self, chunk: &Chunk) -> Delivered {
+        let events = chunk.events(chunk.first_seq..chunk.end_seq());
+        let pointers: Vec<*const evh_event> = events.iter().map(|e| e as *const evh_event).collect();
+        // SAFETY: the events and what they point to belong to `chunk`, borrowed for the call.
+        unsafe { self.deliver_raw(&pointers) }
     }
 
     /// # Safety

@@ -19,7 +19,7 @@ use std::sync::Arc;
 #[cfg(feature = "bench")]
 pub use bench::{Baseline, OwnedEvent};
 pub use commits::Commits;
-pub use host_api::{EmitTarget, InstanceHost};
+pub use host_api::{EmitTarget, Forward, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
 pub use library::{Library, Plugin};
@@ -84,7 +84,7 @@ impl LoadError {
             }
             LoadError::Version { .. } => "rebuild the library against this host's include/evhost.h (or its SDK version)".into(),
             LoadError::Malformed { .. } => "rebuild the library against include/evhost.h; if it uses an SDK, report this to its authors".into(),
-            LoadError::SecondGoRuntime { .. } => "build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init). evhost cannot yet run a second Go library in a separate process".into(),
+            LoadError::SecondGoRuntime { .. } => "add `isolate = true` to this entry to run it in a worker process of its own, where it may have its own Go runtime; or build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init)".into(),
         }
     }
 }

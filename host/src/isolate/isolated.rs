@@ -1,0 +1,264 @@
+//! An isolated instance on the host's side: the worker that runs it, and what to do when
+//! that worker dies or hangs. Restarts follow `restart = { attempts, backoff }`: `attempts`
+//! counts restarts in a row, so a worker that works for a while after a restart starts with
+//! a clean slate. When they run out the instance is failed for good: a consumer's
+//! batches then fail at once (the delivery stage dead-letters them, or counts and logs each
+//! one when there is no dead-letter file), and the host's exit code at shutdown is 1.
+//!
+//! A consumer's worker is called from its delivery thread only, the way an in-process
+//! instance is; on a death the same batch is handed to the new worker (at least once: the
+//! cursor moves only after an answer). A producer's worker is served by [`producer`].
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use evhost_abi as evh;
+
+use super::death::Death;
+use super::events;
+use super::process::{Created, Process, StartError};
+use super::protocol::{Create, Message};
+use crate::config::{InstanceConfig, IsolateConfig, Kind};
+use crate::delivery::retry::Backoff;
+use crate::diagnostic::Diagnostic;
+use crate::loader::{Delivered, HookError, InstanceHost};
+use crate::log::Batch;
+
+/// An isolated instance.
+pub struct Isolated {
+    pub host: &'static InstanceHost,
+    /// The plugin the worker runs, as it named itself.
+    pub plugin: String,
+    pub kind: Kind,
+    pub(super) keeper: Keeper,
+    /// The live worker, if any, and the restarts in a row.
+    pub(super) slot: Mutex<Slot>,
+    /// A producer's plugin has `on_run` (else `on_start`).
+    pub(super) on_run: bool,
+    /// A producer's way to tell its worker to stop while another thread serves it.
+    pub(super) stop: super::producer::Line,
+}
+
+#[derive(Default)]
+pub(super) struct Slot {
+    pub process: Option<Process>,
+    /// Deaths since the last hook call that worked.
+    pub streak: u32,
+}
+
+/// What it takes to start and restart the worker, and its fate.
+pub(super) struct Keeper {
+    pub create: Create,
+    pub config: IsolateConfig,
+    /// `consumer "x" (libx.so)`, for messages.
+    pub who: String,
+    pub name: String,
+    backoff: Backoff,
+    /// Why it failed for good, once it did.
+    failure: Mutex<Option<String>>,
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every field is written whole; a panic elsewhere leaves them consistent.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Keeper {
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failure).clone()
+    }
+
+    /// Starts the worker into `slot`, when it has none. False when it could not be started:
+    /// the death is counted (and waited out), or the instance failed for good.
+    pub fn ensure(&self, slot: &mut Slot) -> bool {
+        if slot.process.is_some() {
+            return true;
+        }
+        if self.failure().is_some() {
+            return false;
+        }
+        match Process::start(self.create.clone(), self.config.max_memory, self.timeout("on_create")) {
+            Ok((process, _)) => {
+                slot.process = Some(process);
+                true
+            }
+            Err(StartError::Died(death)) => {
+                self.died(slot, &death, "on_create");
+                false
+            }
+            Err(StartError::Refused { status, message, .. }) => {
+                self.fail(format!("its restarted worker could not create it again: {}", refusal(status, &message)));
+                false
+            }
+            Err(StartError::Spawn(e)) => {
+                self.fail(format!("cannot start a worker process: {e}"));
+                false
+            }
+        }
+    }
+
+    pub fn timeout(&self, hook: &str) -> Duration {
+        self.config.timeout(hook).unwrap_or(Duration::MAX)
+    }
+
+    /// The worker died in `hook`: report it, and wait before the next start, or fail the
+    /// instance when the restarts ran out.
+    pub fn died(&self, slot: &mut Slot, death: &Death, hook: &str) {
+        slot.process = None;
+        slot.streak += 1;
+        let reason = death.describe(self.config.max_memory);
+        let label = death.label(self.config.max_memory);
+        crate::stats::worker_restarted(&self.name, label);
+        let attempts = self.config.restart_attempts;
+        if slot.streak > attempts {
+            tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); no restarts left ({attempts} in a row), so the instance has failed", self.who);
+            self.fail(format!("its worker died in {hook} ({reason}), {} times in a row", slot.streak));
+            return;
+        }
+        let delay = self.backoff.delay(slot.streak);
+        tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
+        std::thread::sleep(delay);
+    }
+
+    fn fail(&self, reason: String) {
+        lock(&self.failure).get_or_insert(reason);
+    }
+}
+
+/// A refused `on_create`, in words.
+fn refusal(status: i32, message: &str) -> String {
+    HookError { status, message: (!message.is_empty()).then(|| message.to_string()), config_key: None }.to_string()
+}
+
+impl Isolated {
+    /// Starts the worker for `entry` and creates the instance in it. A plugin that refuses
+    /// (the library does not load, `on_create` fails) is a setup error, as it is in-process;
+    /// a worker that dies while creating is restarted, and when it keeps dying the instance
+    /// starts out failed, so the others still run.
+    pub fn create(
+        entry: &InstanceConfig,
+        config: &IsolateConfig,
+        host: &'static InstanceHost,
+        max_event_bytes: usize,
+    ) -> Result<Isolated, Diagnostic> {
+        let file = entry.library.file_name().unwrap_or(entry.library.as_os_str()).to_string_lossy().into_owned();
+        let keeper = Keeper {
+            create: Create {
+                library: entry.library.to_string_lossy().into_owned(),
+                plugin: entry.plugin.clone().unwrap_or_default(),
+                consumer: entry.kind == Kind::Consumer,
+                name: entry.name.clone(),
+                config_json: entry.config_json.clone(),
+                config_dir: entry.config_dir.to_string_lossy().into_owned(),
+                max_event_bytes: max_event_bytes as u64,
+            },
+            config: config.clone(),
+            who: format!("{} \"{}\" ({file}, isolated)", entry.kind, entry.name),
+            name: entry.name.clone(),
+            backoff: Backoff { first: config.backoff_first, max: config.backoff_max },
+            failure: Mutex::new(None),
+        };
+        let mut slot = Slot::default();
+        let created = loop {
+            match Process::start(keeper.create.clone(), config.max_memory, keeper.timeout("on_create")) {
+                Ok((process, created)) => {
+                    slot.process = Some(process);
+                    break created;
+                }
+                Err(StartError::Refused { status: 0, message, help, .. }) => {
+                    return Err(Diagnostic::new(message).at(Some(entry.library_at.clone())).help(help))
+                }
+                Err(StartError::Refused { status, message, config_key, .. }) => {
+                    let e = HookError {
+                        status,
+                        message: (!message.is_empty()).then_some(message),
+                        config_key: (!config_key.is_empty()).then_some(config_key),
+                    };
+                    return Err(crate::startup::create_failed(entry, entry.plugin.as_deref().unwrap_or(&file), e));
+                }
+                Err(StartError::Spawn(e)) => {
+                    return Err(Diagnostic::new(format!(
+                        "cannot start the worker process of {} \"{}\": {e}",
+                        entry.kind, entry.name
+                    ))
+                    .at(Some(entry.name_at.clone()))
+                    .help("check that the evhost binary is still in place and the system allows another process"))
+                }
+                Err(StartError::Died(death)) => {
+                    keeper.died(&mut slot, &death, "on_create");
+                    if keeper.failure().is_some() {
+                        break Created { plugin: entry.plugin.clone().unwrap_or_default(), on_run: true };
+                    }
+                }
+            }
+        };
+        Ok(Isolated {
+            host,
+            plugin: created.plugin,
+            kind: entry.kind,
+            on_run: created.on_run,
+            keeper,
+            slot: Mutex::new(slot),
+            stop: Default::default(),
+        })
+    }
+
+    /// Why it failed for good, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.keeper.failure().map(|reason| format!("{}: {reason}", self.keeper.who))
+    }
+
+    /// Consumer: hands the events `from..` of `batch` to the worker's `on_events`, through
+    /// crashes and hangs (see the module doc).
+    pub fn deliver(&self, batch: &Batch, from: usize) -> Delivered {
+        let mut slot = lock(&self.slot);
+        let timeout = Some(self.keeper.timeout("on_events"));
+        loop {
+            if !self.keeper.ensure(&mut slot) {
+                if let Some(reason) = self.keeper.failure() {
+                    self.host.set_error(format!("the isolated instance has failed: {reason}"));
+                    return Delivered { status: evh::EVH_FAIL, handled: 0 };
+                }
+                continue;
+            }
+            let process = slot.process.as_mut().expect("ensured");
+            let first_seq = batch.first_seq() + from as u64;
+            let answer = process.call_events(first_seq, |out| events::encode(batch.iter_from(from), out), timeout);
+            match answer {
+                Ok(Message::Delivered { status, handled, error }) => {
+                    slot.streak = 0;
+                    if !error.is_empty() {
+                        self.host.set_error(error);
+                    }
+                    return Delivered { status, handled: usize::try_from(handled).unwrap_or(usize::MAX) };
+                }
+                Ok(other) => {
+                    let death = process.kill(Death::Broken(format!("it answered {other:?} to on_events")));
+                    self.keeper.died(&mut slot, &death, "on_events");
+                }
+                Err(death) => self.keeper.died(&mut slot, &death, "on_events"),
+            }
+        }
+    }
+
+    /// Asks a producer to stop; lets a consumer flush (`on_stop`).
+    pub fn stop(&self) {
+        match self.kind {
+            Kind::Producer => self.stop.request_stop(),
+            Kind::Consumer => self.stop_consumer(),
+        }
+    }
+
+    /// Consumer: `on_stop`, when the worker is alive; a death now is reported, not
+    /// restarted.
+    fn stop_consumer(&self) {
+        let mut slot = lock(&self.slot);
+        let timeout = Some(self.keeper.timeout("on_stop"));
+        if let Some(process) = slot.process.as_mut() {
+            if let Err(death) = process.call(&Message::Stop, timeout) {
+                slot.process = None;
+                tracing::error!(instance = %self.keeper.name, hook = "on_stop", "{}: its worker died in on_stop ({})", self.keeper.who, death.describe(self.keeper.config.max_memory));
+            }
+        }
+    }
+}
