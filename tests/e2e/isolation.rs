@@ -331,3 +331,23 @@ fn a_go_library_under_max_memory_512mib_runs_or_is_refused_with_the_fix() {
         code => panic!("exit code {code}: the Go worker neither ran nor was refused\n{}", out.stderr),
     }
 }
+
+#[test]
+fn check_creates_isolated_instances_in_workers_and_names_one_that_dies() {
+    let env = Env::new();
+    faults(&env);
+    env.write_config(&ids_consumer(Config::new(), "fine", json!({})).isolated(0, "10ms..20ms"));
+    let running = env.start(&["check", "-c", "evhost.toml"]);
+    let checker = running.pid().as_raw();
+    let out = running.wait();
+    out.expect_code(0);
+    assert_eq!(out.stdout, "evhost.toml: OK (0 producers, 1 consumer)\n");
+    ran_in_workers(&env, "fine", 1, checker);
+
+    let config = ids_consumer(Config::new(), "crasher", json!({ "fault": "abort_create" })).isolated(1, "10ms..20ms");
+    env.write_config(&config);
+    let out = env.fails(&["check", "-c", "evhost.toml"]);
+    let errors: Vec<&str> = out.stderr.lines().skip_while(|l| !l.starts_with("error: consumer \"crasher\"")).collect();
+    assert!(!errors.is_empty(), "the check names the instance:\n{}", out.stderr);
+    insta::assert_snapshot!("isolated_check_create_aborts", env.redact(&errors.join("\n")));
+}
