@@ -1,7 +1,8 @@
 //! What an isolated plugin cannot do to the host: hang it (`hook_timeout` kills the worker,
 //! and SIGTERM still ends the host within `drain_timeout`), take its memory (`max_memory`
-//! kills the worker, reported as out of memory), or outlive it (kill -9 of the host leaves
-//! no worker behind). The fixtures are those of `isolation`.
+//! kills the worker, reported as out of memory), reach its files (a worker holds none of
+//! the host's descriptors), or outlive it (kill -9 of the host leaves no worker behind).
+//! The fixtures are those of `isolation`.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use crate::isolation::{
     digest_is_exact, faults, got_every_sequence_event, idle_producer, ids_consumer, lines, lines_with_all, pids,
     ran_in_workers, terminate, Isolate,
 };
-use crate::support::{eventually, Env, C, GO_FIXTURES, SETTLE_LIMIT};
+use crate::support::{eventually, free_port, Env, C, GO_FIXTURES, SETTLE_LIMIT};
 
 const DRAIN: Duration = Duration::from_secs(2);
 /// How long after its drain_timeout a host may take to exit on a busy machine.
@@ -189,4 +190,48 @@ fn kill_9_of_the_host_leaves_no_worker_behind() {
         "{}",
         out.stderr
     );
+}
+
+/// What the open descriptors of `pid` from 3 up point at (`socket:[inode]`, a path, ...).
+fn descriptors(pid: i32) -> Vec<String> {
+    let mut targets = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).expect("the process's descriptors") {
+        let entry = entry.expect("a descriptor");
+        let fd: i32 = entry.file_name().to_str().and_then(|name| name.parse().ok()).expect("a number");
+        if let (true, Ok(target)) = (fd >= 3, std::fs::read_link(entry.path())) {
+            targets.push(target.display().to_string());
+        }
+    }
+    targets
+}
+
+#[test]
+fn a_worker_holds_none_of_the_hosts_files() {
+    // The host holds the disk log's files, the admin endpoint's listening socket and the
+    // dead-letter file; a worker inheriting one could write to it, or keep the port open.
+    let env = Env::new();
+    faults(&env);
+    let config = Config::new()
+        .table("admin", json!({ "listen": format!("127.0.0.1:{}", free_port()) }))
+        .table("log", json!({ "kind": "disk", "path": "evlog" }))
+        .producer("seq", C)
+        .plugin("sequence")
+        .config(json!({ "count": 100, "payload_bytes": 64 }));
+    let config = idle_producer(config);
+    let config = ids_consumer(config, "c-ids", json!({})).isolated(3, "100ms..1s").set("dead_letter", "dlq.jsonl");
+    env.write_config(&config);
+    let mut running = env.spawn();
+    let host = running.pid().as_raw();
+    running.wait_for_line("evhost is running");
+    eventually(SETTLE_LIMIT, "the isolated consumer to get every event", || lines(&env, "c-ids.ids").len() >= 100);
+    let worker = ran_in_workers(&env, "c-ids", 1, host)[0];
+    let held = descriptors(host);
+    assert!(held.iter().any(|target| target.contains("evlog")), "the host holds the log's files: {held:?}");
+    let inherited = descriptors(worker);
+    assert!(
+        inherited.len() <= 2 && inherited.iter().all(|target| target.starts_with("socket:") && !held.contains(target)),
+        "beside stdin, stdout and stderr the worker holds its own end of the channel and nothing of the host's: {inherited:?} (the host: {held:?})"
+    );
+    let (out, _) = terminate(running);
+    out.expect_code(0);
 }
