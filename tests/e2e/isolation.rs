@@ -180,6 +180,48 @@ pub fn terminate(running: Running) -> (Output, Duration) {
     (out, signalled.elapsed())
 }
 
+/// A process as /proc/<pid>/stat shows it: its parent and its start time (clock ticks after
+/// boot), which tells it from a later process given the same pid.
+#[derive(Debug, PartialEq)]
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub start: u64,
+}
+
+impl Process {
+    /// None once the process is gone (or is a zombie: dead, waiting to be reaped).
+    pub fn of(pid: i32) -> Option<Process> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The name, in parentheses, may hold spaces and parentheses: fields follow the last ')'.
+        let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+            return None;
+        }
+        Some(Process { pid, ppid: fields[1].parse().ok()?, start: fields[19].parse().ok()? })
+    }
+}
+
+/// Whether `process` still runs: the same pid with the same start time, not a zombie.
+pub fn alive(process: &Process) -> bool {
+    Process::of(process.pid).is_some_and(|now| now.start == process.start)
+}
+
+/// The live children of `parent`.
+pub fn children(parent: i32) -> Vec<Process> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(Process::of)
+        .filter(|process| process.ppid == parent)
+        .collect()
+}
+
+/// Whether `pid` has a file whose name ends with `library` mapped: it loaded that library.
+pub fn loaded(pid: i32, library: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).is_ok_and(|maps| maps.lines().any(|l| l.ends_with(library)))
+}
+
 #[test]
 fn the_independent_digest_matches_the_known_vectors() {
     // The values plugins/examples/c/README.md lists, so the function above is checked too.

@@ -12,8 +12,8 @@ use serde_json::json;
 use crate::config::Config;
 use crate::fixture::MEMORY_CAP_KIB;
 use crate::isolation::{
-    digest_is_exact, faults, got_every_sequence_event, idle_producer, ids_consumer, lines, lines_with_all, pids,
-    ran_in_workers, terminate, Isolate,
+    alive, children, digest_is_exact, faults, got_every_sequence_event, idle_producer, ids_consumer, lines,
+    lines_with_all, pids, ran_in_workers, terminate, Isolate, Process,
 };
 use crate::support::{eventually, free_port, Env, C, GO_FIXTURES, SETTLE_LIMIT};
 
@@ -105,43 +105,6 @@ fn a_consumer_past_max_memory_is_killed_and_reported_out_of_memory() {
     got_every_sequence_event(&env, "hog", 1000);
     ran_in_workers(&env, "hog", 2, host);
     digest_is_exact(&env, "digest.json", 1000, 64);
-}
-
-/// A process as /proc/<pid>/stat shows it: its parent and its start time (clock ticks after
-/// boot), which tells it from a later process given the same pid.
-#[derive(Debug, PartialEq)]
-struct Process {
-    pid: i32,
-    ppid: i32,
-    start: u64,
-}
-
-impl Process {
-    /// None once the process is gone (or is a zombie: dead, waiting to be reaped).
-    fn of(pid: i32) -> Option<Process> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The name, in parentheses, may hold spaces and parentheses: fields follow the last ')'.
-        let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-        if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
-            return None;
-        }
-        Some(Process { pid, ppid: fields[1].parse().ok()?, start: fields[19].parse().ok()? })
-    }
-}
-
-/// Whether `process` still runs: the same pid with the same start time, not a zombie.
-fn alive(process: &Process) -> bool {
-    Process::of(process.pid).is_some_and(|now| now.start == process.start)
-}
-
-/// The live children of `parent`.
-fn children(parent: i32) -> Vec<Process> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(Process::of)
-        .filter(|process| process.ppid == parent)
-        .collect()
 }
 
 #[test]

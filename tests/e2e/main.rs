@@ -29,6 +29,7 @@ mod http_limits;
 mod inspect;
 mod isolation;
 mod isolation_limits;
+mod isolation_same;
 mod lifecycle;
 mod log_format;
 mod lost;

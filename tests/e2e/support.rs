@@ -283,6 +283,29 @@ impl Running {
         }
     }
 
+    /// As [`Running::wait_for_line`], but None when the process ends (closes stderr) first:
+    /// for a run that may be refused at startup.
+    pub fn wait_for_line_or_exit(&mut self, needle: &str) -> Option<String> {
+        let deadline = self.started + RUN_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.stderr.push(line.clone());
+                    if found {
+                        return Some(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!("evhost never logged {needle:?}; stderr so far:\n{}", self.stderr.join("\n"));
+                }
+            }
+        }
+    }
+
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         nix::sys::signal::kill(self.pid(), signal).expect("signal evhost");
     }
