@@ -10,7 +10,8 @@ use crate::log::Batch;
 
 pub enum Hosted {
     InProcess(Arc<loader::Instance>),
-    Isolated(Isolated),
+    /// Boxed: its supervision state is large, and the enum is held in an `Arc` anyway.
+    Isolated(Box<Isolated>),
 }
 
 impl Hosted {

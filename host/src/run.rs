@@ -246,8 +246,9 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
             instance.stop();
         }
     }
-    // Isolated instances whose workers kept dying: the others ran on, but the run failed.
-    failures.extend(consumers.iter().chain(&producers).filter_map(|(_, instance)| instance.failure()));
+    // Isolated consumers whose workers kept dying: the others ran on, but the run failed.
+    // (A producer's thread ended with the reason, counted above.)
+    failures.extend(consumers.iter().filter_map(|(_, instance)| instance.failure()));
     // The disk log writes what is left and where each consumer stands.
     log.shutdown();
     failures.extend(log.failure());

@@ -63,7 +63,7 @@ fn host(
         // The library is not loaded here: its initializers run in the worker only.
         Some(isolate) => {
             let host = InstanceHost::new(&entry.name, target);
-            Hosted::Isolated(Isolated::create(entry, isolate, host, max_event_bytes)?)
+            Hosted::Isolated(Box::new(Isolated::create(entry, isolate, host, max_event_bytes)?))
         }
         None => Hosted::InProcess(create(loader, entry, target)?),
     };

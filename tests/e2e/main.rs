@@ -27,6 +27,7 @@ mod fixture;
 mod http;
 mod http_limits;
 mod inspect;
+mod isolate;
 mod isolation;
 mod isolation_limits;
 mod isolation_same;

@@ -131,18 +131,26 @@ impl Config {
         self
     }
 
-    /// A consumer that writes its totals to `path` on stop.
-    pub fn counting(self, name: &str, library: &Path, plugin: &str, path: &Path) -> Self {
-        self.plugin("consumer", name, library, plugin, &format!("path = {}", quoted(path)), "")
-    }
-
     /// `count` consumers of `library` named `count<i>` for each `i` in `numbers`, each
     /// writing its totals to `count<i>.json` in `dir`; also returns those files.
-    pub fn counts(mut self, dir: &Path, library: &Path, numbers: std::ops::Range<usize>) -> (Self, Vec<PathBuf>) {
+    pub fn counts(self, dir: &Path, library: &Path, numbers: std::ops::Range<usize>) -> (Self, Vec<PathBuf>) {
+        self.counts_with(dir, library, numbers, "")
+    }
+
+    /// [`counts`](Self::counts), each consumer with the entry keys `extra` too (such as
+    /// `isolate = true`).
+    pub fn counts_with(
+        mut self,
+        dir: &Path,
+        library: &Path,
+        numbers: std::ops::Range<usize>,
+        extra: &str,
+    ) -> (Self, Vec<PathBuf>) {
         let mut files = Vec::new();
         for i in numbers {
             let file = dir.join(format!("count{i}.json"));
-            self = self.counting(&format!("count{i}"), library, "count", &file);
+            let config = format!("path = {}", quoted(&file));
+            self = self.plugin("consumer", &format!("count{i}"), library, "count", &config, extra);
             files.push(file);
         }
         (self, files)

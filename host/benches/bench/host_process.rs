@@ -93,6 +93,21 @@ pub fn throughput(log: LogKind, producer_lib: &Path, consumer_lib: &Path, events
     Ok(elapsed)
 }
 
+/// [`throughput`] on the memory log with the consumers isolated (`isolate = true`): each
+/// in a worker process of its own, its batches crossing a Unix socket.
+pub fn throughput_isolated(producer_lib: &Path, consumer_lib: &Path, events: u64) -> Result<Duration> {
+    let dir = fixture::run_dir()?;
+    let (config, files) = Config::default()
+        .plugin("producer", "sequence", producer_lib, "sequence", &fixture::sequence(events), "")
+        .counts_with(dir.path(), consumer_lib, 0..CONSUMERS, "isolate = true");
+    let start = Instant::now();
+    let mut host = Host::spawn(dir, &config)?;
+    host.wait()?;
+    let elapsed = start.elapsed();
+    fixture::verify_counts(&files, events, PAYLOAD)?;
+    Ok(elapsed)
+}
+
 /// The ticker's pace and event count in the latency scenario: 3 s of events.
 pub const LATENCY_RATE: u64 = 100_000;
 const LATENCY_EVENTS: u64 = 3 * LATENCY_RATE;
@@ -107,19 +122,23 @@ pub struct Latency {
 }
 
 /// Emit-to-delivery latency: the C `ticker` at [`LATENCY_RATE`] events/s, one per emit,
-/// into the C `latency` consumer and 3 C `count` consumers beside it.
-pub fn latency() -> Result<Latency> {
+/// into the C `latency` consumer and 3 C `count` consumers beside it; with `isolated`, all
+/// four consumers run isolated (`isolate = true`).
+pub fn latency(isolated: bool) -> Result<Latency> {
+    let extra = if isolated { "isolate = true" } else { "" };
     let dir = fixture::run_dir()?;
     let (c, fixtures) = (fixture::library("c")?, fixture::c_fixtures()?);
     let ticker = format!("rate = {LATENCY_RATE}, count = {LATENCY_EVENTS}, batch = 1");
     let latency_file = dir.path().join("latency.json");
-    let config = Config::default().plugin("producer", "ticker", &fixtures, "ticker", &ticker, "").counting(
+    let config = Config::default().plugin("producer", "ticker", &fixtures, "ticker", &ticker, "").plugin(
+        "consumer",
         "latency",
         &fixtures,
         "latency",
-        &latency_file,
+        &format!("path = {}", fixture::quoted(&latency_file)),
+        extra,
     );
-    let (config, files) = config.counts(dir.path(), &c, 1..CONSUMERS);
+    let (config, files) = config.counts_with(dir.path(), &c, 1..CONSUMERS, extra);
     let mut host = Host::spawn(dir, &config)?;
     host.wait()?;
     fixture::verify_counts(&files, LATENCY_EVENTS, STAMP_BYTES)?;

@@ -84,6 +84,13 @@ fn repeat<T: std::fmt::Debug>(name: &str, scenario: impl Fn() -> Result<T>) -> R
         .collect()
 }
 
+/// `EVHOST_BENCH_ONLY=evhost_c,evhost_c_isolated,latency`: only these scenarios (and
+/// `latency` for both latency scenarios), printed and not written to results.json: to
+/// measure one change without the whole run.
+fn only() -> Option<Vec<String>> {
+    std::env::var("EVHOST_BENCH_ONLY").ok().map(|names| names.split(',').map(str::to_string).collect())
+}
+
 fn run() -> Result<()> {
     fixture::snapshot_libraries()?;
     let (c, rust, go) = (fixture::library("c")?, fixture::library("rust")?, fixture::library("go")?);
@@ -95,17 +102,33 @@ fn run() -> Result<()> {
     const EVENTS: u64 = 20_000_000;
     const DISK_EVENTS: u64 = 5_000_000;
     let host = |log, producer, consumer| move |n| host_process::throughput(log, producer, consumer, n);
-    let mut scenarios = throughput(&[
+    let all: Vec<Throughput<'_>> = vec![
         ("direct_calls", EVENTS, Box::new(in_process::direct_calls)),
         ("tokio_broadcast", 2_000_000, Box::new(in_process::tokio_broadcast)),
         ("tokio_broadcast_batched", EVENTS, Box::new(in_process::tokio_broadcast_batched)),
         ("evhost_c", EVENTS, Box::new(host(LogKind::Memory, &c, &c))),
+        ("evhost_c_isolated", EVENTS, Box::new(|n| host_process::throughput_isolated(&c, &c, n))),
         ("evhost_disk", DISK_EVENTS, Box::new(host(LogKind::Disk, &c, &c))),
         ("evhost_disk_interval", DISK_EVENTS, Box::new(host(LogKind::DiskInterval, &c, &c))),
         ("evhost_c_metrics", EVENTS, Box::new(|n| metrics::throughput(&c, &c, n))),
         ("evhost_rust", 10_000_000, Box::new(host(LogKind::Memory, &rust, &rust))),
         ("evhost_go", EVENTS, Box::new(host(LogKind::Memory, &c, &go))),
-    ])?;
+    ];
+    if let Some(only) = only() {
+        let chosen: Vec<_> = all.into_iter().filter(|(name, _, _)| only.iter().any(|o| o == name)).collect();
+        for s in throughput(&chosen)? {
+            println!("{:<22} {:>12.2} M events/s (median of {})", s.name, s.events_per_sec / 1e6, s.runs);
+        }
+        if only.iter().any(|o| o == "latency") {
+            for (name, isolated) in [("latency", false), ("latency isolated", true)] {
+                let runs = repeat(name, || host_process::latency(isolated))?;
+                let p = |pick: fn(&host_process::Latency) -> u64| median(runs.iter().map(|l| pick(l) as f64).collect());
+                println!("{name}: p50 {:.1} us, p99 {:.1} us", p(|l| l.p50) / 1e3, p(|l| l.p99) / 1e3);
+            }
+        }
+        return Ok(());
+    }
+    let mut scenarios = throughput(&all)?;
 
     let rate = |name: &str| scenarios.iter().find(|s| s.name == name).map_or(f64::NAN, |s| s.events_per_sec);
     eprintln!(
@@ -117,10 +140,14 @@ fn run() -> Result<()> {
     let runs = nats_rates.len();
     scenarios.push(Scenario { name: "nats_roundtrip", events_per_sec: median(nats_rates), events: nats::EVENTS, runs });
 
-    let latencies = repeat("latency", host_process::latency)?;
-    let percentile =
-        |pick: fn(&host_process::Latency) -> u64| median(latencies.iter().map(|l| pick(l) as f64).collect()) as u64;
-    let latency_ns = [percentile(|l| l.p50), percentile(|l| l.p99), percentile(|l| l.p999)];
+    let latencies = repeat("latency", || host_process::latency(false))?;
+    let isolated = repeat("latency isolated", || host_process::latency(true))?;
+    let percentiles = |runs: &[host_process::Latency]| {
+        let percentile =
+            |pick: fn(&host_process::Latency) -> u64| median(runs.iter().map(|l| pick(l) as f64).collect()) as u64;
+        [percentile(|l| l.p50), percentile(|l| l.p99), percentile(|l| l.p999)]
+    };
+    let (latency_ns, latency_isolated_ns) = (percentiles(&latencies), percentiles(&isolated));
     let commits = repeat("commit latency", host_process::commit_latency)?;
     let idle = repeat("idle (cores)", host_process::idle)?;
     let rss = repeat("slow RSS (MiB)", host_process::slow_consumer)?;
@@ -129,6 +156,7 @@ fn run() -> Result<()> {
     let results = Results {
         scenarios,
         latency_ns,
+        latency_isolated_ns,
         latency_runs: latencies.len(),
         commit_latency: report::CommitLatency::median(&commits),
         idle_cpu_cores: median(idle.clone()),

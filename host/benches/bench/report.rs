@@ -53,8 +53,9 @@ impl CommitLatency {
 }
 
 /// The ratios of throughput the issues set goals for (`None`: reported, no goal): a / b.
-const RATIOS: [(&str, &str, Option<f64>); 7] = [
+const RATIOS: [(&str, &str, Option<f64>); 8] = [
     ("evhost_c", "direct_calls", Some(0.3)),
+    ("evhost_c_isolated", "evhost_c", Some(0.25)),
     ("evhost_c", "tokio_broadcast", Some(3.0)),
     ("evhost_c", "tokio_broadcast_batched", None),
     ("evhost_c_metrics", "evhost_c", None),
@@ -68,6 +69,8 @@ pub struct Results {
     pub scenarios: Vec<Scenario>,
     /// p50, p99, p999 in ns.
     pub latency_ns: [u64; 3],
+    /// The same with the four consumers isolated.
+    pub latency_isolated_ns: [u64; 3],
     pub latency_runs: usize,
     pub commit_latency: CommitLatency,
     pub idle_cpu_cores: f64,
@@ -109,6 +112,12 @@ impl Results {
             "scenarios": scenarios,
             "ratios": ratios,
             "latency_ns": {"p50": p50, "p99": p99, "p999": p999, "rate": LATENCY_RATE},
+            "latency_isolated_ns": {
+                "p50": self.latency_isolated_ns[0],
+                "p99": self.latency_isolated_ns[1],
+                "p999": self.latency_isolated_ns[2],
+                "rate": LATENCY_RATE,
+            },
             "commit_latency_ns": self.commit_latency.to_json(),
             "idle_cpu_cores": self.idle_cpu_cores,
             "slow_consumer_rss_mib": (self.slow_consumer_rss_mib * 10.0).round() / 10.0,
@@ -169,6 +178,8 @@ impl Results {
             "latency at {LATENCY_RATE} events/s: p50 {p50:.1} us, p99 {p99:.1} us, p999 {p999:.1} us ({} runs)",
             self.latency_runs
         );
+        let [p50, p99, p999] = self.latency_isolated_ns.map(|ns| ns as f64 / 1000.0);
+        println!("latency with the consumers isolated: p50 {p50:.1} us, p99 {p99:.1} us, p999 {p999:.1} us");
         match &self.commit_latency {
             CommitLatency::Measured { ns, rate, runs } => {
                 let [p50, p99, p999] = ns.map(|ns| ns as f64 / 1000.0);

@@ -336,6 +336,10 @@ impl Validator {
             }
         };
         let isolate = self.isolate(&raw, name)?;
+        let mut delivery = delivery;
+        if isolate.is_some() && kind == Kind::Consumer && raw.batch.is_none() {
+            delivery.batch = isolate::DEFAULT_BATCH;
+        }
         Ok(InstanceConfig {
             kind,
             name: name.clone(),

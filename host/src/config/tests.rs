@@ -181,3 +181,39 @@ fn bad_admin_settings() {
     insta::assert_snapshot!("admin_unknown_key", error(&format!("[admin]\nlisen = \"127.0.0.1:9464\"\n{PLUGIN}")));
     assert!(error(&format!("[admin]\nlisten = 9464\n{PLUGIN}")).contains("invalid type"));
 }
+
+#[test]
+fn isolation_keys_are_read() {
+    let text = format!("{PLUGIN}isolate = true\nrestart = {{ attempts = 10, backoff = \"50ms..5s\" }}\nhook_timeout = \"2s\"\nmax_memory = \"512MiB\"\n");
+    let isolate = parse(Path::new("evhost.toml"), text).unwrap().consumers[0].isolate.clone().expect("isolated");
+    assert_eq!(isolate.restart_attempts, 10);
+    assert_eq!((isolate.backoff_first, isolate.backoff_max), (Duration::from_millis(50), Duration::from_secs(5)));
+    assert_eq!(isolate.timeout("on_events"), Some(Duration::from_secs(2)));
+    assert_eq!(isolate.timeout("on_run"), None);
+    assert_eq!(isolate.max_memory, Some(512 << 20));
+    let defaults =
+        parse(Path::new("evhost.toml"), format!("{PLUGIN}isolate = true\n")).unwrap().consumers[0].isolate.clone();
+    assert_eq!(defaults, Some(IsolateConfig::default()));
+    assert_eq!(
+        parse(Path::new("evhost.toml"), format!("{PLUGIN}isolate = false\n")).unwrap().consumers[0].isolate,
+        None
+    );
+}
+
+#[test]
+fn isolation_keys_without_isolate() {
+    insta::assert_snapshot!(error(&format!("{PLUGIN}hook_timeout = \"1s\"\n")));
+}
+
+#[test]
+fn isolation_key_values() {
+    let isolated = |key: &str| error(&format!("{PLUGIN}isolate = true\n{key}\n"));
+    insta::assert_snapshot!("restart_attempts", isolated("restart = { attempts = -1 }"));
+    insta::assert_snapshot!("restart_backoff", isolated("restart = { backoff = \"1s..10ms\" }"));
+    insta::assert_snapshot!("restart_unknown_key", isolated("restart = { tries = 3 }"));
+    insta::assert_snapshot!("hook_timeout", isolated("hook_timeout = \"soon\""));
+    insta::assert_snapshot!("hook_timeout_zero", isolated("hook_timeout = \"0s\""));
+    insta::assert_snapshot!("max_memory", isolated("max_memory = \"lots\""));
+    insta::assert_snapshot!("max_memory_small", isolated("max_memory = \"1MiB\""));
+    insta::assert_snapshot!("isolate_not_a_bool", error(&format!("{PLUGIN}isolate = \"yes\"\n")));
+}

@@ -115,7 +115,8 @@ pub fn decode(bytes: &[u8]) -> Option<ChunkBuilder> {
     while !input.0.is_empty() {
         let flags = *input.0.first()?;
         input.0 = &input.0[1..];
-        let id = input.text()?;
+        // Checked for UTF-8 all at once, after the loop.
+        let id = input.bytes()?;
         let data = input.bytes()?;
         if flags & NEW_ATTRIBUTES != 0 {
             let mut event = empty_event();
@@ -141,7 +142,7 @@ pub fn decode(bytes: &[u8]) -> Option<ChunkBuilder> {
             }
         }
     }
-    Some(builder)
+    (builder.ids_are_ascii() || builder.first_non_utf8_id().is_none()).then_some(builder)
 }
 
 #[cfg(test)]

@@ -168,13 +168,13 @@ impl Isolated {
                 Err(StartError::Refused { status: 0, message, help, .. }) => {
                     return Err(Diagnostic::new(message).at(Some(entry.library_at.clone())).help(help))
                 }
-                Err(StartError::Refused { status, message, config_key, .. }) => {
+                Err(StartError::Refused { status, plugin, message, config_key, .. }) => {
                     let e = HookError {
                         status,
                         message: (!message.is_empty()).then_some(message),
                         config_key: (!config_key.is_empty()).then_some(config_key),
                     };
-                    return Err(crate::startup::create_failed(entry, entry.plugin.as_deref().unwrap_or(&file), e));
+                    return Err(crate::startup::create_failed(entry, &plugin, e));
                 }
                 Err(StartError::Spawn(e)) => {
                     return Err(Diagnostic::new(format!(

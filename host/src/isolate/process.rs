@@ -4,7 +4,7 @@
 //! killed; one whose socket closes has died. Either way it is reaped once, and the caller
 //! gets a [`Death`] saying how it ended.
 
-use std::io::{self, ErrorKind};
+use std::io::{self, BufReader, ErrorKind};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -20,11 +20,16 @@ use super::spawn::spawn;
 pub struct Process {
     pub pid: u32,
     socket: UnixStream,
+    /// The same socket, buffered for reading: a frame usually takes one system call.
+    reader: BufReader<UnixStream>,
     /// Scratch space for frames, kept between calls.
     out: Vec<u8>,
     input: Vec<u8>,
     /// How long `on_destroy` may take when the worker is let go.
     pub linger: Duration,
+    /// The socket's read timeout as last set: set again only when it changes, which spares
+    /// a system call per batch.
+    read_timeout: Option<Option<Duration>>,
     reaped: bool,
 }
 
@@ -32,7 +37,7 @@ pub struct Process {
 pub enum StartError {
     /// The plugin said no: the library did not load, or `on_create` failed. The fields of
     /// `Message::Refused`; not worth a restart, it would say no again.
-    Refused { status: i32, message: String, help: String, config_key: String },
+    Refused { status: i32, plugin: String, message: String, help: String, config_key: String },
     /// The worker could not be started, or died while starting.
     Died(Death),
     /// The process could not be started at all.
@@ -50,12 +55,15 @@ impl Process {
     /// `on_create` together.
     pub fn start(create: Create, max_memory: Option<u64>, timeout: Duration) -> Result<(Process, Created), StartError> {
         let spawned = spawn(max_memory).map_err(StartError::Spawn)?;
+        let reader = BufReader::with_capacity(1 << 16, spawned.socket.try_clone().map_err(StartError::Spawn)?);
         let mut process = Process {
             pid: spawned.child.id(),
             socket: spawned.socket,
+            reader,
             out: Vec::new(),
             input: Vec::new(),
             linger: timeout,
+            read_timeout: None,
             reaped: false,
         };
         let hello = Message::Hello { protocol: PROTOCOL, version: env!("CARGO_PKG_VERSION").into() };
@@ -66,9 +74,9 @@ impl Process {
         }
         match process.call(&Message::Create(create), Some(timeout)) {
             Ok(Message::Created { plugin, on_run }) => Ok((process, Created { plugin, on_run })),
-            Ok(Message::Refused { status, message, help, config_key }) => {
+            Ok(Message::Refused { status, plugin, message, help, config_key }) => {
                 drop(process);
-                Err(StartError::Refused { status, message, help, config_key })
+                Err(StartError::Refused { status, plugin, message, help, config_key })
             }
             Ok(other) => Err(StartError::Died(process.kill(Death::Broken(format!("it answered {other:?} to create"))))),
             Err(death) => Err(StartError::Died(death)),
@@ -107,8 +115,12 @@ impl Process {
     /// The next frame from the worker, waiting up to `timeout`.
     pub fn answer(&mut self, timeout: Option<Duration>) -> Result<Message, Death> {
         // A zero timeout would mean "none" to the socket.
-        let _ = self.socket.set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))));
-        match receive(&mut self.socket, &mut self.input) {
+        let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
+        if self.read_timeout != Some(timeout) {
+            let _ = self.socket.set_read_timeout(timeout);
+            self.read_timeout = Some(timeout);
+        }
+        match receive(&mut self.reader, &mut self.input) {
             Ok(message) => Ok(message),
             Err(e) => Err(self.lost(e, timeout)),
         }

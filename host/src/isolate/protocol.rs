@@ -30,9 +30,11 @@ pub enum Message {
         on_run: bool,
     },
     /// W→H: the library did not load, or the plugin is not there, or `on_create` failed.
-    /// `status` is the hook's (0 when it never ran); `config_key` as in `HookError`.
+    /// `status` is the hook's (0 when it never ran), `plugin` the one that refused (empty
+    /// when none was found); `config_key` as in `HookError`.
     Refused {
         status: i32,
+        plugin: String,
         message: String,
         help: String,
         config_key: String,
@@ -169,10 +171,10 @@ fn encode(message: &Message, out: &mut Vec<u8>) {
             put_bytes(out, plugin.as_bytes());
             out.push(u8::from(*on_run));
         }
-        Message::Refused { status, message, help, config_key } => {
+        Message::Refused { status, plugin, message, help, config_key } => {
             out.push(4);
             put_u32(out, *status as u32);
-            for text in [message, help, config_key] {
+            for text in [plugin, message, help, config_key] {
                 put_bytes(out, text.as_bytes());
             }
         }
@@ -265,7 +267,13 @@ fn decode(frame: &[u8]) -> Option<Message> {
             })
         }
         3 => Message::Created { plugin: f.text()?, on_run: f.u8()? != 0 },
-        4 => Message::Refused { status: f.u32()? as i32, message: f.text()?, help: f.text()?, config_key: f.text()? },
+        4 => Message::Refused {
+            status: f.u32()? as i32,
+            plugin: f.text()?,
+            message: f.text()?,
+            help: f.text()?,
+            config_key: f.text()?,
+        },
         EVENTS => Message::Events { first_seq: f.u64()?, events: f.rest() },
         6 => Message::Delivered { status: f.u32()? as i32, handled: f.u64()?, error: f.text()? },
         7 => Message::Run,
@@ -299,7 +307,13 @@ mod tests {
                 max_event_bytes: 1 << 20,
             }),
             Message::Created { plugin: "digest".into(), on_run: true },
-            Message::Refused { status: -3, message: "m".into(), help: "h".into(), config_key: "k".into() },
+            Message::Refused {
+                status: -3,
+                plugin: "p".into(),
+                message: "m".into(),
+                help: "h".into(),
+                config_key: "k".into(),
+            },
             Message::Events { first_seq: 7, events: vec![1, 2, 3] },
             Message::Delivered { status: 1, handled: 9, error: "e".into() },
             Message::Run,

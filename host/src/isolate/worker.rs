@@ -11,7 +11,7 @@
 //! instance and exits. Its log lines go to the stderr it shares with the host, formatted by
 //! the same logger, so they carry the instance's name as the host's own do.
 
-use std::io;
+use std::io::{self, BufReader};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -73,7 +73,8 @@ fn close_other_files(keep: i32) {
 }
 
 fn serve(socket: UnixStream) -> io::Result<()> {
-    let mut reader = socket.try_clone()?;
+    // Buffered: a frame usually takes one system call.
+    let mut reader = BufReader::with_capacity(1 << 16, socket.try_clone()?);
     let writer: Shared<Writer> = Arc::new(Mutex::new(Writer { socket, buffer: Vec::new() }));
     let mut buffer = Vec::new();
     match receive(&mut reader, &mut buffer)? {
@@ -108,6 +109,12 @@ fn serve(socket: UnixStream) -> io::Result<()> {
     let result = frames(&instance, &mut reader, &writer, &upstream);
     // The host is gone or done: an emitter waiting for an answer gets none.
     upstream.close();
+    // The host asks `on_run` to return before it lets a worker go. Still running, it was
+    // not asked: the host died. on_destroy must not run beside on_run; the process ends.
+    if Arc::strong_count(&instance) > 1 {
+        tracing::warn!(instance = %create.name, "the host is gone while on_run was running; the worker ends");
+        std::process::exit(1);
+    }
     drop(instance);
     match result {
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(()),
@@ -118,7 +125,7 @@ fn serve(socket: UnixStream) -> io::Result<()> {
 /// Does what the host's frames ask until the socket closes.
 fn frames(
     instance: &Arc<Instance>,
-    reader: &mut UnixStream,
+    reader: &mut BufReader<UnixStream>,
     writer: &Shared<Writer>,
     upstream: &Upstream,
 ) -> io::Result<()> {
@@ -152,6 +159,9 @@ fn frames(
                 std::thread::Builder::new().name("produce".into()).spawn(move || {
                     let status = instance.run().err().map_or(evh::EVH_OK, |e| restore(instance.host, e));
                     let error = if status == evh::EVH_OK { String::new() } else { take_error(instance.host) };
+                    // Let go first: once the host has the answer, it may close the socket,
+                    // and the frame loop then counts who still holds the instance.
+                    drop(instance);
                     let _ = lock(&writer).send(&Message::Ran { status, error });
                 })?;
             }
@@ -174,9 +184,10 @@ fn take_error(host: &InstanceHost) -> String {
 }
 
 /// Loads the library and creates the instance, or says why not as the host would.
-fn instantiate(create: &Create, target: Option<EmitTarget>) -> Result<Instance, Message> {
-    let setup =
-        |message: String, help: String| Message::Refused { status: 0, message, help, config_key: String::new() };
+fn instantiate(create: &Create, target: Option<EmitTarget>) -> Result<Instance, Box<Message>> {
+    let setup = |message: String, help: String| {
+        Box::new(Message::Refused { status: 0, plugin: String::new(), message, help, config_key: String::new() })
+    };
     let library = Loader::default().load(Path::new(&create.library)).map_err(|e| setup(e.to_string(), e.help()))?;
     let kind = if create.consumer { Kind::Consumer } else { Kind::Producer };
     let names =
@@ -211,11 +222,15 @@ fn instantiate(create: &Create, target: Option<EmitTarget>) -> Result<Instance, 
         ));
     }
     let host = InstanceHost::new(&create.name, target);
-    Instance::create(plugin, host, &create.config_json, &create.config_dir).map_err(|e| Message::Refused {
-        status: e.status,
-        message: e.message.unwrap_or_default(),
-        help: String::new(),
-        config_key: e.config_key.unwrap_or_default(),
+    let name = plugin.name.clone();
+    Instance::create(plugin, host, &create.config_json, &create.config_dir).map_err(|e| {
+        Box::new(Message::Refused {
+            status: e.status,
+            plugin: name,
+            message: e.message.unwrap_or_default(),
+            help: String::new(),
+            config_key: e.config_key.unwrap_or_default(),
+        })
     })
 }
 
