@@ -76,7 +76,7 @@ fn sigterm_stops_the_host_within_drain_timeout_while_a_consumer_hangs_again_and_
     eventually(SETTLE_LIMIT, "a second worker", || pids(&env, "spinner").len() >= 2);
     let workers: Vec<Process> = pids(&env, "spinner").into_iter().filter_map(Process::of).collect();
     let (out, took) = terminate(running);
-    assert!(took < DRAIN + MARGIN, "exit took {took:?} after SIGTERM, drain_timeout is {DRAIN:?}");
+    assert!(took < DRAIN + MARGIN, "exit took {took:?} after SIGTERM, drain_timeout is {DRAIN:?}\n{}", out.stderr);
     out.expect_code(1);
     assert!(workers.iter().all(|worker| worker.ppid == host), "it ran in workers of the host: {workers:?}");
     digest_is_exact(&env, "digest.json", 500, 64);
