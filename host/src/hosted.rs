@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::isolate::Isolated;
-use crate::loader::{self, Delivered, HookError, InstanceHost};
+use crate::loader::{self, Delivered, HookError, InstanceHost, Notified};
 use crate::log::Batch;
 
 pub enum Hosted {
@@ -85,6 +85,26 @@ impl Hosted {
         match self {
             Hosted::InProcess(instance) => instance.stop(),
             Hosted::Isolated(isolated) => isolated.stop(),
+        }
+    }
+}
+
+impl Notified for Hosted {
+    fn host(&self) -> &'static InstanceHost {
+        Hosted::host(self)
+    }
+
+    fn has_on_committed(&self) -> bool {
+        match self {
+            Hosted::InProcess(instance) => instance.has_on_committed(),
+            Hosted::Isolated(isolated) => isolated.on_committed,
+        }
+    }
+
+    fn committed(&self, committed: u64) {
+        match self {
+            Hosted::InProcess(instance) => instance.committed(committed),
+            Hosted::Isolated(isolated) => isolated.committed(committed),
         }
     }
 }

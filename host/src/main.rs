@@ -137,11 +137,10 @@ fn main() -> ExitCode {
                 let log = Arc::new(Log::new(&config.log));
                 let created = startup::create_all(&config, &log, &|| watch.received().is_some())?;
                 // An isolated instance whose worker kept dying in on_create.
-                if let Some(failure) =
-                    created.iter().flat_map(|c| c.consumers.iter().chain(&c.producers)).find_map(|(_, i)| i.failure())
-                {
-                    return Err(Diagnostic::new(failure).help(
-                        "run the plugin in-process (without `isolate = true`) or under a debugger to see why it dies",
+                let all = created.iter().flat_map(|c| c.consumers.iter().chain(&c.producers));
+                if let Some((entry, failure)) = all.filter_map(|(e, i)| Some((e, i.failure()?))).next() {
+                    return Err(Diagnostic::new(failure).at(Some(entry.name_at.clone())).help(
+                        "its worker dies while creating it, as the lines above say; run it in-process (without `isolate = true`) or under a debugger to see why",
                     ));
                 }
                 Ok(created.map(|created| (created.producers.len(), created.consumers.len())))

@@ -103,9 +103,11 @@ pub fn run(config: Config, watch: &Watch, report: &mut ShutdownReport) -> Result
     log.start().map_err(|e| RunError::Runtime(format!("cannot start the disk log's writer: {e}")))?;
 
     // Before the producers start, so that it sees their first events (ABI 1.1 on_committed).
-    let mut commits =
-        crate::loader::Commits::start(&log, producers.iter().filter_map(|(_, hosted)| hosted.in_process()))
-            .map_err(|e| RunError::Runtime(format!("cannot start the commit notification thread: {e}")))?;
+    let mut commits = crate::loader::Commits::start(
+        &log,
+        producers.iter().map(|(_, hosted)| hosted.clone() as Arc<dyn crate::loader::Notified>),
+    )
+    .map_err(|e| RunError::Runtime(format!("cannot start the commit notification thread: {e}")))?;
     let mut running = 0usize;
     let mut own_threads = 0usize;
     // The producers still on a host thread of their own (`on_run`).

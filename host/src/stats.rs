@@ -105,6 +105,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn worker_restarts_are_counted_by_instance_and_reason() {
+        worker_restarted("stats-test", "signal");
+        worker_restarted("stats-test", "signal");
+        worker_restarted("stats-test", "hung");
+        let mine: Vec<_> = worker_restarts().into_iter().filter(|(instance, _, _)| instance == "stats-test").collect();
+        assert_eq!(mine, [("stats-test".to_string(), "hung", 1), ("stats-test".to_string(), "signal", 2)]);
+    }
+
+    #[test]
     fn the_histogram_counts_cumulatively() {
         let histogram = Histogram::default();
         for micros in [5, 50, 50, 20_000_000] {

@@ -1,6 +1,7 @@
 //! ABI 1.1 commit notifications through the real host, from a C producer compiled at test
 //! time against include/evhost.h: `emit_tracked`'s tickets, `committed`, `wait_committed`,
-//! `EVH_EMIT_COMMIT` and the `on_committed` hook, on the memory log.
+//! `EVH_EMIT_COMMIT` and the `on_committed` hook, on the memory and the disk log, in process and
+//! isolated (`isolate = true`: the hook is called in the worker).
 
 use crate::fixture::{c_library, Plugin};
 use crate::support::Env;
@@ -122,9 +123,14 @@ fn library(env: &Env) -> String {
 }
 
 fn config(env: &Env, top: &str, producer: &str) {
+    config_with(env, top, producer, "");
+}
+
+/// [`config`] with more keys for the producer's entry (`isolate = true`).
+fn config_with(env: &Env, top: &str, producer: &str, extra: &str) {
     let library = library(env);
     env.config(&format!(
-        "{top}\n\n[[producer]]\nname = \"p\"\nlibrary = \"{library}\"\nplugin = \"{producer}\"\n\n\
+        "{top}\n\n[[producer]]\nname = \"p\"\nlibrary = \"{library}\"\nplugin = \"{producer}\"\n{extra}\n\
          [[consumer]]\nname = \"sink\"\nlibrary = \"{library}\"\nplugin = \"sink\"\n"
     ));
 }
@@ -133,8 +139,13 @@ fn config(env: &Env, top: &str, producer: &str) {
 /// sequence numbers (a fresh log starts at 1), and each wait ends once the batch is
 /// committed (at once on the memory log; after the writer's fsync on the disk log).
 fn tracked_on(top: &str) {
+    tracked_with(top, "");
+}
+
+/// [`tracked_on`], the producer's entry with more keys (`isolate = true`).
+fn tracked_with(top: &str, extra: &str) {
     let env = Env::new();
-    config(&env, top, "tracked");
+    config_with(&env, top, "tracked", extra);
     let out = env.run();
     out.expect_code(0);
     for line in [
@@ -160,6 +171,16 @@ fn a_c_producer_learns_when_its_events_are_committed() {
 #[test]
 fn a_c_producer_learns_when_its_events_are_committed_on_the_disk_log() {
     tracked_on("[log]\nkind = \"disk\"\npath = \"evlog\"");
+}
+
+#[test]
+fn an_isolated_producer_learns_when_its_events_are_committed() {
+    tracked_with("", "isolate = true");
+}
+
+#[test]
+fn an_isolated_producer_learns_when_its_events_are_committed_on_the_disk_log() {
+    tracked_with("[log]\nkind = \"disk\"\npath = \"evlog\"", "isolate = true");
 }
 
 #[test]

@@ -85,3 +85,49 @@ fn a_second_go_library_runs_when_isolated() {
         assert_eq!(env.json(file), json!({"count": 1000, "bytes": 64000}), "{file}");
     }
 }
+
+#[test]
+fn a_go_library_under_too_little_max_memory_is_refused_with_the_fix() {
+    let env = Env::with(
+        &Config::new()
+            .consumer("go", GO)
+            .plugin("count")
+            .config(json!({ "path": "go.json" }))
+            .set("isolate", true)
+            .set("max_memory", "512MiB"),
+    );
+    insta::assert_snapshot!("go_max_memory", env.check_fails());
+    env.write_config(
+        &Config::sequence(C, json!({ "count": 100 }))
+            .consumer("go", GO)
+            .plugin("count")
+            .config(json!({ "path": "go.json" }))
+            .set("isolate", true)
+            .set("max_memory", "1GiB"),
+    );
+    env.run().expect_code(0);
+    assert_eq!(env.json("go.json"), json!({"count": 100, "bytes": 6400}));
+}
+
+#[test]
+fn check_fails_when_an_isolated_worker_keeps_dying_in_on_create() {
+    let env = Env::new();
+    let code = format!(
+        "static evh_status create(const evh_create_args *a, void **o) {{ (void)a; (void)o; abort(); }}\n{EVENTS_OK}"
+    );
+    env.compile_library(
+        "libabort.so",
+        &c_plugin("EVH_KIND_CONSUMER", "abort", &[("on_create", "create"), ("on_events", "events")], &code),
+    );
+    env.write_config(
+        &Config::new()
+            .consumer("quitter", "libabort.so")
+            .set("isolate", true)
+            .set("restart", json!({ "attempts": 1, "backoff": "10ms..10ms" })),
+    );
+    let stderr = env.check_fails();
+    let deaths = stderr.lines().filter(|l| l.contains("its worker died in on_create (killed by SIGABRT)")).count();
+    assert_eq!(deaths, 3, "two deaths logged, then the diagnostic:\n{stderr}");
+    let diagnostic = &stderr[stderr.rfind("error: consumer \"quitter\"").expect("the diagnostic")..];
+    insta::assert_snapshot!("worker_dies_in_on_create", diagnostic);
+}

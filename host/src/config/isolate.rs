@@ -20,11 +20,18 @@ pub struct IsolateConfig {
     pub hook_timeout: Option<Duration>,
     /// `max_memory` in bytes: the worker's address space limit (RLIMIT_AS).
     pub max_memory: Option<u64>,
+    /// Where its value is in the config file, to point at when it is too small.
+    pub max_memory_span: Option<std::ops::Range<usize>>,
 }
 
 /// A hook's default limit in a worker, when `hook_timeout` is not set: long enough for a
 /// plugin that connects to a slow service, short enough that a hang is noticed.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The smallest `max_memory` a Go library starts under: the Go runtime reserves about
+/// 700 MiB of address space when it starts (its page allocator's summaries), and dies at
+/// once ("failed to reserve page summary memory") under less.
+pub const GO_MIN_MEMORY: u64 = 1 << 30;
 
 /// An isolated consumer's `batch` when it sets none: each batch is a round trip to its
 /// worker (two context switches and a few system calls, some microseconds), so batches
@@ -44,6 +51,7 @@ impl Default for IsolateConfig {
             backoff_max: Duration::from_secs(30),
             hook_timeout: None,
             max_memory: None,
+            max_memory_span: None,
         }
     }
 }
@@ -119,6 +127,7 @@ impl Validator {
                 ));
             }
             config.max_memory = Some(bytes);
+            config.max_memory_span = Some(memory.span());
         }
         Ok(Some(config))
     }

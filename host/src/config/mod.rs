@@ -22,7 +22,7 @@ use toml::Spanned;
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile};
 pub use admin::AdminConfig;
-pub use isolate::IsolateConfig;
+pub use isolate::{IsolateConfig, GO_MIN_MEMORY};
 pub use log::{DiskConfig, Fsync, LogConfig};
 use model::{RawConfig, RawInstance};
 

@@ -34,7 +34,7 @@ pub fn encode<'a>(events: impl Iterator<Item = EventRef<'a>>, out: &mut Vec<u8>)
             flags |= EXTENSIONS;
         }
         out.push(flags);
-        put(out, event.id().as_bytes());
+        put(out, event.id_bytes());
         put(out, event.data());
         if !same {
             for text in [

@@ -9,7 +9,7 @@
 //! instance is; on a death the same batch is handed to the new worker (at least once: the
 //! cursor moves only after an answer). A producer's worker is served by [`producer`].
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use evhost_abi as evh;
@@ -18,9 +18,9 @@ use super::death::Death;
 use super::events;
 use super::process::{Created, Process, StartError};
 use super::protocol::{Create, Message};
-use crate::config::{InstanceConfig, IsolateConfig, Kind};
+use crate::config::{InstanceConfig, IsolateConfig, Kind, GO_MIN_MEMORY};
 use crate::delivery::retry::Backoff;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Location};
 use crate::loader::{Delivered, HookError, InstanceHost};
 use crate::log::Batch;
 
@@ -35,6 +35,8 @@ pub struct Isolated {
     pub(super) slot: Mutex<Slot>,
     /// A producer's plugin has `on_run` (else `on_start`).
     pub(super) on_run: bool,
+    /// A producer's plugin has `on_committed` (ABI 1.1).
+    pub on_committed: bool,
     /// A producer's way to tell its worker to stop while another thread serves it.
     pub(super) stop: super::producer::Line,
 }
@@ -56,6 +58,9 @@ pub(super) struct Keeper {
     backoff: Backoff,
     /// Why it failed for good, once it did.
     failure: Mutex<Option<String>>,
+    /// Set when a producer is asked to stop: a restart's backoff ends at once.
+    stopping: Mutex<bool>,
+    woken: Condvar,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,7 +122,14 @@ impl Keeper {
         }
         let delay = self.backoff.delay(slot.streak);
         tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
-        std::thread::sleep(delay);
+        let stopping = lock(&self.stopping);
+        let _ = self.woken.wait_timeout_while(stopping, delay, |stopping| !*stopping);
+    }
+
+    /// A stop was asked for: a backoff under way ends now.
+    pub fn wake(&self) {
+        *lock(&self.stopping) = true;
+        self.woken.notify_all();
     }
 
     fn fail(&self, reason: String) {
@@ -157,7 +169,18 @@ impl Isolated {
             name: entry.name.clone(),
             backoff: Backoff { first: config.backoff_first, max: config.backoff_max },
             failure: Mutex::new(None),
+            stopping: Mutex::new(false),
+            woken: Condvar::new(),
         };
+        if let (Some(limit), Some(span)) = (config.max_memory, &config.max_memory_span) {
+            if limit < GO_MIN_MEMORY && crate::loader::carries_go_runtime(&entry.library).unwrap_or(false) {
+                return Err(Diagnostic::new(format!(
+                    "`max_memory` is too small for {file}, a Go library: the Go runtime reserves about 700 MiB of address space when it starts"
+                ))
+                .at(Some(Location { file: entry.name_at.file.clone(), span: span.clone() }))
+                .help("give a Go library at least max_memory = \"1GiB\"; max_memory limits address space, of which Go uses far less than it reserves"));
+            }
+        }
         let mut slot = Slot::default();
         let created = loop {
             match Process::start(keeper.create.clone(), config.max_memory, keeper.timeout("on_create")) {
@@ -187,7 +210,8 @@ impl Isolated {
                 Err(StartError::Died(death)) => {
                     keeper.died(&mut slot, &death, "on_create");
                     if keeper.failure().is_some() {
-                        break Created { plugin: entry.plugin.clone().unwrap_or_default(), on_run: true };
+                        let plugin = entry.plugin.clone().unwrap_or_default();
+                        break Created { plugin, on_run: true, on_committed: false };
                     }
                 }
             }
@@ -197,6 +221,7 @@ impl Isolated {
             plugin: created.plugin,
             kind: entry.kind,
             on_run: created.on_run,
+            on_committed: created.on_committed,
             keeper,
             slot: Mutex::new(slot),
             stop: Default::default(),
@@ -241,10 +266,19 @@ impl Isolated {
         }
     }
 
+    /// Producer: tells the worker's `on_committed` the watermark (from the commit
+    /// notifier's thread). A worker being restarted misses it; the next one has a newer one.
+    pub fn committed(&self, committed: u64) {
+        self.stop.tell(&Message::Committed { seq: committed });
+    }
+
     /// Asks a producer to stop; lets a consumer flush (`on_stop`).
     pub fn stop(&self) {
         match self.kind {
-            Kind::Producer => self.stop.request_stop(),
+            Kind::Producer => {
+                self.stop.request_stop();
+                self.keeper.wake();
+            }
             Kind::Consumer => self.stop_consumer(),
         }
     }

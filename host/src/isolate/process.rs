@@ -48,6 +48,7 @@ pub enum StartError {
 pub struct Created {
     pub plugin: String,
     pub on_run: bool,
+    pub on_committed: bool,
 }
 
 impl Process {
@@ -73,7 +74,9 @@ impl Process {
             Err(death) => return Err(StartError::Died(death)),
         }
         match process.call(&Message::Create(create), Some(timeout)) {
-            Ok(Message::Created { plugin, on_run }) => Ok((process, Created { plugin, on_run })),
+            Ok(Message::Created { plugin, on_run, on_committed }) => {
+                Ok((process, Created { plugin, on_run, on_committed }))
+            }
             Ok(Message::Refused { status, plugin, message, help, config_key }) => {
                 drop(process);
                 Err(StartError::Refused { status, plugin, message, help, config_key })
@@ -91,11 +94,6 @@ impl Process {
             return Err(self.lost(e, timeout));
         }
         self.answer(timeout)
-    }
-
-    /// Sends a frame that is not answered (a producer's answers to its worker's emits).
-    pub fn tell(&mut self, message: &Message) -> io::Result<()> {
-        send(&mut self.socket, message, &mut self.out)
     }
 
     /// Sends an `Events` frame whose events `write` puts straight into it, and waits for

@@ -34,6 +34,11 @@ struct LineState {
 }
 
 impl Line {
+    /// Sends `message` to the current worker, if there is one.
+    pub fn tell(&self, message: &Message) {
+        self.send(message);
+    }
+
     /// Sends `message` to the current worker; false when there is none or it is gone.
     fn send(&self, message: &Message) -> bool {
         let state = &mut *lock(&self.0);
@@ -43,13 +48,14 @@ impl Line {
         }
     }
 
-    /// A new worker is serving; it is told to stop at once if a stop came meanwhile.
-    fn connect(&self, socket: UnixStream) {
+    /// A new worker is serving: false when a stop came meanwhile (then it is not started).
+    fn connect(&self, socket: UnixStream) -> bool {
         let state = &mut *lock(&self.0);
         if state.stopping {
-            let _ = send(&mut &socket, &Message::Stop, &mut state.buffer);
+            return false;
         }
         state.socket = Some(socket);
+        true
     }
 
     fn disconnect(&self) {
@@ -109,7 +115,9 @@ impl Isolated {
             let process = slot.process.as_mut().expect("ensured");
             let served = match process.reader() {
                 Ok(socket) => {
-                    self.stop.connect(socket);
+                    if !self.stop.connect(socket) {
+                        return Ok(());
+                    }
                     self.serve(process)
                 }
                 Err(e) => {

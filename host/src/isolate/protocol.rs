@@ -28,6 +28,7 @@ pub enum Message {
     Created {
         plugin: String,
         on_run: bool,
+        on_committed: bool,
     },
     /// W→H: the library did not load, or the plugin is not there, or `on_create` failed.
     /// `status` is the hook's (0 when it never ran), `plugin` the one that refused (empty
@@ -74,6 +75,10 @@ pub enum Message {
     WaitCommitted {
         ticket: u64,
         timeout_ms: u64,
+    },
+    /// H→W: producer, call `on_committed` with this watermark (not answered).
+    Committed {
+        seq: u64,
     },
     /// W→H: `on_run` returned.
     Ran {
@@ -166,10 +171,11 @@ fn encode(message: &Message, out: &mut Vec<u8>) {
             out.push(u8::from(c.consumer));
             put_u64(out, c.max_event_bytes);
         }
-        Message::Created { plugin, on_run } => {
+        Message::Created { plugin, on_run, on_committed } => {
             out.push(3);
             put_bytes(out, plugin.as_bytes());
             out.push(u8::from(*on_run));
+            out.push(u8::from(*on_committed));
         }
         Message::Refused { status, plugin, message, help, config_key } => {
             out.push(4);
@@ -212,6 +218,10 @@ fn encode(message: &Message, out: &mut Vec<u8>) {
             out.push(13);
             put_u64(out, *ticket);
             put_u64(out, *timeout_ms);
+        }
+        Message::Committed { seq } => {
+            out.push(15);
+            put_u64(out, *seq);
         }
         Message::Ran { status, error } => {
             out.push(14);
@@ -266,7 +276,7 @@ fn decode(frame: &[u8]) -> Option<Message> {
                 max_event_bytes: f.u64()?,
             })
         }
-        3 => Message::Created { plugin: f.text()?, on_run: f.u8()? != 0 },
+        3 => Message::Created { plugin: f.text()?, on_run: f.u8()? != 0, on_committed: f.u8()? != 0 },
         4 => Message::Refused {
             status: f.u32()? as i32,
             plugin: f.text()?,
@@ -283,6 +293,7 @@ fn decode(frame: &[u8]) -> Option<Message> {
         11 => Message::Emit { flags: f.u32()?, events: f.rest() },
         12 => Message::Emitted { status: f.u32()? as i32, ticket: f.u64()?, error: f.text()? },
         13 => Message::WaitCommitted { ticket: f.u64()?, timeout_ms: f.u64()? },
+        15 => Message::Committed { seq: f.u64()? },
         14 => Message::Ran { status: f.u32()? as i32, error: f.text()? },
         _ => return None,
     };
@@ -306,7 +317,8 @@ mod tests {
                 config_dir: "/p".into(),
                 max_event_bytes: 1 << 20,
             }),
-            Message::Created { plugin: "digest".into(), on_run: true },
+            Message::Created { plugin: "digest".into(), on_run: true, on_committed: false },
+            Message::Committed { seq: 99 },
             Message::Refused {
                 status: -3,
                 plugin: "p".into(),

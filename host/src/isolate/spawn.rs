@@ -1,4 +1,4 @@
-//! Starting a worker process: this same binary, `evhost worker --fd 3`, with one end of a
+//! Starting a worker process: this same binary (`/proc/self/exe`), `evhost worker --fd 3`, with one end of a
 //! socket pair as its fd 3, its address space limited to `max_memory`, and a parent-death
 //! signal, so that no worker outlives the host (not even a host killed with SIGKILL).
 //!
@@ -48,7 +48,11 @@ fn spawner() -> io::Result<Sender<Request>> {
 /// Starts a worker. `max_memory` limits its address space (RLIMIT_AS).
 pub fn spawn(max_memory: Option<u64>) -> io::Result<Spawned> {
     let (ours, theirs) = UnixStream::pair()?;
-    let mut command = Command::new(std::env::current_exe()?);
+    // The running binary itself, even when its file was replaced meanwhile (an upgrade
+    // under a running host): a restarted worker speaks the host's protocol. Named as the
+    // host is, for `ps`.
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0(std::env::current_exe().map_or_else(|_| "evhost".into(), |exe| exe.into_os_string()));
     let level = tracing::level_filters::LevelFilter::current().into_level().unwrap_or(tracing::Level::ERROR);
     command
         .arg("--log-level")

@@ -104,8 +104,11 @@ fn serve(socket: UnixStream) -> io::Result<()> {
         Ok(instance) => Arc::new(instance),
         Err(refused) => return lock(&writer).send(&refused),
     };
-    lock(&writer)
-        .send(&Message::Created { plugin: instance.plugin.name.clone(), on_run: instance.runs_on_host_thread() })?;
+    lock(&writer).send(&Message::Created {
+        plugin: instance.plugin.name.clone(),
+        on_run: instance.runs_on_host_thread(),
+        on_committed: instance.has_on_committed(),
+    })?;
     let result = frames(&instance, &mut reader, &writer, &upstream);
     // The host is gone or done: an emitter waiting for an answer gets none.
     upstream.close();
@@ -166,6 +169,7 @@ fn frames(
                 })?;
             }
             answer @ Message::Emitted { .. } => upstream.answer(answer),
+            Message::Committed { seq } => instance.committed(seq),
             other => return Err(io::Error::other(format!("unexpected frame from the host: {other:?}"))),
         }
     }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use super::host_api::InstanceHost;
 use super::instance::Instance;
 use crate::log::{Commit, Log};
 
@@ -56,6 +57,28 @@ impl Watch {
     }
 }
 
+/// A producer the notifier tells about commits: an in-process [`Instance`], or an isolated
+/// one whose worker is told (crate::hosted).
+pub trait Notified: Send + Sync {
+    /// Its host record, which reports what it emits to the notifier.
+    fn host(&self) -> &'static InstanceHost;
+    fn has_on_committed(&self) -> bool;
+    /// `on_committed`, from the notifier's thread only.
+    fn committed(&self, committed: u64);
+}
+
+impl Notified for Instance {
+    fn host(&self) -> &'static InstanceHost {
+        self.host
+    }
+    fn has_on_committed(&self) -> bool {
+        Instance::has_on_committed(self)
+    }
+    fn committed(&self, committed: u64) {
+        Instance::committed(self, committed)
+    }
+}
+
 /// The notifier thread, when any producer has an `on_committed` hook. Stopping (or
 /// dropping) it joins the thread; after that no hook is called, so the producers can be
 /// destroyed.
@@ -67,10 +90,7 @@ pub struct Commits {
 impl Commits {
     /// Watches every producer of `producers` that has an `on_committed` hook; starts the
     /// thread only when there is one. Call before the producers start.
-    pub fn start<'a>(
-        log: &Arc<Log>,
-        producers: impl IntoIterator<Item = &'a Arc<Instance>>,
-    ) -> std::io::Result<Commits> {
+    pub fn start(log: &Arc<Log>, producers: impl IntoIterator<Item = Arc<dyn Notified>>) -> std::io::Result<Commits> {
         let shared = Arc::new(Shared {
             emitted: AtomicU64::new(0),
             sleeping: AtomicBool::new(false),
@@ -82,8 +102,8 @@ impl Commits {
             .filter(|instance| instance.has_on_committed())
             .map(|instance| {
                 let watch = Arc::new(Watch { shared: shared.clone(), emitted: AtomicU64::new(0) });
-                let _ = instance.host.watch.set(watch.clone());
-                Watched { instance: instance.clone(), watch, reported: 0 }
+                let _ = instance.host().watch.set(watch.clone());
+                Watched { instance, watch, reported: 0 }
             })
             .collect();
         let thread = if watched.is_empty() {
@@ -118,7 +138,7 @@ impl Drop for Commits {
 }
 
 struct Watched {
-    instance: Arc<Instance>,
+    instance: Arc<dyn Notified>,
     watch: Arc<Watch>,
     /// The last value this instance's hook was given.
     reported: u64,

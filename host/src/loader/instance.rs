@@ -184,8 +184,9 @@ impl Instance {
         self.plugin.hooks.on_committed.is_some()
     }
 
-    /// Producer: `on_committed`, from the commit notifier's thread only (see commits.rs).
-    pub(super) fn committed(&self, committed: u64) {
+    /// Producer: `on_committed`, from one thread only: the commit notifier's (see
+    /// commits.rs), or an isolated producer's worker's frame loop.
+    pub fn committed(&self, committed: u64) {
         if let Some(on_committed) = self.plugin.hooks.on_committed {
             let _inside = enter(self.sites.on_committed);
             // SAFETY: the instance is alive (the notifier holds it and is joined before the

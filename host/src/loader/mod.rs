@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "bench")]
 pub use bench::{Baseline, OwnedEvent};
-pub use commits::Commits;
+pub use commits::{Commits, Notified};
 pub use host_api::{EmitTarget, Forward, InstanceHost};
 pub use instance::{Delivered, HookError, Instance};
 use library::file_has_go_runtime;
@@ -87,6 +87,15 @@ impl LoadError {
             LoadError::SecondGoRuntime { .. } => "add `isolate = true` to this entry to run it in a worker process of its own, where it may have its own Go runtime; or build all Go plugins into one library: one Go module can register many plugins (evhost.RegisterConsumer / RegisterProducer in each package's init)".into(),
         }
     }
+}
+
+/// True when the library at `path` was built by Go, so that its runtime starts in whatever
+/// process loads it. Read from the file, without loading it (for an isolated entry, whose
+/// library the host never loads).
+pub fn carries_go_runtime(path: &Path) -> Result<bool, LoadError> {
+    let file = files::open_regular("library", path, files::LIBRARY_LIMIT)?;
+    file_has_go_runtime(file)
+        .map_err(|source| LoadError::File(FileError::Io { what: "library", path: path.to_path_buf(), source }))
 }
 
 /// Loads each library once, and at most one that carries a Go runtime.
