@@ -365,11 +365,14 @@ fn a_go_library_under_max_memory_512mib_runs_or_is_refused_with_the_fix() {
             assert_eq!(got_every_sequence_event(&env, "go-ids", 1000), 1000, "once each");
             ran_in_workers(&env, "go-ids", 1, host);
         }
-        2 => assert!(
-            out.stderr.contains("max_memory") && out.stderr.contains("Go"),
-            "the refusal names max_memory and Go:\n{}",
-            out.stderr
-        ),
+        2 => {
+            assert!(
+                out.stderr.contains("max_memory") && out.stderr.contains("Go"),
+                "the refusal names max_memory and Go:\n{}",
+                out.stderr
+            );
+            insta::assert_snapshot!("isolated_go_max_memory", env.redact(&out.stderr));
+        }
         code => panic!("exit code {code}: the Go worker neither ran nor was refused\n{}", out.stderr),
     }
 }
