@@ -396,3 +396,52 @@ fn check_creates_isolated_instances_in_workers_and_names_one_that_dies() {
     assert!(!errors.is_empty(), "the check names the instance:\n{}", out.stderr);
     insta::assert_snapshot!("isolated_check_create_aborts", env.redact(&errors.join("\n")));
 }
+
+/// The C sequence of 100 events into `crasher`, isolated, which segfaults on its 10th event
+/// once: a crash the host survives.
+fn one_contained_crash(env: &Env) {
+    faults(env);
+    let config = Config::sequence(C, json!({ "count": 100, "payload_bytes": PAYLOAD }));
+    env.write_config(
+        &ids_consumer(config, "crasher", json!({ "fault": "segv", "at": 10, "once": true })).isolated(3, "10ms..20ms"),
+    );
+}
+
+#[test]
+fn a_contained_crash_is_not_reported_as_the_end_of_the_process() {
+    // The line a crash in the host's own process ends with ("the process dies of this
+    // signal") is wrong when only a worker died and the host goes on.
+    let env = Env::new();
+    one_contained_crash(&env);
+    let (out, _) = run(&env);
+    out.expect_code(0);
+    got_every_sequence_event(&env, "crasher", 100);
+    assert_eq!(lines_with_all(&out.stderr, &["ERROR", "SIGSEGV", "crasher"]).len(), 1, "{}", out.stderr);
+    let dying: Vec<&str> = lines_with_all(&out.stderr, &["the process dies"]);
+    assert!(dying.is_empty(), "the host lives on, yet stderr says: {dying:?}\n{}", out.stderr);
+}
+
+#[test]
+fn with_json_logs_a_worker_s_lines_are_json_too() {
+    // `--log-format json` promises one JSON object per line for log shippers: the lines
+    // about and from a worker, a plugin's own `log` line and its crash included.
+    let env = Env::new();
+    one_contained_crash(&env);
+    let out = env.evhost(&["--log-format", "json", "run", "-c", "evhost.toml"]);
+    out.expect_code(0);
+    let mut log = Vec::new();
+    for line in out.stderr.lines() {
+        match serde_json::from_str::<Value>(line) {
+            Ok(value) if value.is_object() => log.push(value),
+            _ => panic!("not a JSON object: {line:?}\n{}", out.stderr),
+        }
+    }
+    let created: Vec<&Value> = log.iter().filter(|l| l["instance"] == "crasher" && l["message"] == "created").collect();
+    assert_eq!(created.len(), 2, "the plugin's log line, once per worker, names its instance:\n{}", out.stderr);
+    assert!(created.iter().all(|l| l["level"] == "INFO"), "{created:?}");
+    let crash = log
+        .iter()
+        .filter(|l| l["level"] == "ERROR" && l["message"].as_str().is_some_and(|m| m.contains("SIGSEGV")))
+        .count();
+    assert_eq!(crash, 1, "{}", out.stderr);
+}
