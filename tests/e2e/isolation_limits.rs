@@ -63,6 +63,27 @@ fn a_consumer_that_hangs_past_hook_timeout_is_killed_and_restarted() {
 }
 
 #[test]
+fn a_consumer_that_hangs_in_on_create_is_killed_and_restarted() {
+    // hook_timeout covers on_create too: without it the host would wait for ever to start.
+    let env = Env::new();
+    faults(&env);
+    let config = Config::sequence(C, json!({ "count": 1000, "payload_bytes": 64 })).digest();
+    let config = ids_consumer(config, "spinner", json!({ "fault": "hang_create", "once": true }))
+        .isolated(3, "100ms..1s")
+        .set("hook_timeout", "1s");
+    env.write_config(&config);
+    let running = env.spawn();
+    let host = running.pid().as_raw();
+    let out = running.wait();
+    out.expect_code(0);
+    let reports = lines_with_all(&out.stderr, &["ERROR", "spinner", "on_create", "hook_timeout"]);
+    assert_eq!(reports.len(), 1, "the hang is reported once, naming the hook and the key:\n{}", out.stderr);
+    got_every_sequence_event(&env, "spinner", 1000);
+    ran_in_workers(&env, "spinner", 2, host);
+    digest_is_exact(&env, "digest.json", 1000, 64);
+}
+
+#[test]
 fn sigterm_stops_the_host_within_drain_timeout_while_a_consumer_hangs_again_and_again() {
     let env = Env::new();
     faults(&env);
