@@ -52,7 +52,7 @@ impl Stats {
 }
 
 /// Restarts of isolated workers, by instance and the reason of the death before each
-/// (`signal`, `exit`, `hung`, `out_of_memory`, `protocol`). Rare, so a lock is fine.
+/// (`signal`, `exit`, `hung`, `out_of_memory`, `protocol`, `create_failed`). Rare, so a lock is fine.
 static WORKER_RESTARTS: Mutex<std::collections::BTreeMap<(String, &'static str), u64>> =
     Mutex::new(std::collections::BTreeMap::new());
 

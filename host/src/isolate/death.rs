@@ -19,6 +19,8 @@ pub enum Death {
     Ended { signal: Option<i32>, code: Option<i32>, peak_bytes: u64 },
     /// It broke the protocol (a malformed frame, an answer to nothing), and was killed.
     Broken(String),
+    /// Restarted, its `on_create` failed (the hook's error, in words); the worker ended.
+    Refused(String),
 }
 
 impl Death {
@@ -27,6 +29,7 @@ impl Death {
         match self {
             Death::Hung { after, .. } => format!("hung: it ran past its hook_timeout of {after:?} and was killed"),
             Death::Broken(what) => format!("it broke the worker protocol ({what}) and was killed"),
+            Death::Refused(error) => format!("it failed: {error}"),
             Death::Ended { signal, code, peak_bytes } => {
                 let how = match (signal, code) {
                     (Some(signal), _) => match Signal::try_from(*signal) {
@@ -58,6 +61,7 @@ impl Death {
         match self {
             Death::Hung { .. } => "hung",
             Death::Broken(_) => "protocol",
+            Death::Refused(_) => "create_failed",
             Death::Ended { peak_bytes, .. } if max_memory.is_some_and(|limit| *peak_bytes >= limit / 2) => {
                 "out_of_memory"
             }

@@ -91,8 +91,10 @@ impl Keeper {
                 self.died(slot, &death, "on_create");
                 false
             }
+            // It worked before: what fails now may be passing (a service down), so it is
+            // tried again like a crash.
             Err(StartError::Refused { status, message, .. }) => {
-                self.fail(format!("its restarted worker could not create it again: {}", refusal(status, &message)));
+                self.died(slot, &Death::Refused(refusal(status, &message)), "on_create");
                 false
             }
             Err(StartError::Spawn(e)) => {
