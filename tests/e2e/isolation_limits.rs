@@ -10,11 +10,11 @@ use nix::sys::signal::Signal;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::fixture::MEMORY_CAP_KIB;
-use crate::isolation::{
+use crate::faults::{
     alive, children, digest_is_exact, faults, got_every_sequence_event, idle_producer, ids_consumer, lines,
     lines_with_all, pids, ran_in_workers, terminate, Isolate, Process,
 };
+use crate::fixture::MEMORY_CAP_KIB;
 use crate::support::{eventually, free_port, Env, C, GO_FIXTURES, SETTLE_LIMIT};
 
 const DRAIN: Duration = Duration::from_secs(2);

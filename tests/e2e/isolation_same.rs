@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::disk::message;
-use crate::isolation::{children, faults, idle_producer, loaded, terminate, Isolate};
+use crate::faults::{children, faults, idle_producer, loaded, terminate, Isolate};
 use crate::support::{drained, eventually, log_fields, Env, Output, C, GO_FIXTURES, RUST_FIXTURES, SETTLE_LIMIT};
 
 /// What a run shows of consumer "faulty": the exit code, its dead letters (without their

@@ -21,6 +21,7 @@ mod disk_kill;
 mod disk_log;
 mod disk_recovery;
 mod disk_sequence;
+mod faults;
 mod file_and_webhook;
 mod file_repair;
 mod fixture;
