@@ -35,7 +35,8 @@ pub const RUST: &str = "libevh_example_rust.so";
 pub const GO: &str = "libevh_example_go.so";
 /// The Rust fixture library: `faulty`, a consumer that panics, fails or retries on purpose.
 pub const RUST_FIXTURES: &str = "libevh_fixture_rust.so";
-/// The Go fixture library: `panicky`. A Go runtime per process: never beside [`GO`].
+/// The Go fixture library: `panicky`, `ids`. A Go runtime per process: never beside [`GO`]
+/// in one process (one of the two isolated is fine).
 pub const GO_FIXTURES: &str = "libevh_fixture_go.so";
 
 /// What a finished run left behind.
@@ -282,6 +283,29 @@ impl Running {
                     }
                 }
                 Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("evhost never logged {needle:?}; stderr so far:\n{}", self.stderr.join("\n"));
+                }
+            }
+        }
+    }
+
+    /// As [`Running::wait_for_line`], but None when the process ends (closes stderr) first:
+    /// for a run that may be refused at startup.
+    pub fn wait_for_line_or_exit(&mut self, needle: &str) -> Option<String> {
+        let deadline = self.started + RUN_LIMIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.stderr.push(line.clone());
+                    if found {
+                        return Some(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
                     panic!("evhost never logged {needle:?}; stderr so far:\n{}", self.stderr.join("\n"));
                 }
