@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod diagnostic;
 pub mod files;
 pub mod inspect;
+pub mod kit;
 pub mod loader;
 pub mod log;
 pub mod logging;

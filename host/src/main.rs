@@ -52,6 +52,27 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Runs a library's plugins through the conformance checks (the handshake, configs,
+    /// deliveries, a producer's run, stop and backpressure) and prints a table. Exits 0 when
+    /// every check passes, 1 when one fails, 2 when the library cannot be used at all.
+    TestPlugin {
+        library: PathBuf,
+        /// Only this plugin of the library.
+        #[arg(long, value_name = "NAME")]
+        plugin: Option<String>,
+        /// A config the plugin accepts, as JSON (the `config` table of its entry).
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
+        /// Also run each check under valgrind, when it is installed.
+        #[arg(long)]
+        memcheck: bool,
+        /// How long any one hook may take.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+        hook_timeout: Duration,
+    },
+    /// One group of the conformance checks, in a child process of `test-plugin`.
+    #[command(hide = true)]
+    KitChild(evhost::kit::ChildArgs),
     /// Prints a library's ABI version and plugins.
     Inspect {
         library: PathBuf,
@@ -144,6 +165,19 @@ fn main() -> ExitCode {
                 Err(e) => setup_error(e),
             }
         }
+        Command::TestPlugin { library, plugin, config, memcheck, hook_timeout } => {
+            watch.set_limit(Duration::ZERO, Duration::ZERO);
+            let options = evhost::kit::Options { library, plugin, config, memcheck, hook_timeout };
+            match evhost::kit::test_plugin(&options) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(EXIT_RUNTIME),
+                Err(e) => setup_error(e),
+            }
+        }
+        Command::KitChild(args) => {
+            watch.set_limit(Duration::ZERO, Duration::ZERO);
+            evhost::kit::child(args)
+        }
         Command::Inspect { library, json } => {
             // Nothing to stop in order: a signal ends inspect at once, saying where it was.
             watch.set_limit(Duration::ZERO, Duration::ZERO);
@@ -160,6 +194,11 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// A duration in the host's grammar ("5s", "1500ms").
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    evhost_cloudevents::units::parse_duration(text).map_err(|e| e.to_string())
 }
 
 fn runtime_error(message: &str) -> ExitCode {
