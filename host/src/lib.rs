@@ -15,6 +15,7 @@ pub mod log;
 pub mod logging;
 pub mod report;
 pub mod run;
+pub mod scaffold;
 pub mod signals;
 pub mod startup;
 pub mod stats;

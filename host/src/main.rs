@@ -70,6 +70,22 @@ enum Command {
         #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
         hook_timeout: Duration,
     },
+    /// Writes a new plugin project in C, Rust or Go: `make` builds it, `make test` runs
+    /// `evhost test-plugin` on it, and its evhost.toml runs it.
+    New {
+        #[arg(value_enum)]
+        language: evhost::scaffold::Language,
+        /// The plugin's name: lowercase letters, digits, '-' or '_'.
+        name: String,
+        /// A consumer (the default): it receives every event.
+        #[arg(long, conflicts_with = "producer")]
+        consumer: bool,
+        /// A producer: it emits events.
+        #[arg(long)]
+        producer: bool,
+        /// The folder to write (new or empty); ./NAME when absent.
+        dir: Option<PathBuf>,
+    },
     /// One group of the conformance checks, in a child process of `test-plugin`.
     #[command(hide = true)]
     KitChild(evhost::kit::ChildArgs),
@@ -172,6 +188,23 @@ fn main() -> ExitCode {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(EXIT_RUNTIME),
                 Err(e) => setup_error(e),
+            }
+        }
+        Command::New { language, name, producer, dir, .. } => {
+            let kind = if producer { config::Kind::Producer } else { config::Kind::Consumer };
+            let options = evhost::scaffold::Options { language, name, kind, dir };
+            match evhost::scaffold::new(&options) {
+                Ok(dir) => {
+                    println!(
+                        "wrote the {} plugin \"{}\" in {}\nnext: cd {} && make test   (EVHOST=... names the host if `evhost` is not on PATH)",
+                        kind.as_str(),
+                        options.name,
+                        dir.display(),
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => setup_error(Diagnostic::new(e.to_string()).help(e.help())),
             }
         }
         Command::KitChild(args) => {

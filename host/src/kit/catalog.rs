@@ -119,6 +119,46 @@ pub const PRODUCER: &[Spec] = &[
     },
 ];
 
+/// What the ABI says of a hook a check died or hung in, when that hook is not the one the
+/// check is about (a delivery check that hangs in `on_stop`). Titles are unused.
+const HOOKS: &[Spec] = &[
+    Spec {
+        id: "evh_library_init",
+        title: "",
+        abi: "evh_library_init (and the library's initializers) describe the library and return at once, without crashing",
+        fix: "do no work at load time; start threads and connect in on_create or later",
+    },
+    Spec {
+        id: "on_create",
+        title: "",
+        abi: "on_create answers EVH_OK or an error with set_error, within the host's deadline, whatever the config; a config it cannot use is EVH_ERR_CONFIG",
+        fix: "check the config before using it, and bound slow work (connecting to a server) with a timeout",
+    },
+    Spec {
+        id: "on_start",
+        title: "",
+        abi: "on_start starts the producer's threads and returns at once",
+        fix: "start threads in on_start and return; do the work on them",
+    },
+    Spec {
+        id: "on_stop",
+        title: "",
+        abi: "on_stop returns promptly, within the host's drain_timeout: a consumer flushes, a producer makes on_run return or joins its threads",
+        fix: "never wait in on_stop for something that may not come; bound every wait with a timeout and check stop_requested in loops",
+    },
+    Spec {
+        id: "on_destroy",
+        title: "",
+        abi: "on_destroy frees the instance and returns; it comes once, after every other hook returned",
+        fix: "free what the instance holds and return; join threads with a bound",
+    },
+];
+
+/// The spec of the hook a check died or hung in, if it has one of its own.
+pub fn hook(name: &str) -> Option<&'static Spec> {
+    HOOKS.iter().find(|spec| name.starts_with(spec.id))
+}
+
 /// The spec of a check id.
 pub fn spec(id: &str) -> &'static Spec {
     LIBRARY

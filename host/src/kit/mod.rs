@@ -75,6 +75,10 @@ pub struct Row {
     pub status: Status,
     /// What the plugin did: on a pass a short note (`stopped in 3 ms`), otherwise the fault.
     pub note: Option<String>,
+    /// The hook the process died or hung in, when that ended the check: the table then
+    /// explains that hook rather than the check.
+    #[serde(default)]
+    pub hook: Option<String>,
 }
 
 /// What a child writes to the parent, one JSON object per line.

@@ -67,7 +67,7 @@ pub fn test_plugin(options: &Options) -> Result<bool, Diagnostic> {
     }
     let mut rows = loaded.rows;
     if let Some(LoadFailure { message, help, .. }) = loaded.load_error {
-        rows = vec![Row { check: "load".into(), status: Status::Fail, note: Some(format!("{message} ({help})")) }];
+        rows = vec![Row { check: "load".into(), status: Status::Fail, note: Some(format!("{message} ({help})")), hook: None }];
     }
     let plugins = loaded.plugins.unwrap_or_default();
     sections.push(Section { title: "library".into(), rows });
@@ -89,7 +89,12 @@ pub fn test_plugin(options: &Options) -> Result<bool, Diagnostic> {
                 "name the plugin the config is for with --plugin",
             ))
         }
-        None => plugins.iter().collect(),
+        // Plugins are reached by name: of two with one name (the `names` check fails), the
+        // first is the one a config gets.
+        None => {
+            let mut seen = std::collections::HashSet::new();
+            plugins.iter().filter(|p| seen.insert(p.name.as_str())).collect()
+        }
     };
     for plugin in chosen {
         let kind = if plugin.producer { "producer" } else { "consumer" };
@@ -136,6 +141,8 @@ struct Outcome {
     current: Option<String>,
     /// Why it ended early, if it did.
     died: Option<String>,
+    /// The hook it died or hung in, if it was in one.
+    hook: Option<String>,
 }
 
 impl Kit<'_> {
@@ -163,7 +170,7 @@ impl Kit<'_> {
                 rows.extend(self.group(Some(&plugin.name), working, &ids, chained));
             } else {
                 let why = "not run: on_create refused the config; give one it accepts with --config '{...}'";
-                rows.extend(ids.into_iter().map(|check| Row { check, status: Status::Skip, note: Some(why.into()) }));
+                rows.extend(ids.into_iter().map(|check| Row { check, status: Status::Skip, note: Some(why.into()), hook: None }));
             }
         }
         rows
@@ -188,6 +195,7 @@ impl Kit<'_> {
                         check: id,
                         status: Status::Fail,
                         note: Some("the kit's child ended before this check reported".into()),
+                        hook: None,
                     });
                 }
                 break;
@@ -195,7 +203,7 @@ impl Kit<'_> {
             let culprit = outcome.current.or_else(|| remaining.iter().find(|id| !reported(id, &rows)).cloned());
             let Some(culprit) = culprit else { break };
             rows.retain(|row| row.check != culprit);
-            rows.push(Row { check: culprit.clone(), status: Status::Fail, note: Some(died) });
+            rows.push(Row { check: culprit.clone(), status: Status::Fail, note: Some(died), hook: outcome.hook });
             let after = remaining.iter().position(|id| *id == culprit).map_or(0, |i| i + 1);
             remaining = remaining[after..].iter().filter(|id| !reported(id, &rows)).cloned().collect();
             if chained {
@@ -203,6 +211,7 @@ impl Kit<'_> {
                     check,
                     status: Status::Skip,
                     note: Some(format!("not run: the process died in `{culprit}`")),
+                    hook: None,
                 }));
             }
         }
@@ -293,6 +302,7 @@ impl Kit<'_> {
             Some((name, _)) => format!("{what} in {name}"),
             None => what.to_string(),
         };
+        outcome.hook = hook.as_ref().map(|(name, _)| name.clone());
         outcome.died = match (hung, code, signal) {
             (true, ..) => Some(match &hook {
                 Some((name, limit)) => format!("{name} did not return within {limit:?}; the kit killed the process"),

@@ -28,17 +28,21 @@ pub fn render(library: &str, sections: &[Section]) -> String {
             };
             counts[index] += 1;
             let note = row.note.as_deref().unwrap_or("");
+            let (abi, fix) = match row.hook.as_deref().and_then(catalog::hook) {
+                Some(hook) => (hook.abi, hook.fix),
+                None => (spec.abi, spec.fix),
+            };
             match row.status {
                 Status::Fail => {
                     let _ = writeln!(out, "  {word}  {}", spec.title);
                     let _ = writeln!(out, "        did: {note}");
-                    let _ = writeln!(out, "        ABI: {}", spec.abi);
-                    let _ = writeln!(out, "        fix: {}", spec.fix);
+                    let _ = writeln!(out, "        ABI: {abi}");
+                    let _ = writeln!(out, "        fix: {fix}");
                 }
                 Status::Warn => {
                     let _ = writeln!(out, "  {word}  {}", spec.title);
                     let _ = writeln!(out, "        did: {note}");
-                    let _ = writeln!(out, "        fix: {}", spec.fix);
+                    let _ = writeln!(out, "        fix: {fix}");
                 }
                 _ if note.is_empty() => {
                     let _ = writeln!(out, "  {word}  {}", spec.title);
