@@ -92,7 +92,12 @@ pub fn child(args: ChildArgs) -> ExitCode {
         for check in &args.checks {
             reporter.send(&Message::Begin(check.clone()));
             let verdict = handshake::run(check, &library);
-            reporter.send(&Message::Row(Row { check: check.clone(), status: verdict.status, note: verdict.note, hook: None }));
+            reporter.send(&Message::Row(Row {
+                check: check.clone(),
+                status: verdict.status,
+                note: verdict.note,
+                hook: None,
+            }));
         }
         return ExitCode::SUCCESS;
     };
@@ -127,7 +132,12 @@ impl Ctx {
     }
 
     pub fn row(&self, id: &str, verdict: Verdict) {
-        self.reporter.send(&Message::Row(Row { check: id.to_string(), status: verdict.status, note: verdict.note, hook: None }));
+        self.reporter.send(&Message::Row(Row {
+            check: id.to_string(),
+            status: verdict.status,
+            note: verdict.note,
+            hook: None,
+        }));
     }
 
     /// `on_create` under the hook timeout; `target` for a producer's events.

@@ -67,7 +67,12 @@ pub fn test_plugin(options: &Options) -> Result<bool, Diagnostic> {
     }
     let mut rows = loaded.rows;
     if let Some(LoadFailure { message, help, .. }) = loaded.load_error {
-        rows = vec![Row { check: "load".into(), status: Status::Fail, note: Some(format!("{message} ({help})")), hook: None }];
+        rows = vec![Row {
+            check: "load".into(),
+            status: Status::Fail,
+            note: Some(format!("{message} ({help})")),
+            hook: None,
+        }];
     }
     let plugins = loaded.plugins.unwrap_or_default();
     sections.push(Section { title: "library".into(), rows });
@@ -170,7 +175,12 @@ impl Kit<'_> {
                 rows.extend(self.group(Some(&plugin.name), working, &ids, chained));
             } else {
                 let why = "not run: on_create refused the config; give one it accepts with --config '{...}'";
-                rows.extend(ids.into_iter().map(|check| Row { check, status: Status::Skip, note: Some(why.into()), hook: None }));
+                rows.extend(ids.into_iter().map(|check| Row {
+                    check,
+                    status: Status::Skip,
+                    note: Some(why.into()),
+                    hook: None,
+                }));
             }
         }
         rows

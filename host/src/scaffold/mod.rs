@@ -97,7 +97,10 @@ fn files(language: Language, kind: Kind) -> Vec<(&'static str, &'static str)> {
         Language::Rust => vec![
             ("Makefile", include_str!("templates/rust/Makefile")),
             ("Cargo.toml", include_str!("templates/rust/Cargo.toml")),
-            ("src/lib.rs", pick(include_str!("templates/rust/consumer.rs"), include_str!("templates/rust/producer.rs"))),
+            (
+                "src/lib.rs",
+                pick(include_str!("templates/rust/consumer.rs"), include_str!("templates/rust/producer.rs")),
+            ),
             (".gitignore", "/target\n*.so\n"),
         ],
         Language::Go => vec![
