@@ -57,7 +57,7 @@ impl Running {
     fn finished(&mut self) -> Option<Result<(), HookError>> {
         match &self.on_run {
             Some(thread) if thread.is_finished() => {
-                Some(self.on_run.take().expect("present").join().unwrap_or_else(|_| Ok(())))
+                Some(self.on_run.take().expect("present").join().expect("a plugin's panic cannot unwind out of on_run"))
             }
             _ => None,
         }
@@ -68,7 +68,7 @@ impl Running {
         let asked = Instant::now();
         let result = ctx.reporter.hook("on_stop (and on_run returning)", ctx.hook_timeout, || {
             self.instance.stop();
-            self.on_run.take().map(|thread| thread.join().unwrap_or_else(|_| Ok(())))
+            self.on_run.take().map(|thread| thread.join().expect("a plugin's panic cannot unwind out of on_run"))
         });
         (asked.elapsed(), result)
     }
