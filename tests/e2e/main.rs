@@ -42,6 +42,7 @@ mod postgres;
 mod postgres_server;
 mod report;
 mod schedule;
+mod sdk_wording;
 mod services;
 mod signals;
 mod stuck;
