@@ -108,7 +108,10 @@ fn word(path: Option<&str>, text: &str) -> (String, Option<Issue>) {
         let (value, rest) = rest.split_once('`').unwrap_or((rest, ""));
         let accepted = quoted(rest);
         let example = accepted.first().map_or(String::new(), |first| format!(", e.g. {path} = \"{first}\""));
-        return (format!("{shown} = \"{value}\" is not one of {}; write one of them{example}", accepted.join(", ")), None);
+        return (
+            format!("{shown} = \"{value}\" is not one of {}; write one of them{example}", accepted.join(", ")),
+            None,
+        );
     }
     if let Some(rest) = text.strip_prefix("invalid type: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
@@ -209,12 +212,7 @@ pub(crate) unsafe fn report(args: &evh_create_args, issue: &Issue) -> bool {
 ///
 /// # Safety
 /// As for [`report`]; `path` is NUL-terminated.
-unsafe fn read_as(
-    api: &evh_host_api,
-    args: &evh_create_args,
-    path: *const c_char,
-    expected: Expected,
-) -> Option<i32> {
+unsafe fn read_as(api: &evh_host_api, args: &evh_create_args, path: *const c_char, expected: Expected) -> Option<i32> {
     let (mut text, mut int, mut uint, mut float, mut flag, mut len) = (evh_str::EMPTY, 0i64, 0u64, 0f64, false, 0usize);
     let required = EVH_CONFIG_REQUIRED;
     // SAFETY: the caller's promise; each out-parameter is a local of the accessor's type.
@@ -300,7 +298,10 @@ mod tests {
         assert_eq!(issue, None);
 
         let (message, _) = mistake(r#"{"count": 1, "mode": "binry"}"#);
-        assert_eq!(message, "`mode` = \"binry\" is not one of binary, structured; write one of them, e.g. mode = \"binary\"");
+        assert_eq!(
+            message,
+            "`mode` = \"binry\" is not one of binary, structured; write one of them, e.g. mode = \"binary\""
+        );
 
         let (message, _) = mistake(r#"{"count": -1}"#);
         assert_eq!(message, "`count` = -1 is out of range; write u64");
