@@ -268,6 +268,30 @@ fn a_plugin_that_accepts_garbage_config_fails() {
     insta::assert_snapshot!("kit_lenient", faults(&env, &out));
 }
 
+/// Under valgrind a read past an allocation fails the check it happened in, with
+/// valgrind's first lines; without valgrind the kit says so and runs the checks anyway.
+#[test]
+fn memcheck_finds_a_read_past_an_allocation() {
+    let env = Env::new();
+    let library = broken(&env);
+    let out = kit(&env, &["--plugin", "overread", "--memcheck", &library]);
+    let valgrind = std::process::Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success());
+    if valgrind {
+        assert_eq!(out.code(), 1, "{}", out.stdout);
+        assert!(out.stdout.contains("(each check under valgrind)"), "{}", out.stdout);
+        let row = out.stdout.split("FAIL  a batch of 1 event").nth(1).expect("the first delivery fails");
+        assert!(row.contains("valgrind found memory errors: Invalid read of size 1"), "{}", out.stdout);
+        assert!(
+            row.contains("by 0x") && row.contains("overread ("),
+            "valgrind names the plugin's function: {}",
+            out.stdout
+        );
+    } else {
+        assert_eq!(out.code(), 0, "{}", out.stdout);
+        assert!(out.stderr.contains("valgrind is not installed"), "{}", out.stderr);
+    }
+}
+
 #[test]
 fn duplicate_plugin_names_fail_the_handshake() {
     let env = Env::new();

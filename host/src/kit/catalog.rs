@@ -120,7 +120,8 @@ pub const PRODUCER: &[Spec] = &[
 ];
 
 /// What the ABI says of a hook a check died or hung in, when that hook is not the one the
-/// check is about (a delivery check that hangs in `on_stop`). Titles are unused.
+/// check is about (a delivery check that hangs in `on_stop`), and of memory errors valgrind
+/// found (`memory`). Titles are unused.
 const HOOKS: &[Spec] = &[
     Spec {
         id: "evh_library_init",
@@ -151,6 +152,12 @@ const HOOKS: &[Spec] = &[
         title: "",
         abi: "on_destroy frees the instance and returns; it comes once, after every other hook returned",
         fix: "free what the instance holds and return; join threads with a bound",
+    },
+    Spec {
+        id: "memory",
+        title: "",
+        abi: "a plugin reads and writes only its own memory and what the host lends it, within each view's length and for the call only",
+        fix: "see valgrind's report (the first lines above, all of it on a run by hand): stay within lengths, copy what you keep past a call, free once",
     },
 ];
 

@@ -108,7 +108,8 @@ pub fn test_plugin(options: &Options) -> Result<bool, Diagnostic> {
             rows: kit.plugin(plugin, config.as_deref()),
         });
     }
-    print!("{}", table::render(&library.display().to_string(), &sections));
+    let under = if kit.memcheck { " (each check under valgrind)" } else { "" };
+    print!("{}", table::render(&format!("{}{under}", library.display()), &sections));
     Ok(sections.iter().flat_map(|s| &s.rows).all(|row| row.status != Status::Fail))
 }
 
@@ -329,6 +330,7 @@ impl Kit<'_> {
                 for row in &mut outcome.rows {
                     row.status = Status::Fail;
                     row.note = Some(format!("valgrind found memory errors: {}", valgrind_errors(&stderr)));
+                    row.hook = Some("memory".into());
                 }
                 None
             }
