@@ -113,3 +113,17 @@ fn wrong_types(config: &str) -> Option<String> {
     let mut map = object(config);
     (walk(&mut map) > 0).then(|| Value::Object(map).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wrong_types;
+
+    #[test]
+    fn every_value_but_tables_becomes_a_table() {
+        let wrong = wrong_types(r#"{"count": 3, "tls": {"ca_file": "ca.pem"}, "hosts": ["a"]}"#).expect("values");
+        let table = r#"{"evhost_test_plugin":"a table where a value belongs"}"#;
+        assert_eq!(wrong, format!(r#"{{"count":{table},"hosts":{table},"tls":{{"ca_file":{table}}}}}"#));
+        assert_eq!(wrong_types("{}"), None);
+        assert_eq!(wrong_types(r#"{"tls": {}}"#), None);
+    }
+}

@@ -163,3 +163,18 @@ pub fn new(options: &Options) -> Result<PathBuf, NewError> {
     }
     Ok(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn names_are_lowercase_words_with_dashes_or_underscores() {
+        for good in ["a", "orders-audit", "s3_sink", "x9"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Orders", "9lives", "-x", "a b", "a.b", &"a".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}
