@@ -315,6 +315,20 @@ fn what_is_not_a_plugin_library_is_a_usage_error() {
     );
 }
 
+#[test]
+fn a_library_that_crashes_while_loading_fails_the_load_check() {
+    let env = Env::new();
+    let library = env.compile_library("libinitcrash.so", INIT_CRASH).display().to_string();
+    let out = kit(&env, &[&library]);
+    insta::assert_snapshot!("kit_init_crash", faults(&env, &out));
+}
+
+const INIT_CRASH: &str = r#"
+#include <signal.h>
+#include "evhost.h"
+EVH_EXPORT evh_status evh_library_init(const evh_host_api *api, const evh_library **out) { (void)api; (void)out; raise(SIGSEGV); return EVH_OK; }
+"#;
+
 const TWINS: &str = r#"
 #include "evhost.h"
 static int state;

@@ -66,13 +66,14 @@ pub fn test_plugin(options: &Options) -> Result<bool, Diagnostic> {
         return Err(Diagnostic::new(message).help(help));
     }
     let mut rows = loaded.rows;
+    let failed_load = |note: String, hook: Option<String>| {
+        vec![Row { check: "load".into(), status: Status::Fail, note: Some(note), hook }]
+    };
     if let Some(LoadFailure { message, help, .. }) = loaded.load_error {
-        rows = vec![Row {
-            check: "load".into(),
-            status: Status::Fail,
-            note: Some(format!("{message} ({help})")),
-            hook: None,
-        }];
+        rows = failed_load(format!("{message} ({help})"), None);
+    } else if let Some(died) = loaded.died {
+        // It crashed or hung while loading (its initializers, evh_library_init).
+        rows = failed_load(died, loaded.hook);
     }
     let plugins = loaded.plugins.unwrap_or_default();
     sections.push(Section { title: "library".into(), rows });

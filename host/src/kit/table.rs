@@ -57,7 +57,8 @@ pub fn render(library: &str, sections: &[Section]) -> String {
     let total = passed + warned + skipped + failed;
     let _ = writeln!(
         out,
-        "\n{total} checks: {passed} passed, {failed} failed, {warned} warning{}, {skipped} skipped",
+        "\n{total} check{}: {passed} passed, {failed} failed, {warned} warning{}, {skipped} skipped",
+        if total == 1 { "" } else { "s" },
         if warned == 1 { "" } else { "s" }
     );
     out
