@@ -81,13 +81,16 @@ func configError(config []byte, v any, err error) error {
 	if strings.HasPrefix(err.Error(), "json: unknown field ") {
 		var value any
 		if json.Unmarshal(config, &value) == nil {
-			if table, key, accepted, found := findUnknown(value, reflect.TypeOf(v), ""); found {
+			if table, key, accepted, others, found := findUnknown(value, reflect.TypeOf(v), ""); found {
 				full := join(table, key)
 				msg := fmt.Sprintf("unknown key `%s`; remove it", full)
 				if len(accepted) > 0 {
 					msg += "; the keys accepted here are " + strings.Join(accepted, ", ")
 				}
-				return &ConfigError{Key: full, msg: msg, accessor: abi.ConfigKeys, path: table, keys: accepted, viaHost: true}
+				// The host is told the table's other keys too: what encoding/json accepts
+				// beyond the exact names (another case) must not be the key it blames.
+				hostKeys := append(append([]string{}, accepted...), others...)
+				return &ConfigError{Key: full, msg: msg, accessor: abi.ConfigKeys, path: table, keys: hostKeys, viaHost: true}
 			}
 		}
 	}
@@ -170,8 +173,9 @@ func throughTables(config []byte, path string) bool {
 }
 
 // findUnknown walks value along t and answers the first key (in order) that t has no
-// field for: the path of its table, the key and the keys accepted there.
-func findUnknown(value any, t reflect.Type, path string) (table, key string, accepted []string, found bool) {
+// field for: the path of its table, the key, the keys accepted there, and the table's
+// other keys.
+func findUnknown(value any, t reflect.Type, path string) (table, key string, accepted, others []string, found bool) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -185,16 +189,21 @@ func findUnknown(value any, t reflect.Type, path string) (table, key string, acc
 		for _, k := range sortedKeys(object) {
 			field, known := lookupField(fields, k)
 			if !known {
-				return path, k, names, true
+				for _, other := range sortedKeys(object) {
+					if _, exact := fields[other]; other != k && !exact {
+						others = append(others, other)
+					}
+				}
+				return path, k, names, others, true
 			}
-			if table, key, accepted, found = findUnknown(object[k], field, join(path, k)); found {
+			if table, key, accepted, others, found = findUnknown(object[k], field, join(path, k)); found {
 				return
 			}
 		}
 	case reflect.Map:
 		if object, ok := value.(map[string]any); ok {
 			for _, k := range sortedKeys(object) {
-				if table, key, accepted, found = findUnknown(object[k], t.Elem(), join(path, k)); found {
+				if table, key, accepted, others, found = findUnknown(object[k], t.Elem(), join(path, k)); found {
 					return
 				}
 			}
@@ -202,7 +211,7 @@ func findUnknown(value any, t reflect.Type, path string) (table, key string, acc
 	case reflect.Slice, reflect.Array:
 		if array, ok := value.([]any); ok {
 			for i, element := range array {
-				if table, key, accepted, found = findUnknown(element, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); found {
+				if table, key, accepted, others, found = findUnknown(element, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); found {
 					return
 				}
 			}

@@ -434,3 +434,32 @@ func TestAContextKeptPastDestroyDoesNothing(t *testing.T) {
 		t.Error("a context of a destroyed instance does not read as stopped")
 	}
 }
+
+func TestConfigErrorsTellTheHostWhichKey(t *testing.T) {
+	var c struct {
+		Count *uint64 `json:"count"`
+		TLS   struct {
+			CAFile string `json:"ca_file"`
+		} `json:"tls"`
+	}
+	for _, tc := range []struct {
+		config, key, path string
+		accessor          int
+		keys              []string
+	}{
+		{`{"count": 1, "tls": {"ca_fle": "x"}}`, "tls.ca_fle", "tls", abi.ConfigKeys, []string{"ca_file"}},
+		// encoding/json takes "Count" for "count"; the host, told it, blames only "zzz".
+		{`{"Count": 1, "zzz": 2}`, "zzz", "", abi.ConfigKeys, []string{"count", "tls", "Count"}},
+		{`{"tls": {"ca_file": 3}}`, "tls.ca_file", "tls.ca_file", abi.ConfigString, nil},
+	} {
+		err := evhost.DecodeConfig([]byte(tc.config), &c)
+		var ce *evhost.ConfigError
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Fatalf("%s: %v, want a *ConfigError for %q", tc.config, err, tc.key)
+		}
+		accessor, path, keys, ok := ce.HostAccessor()
+		if !ok || accessor != tc.accessor || path != tc.path || strings.Join(keys, ",") != strings.Join(tc.keys, ",") {
+			t.Errorf("%s: HostAccessor() = %d %q %q %v, want %d %q %q", tc.config, accessor, path, keys, ok, tc.accessor, tc.path, tc.keys)
+		}
+	}
+}

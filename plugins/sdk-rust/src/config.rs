@@ -53,13 +53,35 @@ pub(crate) fn parse<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
         if inner.is_syntax() || inner.is_eof() {
             return Error::config(format!("the config is not JSON: {text}"));
         }
-        let (message, issue) = word(path.as_deref(), text);
+        let (message, mut issue) = word(path.as_deref(), text);
+        if let Some(Issue::Unknown { table, key, accepted }) = &mut issue {
+            // The host is told the table's other keys too: what serde accepts beyond its
+            // list (aliases) must not be the key the host blames.
+            let leaf = key.rsplit('.').next().unwrap_or(key);
+            let others = table_keys(json, table).into_iter().filter(|k| k != leaf && !accepted.contains(k));
+            accepted.extend(others.collect::<Vec<_>>());
+        }
         let error = Error::config(message);
         match issue {
             Some(issue) => error.with_issue(issue),
             None => error,
         }
     })
+}
+
+/// The keys of the table at `path` (`tls`, `jobs[1]`) in `json`; none when it is not one.
+fn table_keys(json: &str, path: &str) -> Vec<String> {
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(json) else { return Vec::new() };
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, indices) = segment.split_once('[').map_or((segment, ""), |(n, rest)| (n, rest));
+        if !name.is_empty() {
+            value = value.get(name).cloned().unwrap_or_default();
+        }
+        for index in indices.split('[').filter_map(|i| i.trim_end_matches(']').parse::<usize>().ok()) {
+            value = value.get(index).cloned().unwrap_or_default();
+        }
+    }
+    value.as_object().map_or_else(Vec::new, |table| table.keys().cloned().collect())
 }
 
 /// The path as the host's accessors write it (`jobs[2].every`); None when serde could not
@@ -305,5 +327,21 @@ mod tests {
 
         let (message, _) = mistake(r#"{"count": -1}"#);
         assert_eq!(message, "`count` = -1 is out of range; write u64");
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Aliased {
+        #[serde(alias = "n")]
+        count: u64,
+    }
+
+    #[test]
+    fn aliases_are_among_the_keys_the_host_is_told() {
+        let err = parse::<Aliased>(r#"{"n": 1, "cuont": 2}"#).expect_err("a mistake");
+        assert_eq!(err.message(), "unknown key `cuont`; remove it; the keys accepted here are count, n");
+        let Some(Issue::Unknown { accepted, .. }) = err.issue() else { panic!("an unknown key") };
+        assert_eq!(accepted, &["count", "n"]);
     }
 }
