@@ -60,6 +60,43 @@ enum Command {
         #[arg(long)]
         fd: i32,
     },
+    /// Runs a library's plugins through the conformance checks (the handshake, configs,
+    /// deliveries, a producer's run, stop and backpressure) and prints a table. Exits 0 when
+    /// every check passes, 1 when one fails, 2 when the library cannot be used at all.
+    TestPlugin {
+        library: PathBuf,
+        /// Only this plugin of the library.
+        #[arg(long, value_name = "NAME")]
+        plugin: Option<String>,
+        /// A config the plugin accepts, as JSON (the `config` table of its entry).
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
+        /// Also run each check under valgrind, when it is installed.
+        #[arg(long)]
+        memcheck: bool,
+        /// How long any one hook may take.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+        hook_timeout: Duration,
+    },
+    /// Writes a new plugin project in C, Rust or Go: `make` builds it, `make test` runs
+    /// `evhost test-plugin` on it, and its evhost.toml runs it.
+    New {
+        #[arg(value_enum)]
+        language: evhost::scaffold::Language,
+        /// The plugin's name: lowercase letters, digits, '-' or '_'.
+        name: String,
+        /// A consumer (the default): it receives every event.
+        #[arg(long, conflicts_with = "producer")]
+        consumer: bool,
+        /// A producer: it emits events.
+        #[arg(long)]
+        producer: bool,
+        /// The folder to write (new or empty); ./NAME when absent.
+        dir: Option<PathBuf>,
+    },
+    /// One group of the conformance checks, in a child process of `test-plugin`.
+    #[command(hide = true)]
+    KitChild(evhost::kit::ChildArgs),
     /// Prints a library's ABI version and plugins.
     Inspect {
         library: PathBuf,
@@ -156,6 +193,36 @@ fn main() -> ExitCode {
             }
         }
         Command::Worker { .. } => unreachable!("a worker returned above"),
+        Command::TestPlugin { library, plugin, config, memcheck, hook_timeout } => {
+            watch.set_limit(Duration::ZERO, Duration::ZERO);
+            let options = evhost::kit::Options { library, plugin, config, memcheck, hook_timeout };
+            match evhost::kit::test_plugin(&options) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(EXIT_RUNTIME),
+                Err(e) => setup_error(e),
+            }
+        }
+        Command::New { language, name, producer, dir, .. } => {
+            let kind = if producer { config::Kind::Producer } else { config::Kind::Consumer };
+            let options = evhost::scaffold::Options { language, name, kind, dir };
+            match evhost::scaffold::new(&options) {
+                Ok(dir) => {
+                    println!(
+                        "wrote the {} plugin \"{}\" in {}\nnext: cd {} && make test   (EVHOST=... names the host if `evhost` is not on PATH)",
+                        kind.as_str(),
+                        options.name,
+                        dir.display(),
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => setup_error(Diagnostic::new(e.to_string()).help(e.help())),
+            }
+        }
+        Command::KitChild(args) => {
+            watch.set_limit(Duration::ZERO, Duration::ZERO);
+            evhost::kit::child(args)
+        }
         Command::Inspect { library, json } => {
             // Nothing to stop in order: a signal ends inspect at once, saying where it was.
             watch.set_limit(Duration::ZERO, Duration::ZERO);
@@ -172,6 +239,11 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// A duration in the host's grammar ("5s", "1500ms").
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    evhost_cloudevents::units::parse_duration(text).map_err(|e| e.to_string())
 }
 
 fn runtime_error(message: &str) -> ExitCode {

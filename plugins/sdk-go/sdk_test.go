@@ -114,7 +114,7 @@ func init() {
 				return nil, err
 			}
 			if c.Count == nil {
-				return nil, errors.New(`config: "count" is required`)
+				return nil, evhost.MissingKey("count", "count = 1")
 			}
 			return panicky{}, nil
 		})
@@ -387,11 +387,12 @@ func TestEmitErrors(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ config, want string }{
-		{`{"count": 1, "cuont": 2}`, `config: unknown key "cuont"`},
-		{`{"count": "many"}`, `config: key "count": want uint64, got string`},
-		{`{"path": "x"}`, `config: "count" is required`},
-		{`{"count": 1,}`, `config: invalid JSON at byte 13: invalid character '}' looking for beginning of object key string`},
-		{`{"count": 1} {}`, `config: unexpected data after the JSON object`},
+		{`{"count": 1, "cuont": 2}`, "unknown key `cuont`; remove it; the keys accepted here are count, path"},
+		{`{"count": "many"}`, "`count` is a string; write an integer from 0 up"},
+		{`{"count": -1}`, "`count` = -1 is out of range; write an integer from 0 up"},
+		{`{"path": "x"}`, "missing key `count`; add `count = 1` to the `config` table"},
+		{`{"count": 1,}`, `the config is not JSON: invalid character '}' looking for beginning of object key string at byte 13`},
+		{`{"count": 1} {}`, `the config is not JSON: unexpected data after the JSON object`},
 	} {
 		inst, st := lib.Create("strict", "c", tc.config)
 		if st != abi.ErrConfig {
@@ -431,5 +432,34 @@ func TestAContextKeptPastDestroyDoesNothing(t *testing.T) {
 	}
 	if !ctx.StopRequested() {
 		t.Error("a context of a destroyed instance does not read as stopped")
+	}
+}
+
+func TestConfigErrorsTellTheHostWhichKey(t *testing.T) {
+	var c struct {
+		Count *uint64 `json:"count"`
+		TLS   struct {
+			CAFile string `json:"ca_file"`
+		} `json:"tls"`
+	}
+	for _, tc := range []struct {
+		config, key, path string
+		accessor          int
+		keys              []string
+	}{
+		{`{"count": 1, "tls": {"ca_fle": "x"}}`, "tls.ca_fle", "tls", abi.ConfigKeys, []string{"ca_file"}},
+		// encoding/json takes "Count" for "count"; the host, told it, blames only "zzz".
+		{`{"Count": 1, "zzz": 2}`, "zzz", "", abi.ConfigKeys, []string{"count", "tls", "Count"}},
+		{`{"tls": {"ca_file": 3}}`, "tls.ca_file", "tls.ca_file", abi.ConfigString, nil},
+	} {
+		err := evhost.DecodeConfig([]byte(tc.config), &c)
+		var ce *evhost.ConfigError
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Fatalf("%s: %v, want a *ConfigError for %q", tc.config, err, tc.key)
+		}
+		accessor, path, keys, ok := ce.HostAccessor()
+		if !ok || accessor != tc.accessor || path != tc.path || strings.Join(keys, ",") != strings.Join(tc.keys, ",") {
+			t.Errorf("%s: HostAccessor() = %d %q %q %v, want %d %q %q", tc.config, accessor, path, keys, ok, tc.accessor, tc.path, tc.keys)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -43,7 +42,7 @@ func newDigest(ctx *evhost.Context, config []byte) (evhost.Consumer, error) {
 		return nil, err
 	}
 	if c.Path == "" {
-		return nil, errors.New(`config: "path" is required: the file the digest is written to on stop`)
+		return nil, evhost.MissingKey("path", `path = "digest.json"`)
 	}
 	return &digest{ctx: ctx, path: ctx.Resolve(c.Path), hash: fnvOffset, inOrder: true}, nil
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 	"strconv"
 
 	evhost "github.com/evhost/evhost/plugins/sdk-go"
@@ -36,18 +36,18 @@ func newSequence(ctx *evhost.Context, config []byte) (evhost.Producer, error) {
 		return nil, err
 	}
 	if c.Count == nil {
-		return nil, errors.New(`config: "count" is required: the number of events to emit, e.g. {"count": 1000}`)
+		return nil, evhost.MissingKey("count", "count = 1000")
 	}
 	s := &sequence{ctx: ctx, count: *c.Count, payload: 64, batch: 64}
 	if c.PayloadBytes != nil {
 		if *c.PayloadBytes > 1<<30 {
-			return nil, errors.New(`config: "payload_bytes" must be at most 1073741824`)
+			return nil, fmt.Errorf("`payload_bytes` = %d is too large; write at most 1073741824", *c.PayloadBytes)
 		}
 		s.payload = int(*c.PayloadBytes)
 	}
 	if c.Batch != nil {
 		if *c.Batch < 1 || *c.Batch > 1<<20 {
-			return nil, errors.New(`config: "batch" must be between 1 and 1048576`)
+			return nil, fmt.Errorf("`batch` = %d is out of range; write an integer from 1 to 1048576", *c.Batch)
 		}
 		s.batch = int(*c.Batch)
 	}

@@ -14,15 +14,15 @@ func TestConfigErrors(t *testing.T) {
 		name, config, want string
 		create             func([]byte) error
 	}{
-		{"sequence", `{}`, `config: "count" is required: the number of events to emit, e.g. {"count": 1000}`,
+		{"sequence", `{}`, "missing key `count`; add `count = 1000` to the `config` table",
 			func(c []byte) error { _, err := newSequence(nil, c); return err }},
-		{"sequence", `{"count": 1, "batch": 0}`, `config: "batch" must be between 1 and 1048576`,
+		{"sequence", `{"count": 1, "batch": 0}`, "`batch` = 0 is out of range; write an integer from 1 to 1048576",
 			func(c []byte) error { _, err := newSequence(nil, c); return err }},
-		{"sequence", `{"count": -1}`, `config: key "count": want uint64, got number -1`,
+		{"sequence", `{"count": -1}`, "`count` = -1 is out of range; write an integer from 0 up",
 			func(c []byte) error { _, err := newSequence(nil, c); return err }},
-		{"digest", `{}`, `config: "path" is required: the file the digest is written to on stop`,
+		{"digest", `{}`, "missing key `path`; add `path = \"digest.json\"` to the `config` table",
 			func(c []byte) error { _, err := newDigest(nil, c); return err }},
-		{"count", `{"pth": "x"}`, `config: unknown key "pth"`,
+		{"count", `{"pth": "x"}`, "unknown key `pth`; remove it; the keys accepted here are path",
 			func(c []byte) error { _, err := newCount(nil, c); return err }},
 	} {
 		if err := tc.create([]byte(tc.config)); err == nil || err.Error() != tc.want {

@@ -88,6 +88,9 @@ impl Consumer for Publish {
     }
 }
 
+/// PubAcks awaited at most at once: below async-nats' default `max_ack_inflight` (5 000).
+const ACK_WINDOW: usize = 4096;
+
 impl Publish {
     /// The headers and payload of `event` in the configured mode.
     fn message(&self, event: &Event) -> (HeaderMap, Bytes) {
@@ -100,29 +103,36 @@ impl Publish {
         }
     }
 
-    /// Sends every message, then awaits every PubAck; `Err` is the answer for the host.
+    /// Sends the messages a window at a time and awaits each window's PubAcks before the
+    /// next; `Err` is the answer for the host. async-nats lets 5 000 PubAcks be outstanding
+    /// (`max_ack_inflight`) and past that waits for one to be awaited, so sending a whole
+    /// batch of more before awaiting any would wait forever (the conformance kit's batch of
+    /// 10 000 found it).
     async fn jetstream(&self, messages: Vec<(String, (HeaderMap, Bytes))>) -> Result<(), Delivery> {
-        let mut pending = Vec::with_capacity(messages.len());
-        let mut failed = None;
-        for (i, (subject, (headers, payload))) in messages.into_iter().enumerate() {
-            let message = PublishMessage::build().payload(payload).headers(headers);
-            match self.js.send_publish(subject.clone(), message).await {
-                Ok(ack) => pending.push((subject, ack)),
-                Err(e) => {
-                    failed = Some((i, subject, e));
-                    break;
+        let mut messages = messages.into_iter().enumerate().peekable();
+        while messages.peek().is_some() {
+            let mut pending = Vec::with_capacity(ACK_WINDOW);
+            let mut failed = None;
+            for (i, (subject, (headers, payload))) in messages.by_ref().take(ACK_WINDOW) {
+                let message = PublishMessage::build().payload(payload).headers(headers);
+                match self.js.send_publish(subject.clone(), message).await {
+                    Ok(ack) => pending.push((i, subject, ack)),
+                    Err(e) => {
+                        failed = Some((i, subject, e));
+                        break;
+                    }
                 }
             }
-        }
-        for (i, (subject, ack)) in pending.into_iter().enumerate() {
-            if let Err(e) = ack.await {
+            for (i, subject, ack) in pending {
+                if let Err(e) = ack.await {
+                    return Err(self.failure(i, &subject, e));
+                }
+            }
+            if let Some((i, subject, e)) = failed {
                 return Err(self.failure(i, &subject, e));
             }
         }
-        match failed {
-            Some((i, subject, e)) => Err(self.failure(i, &subject, e)),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     fn failure(&self, handled: usize, subject: &str, e: async_nats::jetstream::context::PublishError) -> Delivery {

@@ -15,17 +15,19 @@ use evhost_abi::{evh_status, EVH_BUSY, EVH_ERR_CONFIG, EVH_ERR_INVALID_ARGUMENT,
 pub struct Error {
     status: Option<evh_status>,
     message: String,
+    /// A config mistake serde found, for the host's accessor to report with its caret.
+    issue: Option<Box<crate::config::Issue>>,
 }
 
 impl Error {
     /// An error with this message and the hook's default status.
     pub fn new(message: impl Into<String>) -> Self {
-        Error { status: None, message: message.into() }
+        Error { status: None, message: message.into(), issue: None }
     }
 
     /// An error with an explicit status, such as `EVH_ERR_UNSUPPORTED`.
     pub fn with_status(status: evh_status, message: impl Into<String>) -> Self {
-        Error { status: Some(status), message: message.into() }
+        Error { status: Some(status), message: message.into(), issue: None }
     }
 
     /// A configuration error (`EVH_ERR_CONFIG`).
@@ -36,6 +38,15 @@ impl Error {
     /// The message, as the host will show it after the instance's and the plugin's names.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub(crate) fn with_issue(mut self, issue: crate::config::Issue) -> Self {
+        self.issue = Some(Box::new(issue));
+        self
+    }
+
+    pub(crate) fn issue(&self) -> Option<&crate::config::Issue> {
+        self.issue.as_deref()
     }
 
     /// The explicit status, if one was given.
@@ -66,7 +77,7 @@ impl<E: std::error::Error + 'static> From<E> for Error {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        Error { status, message }
+        Error { status, message, issue: None }
     }
 }
 

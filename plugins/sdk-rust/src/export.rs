@@ -16,7 +16,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 
 use evhost_abi::*;
-use serde::de::DeserializeOwned;
 
 use crate::context::{Api, Context, HostCell};
 use crate::{Batch, Consumer, Delivery, Emitter, Error, Producer};
@@ -173,7 +172,7 @@ struct ProducerKind;
 impl<C: Consumer> Create<ConsumerKind> for Instance<C> {
     const NAME: &'static str = C::NAME;
     fn create(ctx: Context, json: &str) -> Result<Self, Error> {
-        let plugin = C::create(ctx.clone(), parse_config(json)?)?;
+        let plugin = C::create(ctx.clone(), crate::config::parse(json)?)?;
         Ok(Instance::new(plugin, ctx))
     }
     fn context(&self) -> &Context {
@@ -184,23 +183,12 @@ impl<C: Consumer> Create<ConsumerKind> for Instance<C> {
 impl<P: Producer> Create<ProducerKind> for Instance<P> {
     const NAME: &'static str = P::NAME;
     fn create(ctx: Context, json: &str) -> Result<Self, Error> {
-        let plugin = P::create(ctx.clone(), parse_config(json)?)?;
+        let plugin = P::create(ctx.clone(), crate::config::parse(json)?)?;
         Ok(Instance::new(plugin, ctx))
     }
     fn context(&self) -> &Context {
         &self.ctx
     }
-}
-
-fn parse_config<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
-    let json = if json.trim().is_empty() { "{}" } else { json };
-    serde_json::from_str(json).map_err(|err| {
-        // The position is in JSON the host made from its TOML, useless to the user.
-        let message = err.to_string();
-        let position = format!(" at line {} column {}", err.line(), err.column());
-        let message = message.strip_suffix(&position).unwrap_or(&message);
-        Error::config(format!("config: {message}"))
-    })
 }
 
 /// Runs `f`, turning a panic into its message.
@@ -272,6 +260,11 @@ unsafe extern "C" fn on_create<T: Create<K>, K>(
             EVH_OK
         }
         Ok(Err(err)) => {
+            // SAFETY: the args of this on_create, whose api table was checked above.
+            if err.issue().is_some_and(|issue| unsafe { crate::config::report(args, issue) }) {
+                // The host recorded the mistake in its words, with the key for its caret.
+                return EVH_ERR_CONFIG;
+            }
             cell.set_error(err.message());
             err.status().unwrap_or(EVH_ERR_CONFIG)
         }

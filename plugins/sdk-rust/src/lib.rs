@@ -84,6 +84,7 @@
 
 pub mod cloudevents;
 mod commit;
+mod config;
 mod context;
 mod emit;
 mod error;

@@ -395,9 +395,9 @@ fn config_errors_name_the_plugin_and_the_field() {
     assert_eq!(
         host.errors(),
         [
-            "config: missing field `mode`",
-            "config: unknown field `mdoe`, expected `mode` or `handled`",
-            "config: expected ident",
+            "missing key `mode`; add `mode = ...` to the `config` table",
+            "unknown key `mdoe`; remove it; the keys accepted here are mode, handled",
+            "the config is not JSON: expected ident",
         ]
     );
 }

@@ -120,7 +120,11 @@ func evhgoOnCreate(slot C.int, args *C.evh_create_args, out *C.uintptr_t) (statu
 	host.ConfigDir = strings.Clone(goString(args.config_dir))
 	impl, err := p.Create(host, name, config)
 	if err != nil {
-		host.SetError(err.Error())
+		// A config mistake the host's accessors can report is worded by the host, with
+		// the key for its caret; anything else is the plugin's message.
+		if !reportConfig(args, err) {
+			host.SetError(err.Error())
+		}
 		return C.EVH_ERR_CONFIG
 	}
 	inst := &instance{host: host}

@@ -112,3 +112,35 @@ evh_status evhgo_wait_committed(const evh_host_api *api, evh_host *host, uint64_
                                 uint64_t timeout_ms) {
     return evhgo_tracks_commits(api) ? api->wait_committed(host, ticket, timeout_ms) : EVH_OK;
 }
+
+evh_status evhgo_config_check(const evh_create_args *args, int accessor, const char *path,
+                              const char *const *keys, size_t keys_len) {
+    const evh_host_api *api = args->api;
+    if (api->struct_size < offsetof(evh_host_api, config_keys) + sizeof api->config_keys) {
+        return EVH_ERR_UNSUPPORTED;
+    }
+    evh_str text;
+    int64_t integer;
+    uint64_t natural;
+    double number;
+    bool flag;
+    size_t len;
+    /* A table that is long enough may still leave an accessor NULL: not implemented. */
+    switch (accessor) {
+    case EVHGO_CONFIG_KEYS:
+        return api->config_keys ? api->config_keys(args, path, keys, keys_len) : EVH_ERR_UNSUPPORTED;
+    case EVHGO_CONFIG_STRING:
+        return api->config_string ? api->config_string(args, path, EVH_CONFIG_REQUIRED, &text) : EVH_ERR_UNSUPPORTED;
+    case EVHGO_CONFIG_INT:
+        return api->config_int ? api->config_int(args, path, EVH_CONFIG_REQUIRED, &integer) : EVH_ERR_UNSUPPORTED;
+    case EVHGO_CONFIG_UINT:
+        return api->config_uint ? api->config_uint(args, path, EVH_CONFIG_REQUIRED, &natural) : EVH_ERR_UNSUPPORTED;
+    case EVHGO_CONFIG_FLOAT:
+        return api->config_float ? api->config_float(args, path, EVH_CONFIG_REQUIRED, &number) : EVH_ERR_UNSUPPORTED;
+    case EVHGO_CONFIG_BOOL:
+        return api->config_bool ? api->config_bool(args, path, EVH_CONFIG_REQUIRED, &flag) : EVH_ERR_UNSUPPORTED;
+    case EVHGO_CONFIG_LEN:
+        return api->config_len ? api->config_len(args, path, EVH_CONFIG_REQUIRED, &len) : EVH_ERR_UNSUPPORTED;
+    }
+    return EVH_ERR_UNSUPPORTED;
+}

@@ -31,4 +31,19 @@ EVHGO_HIDDEN uint64_t evhgo_committed(const evh_host_api *api, evh_host *host);
 EVHGO_HIDDEN evh_status evhgo_wait_committed(const evh_host_api *api, evh_host *host,
                                              uint64_t ticket, uint64_t timeout_ms);
 
+/* ABI 1.1's config accessors, for a config mistake the Go side found (config.go): the host
+ * words it and records the key for its caret. Which accessor: EVHGO_CONFIG_*. Answers
+ * EVH_ERR_UNSUPPORTED when the host's table has no accessors. */
+enum {
+    EVHGO_CONFIG_KEYS = 0,
+    EVHGO_CONFIG_STRING = 1,
+    EVHGO_CONFIG_INT = 2,
+    EVHGO_CONFIG_UINT = 3,
+    EVHGO_CONFIG_FLOAT = 4,
+    EVHGO_CONFIG_BOOL = 5,
+    EVHGO_CONFIG_LEN = 6,
+};
+EVHGO_HIDDEN evh_status evhgo_config_check(const evh_create_args *args, int accessor, const char *path,
+                                           const char *const *keys, size_t keys_len);
+
 #endif
