@@ -120,6 +120,7 @@ fn main() -> ExitCode {
     // A worker takes no signals of its own (they stay blocked): its host stops it, and
     // its end comes by the parent-death signal or the socket's close.
     if let Command::Worker { fd } = cli.command {
+        crash::silence();
         return evhost::isolate::worker::main(fd);
     }
     // From here on, SIGTERM and SIGINT work whatever a plugin does.

@@ -11,11 +11,23 @@
 //! Inside a handler only async-signal-safe things happen: loads, a copy into a stack
 //! buffer, write(2), sigaction(2), raise(3). No allocation, no lock, no formatting.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use nix::libc;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 /// The signals a crash ends with.
 const FATAL: [Signal; 5] = [Signal::SIGSEGV, Signal::SIGBUS, Signal::SIGILL, Signal::SIGFPE, Signal::SIGABRT];
+
+/// Set in an isolated plugin's worker: its host reports the death (with the hook it asked
+/// for), and the line "the process dies" would be wrong there, the host living on, and not
+/// in the host's log format.
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// The crash line is not written; the process still dies of the signal.
+pub fn silence() {
+    SILENT.store(true, Ordering::Relaxed);
+}
 
 /// Installs the crash handlers. Call it before any plugin loads.
 pub fn install() -> std::io::Result<()> {
@@ -29,6 +41,14 @@ pub fn install() -> std::io::Result<()> {
 }
 
 extern "C" fn on_crash(number: libc::c_int, _info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+    if SILENT.load(Ordering::Relaxed) {
+        // SAFETY: as below: the default action, then the signal again.
+        unsafe {
+            libc::signal(number, libc::SIG_DFL);
+            libc::raise(number);
+        }
+        return;
+    }
     let name = Signal::try_from(number).map_or("a fatal signal", Signal::as_str);
     let note: &[u8] = match crate::loader::crash_note() {
         Some(note) => note,
