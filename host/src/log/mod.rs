@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(test)]
 pub use chunk::EventIn;
-pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, STRING_NAMES};
+pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, CLAIM_ALIGN, STRING_NAMES};
 use evhost_abi::evh_event;
 
 use crate::config::{LogConfig, Policy, Start};
@@ -332,24 +332,44 @@ impl Log {
     /// Returns the sequence numbers the batch got.
     pub fn append(&self, batch: ChunkBuilder, block: bool) -> Result<std::ops::Range<u64>, AppendError> {
         let (events, bytes) = (batch.len(), batch.bytes());
-        if events > self.capacity || bytes > self.max_bytes {
-            return Err(AppendError::TooLarge { events, bytes, capacity: self.capacity, max_bytes: self.max_bytes });
-        }
+        self.fits(events, bytes)?;
         if events == 0 {
             let head = self.lock().head;
             return Ok(head..head);
         }
-        let mut chunk = batch.finish();
+        self.append_chunk(batch.finish(), block).map_err(|(e, _)| e)
+    }
+
+    /// Refuses a batch (or a claim, ABI 1.2) of `events` and `bytes` that could never fit.
+    pub fn fits(&self, events: usize, bytes: usize) -> Result<(), AppendError> {
+        if events > self.capacity || bytes > self.max_bytes {
+            return Err(AppendError::TooLarge { events, bytes, capacity: self.capacity, max_bytes: self.max_bytes });
+        }
+        Ok(())
+    }
+
+    /// True for the disk log, whose writer encodes chunks from their records: a claimed
+    /// chunk (ABI 1.2) is copied into a built one before it goes there.
+    pub fn is_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Appends a finished chunk of at least one event that fits (see [`fits`](Self::fits)):
+    /// a built one, or a claimed one on the memory log. Hands the chunk back when refused,
+    /// so that a claim stays open.
+    pub fn append_chunk(&self, mut chunk: Chunk, block: bool) -> Result<std::ops::Range<u64>, (AppendError, Chunk)> {
+        debug_assert!(!(chunk.is_claimed() && self.is_disk()), "the disk log cannot encode a claimed chunk");
+        let (events, bytes) = (chunk.len(), chunk.bytes());
         let mut state = self.lock();
         loop {
             if state.stopped || state.closed {
-                return Err(AppendError::Stopped);
+                return Err((AppendError::Stopped, chunk));
             }
             if self.make_room(&mut state, events, bytes) {
                 break;
             }
             if !block {
-                return Err(AppendError::Full);
+                return Err((AppendError::Full, chunk));
             }
             let commits = self.commits.load(Ordering::Acquire);
             // The disk log's room comes from its writer's rounds, which take longer than a

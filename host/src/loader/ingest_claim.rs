@@ -1,0 +1,131 @@
+//! The checks `publish` (ABI 1.2) makes on events a producer wrote in place: `emit`'s rules
+//! and messages (`ingest`), read where the events lie, plus one rule of its own: every
+//! non-empty view points into the claim's bytes, so that nothing the log keeps points into
+//! the producer's memory. Nothing is copied or written here; the checks read the chunk's
+//! own buffers, so they need no `unsafe`.
+
+use evhost_abi::{self as evh, evh_attr, evh_event, evh_str};
+
+use super::ingest::{
+    bad_struct_size, check_extension_name, check_version_and_time, extensions_null, invalid, missing, not_utf8,
+    null_view, same_attributes, too_large, utf8, Field, Refused,
+};
+use crate::log::{strings, Chunk, STRING_NAMES};
+
+#[cold]
+fn outside(index: usize, field: Field<'_>) -> Refused {
+    invalid(format!(
+        "event {index}: {field} points outside the claim's bytes; with claim and publish, write every string, the data and the extension array into claim->bytes, or emit the event instead"
+    ))
+}
+
+#[cold]
+fn misaligned(index: usize) -> Refused {
+    invalid(format!(
+        "event {index}: `extensions` is not aligned for evh_attr; place the array at an offset of claim->bytes that is a multiple of {}",
+        std::mem::align_of::<evh_attr>()
+    ))
+}
+
+#[cold]
+fn struct_size(index: usize, size: u32) -> Refused {
+    match index {
+        0 => bad_struct_size(size as usize),
+        _ => invalid(format!(
+            "event {index}: struct_size is {size}; set it to sizeof(evh_event) ({}) in every event of a claim",
+            std::mem::size_of::<evh_event>()
+        )),
+    }
+}
+
+/// The bytes of a view of a claimed event: empty, or inside the chunk's arena.
+#[inline(always)]
+fn view<'a>(chunk: &'a Chunk, v: evh_str, index: usize, field: Field<'_>) -> Result<&'a [u8], Refused> {
+    if v.len == 0 {
+        return Ok(&[]);
+    }
+    if v.ptr.is_null() {
+        return Err(null_view(index, field, v.len));
+    }
+    chunk.in_arena(v.ptr as usize, v.len).ok_or_else(|| outside(index, field))
+}
+
+/// Checks the first `n` events of a claimed chunk as `emit` checks a batch: the same rules,
+/// in the same order, with the same messages.
+pub fn check_claimed(chunk: &Chunk, n: usize, max_event_bytes: usize) -> Result<(), Refused> {
+    let events = &chunk.written()[..n];
+    let size = evh::struct_size::<evh_event>();
+    let mut previous: Option<&evh_event> = None;
+    let mut shared_size = 0;
+    // The first id that is not UTF-8; reported after any other error, as `emit` does.
+    let mut bad_id = None;
+    for (index, e) in events.iter().enumerate() {
+        if e.struct_size != size {
+            return Err(struct_size(index, e.struct_size));
+        }
+        if !previous.is_some_and(|p| same_attributes(p, e)) {
+            shared_size = 0;
+            let mut stored: [&[u8]; 8] = [&[]; 8];
+            for (k, field) in strings(e).into_iter().enumerate().skip(1) {
+                let name = Field::Attribute(STRING_NAMES[k]);
+                stored[k] = utf8(view(chunk, field, index, name)?, index, name)?;
+                shared_size += field.len;
+            }
+            for (k, name) in [(1, "source"), (3, "type")] {
+                if stored[k].is_empty() {
+                    return Err(missing(index, name));
+                }
+            }
+            check_version_and_time(index, stored[2], stored[7])?;
+        }
+        previous = Some(e);
+        let id = view(chunk, e.id, index, Field::Attribute("id"))?;
+        if id.is_empty() {
+            return Err(missing(index, "id"));
+        }
+        if bad_id.is_none() && utf8(id, index, Field::Attribute("id")).is_err() {
+            bad_id = Some((index, id));
+        }
+        let data = evh_str { ptr: e.data.ptr, len: e.data.len };
+        view(chunk, data, index, Field::Attribute("data"))?;
+        let attrs = extensions(chunk, e, index);
+        let extension_size = attrs.as_ref().map_or(0, |a| a.iter().map(|[_, k, _, v]| k + v).sum());
+        let size = id.len() + shared_size + e.data.len + extension_size;
+        if size > max_event_bytes {
+            return Err(too_large(index, id, size, max_event_bytes));
+        }
+        if e.extensions_len > 0 {
+            for [key, key_len, value, value_len] in attrs? {
+                let as_view = |ptr: usize, len| evh_str { ptr: std::ptr::without_provenance(ptr), len };
+                let key = view(chunk, as_view(key, key_len), index, Field::ExtensionName)?;
+                let key = utf8(key, index, Field::ExtensionName)?;
+                check_extension_name(index, key)?;
+                let field = Field::ExtensionValue(key);
+                utf8(view(chunk, as_view(value, value_len), index, field)?, index, field)?;
+            }
+        }
+    }
+    match bad_id {
+        Some((index, id)) => Err(not_utf8(index, Field::Attribute("id"), id)),
+        None => Ok(()),
+    }
+}
+
+/// The event's extension attributes as addresses and lengths (key, key length, value, value
+/// length), read from the arena; the refusal when the array is NULL, outside the arena or
+/// misaligned.
+fn extensions(chunk: &Chunk, e: &evh_event, index: usize) -> Result<Vec<[usize; 4]>, Refused> {
+    if e.extensions_len == 0 {
+        return Ok(Vec::new());
+    }
+    if e.extensions.is_null() {
+        return Err(extensions_null(index, e.extensions_len));
+    }
+    let (addr, size) = (e.extensions as usize, std::mem::size_of::<evh_attr>());
+    let bytes = e.extensions_len.checked_mul(size).ok_or_else(|| outside(index, Field::Attribute("extensions")))?;
+    let at = chunk.arena_offset(addr, bytes).ok_or_else(|| outside(index, Field::Attribute("extensions")))?;
+    if !addr.is_multiple_of(std::mem::align_of::<evh_attr>()) {
+        return Err(misaligned(index));
+    }
+    Ok((0..e.extensions_len).map(|i| chunk.attr_at(at + i * size)).collect())
+}
