@@ -138,6 +138,10 @@ struct Buffers {
     attrs: Vec<evh_attr>,
     templates: Vec<evh_event>,
     records: Vec<Record>,
+    /// A claimed chunk's events (`claim.rs`), aged with the rest: the producer writes them,
+    /// so they must have left the consumers' caches too. Not cleared: a claim reuses them
+    /// as they are.
+    claimed: Vec<evh_event>,
 }
 
 impl Buffers {
@@ -233,10 +237,16 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
+        let claimed = self.is_claimed();
+        let mut claimed_events = Vec::new();
         if let Some(events) = self.events.take() {
-            let mut pool = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < EVENTS_POOL_SIZE {
-                pool.push(events);
+            if claimed {
+                claimed_events = events;
+            } else {
+                let mut pool = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner());
+                if pool.len() < EVENTS_POOL_SIZE {
+                    pool.push(events);
+                }
             }
         }
         recycle(Buffers {
@@ -245,6 +255,7 @@ impl Drop for Chunk {
             attrs: std::mem::take(&mut self.attrs),
             templates: std::mem::take(&mut self.templates),
             records: std::mem::take(&mut self.records),
+            claimed: claimed_events,
         });
     }
 }
@@ -492,7 +503,7 @@ impl ChunkBuilder {
                 set_strings(template, fixed);
             }
         }
-        let Buffers { arena, ids, attrs, templates, records } = std::mem::take(&mut self.buffers);
+        let Buffers { arena, ids, attrs, templates, records, .. } = std::mem::take(&mut self.buffers);
         Chunk::from_parts(arena, ids, attrs, templates, records)
     }
 }

@@ -3,13 +3,13 @@
 //! events are `evh_event`s from the start (no records, no templates), and every view points
 //! into the chunk's arena, which the loader checks before the log takes the chunk.
 //!
-//! The buffers come from the same pools as a built chunk's and go back to them: the arena
-//! aged out of the consumers' caches, the events newest first. Both come back with their
-//! contents, so a claim rarely has anything to zero.
+//! The buffers come from the same pool as a built chunk's and go back to it, aged out of the
+//! consumers' caches (the producer writes all of them), events included. They come back
+//! with their contents, so a claim rarely has anything to zero.
 
 use evhost_abi::{evh_attr, evh_event, evh_str};
 
-use super::{empty_event, take_aged, Buffers, Chunk, EVENTS_POOL};
+use super::{empty_event, take_aged, Buffers, Chunk};
 
 /// The alignment `evh_claim.bytes` promises: an extension array written there needs 8.
 pub const CLAIM_ALIGN: usize = 16;
@@ -29,7 +29,7 @@ impl Chunk {
             arena.resize(bytes, 0);
         }
         arena.truncate(bytes);
-        let mut list = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+        let mut list = std::mem::take(&mut buffers.claimed);
         if list.len() < events {
             list.resize(events, empty_event());
         }
