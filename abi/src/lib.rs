@@ -415,7 +415,13 @@ pub struct evh_host_api {
     /// THREADS: any thread; the claim is not tied to the thread that made it (publish or
     /// abandon it from another), but one claim must not be used by two threads at once.
     pub claim: Option<
-        unsafe extern "C" fn(host: *mut evh_host, n: usize, bytes: usize, flags: u32, out: *mut evh_claim) -> evh_status,
+        unsafe extern "C" fn(
+            host: *mut evh_host,
+            n: usize,
+            bytes: usize,
+            flags: u32,
+            out: *mut evh_claim,
+        ) -> evh_status,
     >,
     /// ABI 1.2. Appends the first `n` events of `claim` (`1 <= n <= claim->events_len`) to the
     /// log, atomically and in order, as `emit` does: the same `flags` (`EVH_EMIT_BLOCK`,

@@ -45,6 +45,15 @@ impl InstanceHost {
     }
 }
 
+/// Logs and records why a claim call was refused, as `emit`'s refusals are, and answers
+/// `status`. The message begins with the call's name.
+#[cold]
+fn refuse(host: &InstanceHost, status: evh_status, message: String) -> evh_status {
+    tracing::warn!(instance = %host.name, "{message}");
+    host.set_error(message);
+    status
+}
+
 /// The instance's log and event size limit, or the status to answer (naming the call).
 fn log_of<'a>(
     host: &'a InstanceHost,
@@ -54,14 +63,15 @@ fn log_of<'a>(
     match &**target {
         Some(EmitTarget::Log { log, max_event_bytes }) => Ok((log, *max_event_bytes)),
         #[cfg(feature = "bench")]
-        Some(EmitTarget::Baseline(_)) => {
-            host.set_error(format!("{call}: the benchmark's in-process baselines take emit only"));
-            Err(evh::EVH_ERR_UNSUPPORTED)
-        }
+        Some(EmitTarget::Baseline(_)) => Err(refuse(
+            host,
+            evh::EVH_ERR_UNSUPPORTED,
+            format!("{call}: the benchmark's in-process baselines take emit only"),
+        )),
         None if host.is_dead() => Err(evh::EVH_STOPPED),
         None => {
-            host.set_error(format!("{call}: this instance is a consumer; only producers can claim and publish"));
-            Err(evh::EVH_ERR_UNSUPPORTED)
+            let message = format!("{call}: this instance is a consumer; only producers can claim and publish");
+            Err(refuse(host, evh::EVH_ERR_UNSUPPORTED, message))
         }
     }
 }
@@ -80,8 +90,11 @@ pub(super) unsafe extern "C" fn claim(
             return evh::EVH_STOPPED;
         }
         if out.is_null() {
-            host.set_error("claim: out is NULL; pass a pointer to an evh_claim".into());
-            return evh::EVH_ERR_INVALID_ARGUMENT;
+            return refuse(
+                host,
+                evh::EVH_ERR_INVALID_ARGUMENT,
+                "claim: out is NULL; pass a pointer to an evh_claim".into(),
+            );
         }
         let target = host.target.read().unwrap_or_else(|e| e.into_inner());
         let log = match log_of(host, &target, "claim") {
@@ -89,19 +102,21 @@ pub(super) unsafe extern "C" fn claim(
             Err(status) => return status,
         };
         if n == 0 {
-            host.set_error("claim: n is 0; claim room for at least one event".into());
-            return evh::EVH_ERR_INVALID_ARGUMENT;
+            return refuse(
+                host,
+                evh::EVH_ERR_INVALID_ARGUMENT,
+                "claim: n is 0; claim room for at least one event".into(),
+            );
         }
         if let Err(AppendError::TooLarge { capacity, max_bytes, .. }) = log.fits(n, bytes) {
-            host.set_error(format!("claim: room for {n} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); claim less and publish more often, or raise [log] capacity / max_bytes"));
-            return evh::EVH_ERR_TOO_LARGE;
+            return refuse(host, evh::EVH_ERR_TOO_LARGE, format!("claim: room for {n} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); claim less and publish more often, or raise [log] capacity / max_bytes"));
         }
         if host.lock_claims().open.len() >= evh::EVH_CLAIMS_MAX {
-            host.set_error(format!(
+            let message = format!(
                 "claim: this instance holds {} open claims already; publish or abandon one first",
                 evh::EVH_CLAIMS_MAX
-            ));
-            return evh::EVH_BUSY;
+            );
+            return refuse(host, evh::EVH_BUSY, message);
         }
         // Outside the claims' lock: taking the buffers may zero or allocate.
         let mut chunk = Chunk::claimed(n, bytes);
@@ -133,17 +148,15 @@ pub(super) unsafe extern "C" fn claim(
 /// `claim` is NULL or points to an `evh_claim` the caller owns, valid for the call.
 unsafe fn token_of(host: &InstanceHost, claim: *mut evh_claim, call: &str) -> Result<usize, evh_status> {
     if claim.is_null() {
-        host.set_error(format!("{call}: claim is NULL; pass the evh_claim that claim filled in"));
-        return Err(evh::EVH_ERR_INVALID_ARGUMENT);
+        let message = format!("{call}: claim is NULL; pass the evh_claim that claim filled in");
+        return Err(refuse(host, evh::EVH_ERR_INVALID_ARGUMENT, message));
     }
     // SAFETY: non-NULL, the caller's struct (the contract above).
     Ok(unsafe { (*claim).token }.addr())
 }
 
-#[cold]
 fn not_open(host: &InstanceHost, call: &str) -> evh_status {
-    host.set_error(format!("{call}: this claim is not open: it was published or abandoned already, or another instance made it; claim again"));
-    evh::EVH_ERR_INVALID_ARGUMENT
+    refuse(host, evh::EVH_ERR_INVALID_ARGUMENT, format!("{call}: this claim is not open: it was published or abandoned already, or another instance made it; claim again"))
 }
 
 pub(super) unsafe extern "C" fn publish(
@@ -199,13 +212,13 @@ fn append(
 ) -> Result<u64, evh_status> {
     let claimed = chunk.written().len();
     if n == 0 || n > claimed {
-        host.set_error(format!("publish: n is {n}; publish 1 to {claimed} events of this claim"));
         host.keep_claim(token, chunk);
-        return Err(evh::EVH_ERR_INVALID_ARGUMENT);
+        let message = format!("publish: n is {n}; publish 1 to {claimed} events of this claim");
+        return Err(refuse(host, evh::EVH_ERR_INVALID_ARGUMENT, message));
     }
     if let Err(refused) = ingest_claim::check_claimed(&chunk, n, max_event_bytes) {
         host.keep_claim(token, chunk);
-        return Err(host.refused(refused));
+        return Err(host.refused("publish", refused));
     }
     chunk.publish(n);
     let block = flags & evh::EVH_EMIT_NONBLOCK == 0;
@@ -217,7 +230,7 @@ fn append(
             Ok(built) => built,
             Err(refused) => {
                 host.keep_claim(token, chunk);
-                return Err(host.refused(refused));
+                return Err(host.refused("publish", refused));
             }
         };
         let appended = log.append(built, block);

@@ -22,9 +22,9 @@ use super::config_api;
 use super::{copy_text, ingest};
 use crate::config::plugin_config::PluginConfig;
 use crate::log::{AppendError, ChunkBuilder, Commit, Log};
-use std::ops::Range;
 use crate::logging::escape;
 use crate::stats::Stats;
+use std::ops::Range;
 
 /// Where a producer instance's events go.
 pub enum EmitTarget {
@@ -284,12 +284,13 @@ impl InstanceHost {
         Ok(ticket)
     }
 
-    /// Counts, logs and records a refused batch, and answers its status.
+    /// Counts, logs and records a refused batch of `call` (emit, publish), and answers its
+    /// status.
     #[cold]
-    pub(super) fn refused(&self, ingest::Refused(status, message): ingest::Refused) -> evh_status {
+    pub(super) fn refused(&self, call: &str, ingest::Refused(status, message): ingest::Refused) -> evh_status {
         Stats::add(&self.stats.errors, 1);
-        self.stats.note_error(&format!("emit refused: {message}"));
-        tracing::warn!(instance = %self.name, "emit refused: {message}");
+        self.stats.note_error(&format!("{call} refused: {message}"));
+        tracing::warn!(instance = %self.name, "{call} refused: {message}");
         self.set_error(message);
         status
     }
@@ -383,7 +384,7 @@ pub(super) unsafe fn check_and_append(
     // SAFETY: forwarded from the caller.
     let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
         Ok(batch) => batch,
-        Err(refused) => return host.refused(refused),
+        Err(refused) => return host.refused("emit", refused),
     };
     let (events, bytes) = (batch.len() as u64, batch.bytes() as u64);
     host.counted(append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0), events, bytes)

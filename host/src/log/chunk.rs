@@ -348,8 +348,7 @@ impl<'a> EventRef<'a> {
             None if self.raw.extensions_len == 0 => Vec::new(),
             None => {
                 let attrs = &self.chunk.attrs;
-                let start =
-                    (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>();
+                let start = (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>();
                 attrs[start..start + self.raw.extensions_len].to_vec()
             }
         };

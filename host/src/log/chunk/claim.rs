@@ -35,17 +35,7 @@ impl Chunk {
         }
         list.truncate(events);
         let Buffers { ids, attrs, templates, records, .. } = buffers;
-        Chunk {
-            first_seq: 0,
-            appended_ms: 0,
-            arena,
-            ids,
-            attrs,
-            templates,
-            records,
-            len: 0,
-            events: list.into(),
-        }
+        Chunk { first_seq: 0, appended_ms: 0, arena, ids, attrs, templates, records, len: 0, events: list.into() }
     }
 
     /// Where the producer writes: its events and its bytes, with their lengths. The
@@ -101,7 +91,9 @@ impl Chunk {
         let at = self.arena_offset(raw.extensions as usize, raw.extensions_len.checked_mul(size)?)?;
         let view = |addr: usize, len: usize| match len {
             0 => evh_str::EMPTY,
-            _ => evh_str { ptr: self.arena.as_ptr().wrapping_add(addr.wrapping_sub(self.arena.as_ptr() as usize)), len },
+            _ => {
+                evh_str { ptr: self.arena.as_ptr().wrapping_add(addr.wrapping_sub(self.arena.as_ptr() as usize)), len }
+            }
         };
         let attrs = (0..raw.extensions_len).map(|i| {
             let [key, key_len, value, value_len] = self.attr_at(at + i * size);
