@@ -88,21 +88,26 @@ pub fn check_claimed(chunk: &Chunk, n: usize, max_event_bytes: usize) -> Result<
         }
         let data = evh_str { ptr: e.data.ptr, len: e.data.len };
         view(chunk, data, index, Field::Attribute("data"))?;
+        let mut size = id.len() + shared_size + e.data.len;
+        if e.extensions_len == 0 {
+            if size > max_event_bytes {
+                return Err(too_large(index, id, size, max_event_bytes));
+            }
+            continue;
+        }
+        // Extensions are rare: their own, slower path, in emit's order (size first).
         let attrs = extensions(chunk, e, index);
-        let extension_size = attrs.as_ref().map_or(0, |a| a.iter().map(|[_, k, _, v]| k + v).sum());
-        let size = id.len() + shared_size + e.data.len + extension_size;
+        size += attrs.as_ref().map_or(0, |a| a.iter().map(|[_, k, _, v]| k + v).sum::<usize>());
         if size > max_event_bytes {
             return Err(too_large(index, id, size, max_event_bytes));
         }
-        if e.extensions_len > 0 {
-            for [key, key_len, value, value_len] in attrs? {
-                let as_view = |ptr: usize, len| evh_str { ptr: std::ptr::without_provenance(ptr), len };
-                let key = view(chunk, as_view(key, key_len), index, Field::ExtensionName)?;
-                let key = utf8(key, index, Field::ExtensionName)?;
-                check_extension_name(index, key)?;
-                let field = Field::ExtensionValue(key);
-                utf8(view(chunk, as_view(value, value_len), index, field)?, index, field)?;
-            }
+        for [key, key_len, value, value_len] in attrs? {
+            let as_view = |ptr: usize, len| evh_str { ptr: std::ptr::without_provenance(ptr), len };
+            let key = view(chunk, as_view(key, key_len), index, Field::ExtensionName)?;
+            let key = utf8(key, index, Field::ExtensionName)?;
+            check_extension_name(index, key)?;
+            let field = Field::ExtensionValue(key);
+            utf8(view(chunk, as_view(value, value_len), index, field)?, index, field)?;
         }
     }
     match bad_id {
@@ -115,9 +120,6 @@ pub fn check_claimed(chunk: &Chunk, n: usize, max_event_bytes: usize) -> Result<
 /// length), read from the arena; the refusal when the array is NULL, outside the arena or
 /// misaligned.
 fn extensions(chunk: &Chunk, e: &evh_event, index: usize) -> Result<Vec<[usize; 4]>, Refused> {
-    if e.extensions_len == 0 {
-        return Ok(Vec::new());
-    }
     if e.extensions.is_null() {
         return Err(extensions_null(index, e.extensions_len));
     }
