@@ -134,9 +134,11 @@ fn run_some(names: &[String]) -> Result<()> {
     for s in &measured {
         println!("{:<24} {:>8.2} M events/s (median of {})", s.name, s.events_per_sec / 1e6, s.runs);
     }
-    for a in &measured {
-        for b in measured.iter().filter(|b| b.name != a.name) {
-            println!("{} / {}: {:.3}", a.name, b.name, a.events_per_sec / b.events_per_sec);
+    let rate = |name: &str| measured.iter().find(|s| s.name == name).map(|s| s.events_per_sec);
+    for (a, b, goal) in report::RATIOS {
+        if let (Some(x), Some(y)) = (rate(a), rate(b)) {
+            let goal = goal.map_or(String::new(), |g| format!(" (goal >= {g})"));
+            println!("{a} / {b}: {:.3}{goal}", x / y);
         }
     }
     if names.iter().any(|n| n == "latency") {

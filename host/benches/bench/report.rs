@@ -55,7 +55,7 @@ impl CommitLatency {
 /// The ratios of throughput the issues set goals for (`None`: reported, no goal): a / b.
 /// Issue 16 raised the goals: `evhost_c` 0.5 × `direct_calls` (also with claim and
 /// publish), Rust and Go at 0.9 × C.
-const RATIOS: [(&str, &str, Option<f64>); 10] = [
+pub const RATIOS: [(&str, &str, Option<f64>); 10] = [
     ("evhost_c", "direct_calls", Some(0.5)),
     ("evhost_c_claim", "direct_calls", Some(0.5)),
     ("evhost_c_claim", "evhost_c", None),

@@ -240,7 +240,7 @@ fn append(
         appended
     } else {
         log.append_chunk(chunk, block).map_err(|(e, chunk)| {
-            host.keep_claim(token, chunk);
+            host.keep_claim(token, *chunk);
             e
         })
     };

@@ -356,20 +356,24 @@ impl Log {
 
     /// Appends a finished chunk of at least one event that fits (see [`fits`](Self::fits)):
     /// a built one, or a claimed one on the memory log. Hands the chunk back when refused,
-    /// so that a claim stays open.
-    pub fn append_chunk(&self, mut chunk: Chunk, block: bool) -> Result<std::ops::Range<u64>, (AppendError, Chunk)> {
+    /// so that a claim stays open (boxed: a refusal is rare, and the result stays small).
+    pub fn append_chunk(
+        &self,
+        mut chunk: Chunk,
+        block: bool,
+    ) -> Result<std::ops::Range<u64>, (AppendError, Box<Chunk>)> {
         debug_assert!(!(chunk.is_claimed() && self.is_disk()), "the disk log cannot encode a claimed chunk");
         let (events, bytes) = (chunk.len(), chunk.bytes());
         let mut state = self.lock();
         loop {
             if state.stopped || state.closed {
-                return Err((AppendError::Stopped, chunk));
+                return Err((AppendError::Stopped, Box::new(chunk)));
             }
             if self.make_room(&mut state, events, bytes) {
                 break;
             }
             if !block {
-                return Err((AppendError::Full, chunk));
+                return Err((AppendError::Full, Box::new(chunk)));
             }
             let commits = self.commits.load(Ordering::Acquire);
             // The disk log's room comes from its writer's rounds, which take longer than a

@@ -20,12 +20,12 @@ impl Chunk {
         let mut buffers = take_aged().unwrap_or_default();
         let mut arena = std::mem::take(&mut buffers.arena);
         buffers.clear();
-        if arena.len() < bytes || (arena.as_ptr() as usize) % CLAIM_ALIGN != 0 {
-            // Bytes beyond the old length are zeroed once; the allocator gives 16-byte
-            // alignment for buffers this size, and a fresh one is asked for if not.
-            if (arena.as_ptr() as usize) % CLAIM_ALIGN != 0 {
-                arena = Vec::new();
-            }
+        // The allocator gives 16-byte alignment for buffers this size; should it not, a
+        // fresh buffer is asked for. Bytes beyond the old length are zeroed once.
+        if !(arena.as_ptr() as usize).is_multiple_of(CLAIM_ALIGN) {
+            arena = Vec::new();
+        }
+        if arena.len() < bytes {
             arena.resize(bytes, 0);
         }
         arena.truncate(bytes);
