@@ -396,8 +396,9 @@ pub struct evh_host_api {
     /// in place.
     ///
     /// A claim does not reserve a place in the log: sequence numbers are given at `publish`,
-    /// so a claim held open, abandoned or never published holds up no other producer. `flags`
-    /// is 0 (reserved).
+    /// so a claim held open, abandoned or never published holds up no other producer. Once
+    /// published, the whole claim counts against the log's `max_bytes`, used or not: claim
+    /// about what you will write. `flags` is 0 (reserved).
     ///
     /// ERRORS: `EVH_ERR_INVALID_ARGUMENT` for `out == NULL` or `n == 0`;
     /// `EVH_ERR_TOO_LARGE` for a claim that could never fit the log (more than its `[log]
