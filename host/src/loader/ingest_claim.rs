@@ -175,4 +175,35 @@ mod tests {
             }
         }
     }
+
+    /// A claimed event as the host reads it back for itself (dead letters): its strings and
+    /// its extension array, which lies in the arena rather than in the chunk's attributes.
+    #[test]
+    fn the_host_reads_a_claimed_event_back() {
+        let mut chunk = Chunk::claimed(2, 128);
+        let (events, _, bytes, _) = chunk.room();
+        let text = b"/src\0\0\0\0typeid-1keyvalue";
+        // SAFETY: the room is the chunk's and nothing else refers to it; the attribute goes
+        // at offset 64, which the arena's 16-byte alignment makes 8-aligned; the event is
+        // the first of two.
+        unsafe {
+            std::ptr::copy_nonoverlapping(text.as_ptr(), bytes, text.len());
+            let at = |offset: usize, len: usize| evh_str { ptr: bytes.add(offset), len };
+            bytes.add(64).cast::<evh_attr>().write(evh_attr { key: at(16, 3), value: at(19, 5) });
+            events.write(evh_event {
+                source: at(0, 4),
+                r#type: at(8, 4),
+                id: at(12, 4),
+                extensions: bytes.add(64).cast::<evh_attr>(),
+                extensions_len: 1,
+                ..crate::log::empty_event()
+            });
+        }
+        check_claimed(&chunk, 1, 1 << 20).unwrap_or_else(|Refused(_, m)| panic!("refused: {m}"));
+        chunk.publish(1);
+        chunk.number(7);
+        let event = chunk.refs(7..8).next().expect("one event");
+        assert_eq!((event.seq(), event.id(), event.source(), event.ty()), (7, "id-1", "/src", "type"));
+        assert_eq!(event.extensions().collect::<Vec<_>>(), [("key", "value")]);
+    }
 }
