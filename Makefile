@@ -71,11 +71,12 @@ test-go:
 # Every scenario of the performance issue in one run: a table, and target/bench/results.json.
 # The feature `bench` adds the in-process baselines to the host library; cargo then rebuilds
 # the host binary with it too, so the scenarios that run the binary take a copy of the
-# product's, made before.
+# product's, made before. BENCH="evhost_c evhost_c_claim latency" runs only those scenarios.
+BENCH ?=
 bench: build
 	@mkdir -p target/bench
 	cp --remove-destination $(EVHOST) target/bench/evhost
-	$(CARGO) bench -p evhost --bench bench --features bench
+	$(CARGO) bench -p evhost --bench bench --features bench -- $(BENCH)
 
 # The fuzz targets (docs/fuzzing.md) for longer than `make test` runs them: FUZZ_CASES
 # cases per property, from a new seed each run (FUZZ_SEED=<number> repeats one).

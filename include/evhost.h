@@ -12,8 +12,8 @@
  * them to one ordered, bounded log and delivers every event to every consumer, in log order,
  * in batches (on_events). Producers never know who consumes; consumers never know each other.
  *
- * THREADS. emit, emit_tracked, committed, wait_committed, log, set_error and stop_requested
- * are thread-safe and may be called from any thread. A producer runs either on a host
+ * THREADS. emit, emit_tracked, committed, wait_committed, claim, publish, abandon, log,
+ * set_error and stop_requested are thread-safe and may be called from any thread. A producer runs either on a host
  * thread in on_run, or on its own threads started in on_start and joined in on_stop. One
  * consumer instance is never called concurrently (EVH_PLUGIN_CONCURRENT is reserved and
  * ignored). Every hook receives the instance pointer; plugins need no globals. A
@@ -26,6 +26,13 @@
  * emit_tracked, which returns at once with a ticket (the batch's last sequence number),
  * and then wait_committed, committed, or the on_committed hook say when the watermark
  * reached it (many batches in flight).
+ *
+ * CLAIMS (ABI 1.2). Instead of emit, which copies, a producer may claim room in the host's
+ * memory (claim: n events, b bytes), write its events and everything they point to there,
+ * and publish them: the bytes it wrote become the log's, with one write of each byte and
+ * no copy. publish checks what emit checks, with the same messages, and refuses views
+ * outside the claim. A claim larger than the log is refused (EVH_ERR_TOO_LARGE); a claim
+ * holds no place in the log until it is published, and abandon gives it back.
  *
  * OWNERSHIP. Nothing is freed across the boundary: whoever allocates frees. Whatever the
  * host passes is valid for the duration of the call only, unless its doc says otherwise;
@@ -113,8 +120,11 @@ struct evh_create_args;
  * `committed` and `wait_committed`, and the producer hook `evh_plugin.on_committed`; then,
  * in the same 1.1, the config accessors `evh_host_api.config_string` ... `config_keys` with
  * `EVH_CONFIG_OPTIONAL`/`EVH_CONFIG_REQUIRED`, and the `EVH_STR` macro.
+ *
+ * 1.2 appended claim and publish: `evh_claim`, `evh_host_api.claim`, `publish` and
+ * `abandon`.
  */
-#define EVH_ABI_VERSION_MINOR 1
+#define EVH_ABI_VERSION_MINOR 2
 
 /**
  * Flags for `evh_host_api.emit`: wait for room when the log is full (the default).
@@ -152,6 +162,12 @@ struct evh_create_args;
  * (`EVH_ERR_CONFIG`, with a message naming the key and how to add it).
  */
 #define EVH_CONFIG_REQUIRED 1
+
+/**
+ * How many claims (ABI 1.2) one instance may hold open at once; `claim` answers `EVH_BUSY`
+ * past it. It bounds the memory a producer that forgets to publish can hold.
+ */
+#define EVH_CLAIMS_MAX 16
 
 /**
  * Plugin flag, reserved: this consumer's `on_events` would be safe to call concurrently
@@ -407,6 +423,40 @@ typedef struct evh_create_args {
 } evh_create_args;
 
 /**
+ * An open claim (ABI 1.2): room in the host's memory for events a producer writes in place,
+ * filled in by `evh_host_api.claim`.
+ *
+ * OWNERSHIP: the struct is the caller's; `events` and `bytes` are the host's, lent to the
+ * producer until `publish` succeeds or `abandon` returns (see `evh_host_api.claim`).
+ * LIFETIME: as long as the claim is open.
+ */
+typedef struct evh_claim {
+    /**
+     * `sizeof(evh_claim)`, set by the host.
+     */
+    uint32_t struct_size;
+    /**
+     * Reserved, zero.
+     */
+    uint32_t reserved;
+    /**
+     * Room for `events_len` events, `sizeof(evh_event)` apart; their contents are
+     * unspecified until the producer writes them.
+     */
+    struct evh_event *events;
+    size_t events_len;
+    /**
+     * Room for `bytes_len` bytes, aligned to 16; unspecified until written.
+     */
+    uint8_t *bytes;
+    size_t bytes_len;
+    /**
+     * The host's name for the claim; NULL once it is published or abandoned.
+     */
+    void *token;
+} evh_claim;
+
+/**
  * The services the host offers, passed to `evh_library_init` and again in
  * `evh_create_args`. The table only grows at the end; check `struct_size` before using a
  * member added after ABI 1.0.
@@ -611,6 +661,76 @@ typedef struct evh_host_api {
                               const char *path,
                               const char *const *keys,
                               size_t keys_len);
+    /**
+     * ABI 1.2; check `struct_size` (or `abi_minor >= 2`) before using it. Claims room in
+     * the host's memory for up to `n` events and `bytes` bytes, and describes it in `*out`
+     * (written only on `EVH_OK`). The producer writes its events into `out->events` and every
+     * string, data and extension array they point to into `out->bytes`, then hands them to
+     * the log with `publish`, or gives the room back with `abandon`. Nothing is copied on
+     * the way: the memory the producer wrote becomes the log's, and consumers read it there.
+     * `emit` stays as it is; claiming is optional, for producers that can write their events
+     * in place.
+     *
+     * A claim does not reserve a place in the log: sequence numbers are given at `publish`,
+     * so a claim held open, abandoned or never published holds up no other producer. Once
+     * published, the whole claim counts against the log's `max_bytes`, used or not: claim
+     * about what you will write. `flags` is 0 (reserved).
+     *
+     * ERRORS: `EVH_ERR_INVALID_ARGUMENT` for `out == NULL` or `n == 0`;
+     * `EVH_ERR_TOO_LARGE` for a claim that could never fit the log (more than its `[log]
+     * capacity` events or `max_bytes` bytes; claim less and publish more often);
+     * `EVH_BUSY` when this instance holds `EVH_CLAIMS_MAX` open claims already (publish or
+     * abandon one first); `EVH_ERR_UNSUPPORTED` for a consumer's handle;
+     * `EVH_STOPPED` once the instance is stopped. The message says which (`set_error`).
+     *
+     * OWNERSHIP: the room is the host's, lent to the producer: until `publish` returns
+     * `EVH_OK` or `abandon` returns, the producer may write and read `events[0..n]` and
+     * `bytes[0..bytes]` and nothing else; the host does not look at them. From then on they
+     * are the host's: touching them is undefined behaviour. `*out` itself is the caller's.
+     * LIFETIME: an open claim stays valid, even after its instance stopped, until it is
+     * published or abandoned. Do both exactly once per claim.
+     * THREADS: any thread; the claim is not tied to the thread that made it (publish or
+     * abandon it from another), but one claim must not be used by two threads at once.
+     */
+    evh_status (*claim)(struct evh_host *host,
+                        size_t n,
+                        size_t bytes,
+                        uint32_t flags,
+                        struct evh_claim *out);
+    /**
+     * ABI 1.2. Appends the first `n` events of `claim` (`1 <= n <= claim->events_len`) to the
+     * log, atomically and in order, as `emit` does: the same `flags` (`EVH_EMIT_BLOCK`,
+     * `EVH_EMIT_NONBLOCK`, `EVH_EMIT_COMMIT`), the same checks with the same messages, the
+     * same statuses, and the same ticket in `*ticket_out` on `EVH_OK` (`ticket_out` may be
+     * NULL). One more rule than `emit`: every non-empty view of the events (strings, data,
+     * the extension array and its keys and values) must lie inside `claim->bytes`, so that
+     * nothing the log keeps points into the producer's memory; the extension array must be
+     * aligned for `evh_attr`. `struct_size` of every event is `sizeof(evh_event)`; `seq` is
+     * ignored and written by the host.
+     *
+     * On `EVH_OK` the claim is consumed and `claim->token` set to NULL. On any other status
+     * the claim stays open and untouched (the producer may fix it and publish again, retry
+     * after `EVH_BUSY`, or abandon it); the host logs why, as for `emit`.
+     *
+     * OWNERSHIP: on `EVH_OK` the claimed memory is the host's (see `claim`); `claim` and
+     * `ticket_out` stay the caller's.
+     * LIFETIME: `claim` and `ticket_out` for the duration of the call.
+     * THREADS: as `claim`.
+     */
+    evh_status (*publish)(struct evh_host *host,
+                          struct evh_claim *claim,
+                          size_t n,
+                          uint32_t flags,
+                          uint64_t *ticket_out);
+    /**
+     * ABI 1.2. Gives an open claim's room back without publishing anything, and sets
+     * `claim->token` to NULL. `EVH_OK`, or `EVH_ERR_INVALID_ARGUMENT` for a claim that is
+     * not open (already published or abandoned, or never made by this instance).
+     *
+     * OWNERSHIP: the claimed memory is the host's again when it returns.
+     * THREADS: as `claim`.
+     */
+    evh_status (*abandon)(struct evh_host *host, struct evh_claim *claim);
 } evh_host_api;
 
 /**

@@ -20,7 +20,10 @@ pub const EVH_ABI_VERSION_MAJOR: u32 = 1;
 /// `committed` and `wait_committed`, and the producer hook `evh_plugin.on_committed`; then,
 /// in the same 1.1, the config accessors `evh_host_api.config_string` ... `config_keys` with
 /// `EVH_CONFIG_OPTIONAL`/`EVH_CONFIG_REQUIRED`, and the `EVH_STR` macro.
-pub const EVH_ABI_VERSION_MINOR: u32 = 1;
+///
+/// 1.2 appended claim and publish: `evh_claim`, `evh_host_api.claim`, `publish` and
+/// `abandon`.
+pub const EVH_ABI_VERSION_MINOR: u32 = 2;
 
 // ---------------------------------------------------------------------------------------
 // Status codes
@@ -383,6 +386,106 @@ pub struct evh_host_api {
             keys_len: usize,
         ) -> evh_status,
     >,
+    /// ABI 1.2; check `struct_size` (or `abi_minor >= 2`) before using it. Claims room in
+    /// the host's memory for up to `n` events and `bytes` bytes, and describes it in `*out`
+    /// (written only on `EVH_OK`). The producer writes its events into `out->events` and every
+    /// string, data and extension array they point to into `out->bytes`, then hands them to
+    /// the log with `publish`, or gives the room back with `abandon`. Nothing is copied on
+    /// the way: the memory the producer wrote becomes the log's, and consumers read it there.
+    /// `emit` stays as it is; claiming is optional, for producers that can write their events
+    /// in place.
+    ///
+    /// A claim does not reserve a place in the log: sequence numbers are given at `publish`,
+    /// so a claim held open, abandoned or never published holds up no other producer. Once
+    /// published, the whole claim counts against the log's `max_bytes`, used or not: claim
+    /// about what you will write. `flags` is 0 (reserved).
+    ///
+    /// ERRORS: `EVH_ERR_INVALID_ARGUMENT` for `out == NULL` or `n == 0`;
+    /// `EVH_ERR_TOO_LARGE` for a claim that could never fit the log (more than its `[log]
+    /// capacity` events or `max_bytes` bytes; claim less and publish more often);
+    /// `EVH_BUSY` when this instance holds `EVH_CLAIMS_MAX` open claims already (publish or
+    /// abandon one first); `EVH_ERR_UNSUPPORTED` for a consumer's handle;
+    /// `EVH_STOPPED` once the instance is stopped. The message says which (`set_error`).
+    ///
+    /// OWNERSHIP: the room is the host's, lent to the producer: until `publish` returns
+    /// `EVH_OK` or `abandon` returns, the producer may write and read `events[0..n]` and
+    /// `bytes[0..bytes]` and nothing else; the host does not look at them. From then on they
+    /// are the host's: touching them is undefined behaviour. `*out` itself is the caller's.
+    /// LIFETIME: an open claim stays valid, even after its instance stopped, until it is
+    /// published or abandoned. Do both exactly once per claim.
+    /// THREADS: any thread; the claim is not tied to the thread that made it (publish or
+    /// abandon it from another), but one claim must not be used by two threads at once.
+    pub claim: Option<
+        unsafe extern "C" fn(
+            host: *mut evh_host,
+            n: usize,
+            bytes: usize,
+            flags: u32,
+            out: *mut evh_claim,
+        ) -> evh_status,
+    >,
+    /// ABI 1.2. Appends the first `n` events of `claim` (`1 <= n <= claim->events_len`) to the
+    /// log, atomically and in order, as `emit` does: the same `flags` (`EVH_EMIT_BLOCK`,
+    /// `EVH_EMIT_NONBLOCK`, `EVH_EMIT_COMMIT`), the same checks with the same messages, the
+    /// same statuses, and the same ticket in `*ticket_out` on `EVH_OK` (`ticket_out` may be
+    /// NULL). One more rule than `emit`: every non-empty view of the events (strings, data,
+    /// the extension array and its keys and values) must lie inside `claim->bytes`, so that
+    /// nothing the log keeps points into the producer's memory; the extension array must be
+    /// aligned for `evh_attr`. `struct_size` of every event is `sizeof(evh_event)`; `seq` is
+    /// ignored and written by the host.
+    ///
+    /// On `EVH_OK` the claim is consumed and `claim->token` set to NULL. On any other status
+    /// the claim stays open and untouched (the producer may fix it and publish again, retry
+    /// after `EVH_BUSY`, or abandon it); the host logs why, as for `emit`.
+    ///
+    /// OWNERSHIP: on `EVH_OK` the claimed memory is the host's (see `claim`); `claim` and
+    /// `ticket_out` stay the caller's.
+    /// LIFETIME: `claim` and `ticket_out` for the duration of the call.
+    /// THREADS: as `claim`.
+    pub publish: Option<
+        unsafe extern "C" fn(
+            host: *mut evh_host,
+            claim: *mut evh_claim,
+            n: usize,
+            flags: u32,
+            ticket_out: *mut u64,
+        ) -> evh_status,
+    >,
+    /// ABI 1.2. Gives an open claim's room back without publishing anything, and sets
+    /// `claim->token` to NULL. `EVH_OK`, or `EVH_ERR_INVALID_ARGUMENT` for a claim that is
+    /// not open (already published or abandoned, or never made by this instance).
+    ///
+    /// OWNERSHIP: the claimed memory is the host's again when it returns.
+    /// THREADS: as `claim`.
+    pub abandon: Option<unsafe extern "C" fn(host: *mut evh_host, claim: *mut evh_claim) -> evh_status>,
+}
+
+/// How many claims (ABI 1.2) one instance may hold open at once; `claim` answers `EVH_BUSY`
+/// past it. It bounds the memory a producer that forgets to publish can hold.
+pub const EVH_CLAIMS_MAX: usize = 16;
+
+/// An open claim (ABI 1.2): room in the host's memory for events a producer writes in place,
+/// filled in by `evh_host_api.claim`.
+///
+/// OWNERSHIP: the struct is the caller's; `events` and `bytes` are the host's, lent to the
+/// producer until `publish` succeeds or `abandon` returns (see `evh_host_api.claim`).
+/// LIFETIME: as long as the claim is open.
+#[repr(C)]
+#[derive(Debug)]
+pub struct evh_claim {
+    /// `sizeof(evh_claim)`, set by the host.
+    pub struct_size: u32,
+    /// Reserved, zero.
+    pub reserved: u32,
+    /// Room for `events_len` events, `sizeof(evh_event)` apart; their contents are
+    /// unspecified until the producer writes them.
+    pub events: *mut evh_event,
+    pub events_len: usize,
+    /// Room for `bytes_len` bytes, aligned to 16; unspecified until written.
+    pub bytes: *mut u8,
+    pub bytes_len: usize,
+    /// The host's name for the claim; NULL once it is published or abandoned.
+    pub token: *mut c_void,
 }
 
 /// What the host passes to `on_create`.
@@ -590,6 +693,12 @@ pub const fn host_api_size_1_0() -> usize {
     core::mem::offset_of!(evh_host_api, emit_tracked)
 }
 
+/// The `struct_size` of ABI 1.1's `evh_host_api`: a library that finds a table this small
+/// talks to a 1.1 host, which cannot claim (ABI 1.2).
+pub const fn host_api_size_1_1() -> usize {
+    core::mem::offset_of!(evh_host_api, claim)
+}
+
 /// The `struct_size` of ABI 1.0's `evh_plugin`: the host reads `on_committed` only from a
 /// plugin whose `struct_size` is larger.
 pub const fn plugin_size_1_0() -> usize {
@@ -611,4 +720,7 @@ unsafe impl Sync for evh_plugin {}
 unsafe impl Send for evh_library {}
 unsafe impl Sync for evh_library {}
 unsafe impl Send for evh_host_api {}
+// SAFETY: a claim may be published from another thread than the one that made it (see
+// `evh_host_api.claim`); its pointers are the host's memory, lent to whoever holds it.
+unsafe impl Send for evh_claim {}
 unsafe impl Sync for evh_host_api {}

@@ -1,5 +1,5 @@
 //! ABI 1.0 compatibility: a library built against a copy of the 1.0 header
-//! (tests/fixtures/c/abi10.c) loads and runs unchanged in this 1.1 host.
+//! (tests/fixtures/c/abi10.c) loads and runs unchanged in this host (ABI 1.2).
 
 use crate::support::{plugin, Env};
 

@@ -5,6 +5,7 @@ mod abi10;
 mod admin;
 mod bad_input;
 mod check_and_run;
+mod claims;
 mod cluster;
 mod commits;
 mod config;

@@ -175,9 +175,20 @@ pub fn fan_out(
     consumer_lib: &Path,
     events: u64,
 ) -> (Config, Vec<PathBuf>) {
+    fan_out_with(dir, log, producer_lib, &sequence(events), consumer_lib)
+}
+
+/// [`fan_out`] with the producer's config written out, e.g. with `claim = true`.
+pub fn fan_out_with(
+    dir: &Path,
+    log: LogKind,
+    producer_lib: &Path,
+    producer_config: &str,
+    consumer_lib: &Path,
+) -> (Config, Vec<PathBuf>) {
     Config::default()
         .log(log, dir)
-        .plugin("producer", "sequence", producer_lib, "sequence", &sequence(events), "")
+        .plugin("producer", "sequence", producer_lib, "sequence", producer_config, "")
         .counts(dir, consumer_lib, 0..CONSUMERS)
 }
 

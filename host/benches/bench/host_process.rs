@@ -85,11 +85,25 @@ impl Drop for Host {
 pub fn throughput(log: LogKind, producer_lib: &Path, consumer_lib: &Path, events: u64) -> Result<Duration> {
     let dir = fixture::run_dir()?;
     let (config, files) = fixture::fan_out(dir.path(), log, producer_lib, consumer_lib, events);
+    timed(dir, &config, &files, events)
+}
+
+/// `evhost_c_claim`: [`throughput`] of the C `sequence` with `claim = true`, writing its
+/// events in place with claim and publish (ABI 1.2) instead of `emit`.
+pub fn throughput_claim(c: &Path, events: u64) -> Result<Duration> {
+    let dir = fixture::run_dir()?;
+    let producer = format!("{}, claim = true", fixture::sequence(events));
+    let (config, files) = fixture::fan_out_with(dir.path(), LogKind::Memory, c, &producer, c);
+    timed(dir, &config, &files, events)
+}
+
+/// Runs `config` from spawn to exit and checks every consumer's totals.
+fn timed(dir: tempfile::TempDir, config: &Config, files: &[PathBuf], events: u64) -> Result<Duration> {
     let start = Instant::now();
-    let mut host = Host::spawn(dir, &config)?;
+    let mut host = Host::spawn(dir, config)?;
     host.wait()?;
     let elapsed = start.elapsed();
-    fixture::verify_counts(&files, events, PAYLOAD)?;
+    fixture::verify_counts(files, events, PAYLOAD)?;
     Ok(elapsed)
 }
 
@@ -119,6 +133,29 @@ pub struct Latency {
     pub p50: u64,
     pub p99: u64,
     pub p999: u64,
+    /// CPU the delivery threads (`deliver-*`) used during the run, in cores (CPU time over
+    /// the run's wall time), and all of the host's threads together.
+    pub delivery_cores: f64,
+    pub host_cores: f64,
+}
+
+/// How often the latency scenario samples the host's threads' CPU time.
+const CPU_SAMPLE: Duration = Duration::from_millis(20);
+
+/// CPU time so far of each thread of `pid`, by thread id, with whether it is a delivery
+/// thread; empty once the process is gone.
+fn thread_times(pid: u32) -> Vec<(u64, bool, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let schedstat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let ns = schedstat.split_whitespace().next()?.parse().ok()?;
+            Some((tid, comm.starts_with("deliver-"), ns))
+        })
+        .collect()
 }
 
 /// Emit-to-delivery latency: the C `ticker` at [`LATENCY_RATE`] events/s, one per emit,
@@ -139,8 +176,25 @@ pub fn latency(isolated: bool) -> Result<Latency> {
         extra,
     );
     let (config, files) = config.counts_with(dir.path(), &c, 1..CONSUMERS, extra);
+    let start = Instant::now();
     let mut host = Host::spawn(dir, &config)?;
-    host.wait()?;
+    // Each thread's last sample: a thread's time is lost once it ends, so the figures miss
+    // at most the last sampling period of each (the shutdown, not the run).
+    let mut last = std::collections::BTreeMap::new();
+    let status = loop {
+        for (tid, delivery, ns) in thread_times(host.pid()) {
+            last.insert(tid, (delivery, ns));
+        }
+        if let Some(status) = host.child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        thread::sleep(CPU_SAMPLE);
+    };
+    let wall = start.elapsed().as_nanos() as f64;
+    host.check_exit(status)?;
+    let cores = |delivery_only: bool| {
+        last.values().filter(|(delivery, _)| *delivery || !delivery_only).map(|(_, ns)| *ns as f64).sum::<f64>() / wall
+    };
     fixture::verify_counts(&files, LATENCY_EVENTS, STAMP_BYTES)?;
     let json = fixture::read_json(&latency_file)?;
     let count = fixture::field(&json, &latency_file, "count")?;
@@ -151,6 +205,8 @@ pub fn latency(isolated: bool) -> Result<Latency> {
         p50: fixture::field(&json, &latency_file, "p50_ns")?,
         p99: fixture::field(&json, &latency_file, "p99_ns")?,
         p999: fixture::field(&json, &latency_file, "p999_ns")?,
+        delivery_cores: cores(true),
+        host_cores: cores(false),
     })
 }
 

@@ -168,6 +168,8 @@ impl Isolated {
                 config_json: entry.config_json.clone(),
                 config_dir: entry.config_dir.to_string_lossy().into_owned(),
                 max_event_bytes: max_event_bytes as u64,
+                log_capacity: host.log_limits().map_or(0, |(events, _)| events as u64),
+                log_max_bytes: host.log_limits().map_or(0, |(_, bytes)| bytes as u64),
             },
             config: config.clone(),
             who: format!("{} \"{}\" ({file}, isolated)", entry.kind, entry.name),

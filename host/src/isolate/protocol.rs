@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 
 /// Bumped whenever a message changes.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// The largest frame either side accepts: a batch of events is bounded by the log's own
 /// limits, far below this; anything bigger is a broken peer.
@@ -97,6 +97,9 @@ pub struct Create {
     pub config_json: String,
     pub config_dir: String,
     pub max_event_bytes: u64,
+    /// The host log's capacity and max_bytes (a producer's `claim` refuses beyond them).
+    pub log_capacity: u64,
+    pub log_max_bytes: u64,
 }
 
 /// Writes `message` as one frame. `buffer` is scratch space, kept to spare an allocation
@@ -170,6 +173,8 @@ fn encode(message: &Message, out: &mut Vec<u8>) {
             }
             out.push(u8::from(c.consumer));
             put_u64(out, c.max_event_bytes);
+            put_u64(out, c.log_capacity);
+            put_u64(out, c.log_max_bytes);
         }
         Message::Created { plugin, on_run, on_committed } => {
             out.push(3);
@@ -274,6 +279,8 @@ fn decode(frame: &[u8]) -> Option<Message> {
                 config_json,
                 config_dir,
                 max_event_bytes: f.u64()?,
+                log_capacity: f.u64()?,
+                log_max_bytes: f.u64()?,
             })
         }
         3 => Message::Created { plugin: f.text()?, on_run: f.u8()? != 0, on_committed: f.u8()? != 0 },
@@ -316,6 +323,8 @@ mod tests {
                 config_json: "{}".into(),
                 config_dir: "/p".into(),
                 max_event_bytes: 1 << 20,
+                log_capacity: 65_536,
+                log_max_bytes: 64 << 20,
             }),
             Message::Created { plugin: "digest".into(), on_run: true, on_committed: false },
             Message::Committed { seq: 99 },

@@ -97,7 +97,7 @@ fn serve(socket: UnixStream) -> io::Result<()> {
         calls: Mutex::new(()),
     });
     let target = (!create.consumer).then(|| EmitTarget::Forward {
-        forward: Box::new(UpstreamRef(upstream.clone())),
+        forward: Box::new(UpstreamRef(upstream.clone(), (create.log_capacity as usize, create.log_max_bytes as usize))),
         max_event_bytes: create.max_event_bytes as usize,
     });
     let instance = match instantiate(&create, target) {
@@ -286,7 +286,8 @@ impl Upstream {
 }
 
 /// The producer's [`Forward`]: the host API table holds it for the instance's lifetime.
-struct UpstreamRef(Arc<Upstream>);
+/// The host, and its log's capacity and max_bytes.
+struct UpstreamRef(Arc<Upstream>, (usize, usize));
 
 impl Forward for UpstreamRef {
     fn emit(&self, batch: ChunkBuilder, flags: u32) -> Result<u64, (evh_status, String)> {
@@ -302,5 +303,9 @@ impl Forward for UpstreamRef {
     fn wait_committed(&self, ticket: u64, timeout_ms: u64) -> (evh_status, u64) {
         let (status, watermark, _) = self.0.ask(&Message::WaitCommitted { ticket, timeout_ms });
         (status, watermark)
+    }
+
+    fn limits(&self) -> (usize, usize) {
+        self.1
     }
 }

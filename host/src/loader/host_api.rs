@@ -16,6 +16,7 @@ use evhost_abi::{self as evh, evh_event, evh_host, evh_host_api, evh_log_level, 
 
 #[cfg(feature = "bench")]
 use super::bench::Baseline;
+use super::claim::{self, Claims};
 use super::commits::Watch;
 use super::config_api;
 use super::{copy_text, ingest};
@@ -23,6 +24,7 @@ use crate::config::plugin_config::PluginConfig;
 use crate::log::{AppendError, ChunkBuilder, Commit, Log};
 use crate::logging::escape;
 use crate::stats::Stats;
+use std::ops::Range;
 
 /// Where a producer instance's events go.
 pub enum EmitTarget {
@@ -43,6 +45,8 @@ pub trait Forward: Send + Sync {
     fn emit(&self, batch: ChunkBuilder, flags: u32) -> Result<u64, (evh_status, String)>;
     /// `wait_committed` on the host's log; `ticket` 0 with timeout 0 asks for the watermark.
     fn wait_committed(&self, ticket: u64, timeout_ms: u64) -> (evh_status, u64);
+    /// The host's log's capacity and max_bytes, for `claim` to refuse what never fits.
+    fn limits(&self) -> (usize, usize);
 }
 
 impl EmitTarget {
@@ -62,7 +66,7 @@ pub struct InstanceHost {
     /// What the instance did, for the summary, the report and the metrics.
     pub stats: Stats,
     /// Taken out when the instance dies, unless an emit is using it at that moment.
-    target: RwLock<Option<EmitTarget>>,
+    pub(super) target: RwLock<Option<EmitTarget>>,
     /// Set when the producer has an `on_committed` hook and the commit notifier runs: what
     /// it emits is reported there.
     pub(super) watch: OnceLock<Arc<Watch>>,
@@ -75,6 +79,9 @@ pub struct InstanceHost {
     /// The key path of the last config mistake an accessor found, for the host's diagnostic
     /// to point at.
     config_key: Mutex<Option<String>>,
+    /// The instance's open claims (ABI 1.2). Kept after the instance dies, like the record:
+    /// a plugin thread may still be writing into one.
+    pub(super) claims: Mutex<Claims>,
 }
 
 impl InstanceHost {
@@ -94,6 +101,7 @@ impl InstanceHost {
             issued: AtomicU64::new(0),
             config: Mutex::new(None),
             config_key: Mutex::new(None),
+            claims: Mutex::new(Claims::default()),
         }))
     }
 
@@ -113,7 +121,7 @@ impl InstanceHost {
         }
     }
 
-    fn is_dead(&self) -> bool {
+    pub(super) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
 
@@ -178,6 +186,14 @@ impl InstanceHost {
         self.appended(log, appended, flags)
     }
 
+    /// The capacity and max_bytes of the log a producer emits into, for its worker.
+    pub fn log_limits(&self) -> Option<(usize, usize)> {
+        match &*self.target.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(EmitTarget::Log { log, .. }) => Some(log.limits()),
+            _ => None,
+        }
+    }
+
     /// `wait_committed` on the instance's log, for an isolated producer's worker: the
     /// status, and the watermark.
     pub fn wait_forwarded(&self, ticket: u64, timeout_ms: u64) -> (evh_status, u64) {
@@ -196,24 +212,6 @@ impl InstanceHost {
             Commit::Stopped => evh::EVH_STOPPED,
         };
         (status, log.committed())
-    }
-
-    /// After an append of `appended`: the batch's ticket (the watermark for an empty
-    /// batch), told to the commit notifier, and with `EVH_EMIT_COMMIT` waited for.
-    fn appended(&self, log: &Log, appended: std::ops::Range<u64>, flags: u32) -> Result<u64, evh_status> {
-        let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
-        self.issued.fetch_max(ticket, Ordering::AcqRel);
-        if appended.is_empty() {
-            return Ok(ticket);
-        }
-        if let Some(watch) = self.watch.get() {
-            watch.emitted(ticket);
-        }
-        if flags & evh::EVH_EMIT_COMMIT != 0 && log.wait_committed(ticket, None) != Commit::Committed {
-            self.set_error(format!("the host stopped before events {} to {ticket} were committed", appended.start));
-            return Err(evh::EVH_STOPPED);
-        }
-        Ok(ticket)
     }
 }
 
@@ -239,13 +237,16 @@ pub static HOST_API: evh_host_api = evh_host_api {
     config_size: Some(config_api::config_size),
     config_len: Some(config_api::config_len),
     config_keys: Some(config_api::config_keys),
+    claim: Some(claim::claim),
+    publish: Some(claim::publish),
+    abandon: Some(claim::abandon),
 };
 
 /// Resolves a handle to its instance, or None for NULL.
 ///
 /// # Safety
 /// `host` must be NULL or a handle from [`InstanceHost::handle`]; those are never freed.
-unsafe fn instance<'a>(host: *mut evh_host) -> Option<&'a InstanceHost> {
+pub(super) unsafe fn instance<'a>(host: *mut evh_host) -> Option<&'a InstanceHost> {
     // SAFETY: forwarded from the caller.
     unsafe { (host as *const InstanceHost).as_ref() }
 }
@@ -317,7 +318,7 @@ unsafe fn emit_batch(host: *mut evh_host, events: *const evh_event, n: usize, fl
             // SAFETY: forwarded from the caller.
             let batch = match unsafe { ingest::read_batch(events, n, *max_event_bytes) } {
                 Ok(batch) => batch,
-                Err(ingest::Refused(status, message)) => return Err(refused(host, message, status)),
+                Err(refused) => return Err(host.refused("emit", refused)),
             };
             let ticket = forward.emit(batch, flags).map_err(|(status, message)| {
                 if !message.is_empty() {
@@ -325,7 +326,7 @@ unsafe fn emit_batch(host: *mut evh_host, events: *const evh_event, n: usize, fl
                 }
                 status
             })?;
-            host.issued.fetch_max(ticket, Ordering::AcqRel);
+            host.issue(ticket);
             Ok(ticket)
         }
         // SAFETY: forwarded from the caller. A baseline has no log: what it took is done.
@@ -339,6 +340,64 @@ unsafe fn emit_batch(host: *mut evh_host, events: *const evh_event, n: usize, fl
         None => {
             host.set_error("emit: this instance is a consumer; only producers can emit".into());
             Err(evh::EVH_ERR_UNSUPPORTED)
+        }
+    }
+}
+
+impl InstanceHost {
+    /// `ticket` was handed to the plugin: `wait_committed` may wait for it from now on.
+    pub(super) fn issue(&self, ticket: u64) {
+        self.issued.fetch_max(ticket, Ordering::AcqRel);
+    }
+
+    /// What follows an append of `emit`, `emit_tracked` or `publish`: hands out the batch's
+    /// ticket, tells the commit notifier, and with `EVH_EMIT_COMMIT` waits for the commit.
+    pub(super) fn appended(&self, log: &Log, appended: Range<u64>, flags: u32) -> Result<u64, evh_status> {
+        let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
+        self.issued.fetch_max(ticket, Ordering::AcqRel);
+        if appended.is_empty() {
+            return Ok(ticket);
+        }
+        if let Some(watch) = self.watch.get() {
+            watch.emitted(ticket);
+        }
+        if flags & evh::EVH_EMIT_COMMIT != 0 && log.wait_committed(ticket, None) != Commit::Committed {
+            self.set_error(format!("the host stopped before events {} to {ticket} were committed", appended.start));
+            return Err(evh::EVH_STOPPED);
+        }
+        Ok(ticket)
+    }
+
+    /// Counts, logs and records a refused batch of `call` (emit, publish), and answers its
+    /// status.
+    #[cold]
+    pub(super) fn refused(&self, call: &str, ingest::Refused(status, message): ingest::Refused) -> evh_status {
+        Stats::add(&self.stats.errors, 1);
+        self.stats.note_error(&format!("{call} refused: {message}"));
+        tracing::warn!(instance = %self.name, "{call} refused: {message}");
+        self.set_error(message);
+        status
+    }
+
+    /// Counts an append of `events` and `bytes` and answers the status for its outcome.
+    pub(super) fn counted(&self, result: Result<(), AppendError>, events: u64, bytes: u64) -> evh_status {
+        match result {
+            Ok(()) => {
+                let stats = &self.stats;
+                Stats::add(&stats.events, events);
+                Stats::add(&stats.bytes, bytes);
+                Stats::add(&stats.batches, 1);
+                evh::EVH_OK
+            }
+            Err(AppendError::Full) => evh::EVH_BUSY,
+            Err(AppendError::Stopped) => evh::EVH_STOPPED,
+            Err(e @ AppendError::TooLarge { .. }) => {
+                Stats::add(&self.stats.errors, 1);
+                self.stats.note_error(&format!("emit refused: {e}"));
+                tracing::warn!(instance = %self.name, "emit refused: {e}");
+                self.set_error(e.to_string());
+                evh::EVH_ERR_TOO_LARGE
+            }
         }
     }
 }
@@ -413,7 +472,7 @@ pub(super) unsafe fn check_and_append(
     // SAFETY: forwarded from the caller.
     let batch = match unsafe { ingest::read_batch(events, n, max_event_bytes) } {
         Ok(batch) => batch,
-        Err(ingest::Refused(status, message)) => return refused(host, message, status),
+        Err(refused) => return host.refused("emit", refused),
     };
     append_checked(host, batch, flags, append)
 }
@@ -427,39 +486,13 @@ fn append_checked(
     append: impl FnOnce(ChunkBuilder, bool) -> Result<(), AppendError>,
 ) -> evh_status {
     let (events, bytes) = (batch.len() as u64, batch.bytes() as u64);
-    match append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0) {
-        Ok(()) => {
-            let stats = &host.stats;
-            Stats::add(&stats.events, events);
-            Stats::add(&stats.bytes, bytes);
-            Stats::add(&stats.batches, 1);
-            evh::EVH_OK
-        }
-        Err(AppendError::Full) => evh::EVH_BUSY,
-        Err(AppendError::Stopped) => evh::EVH_STOPPED,
-        Err(e @ AppendError::TooLarge { .. }) => {
-            Stats::add(&host.stats.errors, 1);
-            host.stats.note_error(&format!("emit refused: {e}"));
-            tracing::warn!(instance = %host.name, "emit refused: {e}");
-            host.set_error(e.to_string());
-            evh::EVH_ERR_TOO_LARGE
-        }
-    }
+    host.counted(append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0), events, bytes)
 }
 
 /// `wait_committed` for a ticket the instance never had: it could wait forever.
 fn never_issued(host: &InstanceHost, ticket: u64, issued: u64) -> evh_status {
     host.set_error(format!("wait_committed: ticket {ticket} was never handed to this instance (its last ticket is {issued}); pass what emit_tracked stored"));
     evh::EVH_ERR_INVALID_ARGUMENT
-}
-
-/// Counts, logs and records an emit that was refused; returns `status`.
-fn refused(host: &InstanceHost, message: String, status: evh_status) -> evh_status {
-    Stats::add(&host.stats.errors, 1);
-    host.stats.note_error(&format!("emit refused: {message}"));
-    tracing::warn!(instance = %host.name, "emit refused: {message}");
-    host.set_error(message);
-    status
 }
 
 unsafe extern "C" fn set_error(host: *mut evh_host, message: evh_str) {

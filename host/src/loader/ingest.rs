@@ -17,7 +17,7 @@ use crate::log::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
 /// Why a batch was refused: a status for the plugin and a message for the log.
 pub struct Refused(pub evh_status, pub String);
 
-fn invalid(message: String) -> Refused {
+pub(super) fn invalid(message: String) -> Refused {
     Refused(evh::EVH_ERR_INVALID_ARGUMENT, message)
 }
 
@@ -49,6 +49,12 @@ unsafe fn text<'a>(view: evh_str, event: usize, field: Field<'_>) -> Result<&'a 
     }
     // SAFETY: non-NULL with a length: the caller promises `len` readable bytes.
     let raw = unsafe { std::slice::from_raw_parts(view.ptr, view.len) };
+    utf8(raw, event, field)
+}
+
+/// Checks that `raw` is UTF-8 and returns it. Inlined: it runs for every event.
+#[inline(always)]
+pub(super) fn utf8<'a>(raw: &'a [u8], event: usize, field: Field<'_>) -> Result<&'a [u8], Refused> {
     // ASCII first: attributes almost always are, and the full check costs more on short text.
     // One OR over all bytes, without the early exits of `is_ascii`, which cost a branch per
     // byte on short ids.
@@ -61,7 +67,7 @@ unsafe fn text<'a>(view: evh_str, event: usize, field: Field<'_>) -> Result<&'a 
 
 /// What a message names: an attribute, or a part of an extension attribute.
 #[derive(Clone, Copy)]
-enum Field<'a> {
+pub(super) enum Field<'a> {
     Attribute(&'static str),
     ExtensionName,
     ExtensionValue(&'a [u8]),
@@ -78,20 +84,77 @@ impl std::fmt::Display for Field<'_> {
 }
 
 #[cold]
-fn null_view(event: usize, field: Field<'_>, len: usize) -> Refused {
+pub(super) fn null_view(event: usize, field: Field<'_>, len: usize) -> Refused {
     invalid(format!("event {event}: {field} has a NULL pointer and a length of {len}"))
 }
 
 #[cold]
-fn not_utf8(event: usize, field: Field<'_>, raw: &[u8]) -> Refused {
+pub(super) fn not_utf8(event: usize, field: Field<'_>, raw: &[u8]) -> Refused {
     let e = std::str::from_utf8(raw).expect_err("checked by the caller");
     invalid(format!("event {event}: {field} is not valid UTF-8 ({e}); CloudEvents attributes are UTF-8 text"))
+}
+
+// The messages of the other refusals, shared with `publish` (ABI 1.2), which checks the
+// same rules on events written in place.
+
+#[cold]
+pub(super) fn bad_struct_size(stride: usize) -> Refused {
+    let minimum = std::mem::size_of::<evh_event>();
+    invalid(format!("events[0].struct_size is {stride}; set it to sizeof(evh_event) ({minimum} in ABI 1.0)"))
+}
+
+#[cold]
+pub(super) fn missing(index: usize, name: &str) -> Refused {
+    invalid(format!("event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type"))
+}
+
+/// Refuses a specversion other than none or 1.0, and a time that is not RFC 3339.
+#[inline]
+pub(super) fn check_version_and_time(index: usize, specversion: &[u8], time: &[u8]) -> Result<(), Refused> {
+    if !specversion.is_empty() && specversion != SPECVERSION.as_bytes() {
+        return Err(invalid(format!(
+            "event {index}: specversion \"{}\" is not supported; leave it empty or set \"{SPECVERSION}\"",
+            String::from_utf8_lossy(specversion)
+        )));
+    }
+    if !time.is_empty() && !is_rfc3339(time) {
+        return Err(invalid(format!(
+            "event {index}: `time` \"{}\" is not an RFC 3339 timestamp; write it like 2026-11-27T21:17:42Z or 2026-11-27T22:17:42.5+01:00, or leave it empty",
+            String::from_utf8_lossy(time)
+        )));
+    }
+    Ok(())
+}
+
+#[cold]
+pub(super) fn too_large(index: usize, id: &[u8], size: usize, max_event_bytes: usize) -> Refused {
+    Refused(
+        evh::EVH_ERR_TOO_LARGE,
+        format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(id)),
+    )
+}
+
+#[cold]
+pub(super) fn extensions_null(index: usize, len: usize) -> Refused {
+    invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {len}"))
+}
+
+/// Refuses an extension name CloudEvents does not allow.
+#[inline]
+pub(super) fn check_extension_name(index: usize, key: &[u8]) -> Result<(), Refused> {
+    if is_extension_name(key) {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9",
+        String::from_utf8_lossy(key)
+    )))
 }
 
 /// True when two events of one batch share every string attribute but the id: the same
 /// pointers and lengths, so the same bytes for the duration of the call. Branch-free: it
 /// runs for every event and is almost always true.
-fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
+pub(super) fn same_attributes(a: &evh_event, b: &evh_event) -> bool {
     let differ = |x: evh_str, y: evh_str| ((x.ptr as usize) ^ (y.ptr as usize)) | (x.len ^ y.len);
     (differ(a.source, b.source)
         | differ(a.specversion, b.specversion)
@@ -117,11 +180,8 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     }
     // SAFETY: non-NULL, and n >= 1, so the first event is readable; struct_size comes first.
     let stride = unsafe { (*events).struct_size } as usize;
-    let minimum = std::mem::size_of::<evh_event>();
-    if stride < minimum || !stride.is_multiple_of(std::mem::align_of::<evh_event>()) {
-        return Err(invalid(format!(
-            "events[0].struct_size is {stride}; set it to sizeof(evh_event) ({minimum} in ABI 1.0)"
-        )));
+    if stride < std::mem::size_of::<evh_event>() || !stride.is_multiple_of(std::mem::align_of::<evh_event>()) {
+        return Err(bad_struct_size(stride));
     }
     // SAFETY: the producer promises n events, `stride` bytes apart; the stride is at least
     // the size of the struct we read and keeps its alignment.
@@ -160,25 +220,10 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
             set_strings(&mut event, stored);
             for (view, name) in [(e.source, "source"), (e.r#type, "type")] {
                 if view.len == 0 {
-                    return Err(invalid(format!(
-                        "event {index}: `{name}` is empty; every CloudEvent needs an id, a source and a type"
-                    )));
+                    return Err(missing(index, name));
                 }
             }
-            let specversion = builder.view(event.specversion);
-            if !specversion.is_empty() && specversion != SPECVERSION.as_bytes() {
-                return Err(invalid(format!(
-                    "event {index}: specversion \"{}\" is not supported; leave it empty or set \"{SPECVERSION}\"",
-                    String::from_utf8_lossy(specversion)
-                )));
-            }
-            let time = builder.view(event.time);
-            if !time.is_empty() && !is_rfc3339(time) {
-                return Err(invalid(format!(
-                    "event {index}: `time` \"{}\" is not an RFC 3339 timestamp; write it like 2026-11-27T21:17:42Z or 2026-11-27T22:17:42.5+01:00, or leave it empty",
-                    String::from_utf8_lossy(time)
-                )));
-            }
+            check_version_and_time(index, builder.view(event.specversion), builder.view(event.time))?;
             builder.template(&event);
         }
         previous = Some(e);
@@ -186,19 +231,14 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
         let id =
             unsafe { bytes(e.id.ptr, e.id.len) }.ok_or_else(|| null_view(index, Field::Attribute("id"), e.id.len))?;
         if id.is_empty() {
-            return Err(invalid(format!(
-                "event {index}: `id` is empty; every CloudEvent needs an id, a source and a type"
-            )));
+            return Err(missing(index, "id"));
         }
         // SAFETY: as above.
         let data = unsafe { bytes(e.data.ptr, e.data.len) }
             .ok_or_else(|| null_view(index, Field::Attribute("data"), e.data.len))?;
         let size = id.len() + shared_size + data.len() + attrs_len(e);
         if size > max_event_bytes {
-            return Err(Refused(
-                evh::EVH_ERR_TOO_LARGE,
-                format!("event {index} (id \"{}\") is {size} bytes, over the host's limit of {max_event_bytes}; send large payloads by reference, or raise [host] max_event_bytes", String::from_utf8_lossy(id)),
-            ));
+            return Err(too_large(index, id, size, max_event_bytes));
         }
         builder.push(id, data);
         if e.extensions_len > 0 {
@@ -236,22 +276,14 @@ fn attrs_len(e: &evh_event) -> usize {
 /// The event's views must be valid for the duration of the call.
 unsafe fn put_extensions(builder: &mut ChunkBuilder, e: &evh_event, index: usize) -> Result<(), Refused> {
     if e.extensions.is_null() {
-        return Err(invalid(format!(
-            "event {index}: `extensions` is NULL but `extensions_len` is {}",
-            e.extensions_len
-        )));
+        return Err(extensions_null(index, e.extensions_len));
     }
     // SAFETY: non-NULL, and the producer promises `extensions_len` attributes.
     let attrs = unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) };
     for attr in attrs {
         // SAFETY: attribute views live as long as the event.
         let key = unsafe { text(attr.key, index, Field::ExtensionName)? };
-        if !is_extension_name(key) {
-            return Err(invalid(format!(
-                "event {index}: extension name \"{}\" is invalid; CloudEvents extension names use only a-z and 0-9",
-                String::from_utf8_lossy(key)
-            )));
-        }
+        check_extension_name(index, key)?;
         // SAFETY: as above.
         let value = unsafe { text(attr.value, index, Field::ExtensionValue(key))? };
         let (key, value) = (builder.put(key), builder.put(value));

@@ -4,10 +4,12 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+mod claim;
 mod commits;
 mod config_api;
 mod host_api;
 mod ingest;
+mod ingest_claim;
 mod instance;
 mod library;
 mod whereabouts;

@@ -21,7 +21,10 @@ use std::sync::{Mutex, OnceLock};
 use evh::{evh_attr, evh_bytes, evh_event, evh_str};
 use evhost_abi as evh;
 
+mod claim;
 mod codec;
+
+pub use claim::CLAIM_ALIGN;
 
 /// One event as a producer handed it in, with UTF-8 already checked: the convenient form
 /// for tests. (The loader builds chunks field by field.)
@@ -88,7 +91,11 @@ pub struct Chunk {
     /// The attributes events share; each record names one (`extensions` unused).
     templates: Vec<evh_event>,
     records: Vec<Record>,
-    /// The events consumers receive, made from the records by the first reader.
+    /// The number of events: `records.len()`, or for a claimed chunk (ABI 1.2) how many of
+    /// its events the producer published.
+    len: usize,
+    /// The events consumers receive, made from the records by the first reader; a claimed
+    /// chunk has them from the start, written by the producer (`claim.rs`).
     events: OnceLock<Vec<evh_event>>,
 }
 
@@ -117,7 +124,9 @@ const POOL_SIZE: usize = 64;
 const POOL_AGE: usize = 32;
 
 /// Buffers for the events readers make, taken newest first: the reading side wrote and read
-/// them last, so they are still in its cache. Bounded.
+/// them last, so they are still in its cache. Bounded. They come back with their length, so
+/// that a claim finds events already initialised (zeroing a 256-event claim would cost more
+/// than its checks).
 static EVENTS_POOL: Mutex<Vec<Vec<evh_event>>> = Mutex::new(Vec::new());
 const EVENTS_POOL_SIZE: usize = 8;
 
@@ -129,6 +138,10 @@ struct Buffers {
     attrs: Vec<evh_attr>,
     templates: Vec<evh_event>,
     records: Vec<Record>,
+    /// A claimed chunk's events (`claim.rs`), aged with the rest: the producer writes them,
+    /// so they must have left the consumers' caches too. Not cleared: a claim reuses them
+    /// as they are.
+    claimed: Vec<evh_event>,
 }
 
 impl Buffers {
@@ -149,20 +162,21 @@ impl Chunk {
         templates: Vec<evh_event>,
         records: Vec<Record>,
     ) -> Chunk {
-        Chunk { first_seq: 0, appended_ms: 0, arena, ids, attrs, templates, records, events: OnceLock::new() }
+        let len = records.len();
+        Chunk { first_seq: 0, appended_ms: 0, arena, ids, attrs, templates, records, len, events: OnceLock::new() }
     }
 
     pub fn end_seq(&self) -> u64 {
-        self.first_seq + self.records.len() as u64
+        self.first_seq + self.len as u64
     }
 
     /// Its number of events.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
     }
 
     /// The events with sequence numbers in `seqs`, which must lie within the chunk. The
@@ -174,6 +188,7 @@ impl Chunk {
 
     fn make_events(&self) -> Vec<evh_event> {
         let mut events = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
+        events.clear();
         events.reserve(self.records.len());
         let view = |buffer: &[u8], at: usize, len: usize| evh_str {
             ptr: if len == 0 { std::ptr::null() } else { buffer.as_ptr().wrapping_add(at) },
@@ -200,8 +215,13 @@ impl Chunk {
     /// Gives the events their sequence numbers, `first_seq` onwards. Only before the chunk
     /// is shared: the events are made with them.
     pub fn number(&mut self, first_seq: u64) {
-        debug_assert!(self.events.get().is_none(), "numbered after its events were made");
         self.first_seq = first_seq;
+        // A claimed chunk's events exist already (and nobody reads them yet): number them.
+        if let Some(events) = self.events.get_mut() {
+            for (event, seq) in events[..self.len].iter_mut().zip(first_seq..) {
+                event.seq = seq;
+            }
+        }
     }
 
     /// The payload bytes the chunk holds, for the log's byte budget.
@@ -217,11 +237,16 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        if let Some(mut events) = self.events.take() {
-            let mut pool = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < EVENTS_POOL_SIZE {
-                events.clear();
-                pool.push(events);
+        let claimed = self.is_claimed();
+        let mut claimed_events = Vec::new();
+        if let Some(events) = self.events.take() {
+            if claimed {
+                claimed_events = events;
+            } else {
+                let mut pool = EVENTS_POOL.lock().unwrap_or_else(|e| e.into_inner());
+                if pool.len() < EVENTS_POOL_SIZE {
+                    pool.push(events);
+                }
             }
         }
         recycle(Buffers {
@@ -230,16 +255,27 @@ impl Drop for Chunk {
             attrs: std::mem::take(&mut self.attrs),
             templates: std::mem::take(&mut self.templates),
             records: std::mem::take(&mut self.records),
+            claimed: claimed_events,
         });
     }
 }
 
-/// Puts a chunk's buffers back into the pool, if it has room.
-fn recycle(mut buffers: Buffers) {
+/// Puts a chunk's buffers back into the pool, if it has room. They keep their contents
+/// (cleared when taken): a claim finds its bytes initialised.
+fn recycle(buffers: Buffers) {
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     if pool.len() < POOL_SIZE {
-        buffers.clear();
         pool.push_back(buffers);
+    }
+}
+
+/// Recycled buffers aged out of the consumers' caches, if there are enough to age.
+fn take_aged() -> Option<Buffers> {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() >= POOL_AGE {
+        pool.pop_front()
+    } else {
+        None
     }
 }
 
@@ -310,14 +346,18 @@ impl<'a> EventRef<'a> {
     }
 
     /// The extension attributes as key/value pairs.
-    pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
-        let attrs = &self.chunk.attrs;
-        let start = if self.raw.extensions_len == 0 {
-            0
-        } else {
-            (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>()
+    pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let this = *self;
+        let attrs = match self.chunk.claimed_extensions(self.raw) {
+            Some(claimed) => claimed,
+            None if self.raw.extensions_len == 0 => Vec::new(),
+            None => {
+                let attrs = &self.chunk.attrs;
+                let start = (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>();
+                attrs[start..start + self.raw.extensions_len].to_vec()
+            }
         };
-        attrs[start..start + self.raw.extensions_len].iter().map(|a| (self.text(a.key), self.text(a.value)))
+        attrs.into_iter().map(move |a| (this.text(a.key), this.text(a.value)))
     }
 }
 
@@ -335,17 +375,9 @@ impl ChunkBuilder {
     /// A builder for about `events` events, with about `id_bytes` bytes of ids and `bytes`
     /// bytes of everything else.
     pub fn with_capacity(events: usize, id_bytes: usize, bytes: usize) -> Self {
-        let aged = if events == 0 {
-            None
-        } else {
-            let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() >= POOL_AGE {
-                pool.pop_front()
-            } else {
-                None
-            }
-        };
+        let aged = if events == 0 { None } else { take_aged() };
         let mut buffers = aged.unwrap_or_default();
+        buffers.clear();
         buffers.records.reserve(events);
         buffers.ids.reserve(id_bytes);
         buffers.arena.reserve(bytes);
@@ -475,7 +507,7 @@ impl ChunkBuilder {
                 set_strings(template, fixed);
             }
         }
-        let Buffers { arena, ids, attrs, templates, records } = std::mem::take(&mut self.buffers);
+        let Buffers { arena, ids, attrs, templates, records, .. } = std::mem::take(&mut self.buffers);
         Chunk::from_parts(arena, ids, attrs, templates, records)
     }
 }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(test)]
 pub use chunk::EventIn;
-pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, STRING_NAMES};
+pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef, CLAIM_ALIGN, STRING_NAMES};
 use evhost_abi::evh_event;
 
 use crate::config::{LogConfig, Policy, Start};
@@ -54,6 +54,15 @@ pub enum AppendError {
     Stopped,
     #[error("a batch of {events} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); emit smaller batches or raise [log] capacity / max_bytes")]
     TooLarge { events: usize, bytes: usize, capacity: usize, max_bytes: usize },
+}
+
+/// Whether a batch of `events` and `bytes` can ever fit a log of these `limits` (its
+/// capacity and max_bytes); also asked in an isolated producer's worker, which has none.
+pub fn fits(events: usize, bytes: usize, (capacity, max_bytes): (usize, usize)) -> Result<(), AppendError> {
+    if events > capacity || bytes > max_bytes {
+        return Err(AppendError::TooLarge { events, bytes, capacity, max_bytes });
+    }
+    Ok(())
 }
 
 /// How long a waiting thread spins before it parks: long enough to catch the next batch of
@@ -408,24 +417,50 @@ impl Log {
     /// Returns the sequence numbers the batch got.
     pub fn append(&self, batch: ChunkBuilder, block: bool) -> Result<std::ops::Range<u64>, AppendError> {
         let (events, bytes) = (batch.len(), batch.bytes());
-        if events > self.capacity || bytes > self.max_bytes {
-            return Err(AppendError::TooLarge { events, bytes, capacity: self.capacity, max_bytes: self.max_bytes });
-        }
+        self.fits(events, bytes)?;
         if events == 0 {
             let head = self.lock().head;
             return Ok(head..head);
         }
-        let mut chunk = batch.finish();
+        self.append_chunk(batch.finish(), block).map_err(|(e, _)| e)
+    }
+
+    /// Refuses a batch (or a claim, ABI 1.2) of `events` and `bytes` that could never fit.
+    pub fn fits(&self, events: usize, bytes: usize) -> Result<(), AppendError> {
+        fits(events, bytes, self.limits())
+    }
+
+    /// The most events and bytes it holds: its `capacity` and `max_bytes`.
+    pub fn limits(&self) -> (usize, usize) {
+        (self.capacity, self.max_bytes)
+    }
+
+    /// True for the disk log, whose writer encodes chunks from their records: a claimed
+    /// chunk (ABI 1.2) is copied into a built one before it goes there.
+    pub fn is_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// Appends a finished chunk of at least one event that fits (see [`fits`](Self::fits)):
+    /// a built one, or a claimed one on the memory log. Hands the chunk back when refused,
+    /// so that a claim stays open (boxed: a refusal is rare, and the result stays small).
+    pub fn append_chunk(
+        &self,
+        mut chunk: Chunk,
+        block: bool,
+    ) -> Result<std::ops::Range<u64>, (AppendError, Box<Chunk>)> {
+        debug_assert!(!(chunk.is_claimed() && self.is_disk()), "the disk log cannot encode a claimed chunk");
+        let (events, bytes) = (chunk.len(), chunk.bytes());
         let mut state = self.lock();
         loop {
             if state.stopped || state.closed {
-                return Err(AppendError::Stopped);
+                return Err((AppendError::Stopped, Box::new(chunk)));
             }
             if self.make_room(&mut state, events, bytes) {
                 break;
             }
             if !block {
-                return Err(AppendError::Full);
+                return Err((AppendError::Full, Box::new(chunk)));
             }
             let commits = self.commits.load(Ordering::Acquire);
             // The disk log's room comes from its writer's rounds, which take longer than a

@@ -153,6 +153,13 @@ impl Producer for Burst {
                     let template = OutEvent::new("ignored", "/test", "t").subject("all").extension("c", "3");
                     emitter.emit_like(&template, ids.iter().map(|id| (id.as_str(), &payload[..])))?
                 }
+                // The template changes between batches, and batches shrink: the emitter
+                // reuses what the last batch left only while the template is the same.
+                "like_switch" => {
+                    let subject = if next % 2 == 0 { "even" } else { "odd" };
+                    let template = OutEvent::new("", "/test", "t").subject(subject);
+                    emitter.emit_like(&template, ids.iter().map(|id| (id.as_str(), &payload[..])))?
+                }
                 _ => emitter.emit(&events)?,
             }
             next += n;
@@ -283,6 +290,9 @@ static API: evh_host_api = evh_host_api {
     config_size: None,
     config_len: None,
     config_keys: None,
+    claim: None,
+    publish: None,
+    abandon: None,
 };
 
 fn library() -> &'static evh_library {
@@ -361,7 +371,7 @@ fn handles_are_send_and_sync() {
 #[test]
 fn handshake_reports_the_sdk_abi_and_the_plugins() {
     let lib = library();
-    assert_eq!((lib.struct_size as usize, lib.abi_major, lib.abi_minor), (size_of::<evh_library>(), 1, 1));
+    assert_eq!((lib.struct_size as usize, lib.abi_major, lib.abi_minor), (size_of::<evh_library>(), 1, 2));
     assert_eq!(lib.plugins_len, 2);
     let probe = plugin("probe");
     assert_eq!((probe.kind, probe.struct_size as usize), (EVH_KIND_CONSUMER, size_of::<evh_plugin>()));
@@ -570,6 +580,32 @@ fn emit_like_shares_the_template_s_attributes() {
         ext: vec![("c".into(), "3".into())],
     };
     assert_eq!(*emits, [vec![like("0"), like("1")], vec![like("2"), like("3"), like("4")]]);
+    drop(emits);
+    destroy(burst, instance);
+}
+
+#[test]
+fn emit_like_follows_a_changing_template_and_shrinking_batches() {
+    let host = Host::default();
+    let burst = plugin("burst");
+    let instance = create(&host, burst, r#"{"mode": "like_switch", "batches": [4, 2, 1, 1, 3]}"#).unwrap();
+    assert_eq!(run(burst, instance), EVH_OK);
+    let emits = host.emits.lock().unwrap();
+    let like = |id: usize, subject: &str| Emitted {
+        id: id.to_string(),
+        subject: subject.into(),
+        data: vec![7; 5],
+        ext: vec![],
+    };
+    // Batches start at events 0, 4, 6, 7 and 8: even, even, even, odd, even.
+    let wanted = [
+        (0..4).map(|k| like(k, "even")).collect::<Vec<_>>(),
+        (4..6).map(|k| like(k, "even")).collect(),
+        vec![like(6, "even")],
+        vec![like(7, "odd")],
+        (8..11).map(|k| like(k, "even")).collect(),
+    ];
+    assert_eq!(*emits, wanted);
     drop(emits);
     destroy(burst, instance);
 }

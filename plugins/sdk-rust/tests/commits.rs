@@ -124,6 +124,9 @@ static API: evh_host_api = evh_host_api {
     config_size: None,
     config_len: None,
     config_keys: None,
+    claim: None,
+    publish: None,
+    abandon: None,
 };
 
 /// A 1.0 host: its table ends before the commit entries (which it would not fill anyway;
