@@ -200,7 +200,7 @@ fn metrics_after_a_known_run_equal_what_the_consumers_saw() {
     assert_eq!(value(&samples, "evhost_on_events_duration_seconds_count", "digest"), calls, "one observation per call");
     assert_eq!(value(&samples, "evhost_log_capacity_events", ""), 65536.0);
     let build = samples.iter().find(|(n, ..)| n == "evhost_build_info").expect("build info");
-    assert_eq!((build.1["version"].as_str(), build.1["abi"].as_str()), (env!("CARGO_PKG_VERSION"), "1.1"));
+    assert_eq!((build.1["version"].as_str(), build.1["abi"].as_str()), (env!("CARGO_PKG_VERSION"), "1.2"));
     let labels =
         &samples.iter().find(|(n, l, _)| n == "evhost_received_events_total" && l["instance"] == "digest").unwrap().1;
     assert_eq!((labels["plugin"].as_str(), labels["kind"].as_str()), ("digest", "consumer"));
