@@ -130,7 +130,21 @@ pub fn create_failed(entry: &InstanceConfig, plugin: &str, e: HookError) -> Diag
             .help(format!("fix `{key}` in this entry's `config` table")),
         None => diagnostic
             .at(Some(entry.config_at.clone().unwrap_or_else(|| entry.name_at.clone())))
-            .help(format!("fix this entry's `config` table; the plugin received {}", entry.config_json)),
+            .help(format!("fix this entry's `config` table; {}", received(&entry.config_json))),
+    }
+}
+
+/// What the plugin was given, by key only: values can hold secrets (a password in a
+/// database `url`), and diagnostics end up in logs.
+fn received(config_json: &str) -> String {
+    let keys: Vec<String> = match serde_json::from_str::<serde_json::Value>(config_json) {
+        Ok(serde_json::Value::Object(table)) => table.keys().map(|key| format!("`{key}`")).collect(),
+        _ => return "the plugin received no table".into(),
+    };
+    match keys.len() {
+        0 => "the plugin received an empty table".into(),
+        1 => format!("the plugin received the key {}", keys[0]),
+        _ => format!("the plugin received the keys {}", keys.join(", ")),
     }
 }
 
