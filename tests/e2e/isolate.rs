@@ -94,7 +94,7 @@ fn a_go_library_under_too_little_max_memory_is_refused_with_the_fix() {
             .plugin("count")
             .config(json!({ "path": "go.json" }))
             .set("isolate", true)
-            .set("max_memory", "512MiB"),
+            .set("max_memory", "64MiB"),
     );
     insta::assert_snapshot!("go_max_memory", env.check_fails());
     env.write_config(
@@ -103,7 +103,7 @@ fn a_go_library_under_too_little_max_memory_is_refused_with_the_fix() {
             .plugin("count")
             .config(json!({ "path": "go.json" }))
             .set("isolate", true)
-            .set("max_memory", "1GiB"),
+            .set("max_memory", "128MiB"),
     );
     env.run().expect_code(0);
     assert_eq!(env.json("go.json"), json!({"count": 100, "bytes": 6400}));

@@ -130,11 +130,9 @@ fn a_second_go_library_runs_isolated_beside_the_first() {
 }
 
 #[test]
-fn a_go_library_under_max_memory_512mib_runs_or_is_refused_with_the_fix() {
-    // max_memory limits the address space, and a Go runtime reserves far more of it than it
-    // uses. With the issue's own example value the Go worker must either run, or the config
-    // must be refused saying that max_memory is too small for Go: not start, die at once
-    // ("fatal error: failed to reserve page summary memory") and be restarted until it fails.
+fn a_go_library_under_max_memory_512mib_runs() {
+    // A Go runtime reserves far more address space than it uses (about 700 MiB at start);
+    // max_memory counts data memory, so the issue's own example value runs a Go worker.
     let env = Env::new();
     let config = Config::sequence(C, json!({ "count": 1000, "payload_bytes": PAYLOAD }))
         .consumer("go-ids", GO_FIXTURES)
@@ -144,21 +142,9 @@ fn a_go_library_under_max_memory_512mib_runs_or_is_refused_with_the_fix() {
         .set("max_memory", "512MiB");
     env.write_config(&config);
     let (out, host) = run(&env);
-    match out.code() {
-        0 => {
-            assert_eq!(got_every_sequence_event(&env, "go-ids", 1000), 1000, "once each");
-            ran_in_workers(&env, "go-ids", 1, host);
-        }
-        2 => {
-            assert!(
-                out.stderr.contains("max_memory") && out.stderr.contains("Go"),
-                "the refusal names max_memory and Go:\n{}",
-                out.stderr
-            );
-            insta::assert_snapshot!("isolated_go_max_memory", env.redact(&out.stderr));
-        }
-        code => panic!("exit code {code}: the Go worker neither ran nor was refused\n{}", out.stderr),
-    }
+    out.expect_code(0);
+    assert_eq!(got_every_sequence_event(&env, "go-ids", 1000), 1000, "once each");
+    ran_in_workers(&env, "go-ids", 1, host);
 }
 
 #[test]

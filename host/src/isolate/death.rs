@@ -1,6 +1,6 @@
 //! How a worker ended, in words: the signal or exit code, and "out of memory" when that is
 //! what it looks like. The worker is reaped with wait4(2) rather than `Child::wait`, for
-//! its peak resident memory: a worker limited by `max_memory` (RLIMIT_AS) that runs out
+//! its peak resident memory: a worker limited by `max_memory` (RLIMIT_DATA) that runs out
 //! does not get a signal of its own, its allocation fails, and the plugin then aborts,
 //! segfaults on the NULL it got, or exits. A peak near the limit tells that apart from an
 //! ordinary crash.
@@ -43,8 +43,8 @@ impl Death {
                     (None, None) => "ended".to_string(),
                 };
                 match max_memory {
-                    // Resident memory is a part of the address space the limit counts; half
-                    // of the limit in use is more than any worker's own overhead.
+                    // Resident memory is mostly memory the limit counts; half of the limit
+                    // in use is more than any worker's own overhead.
                     Some(limit) if *peak_bytes >= limit / 2 => format!(
                         "out of memory: {how} with {} resident, near its max_memory of {}",
                         mib(*peak_bytes),

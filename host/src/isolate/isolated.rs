@@ -182,10 +182,10 @@ impl Isolated {
         if let (Some(limit), Some(span)) = (config.max_memory, &config.max_memory_span) {
             if limit < GO_MIN_MEMORY && crate::loader::carries_go_runtime(&entry.library).unwrap_or(false) {
                 return Err(Diagnostic::new(format!(
-                    "`max_memory` is too small for {file}, a Go library: the Go runtime reserves about 700 MiB of address space when it starts"
+                    "`max_memory` is too small for {file}, a Go library: the Go runtime takes about 100 MiB of memory when it starts, before the plugin allocates anything"
                 ))
                 .at(Some(Location { file: entry.name_at.file.clone(), span: span.clone() }))
-                .help("give a Go library at least max_memory = \"1GiB\"; max_memory limits address space, of which Go uses far less than it reserves"));
+                .help("give a Go library at least max_memory = \"128MiB\", plus what the plugin itself needs"));
             }
         }
         let mut slot = Slot::default();

@@ -5,7 +5,7 @@
 //!
 //! - [`protocol`]: the frames host and worker exchange over a Unix socket pair, after a
 //!   version handshake; [`events`]: a batch of events as bytes, both ways.
-//! - [`spawn`]: starting a worker (socket, RLIMIT_AS, parent-death signal); [`process`]:
+//! - [`spawn`]: starting a worker (socket, RLIMIT_DATA, parent-death signal); [`process`]:
 //!   one worker as the host sees it (calls with a timeout, kill, reap); [`death`]: how it
 //!   ended, in words.
 //! - [`isolated`]: the host's side of an isolated instance, restarts and failure;

@@ -1,5 +1,5 @@
 //! Starting a worker process: this same binary (`/proc/self/exe`), `evhost worker --fd 3`, with one end of a
-//! socket pair as its fd 3, its address space limited to `max_memory`, and a parent-death
+//! socket pair as its fd 3, its data memory limited to `max_memory`, and a parent-death
 //! signal, so that no worker outlives the host (not even a host killed with SIGKILL).
 //!
 //! Workers are started from one thread that lives as long as the process: Linux sends the
@@ -45,7 +45,8 @@ fn spawner() -> io::Result<Sender<Request>> {
     Ok(sender.lock().unwrap_or_else(|e| e.into_inner()).clone())
 }
 
-/// Starts a worker. `max_memory` limits its address space (RLIMIT_AS).
+/// Starts a worker. `max_memory` limits its data memory (RLIMIT_DATA: the private writable
+/// mappings, heap, anonymous maps and thread stacks, not address space merely reserved).
 pub fn spawn(max_memory: Option<u64>) -> io::Result<Spawned> {
     let (ours, theirs) = UnixStream::pair()?;
     // The running binary itself, even when its file was replaced meanwhile (an upgrade
@@ -83,7 +84,7 @@ pub fn spawn(max_memory: Option<u64>) -> io::Result<Spawned> {
             }
             if let Some(bytes) = max_memory {
                 let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
-                if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
                     return Err(io::Error::last_os_error());
                 }
             }
