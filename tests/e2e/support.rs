@@ -269,29 +269,18 @@ impl Running {
         nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
-    /// Waits until a stderr line contains `needle` and returns it; panics after the run limit.
+    /// Waits until a stderr line contains `needle` and returns it; panics after the run limit,
+    /// or when the process ends first.
     pub fn wait_for_line(&mut self, needle: &str) -> String {
-        let deadline = self.started + RUN_LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.stderr.push(line.clone());
-                    if found {
-                        return line;
-                    }
-                }
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("evhost never logged {needle:?}; stderr so far:\n{}", self.stderr.join("\n"));
-                }
-            }
+        match self.wait_for_line_or_exit(needle) {
+            Some(line) => line,
+            None => panic!("evhost ended without logging {needle:?}; stderr:\n{}", self.stderr.join("\n")),
         }
     }
 
-    /// As [`Running::wait_for_line`], but None when the process ends (closes stderr) first:
-    /// for a run that may be refused at startup.
+    /// Waits until a stderr line contains `needle` and returns it, or None when the process
+    /// ends (closes stderr) first: for a run that may be refused at startup. Panics after the
+    /// run limit.
     pub fn wait_for_line_or_exit(&mut self, needle: &str) -> Option<String> {
         let deadline = self.started + RUN_LIMIT;
         loop {
