@@ -36,7 +36,8 @@ fn a_consumer_that_segfaults_is_restarted_and_the_host_and_the_others_go_on() {
     digest_is_exact(&env, "c-digest.json", EVENTS, PAYLOAD);
     digest_is_exact(&env, "go-digest.json", EVENTS, PAYLOAD);
     let delivered = got_every_sequence_event(&env, "crasher", EVENTS);
-    assert!(delivered >= EVENTS as usize, "{delivered}");
+    // The ids before the 1000th of the batch it crashed in were written, then came again.
+    assert!(delivered > EVENTS as usize, "the batch it crashed in was not delivered again: {delivered}");
     ran_in_workers(&env, "crasher", 2, host);
     assert!(env.path("crasher.ids.fired").exists(), "the fault fired");
     let reports = lines_with_all(&out.stderr, &["ERROR", "SIGSEGV", "crasher", "libfaults.so", "on_events"]);

@@ -21,6 +21,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use evhost_abi::{self as evh, evh_status};
 
 use super::events;
+use super::isolated::lock;
 use super::protocol::{receive, send, Create, Message, PROTOCOL};
 use crate::config::Kind;
 use crate::loader::{EmitTarget, Forward, Instance, InstanceHost, Loader};
@@ -39,10 +40,6 @@ impl Writer {
 }
 
 type Shared<T> = Arc<Mutex<T>>;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Runs the worker on the socket at `fd`; the exit code says whether it ended cleanly.
 pub fn main(fd: i32) -> ExitCode {

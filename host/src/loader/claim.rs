@@ -125,17 +125,19 @@ pub(super) unsafe extern "C" fn claim(
         if let Err(AppendError::TooLarge { capacity, max_bytes, .. }) = fits {
             return refuse(host, evh::EVH_ERR_TOO_LARGE, format!("claim: room for {n} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); claim less and publish more often, or raise [log] capacity / max_bytes"));
         }
-        if host.lock_claims().open.len() >= evh::EVH_CLAIMS_MAX {
+        // Outside the claims' lock: taking the buffers may zero or allocate. The limit is
+        // checked under it, so that threads claiming at once cannot pass it together.
+        let mut chunk = Chunk::claimed(n, bytes);
+        let (events, events_len, bytes, bytes_len) = chunk.room();
+        let mut claims = host.lock_claims();
+        if claims.open.len() >= evh::EVH_CLAIMS_MAX {
+            drop(claims);
             let message = format!(
                 "claim: this instance holds {} open claims already; publish or abandon one first",
                 evh::EVH_CLAIMS_MAX
             );
             return refuse(host, evh::EVH_BUSY, message);
         }
-        // Outside the claims' lock: taking the buffers may zero or allocate.
-        let mut chunk = Chunk::claimed(n, bytes);
-        let (events, events_len, bytes, bytes_len) = chunk.room();
-        let mut claims = host.lock_claims();
         claims.last += 1;
         let token = claims.last;
         claims.open.push((token, chunk));
@@ -264,10 +266,10 @@ fn append(
     };
     match appended {
         Ok(seqs) => {
-            host.counted(Ok(()), n as u64, bytes);
+            host.counted("publish", Ok(()), n as u64, bytes);
             host.appended(log, seqs, flags)
         }
-        Err(e) => Err(host.counted(Err(e), 0, 0)),
+        Err(e) => Err(host.counted("publish", Err(e), 0, 0)),
     }
 }
 
@@ -295,7 +297,7 @@ fn forward_claim(
     let bytes = built.bytes() as u64;
     match forward.emit(built, flags) {
         Ok(ticket) => {
-            host.counted(Ok(()), n as u64, bytes);
+            host.counted("publish", Ok(()), n as u64, bytes);
             host.issue(ticket);
             Ok(ticket)
         }

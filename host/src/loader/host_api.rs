@@ -354,7 +354,7 @@ impl InstanceHost {
     /// ticket, tells the commit notifier, and with `EVH_EMIT_COMMIT` waits for the commit.
     pub(super) fn appended(&self, log: &Log, appended: Range<u64>, flags: u32) -> Result<u64, evh_status> {
         let ticket = if appended.is_empty() { log.committed() } else { appended.end - 1 };
-        self.issued.fetch_max(ticket, Ordering::AcqRel);
+        self.issue(ticket);
         if appended.is_empty() {
             return Ok(ticket);
         }
@@ -379,8 +379,9 @@ impl InstanceHost {
         status
     }
 
-    /// Counts an append of `events` and `bytes` and answers the status for its outcome.
-    pub(super) fn counted(&self, result: Result<(), AppendError>, events: u64, bytes: u64) -> evh_status {
+    /// Counts an append of `events` and `bytes` by `call` (emit, publish) and answers the
+    /// status for its outcome.
+    pub(super) fn counted(&self, call: &str, result: Result<(), AppendError>, events: u64, bytes: u64) -> evh_status {
         match result {
             Ok(()) => {
                 let stats = &self.stats;
@@ -392,11 +393,7 @@ impl InstanceHost {
             Err(AppendError::Full) => evh::EVH_BUSY,
             Err(AppendError::Stopped) => evh::EVH_STOPPED,
             Err(e @ AppendError::TooLarge { .. }) => {
-                Stats::add(&self.stats.errors, 1);
-                self.stats.note_error(&format!("emit refused: {e}"));
-                tracing::warn!(instance = %self.name, "emit refused: {e}");
-                self.set_error(e.to_string());
-                evh::EVH_ERR_TOO_LARGE
+                self.refused(call, ingest::Refused(evh::EVH_ERR_TOO_LARGE, e.to_string()))
             }
         }
     }
@@ -486,7 +483,7 @@ fn append_checked(
     append: impl FnOnce(ChunkBuilder, bool) -> Result<(), AppendError>,
 ) -> evh_status {
     let (events, bytes) = (batch.len() as u64, batch.bytes() as u64);
-    host.counted(append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0), events, bytes)
+    host.counted("emit", append(batch, flags & evh::EVH_EMIT_NONBLOCK == 0), events, bytes)
 }
 
 /// `wait_committed` for a ticket the instance never had: it could wait forever.

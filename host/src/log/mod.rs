@@ -451,6 +451,8 @@ impl Log {
     ) -> Result<std::ops::Range<u64>, (AppendError, Box<Chunk>)> {
         debug_assert!(!(chunk.is_claimed() && self.is_disk()), "the disk log cannot encode a claimed chunk");
         let (events, bytes) = (chunk.len(), chunk.bytes());
+        // Read before the lock every producer and reader takes; a millisecond is its precision.
+        let now = now_ms();
         let mut state = self.lock();
         loop {
             if state.stopped || state.closed {
@@ -481,7 +483,7 @@ impl Log {
         }
         let first = state.head;
         chunk.number(first);
-        chunk.appended_ms = now_ms();
+        chunk.appended_ms = now;
         state.head += events as u64;
         state.bytes += bytes;
         state.chunks.push_back(Arc::new(chunk));
@@ -760,7 +762,8 @@ impl Log {
         if next >= state.readable {
             return None;
         }
-        let in_memory = state.chunks.iter().find(|c| c.end_seq() > next && c.first_seq <= next).map(|c| c.appended_ms);
+        let at = state.chunks.partition_point(|c| c.end_seq() <= next);
+        let in_memory = state.chunks.get(at).filter(|c| c.first_seq <= next).map(|c| c.appended_ms);
         drop(state);
         let appended = match in_memory {
             Some(ms) => ms,

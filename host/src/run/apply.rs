@@ -134,16 +134,13 @@ impl Host<'_> {
         }
         let mut waiting: Vec<usize> = leaving.iter().filter(|p| p.on_host_thread).map(|p| p.key).collect();
         while !waiting.is_empty() {
-            match self.next_reload_event(deadline) {
-                Some(Event::ProducerDone { key, result }) if waiting.contains(&key) => {
-                    waiting.retain(|k| *k != key);
-                    if let Err(e) = result {
-                        let name = leaving.iter().find(|p| p.key == key).map_or("", |p| &p.entry.name);
-                        tracing::warn!(producer = %name, "producer failed as the reload stopped it: {e}");
-                    }
-                }
-                Some(other) => self.deferred.push_back(other),
-                None => break,
+            let wanted = |e: &Event| matches!(e, Event::ProducerDone { key, .. } if waiting.contains(key));
+            // None at the deadline; never another kind of event (only those are wanted).
+            let Some(Event::ProducerDone { key, result }) = self.next_reload_event(deadline, wanted) else { break };
+            waiting.retain(|k| *k != key);
+            if let Err(e) = result {
+                let name = leaving.iter().find(|p| p.key == key).map_or("", |p| &p.entry.name);
+                tracing::warn!(producer = %name, "producer failed as the reload stopped it: {e}");
             }
         }
         for producer in leaving {
@@ -172,13 +169,10 @@ impl Host<'_> {
         }
         let mut drained: HashMap<usize, Report> = HashMap::new();
         while drained.len() < leaving.len() {
-            match self.next_reload_event(deadline) {
-                Some(Event::Drained { key, report }) if leaving.iter().any(|(c, _)| c.key == key) => {
-                    drained.insert(key, report);
-                }
-                Some(other) => self.deferred.push_back(other),
-                None => break,
-            }
+            let wanted =
+                |e: &Event| matches!(e, Event::Drained { key, .. } if leaving.iter().any(|(c, _)| c.key == *key));
+            let Some(Event::Drained { key, report }) = self.next_reload_event(deadline, wanted) else { break };
+            drained.insert(key, report);
         }
         let mut handed_over = HashMap::new();
         for (consumer, drain) in leaving {
@@ -210,9 +204,20 @@ impl Host<'_> {
         handed_over
     }
 
-    /// The next event while a reload waits, until `deadline`.
-    fn next_reload_event(&mut self, deadline: Instant) -> Option<Event> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        self.inbox.recv_timeout(left).ok()
+    /// The next event a reload waits for (`wanted`), until `deadline`: first among those set
+    /// aside while an earlier reload waited, then from the inbox. The others are set aside,
+    /// in order, for the run loop.
+    fn next_reload_event(&mut self, deadline: Instant, wanted: impl Fn(&Event) -> bool) -> Option<Event> {
+        if let Some(at) = self.deferred.iter().position(&wanted) {
+            return self.deferred.remove(at);
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self.inbox.recv_timeout(left).ok()?;
+            if wanted(&event) {
+                return Some(event);
+            }
+            self.deferred.push_back(event);
+        }
     }
 }

@@ -280,7 +280,8 @@ static API: evh_host_api = evh_host_api {
     emit_tracked: None,
     committed: None,
     wait_committed: None,
-    // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
+    // The config accessors (ABI 1.1): the SDK reads config_json itself and asks these only to
+    // word a config mistake (src/config.rs); without them it words the mistake itself.
     config_string: None,
     config_int: None,
     config_uint: None,

@@ -114,7 +114,8 @@ static API: evh_host_api = evh_host_api {
     emit_tracked: Some(emit_tracked),
     committed: Some(committed),
     wait_committed: Some(wait_committed),
-    // The config accessors (ABI 1.1) are for C plugins; the SDK reads config_json itself.
+    // The config accessors (ABI 1.1): the SDK reads config_json itself and asks these only to
+    // word a config mistake (src/config.rs); without them it words the mistake itself.
     config_string: None,
     config_int: None,
     config_uint: None,
