@@ -81,8 +81,9 @@ pub struct Log {
     state: Mutex<State>,
     /// `State::readable`, published for spinning readers.
     readable: AtomicU64,
-    /// Counts commits, so that a producer waiting for room can spin on it.
-    commits: AtomicU64,
+    /// The lowest position a `block` consumer holds (u64::MAX when none does): a producer
+    /// waiting for room on the memory log spins on it.
+    floor: AtomicU64,
     /// `State::nudges`, published for spinning readers.
     nudges: AtomicU64,
     /// Every event with a sequence number up to this one is committed: accepted (memory
@@ -125,6 +126,8 @@ struct State {
     /// Appends fail at once and waiting producers give up (shutdown past its deadline).
     stopped: bool,
     waiting_producers: usize,
+    /// The lowest `floor` a producer waiting for room waits for (u64::MAX: none waits).
+    room_wanted: u64,
     waiting_consumers: usize,
     waiting_for_commit: usize,
     /// The disk log's writer thread.
@@ -301,6 +304,7 @@ impl Log {
                 closed: false,
                 stopped: false,
                 waiting_producers: 0,
+                room_wanted: u64::MAX,
                 waiting_consumers: 0,
                 waiting_for_commit: 0,
                 writer: WriterState::Working,
@@ -310,7 +314,7 @@ impl Log {
                 nudges: 0,
             }),
             readable: AtomicU64::new(head),
-            commits: AtomicU64::new(0),
+            floor: AtomicU64::new(u64::MAX),
             nudges: AtomicU64::new(0),
             committed: AtomicU64::new(head - 1),
             commit: Condvar::new(),
@@ -361,6 +365,7 @@ impl Log {
         };
         state.cursors.push(Cursor::new(name, next, policy));
         state.ledger_dirty = true;
+        self.moved(&state);
         ConsumerId(state.cursors.len() - 1)
     }
 
@@ -384,10 +389,35 @@ impl Log {
     pub fn leave(&self, id: ConsumerId) {
         let mut state = self.lock();
         Self::let_go(&mut state, id);
-        self.commits.fetch_add(1, Ordering::Release);
+        self.moved(&state);
         if state.waiting_producers > 0 {
             self.room.notify_all();
         }
+    }
+
+    /// Publishes the lowest position a `block` consumer holds, after a cursor moved.
+    fn moved(&self, state: &State) -> u64 {
+        let floor =
+            Self::present(state).filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX);
+        self.floor.store(floor, Ordering::Release);
+        floor
+    }
+
+    /// The `floor` at which `events` and `bytes` fit in the memory log with a quarter of
+    /// it to spare: a producer that waits for room waits for that much, so that it then
+    /// appends many batches before it waits again (hysteresis), instead of one per chunk
+    /// the consumers let go of. Once every consumer passed everything (`head`), it fits.
+    fn room_wanted(state: &State, events: usize, bytes: usize, (capacity, max_bytes): (usize, usize)) -> u64 {
+        let (mut in_memory, mut held) =
+            (state.chunks.front().map_or(0, |c| state.head - c.first_seq) as usize, state.bytes);
+        for chunk in &state.chunks {
+            if in_memory + events + capacity / 4 <= capacity && held + bytes + max_bytes / 4 <= max_bytes {
+                return chunk.first_seq;
+            }
+            in_memory -= chunk.len();
+            held -= chunk.bytes();
+        }
+        state.head
     }
 
     fn let_go(state: &mut State, id: ConsumerId) {
@@ -405,6 +435,7 @@ impl Log {
         let (name, next) = (state.cursors[old.0].name.clone(), state.cursors[old.0].next);
         Self::let_go(&mut state, old);
         state.cursors.push(Cursor::new(&name, next, policy));
+        self.moved(&state);
         ConsumerId(state.cursors.len() - 1)
     }
 
@@ -464,18 +495,21 @@ impl Log {
             if !block {
                 return Err((AppendError::Full, Box::new(chunk)));
             }
-            let commits = self.commits.load(Ordering::Acquire);
             // The disk log's room comes from its writer's rounds, which take longer than a
-            // spin: park at once.
-            let moved = self.disk.is_none() && {
-                drop(state);
-                let moved = spin_until(|| {
-                    self.commits.load(Ordering::Acquire) != commits || self.ended.load(Ordering::Acquire)
-                });
-                state = self.lock();
-                moved
+            // spin: park at once, and look again after every commit.
+            let Some(wanted) = self.disk.is_none().then(|| Self::room_wanted(&state, events, bytes, self.limits()))
+            else {
+                state.waiting_producers += 1;
+                state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+                state.waiting_producers -= 1;
+                continue;
             };
-            if !moved && self.commits.load(Ordering::Acquire) == commits {
+            let there = || self.floor.load(Ordering::Acquire) >= wanted || self.ended.load(Ordering::Acquire);
+            drop(state);
+            let spun = spin_until(there);
+            state = self.lock();
+            if !spun && !there() {
+                state.room_wanted = state.room_wanted.min(wanted);
                 state.waiting_producers += 1;
                 state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
                 state.waiting_producers -= 1;
@@ -687,8 +721,12 @@ impl Log {
             let cursor = &mut state.cursors[id.0];
             // A drop_oldest cursor may have been moved further meanwhile; never go back.
             cursor.next = cursor.next.max(end);
-            self.commits.fetch_add(1, Ordering::Release);
-            if state.waiting_producers > 0 {
+            let floor = self.moved(&state);
+            // A producer on the memory log waits for a quarter of the log (`room_wanted`),
+            // not for each batch a consumer finishes: woken per commit, it took the lock
+            // after each of them and fought the consumers for it, one futex call apiece.
+            if state.waiting_producers > 0 && (self.disk.is_some() || floor >= state.room_wanted) {
+                state.room_wanted = u64::MAX;
                 self.room.notify_all();
             }
             if self.disk.is_some() {

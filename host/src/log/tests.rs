@@ -96,6 +96,37 @@ fn a_full_log_blocks_or_answers_full() {
 }
 
 #[test]
+fn a_producer_waiting_for_room_waits_for_a_quarter_of_the_log_not_for_each_batch() {
+    // 16 events in chunks of 2: room for the next chunk frees with the first commit, but
+    // the producer goes on only once a quarter of the log (4 events) is free besides.
+    let log = with_capacity(16);
+    let slow = log.add_consumer(Policy::Block);
+    for start in (0..16).step_by(2) {
+        log.append(batch_of(start..start + 2), false).unwrap();
+    }
+    let producer = {
+        let log = log.clone();
+        thread::spawn(move || log.append(batch_of(16..18), true))
+    };
+    let mut batch = Batch::default();
+    let mut passed = 0;
+    for _ in 0..2 {
+        assert!(matches!(read(&log, slow, 2, &mut batch), Read::Events { dropped: 0 }));
+        log.commit(slow, &mut batch);
+        passed += 2;
+        thread::sleep(Duration::from_millis(50));
+        assert!(!producer.is_finished(), "woken after {passed} events freed; the log wants 2 + 4");
+    }
+    assert!(matches!(read(&log, slow, 2, &mut batch), Read::Events { dropped: 0 }));
+    log.commit(slow, &mut batch);
+    assert_eq!(producer.join().unwrap(), Ok(17..19));
+    // The quarter it waited for is room now: the next batches need no wait.
+    assert_eq!(log.append(batch_of(18..20), false), Ok(19..21));
+    assert_eq!(log.append(batch_of(20..22), false), Ok(21..23));
+    assert_eq!(log.append(batch_of(22..24), false), Err(AppendError::Full));
+}
+
+#[test]
 fn drop_oldest_skips_for_that_consumer_alone() {
     let log = with_capacity(10);
     let lagging = log.add_consumer(Policy::DropOldest);
