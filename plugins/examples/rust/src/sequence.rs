@@ -48,11 +48,10 @@ impl Producer for Sequence {
         let Config { count, payload_bytes, batch } = self.config;
         // pattern[j] = j mod 256, so the data of event k is the window starting at k mod 256.
         let pattern: Vec<u8> = (0..payload_bytes + 255).map(|j| j as u8).collect();
-        // One batch's ids live in this buffer, reused from batch to batch; the events borrow
-        // from it and from the pattern.
-        let mut ids = String::new();
-        let mut id_ends = Vec::with_capacity(batch);
-        let mut number = itoa::Buffer::new();
+        // One id buffer per event of a batch, reused from batch to batch (as the C example
+        // keeps one id slot per event): each id is formatted into its own buffer while the
+        // SDK builds the batch, so nothing is copied or sliced twice.
+        let mut ids = vec![itoa::Buffer::new(); batch];
         let template = OutEvent::new("", SOURCE, TYPE).datacontenttype(CONTENT_TYPE);
         let mut k = 0;
         while k < count {
@@ -61,18 +60,11 @@ impl Producer for Sequence {
                 break;
             }
             let n = (count - k).min(batch as u64) as usize;
-            ids.clear();
-            id_ends.clear();
-            for key in k..k + n as u64 {
-                ids.push_str(number.format(key));
-                id_ends.push(ids.len());
-            }
             // Every event shares the template's attributes: emit_like builds no OutEvent
             // per event.
-            let events = (0..n).map(|j| {
-                let id_start = if j == 0 { 0 } else { id_ends[j - 1] };
-                let window = (k as usize + j) % 256;
-                (&ids[id_start..id_ends[j]], &pattern[window..window + payload_bytes])
+            let events = ids[..n].iter_mut().zip(k..).map(|(id, key)| {
+                let window = key as usize % 256;
+                (id.format(key), &pattern[window..window + payload_bytes])
             });
             match emitter.emit_like(&template, events) {
                 Ok(()) => k += n as u64,
