@@ -116,7 +116,7 @@ fn scenarios<'a>(c: &'a Path, rust: &'a Path, go: &'a Path) -> Vec<Throughput<'a
         ("evhost_disk", DISK_EVENTS, Box::new(host(LogKind::Disk, c, c))),
         ("evhost_disk_interval", DISK_EVENTS, Box::new(host(LogKind::DiskInterval, c, c))),
         ("evhost_c_metrics", EVENTS, Box::new(move |n| metrics::throughput(c, c, n))),
-        ("evhost_rust", 10_000_000, Box::new(host(LogKind::Memory, rust, rust))),
+        ("evhost_rust", EVENTS, Box::new(host(LogKind::Memory, rust, rust))),
         ("evhost_go", EVENTS, Box::new(host(LogKind::Memory, c, go))),
     ]
 }
