@@ -134,13 +134,16 @@ pub struct Latency {
     pub p99: u64,
     pub p999: u64,
     /// CPU the delivery threads (`deliver-*`) used during the run, in cores (CPU time over
-    /// the run's wall time), and all of the host's threads together.
+    /// the time between the first and the last sample), and all of the host's threads
+    /// together.
     pub delivery_cores: f64,
     pub host_cores: f64,
 }
 
-/// How often the latency scenario samples the host's threads' CPU time.
-const CPU_SAMPLE: Duration = Duration::from_millis(20);
+/// How often the latency scenario samples the host's threads' CPU time. Rarely: each
+/// sample reads two files per thread, and on 2 busy cores the sampler preempts the ticker
+/// or the delivery thread it measures (every 20 ms, it put a 25 µs blip into the latencies).
+const CPU_SAMPLE: Duration = Duration::from_millis(250);
 
 /// CPU time so far of each thread of `pid`, by thread id, with whether it is a delivery
 /// thread; empty once the process is gone.
@@ -176,24 +179,30 @@ pub fn latency(isolated: bool) -> Result<Latency> {
         extra,
     );
     let (config, files) = config.counts_with(dir.path(), &c, 1..CONSUMERS, extra);
-    let start = Instant::now();
     let mut host = Host::spawn(dir, &config)?;
-    // Each thread's last sample: a thread's time is lost once it ends, so the figures miss
-    // at most the last sampling period of each (the shutdown, not the run).
-    let mut last = std::collections::BTreeMap::new();
+    // Each thread's first and last sample, and when the first and last samples were taken:
+    // the rate between them, since a thread's time is lost once it ends.
+    let mut threads = std::collections::BTreeMap::new();
+    let mut window = None;
     let status = loop {
+        let now = Instant::now();
         for (tid, delivery, ns) in thread_times(host.pid()) {
-            last.insert(tid, (delivery, ns));
+            threads.entry(tid).or_insert((delivery, ns, ns)).2 = ns;
+            window = Some((window.map_or(now, |(first, _)| first), now));
         }
         if let Some(status) = host.child.try_wait().map_err(|e| e.to_string())? {
             break status;
         }
         thread::sleep(CPU_SAMPLE);
     };
-    let wall = start.elapsed().as_nanos() as f64;
     host.check_exit(status)?;
+    let Some((first, last)) = window.filter(|(first, last)| last > first) else {
+        return Err("the run ended before its threads' CPU time could be sampled twice".into());
+    };
+    let span = (last - first).as_nanos() as f64;
     let cores = |delivery_only: bool| {
-        last.values().filter(|(delivery, _)| *delivery || !delivery_only).map(|(_, ns)| *ns as f64).sum::<f64>() / wall
+        let used = threads.values().filter(|(delivery, ..)| *delivery || !delivery_only);
+        used.map(|(_, first_ns, last_ns)| (last_ns - first_ns) as f64).sum::<f64>() / span
     };
     fixture::verify_counts(&files, LATENCY_EVENTS, STAMP_BYTES)?;
     let json = fixture::read_json(&latency_file)?;
