@@ -61,7 +61,8 @@ pub(super) struct Keeper {
     backoff: Backoff,
     /// Why it failed for good, once it did.
     failure: Mutex<Option<String>>,
-    /// Set when a producer is asked to stop: a restart's backoff ends at once.
+    /// Set when a producer is asked to stop, or shutdown hurries a consumer: a restart's
+    /// backoff ends at once.
     stopping: Mutex<bool>,
     woken: Condvar,
 }
@@ -278,6 +279,13 @@ impl Isolated {
     /// notifier's thread). A worker being restarted misses it; the next one has a newer one.
     pub fn committed(&self, committed: u64) {
         self.stop.tell(&Message::Committed { seq: committed });
+    }
+
+    /// Shutdown began: a backoff under way ends now, and later ones are skipped, so a
+    /// consumer restarts and drains (or spends its restarts and fails, and what it did not
+    /// get is dead-lettered) within the drain timeout instead of sleeping past it.
+    pub fn hurry(&self) {
+        self.keeper.wake();
     }
 
     /// Asks a producer to stop; lets a consumer flush (`on_stop`).
