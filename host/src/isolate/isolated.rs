@@ -132,6 +132,20 @@ impl Keeper {
         let _ = self.woken.wait_timeout_while(stopping, delay, |stopping| !*stopping);
     }
 
+    /// The worker died in `hook` while the instance was being stopped: it is not restarted,
+    /// and the instance has failed (its flush, or its producer's last work, did not finish),
+    /// so the run's exit code is 1. Returns why, in words.
+    pub fn died_stopping(&self, slot: &mut Slot, death: &Death, hook: &str) -> String {
+        slot.process = None;
+        let reason = death.describe(self.config.max_memory);
+        let label = death.label(self.config.max_memory);
+        crate::stats::worker_restarted(&self.name, label);
+        tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}) as it was being stopped; it is not restarted", self.who);
+        let failure = format!("its worker died in {hook} ({reason})");
+        self.fail(failure.clone());
+        failure
+    }
+
     /// A stop was asked for: a backoff under way ends now.
     pub fn wake(&self) {
         *lock(&self.stopping) = true;
@@ -299,15 +313,14 @@ impl Isolated {
         }
     }
 
-    /// Consumer: `on_stop`, when the worker is alive; a death now is reported, not
-    /// restarted.
+    /// Consumer: `on_stop`, when the worker is alive; a death now (a crash, or a hang past
+    /// `hook_timeout`) is reported and fails the instance, not restarted.
     fn stop_consumer(&self) {
         let mut slot = lock(&self.slot);
         let timeout = Some(self.keeper.timeout("on_stop"));
         if let Some(process) = slot.process.as_mut() {
             if let Err(death) = process.call(&Message::Stop, timeout) {
-                slot.process = None;
-                tracing::error!(instance = %self.keeper.name, hook = "on_stop", "{}: its worker died in on_stop ({})", self.keeper.who, death.describe(self.keeper.config.max_memory));
+                self.keeper.died_stopping(&mut slot, &death, "on_stop");
             }
         }
     }
