@@ -21,7 +21,8 @@ const DRAIN: &str = "8s";
 const PROMPT: Duration = Duration::from_secs(3);
 
 /// The C sequence of `count` events into `crasher`, isolated with a long backoff and
-/// `fault`, beside an idle producer that keeps the host running until SIGTERM.
+/// `fault`, and into `witness`, in process, beside an idle producer that keeps the host
+/// running until SIGTERM.
 fn backing_off(env: &Env, count: u64, fault: Value) -> Config {
     faults(env);
     slow_library(env);
@@ -32,7 +33,10 @@ fn backing_off(env: &Env, count: u64, fault: Value) -> Config {
         .config(json!({ "count": count, "payload_bytes": 16 }))
         .producer("idle", SLOW)
         .plugin("starter")
-        .config(json!({ "name": "idle" }));
+        .config(json!({ "name": "idle" }))
+        .consumer("witness", SLOW)
+        .plugin("slow")
+        .config(json!({ "name": "witness" }));
     ids_consumer(config, "crasher", fault).isolated(5, LONG_BACKOFF)
 }
 
@@ -42,6 +46,8 @@ fn sigterm_ends_a_restart_backoff_and_the_restarted_consumer_drains() {
     env.write_config(&backing_off(&env, 1000, json!({ "fault": "segv", "at": 10, "once": true })));
     let mut running = env.spawn();
     let host = running.pid().as_raw();
+    // Every event is in the log (the witness has them) and the crasher waits out a backoff.
+    eventually(SETTLE_LIMIT, "the witness to get 1000 events", || lines(&env, "witness.ids").len() >= 1000);
     running.wait_for_line("restarting it in");
     let (out, took) = terminate(running);
     assert!(took < PROMPT, "exit took {took:?} after SIGTERM: the backoff was waited out\n{}", out.stderr);
@@ -58,6 +64,8 @@ fn sigterm_ends_the_backoffs_of_a_consumer_that_keeps_crashing_and_dead_letters_
     env.write_config(&config);
     let mut running = env.spawn();
     let host = running.pid().as_raw();
+    // Every event is in the log (the witness has them) and the crasher waits out a backoff.
+    eventually(SETTLE_LIMIT, "the witness to get 1000 events", || lines(&env, "witness.ids").len() >= 1000);
     running.wait_for_line("restarting it in");
     let (out, took) = terminate(running);
     assert!(took < PROMPT, "exit took {took:?} after SIGTERM: the backoff was waited out\n{}", out.stderr);

@@ -240,6 +240,8 @@ fn a_producer_that_hangs_in_on_stop_is_killed_after_hook_timeout_and_the_run_fai
     let mut running = env.spawn();
     let host = running.pid().as_raw();
     running.wait_for_line("evhost is running");
+    // A producer stopped before its worker was asked for on_start gets no on_stop either.
+    eventually(SETTLE_LIMIT, "on_start to run", || !lines(&env, "starter.started").is_empty());
     let (out, took) = terminate(running);
     out.expect_code(1);
     assert!(took < Duration::from_secs(3), "exit took {took:?} after SIGTERM, the hook_timeout is 1s");

@@ -6,7 +6,7 @@
 //!   its config key; sleeps `sleep_ms` per batch; with `hang_stop = true` sleeps for ever in
 //!   `on_stop`.
 //! - producer `starter` (`on_start`/`on_stop`, no `on_run`, no threads): appends its pid to
-//!   `<name>.pids`; with `hang_start` or `hang_stop` sleeps for ever in that hook.
+//!   `<name>.pids`, and a line to `<name>.started` when `on_start` begins; with `hang_start` or `hang_stop` sleeps for ever in that hook.
 //! - producer `segv` (`on_run`): in the first process that runs it (it creates
 //!   `<name>.emitted` first), emits `count` events with EVH_EMIT_COMMIT, ids "0".."count-1",
 //!   ten per emit, appending each batch's ids to `<name>.committed` once its emit returned,
@@ -22,7 +22,7 @@ pub const SLOW: &str = "libslow.so";
 const CODE: &str = r#"
 #include <stdbool.h>
 typedef struct slow {
-    char ids[4096], committed[4096], marker[4096];
+    char ids[4096], committed[4096], marker[4096], started[4096];
     uint64_t sleep_ms, count;
     bool hang_start, hang_stop;
     evh_host *host;
@@ -56,7 +56,7 @@ static evh_status slow_create(const evh_create_args *a, void **out)
     if (c == NULL) return EVH_ERR_INTERNAL;
     if ((s = a->api->config_keys(a, "", keys, 5)) != EVH_OK || (s = file_of(a, ".ids", c->ids)) != EVH_OK ||
         (s = file_of(a, ".pids", pids)) != EVH_OK || (s = file_of(a, ".committed", c->committed)) != EVH_OK ||
-        (s = file_of(a, ".emitted", c->marker)) != EVH_OK ||
+        (s = file_of(a, ".emitted", c->marker)) != EVH_OK || (s = file_of(a, ".started", c->started)) != EVH_OK ||
         (s = a->api->config_uint(a, "count", EVH_CONFIG_OPTIONAL, &c->count)) != EVH_OK ||
         (s = a->api->config_uint(a, "sleep_ms", EVH_CONFIG_OPTIONAL, &c->sleep_ms)) != EVH_OK ||
         (s = a->api->config_bool(a, "hang_start", EVH_CONFIG_OPTIONAL, &c->hang_start)) != EVH_OK ||
@@ -95,6 +95,7 @@ static evh_status slow_events(void *instance, const evh_event *const *events, si
 static evh_status starter_start(void *instance)
 {
     slow *c = instance;
+    append(c->started, "on_start\n", 9);
     if (c->hang_start) forever();
     return EVH_OK;
 }
