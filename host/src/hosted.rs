@@ -88,6 +88,14 @@ impl Hosted {
         }
     }
 
+    /// Shutdown began: an isolated instance waiting out a restart's backoff restarts at
+    /// once, and later restarts do not wait either.
+    pub fn hurry(&self) {
+        if let Hosted::Isolated(isolated) = self {
+            isolated.hurry();
+        }
+    }
+
     /// Asks a producer to stop; lets a consumer flush (`on_stop`).
     pub fn stop(&self) {
         match self {

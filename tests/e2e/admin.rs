@@ -17,7 +17,7 @@ use crate::fixture::{self, c_plugin};
 use crate::support::{eventually, free_port, Env, C, SETTLE_LIMIT};
 
 /// `GET path` on the admin port: the status and the body.
-fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+pub fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
     let mut request = ureq::get(&format!("http://127.0.0.1:{port}{path}")).timeout(Duration::from_secs(5));
     if let Some(token) = token {
         request = request.set("Authorization", &format!("Bearer {token}"));

@@ -62,6 +62,10 @@ pub struct Consumer {
     unwritten: Option<Unwritten>,
     /// Slow calls in a row.
     pub(super) slow_calls: u32,
+    /// Failed events kept nowhere, for want of a dead-letter file: logged once as it begins
+    /// and once in all at the end, not one line per event (a failed isolated instance
+    /// fails every event, and a line each would drown the log).
+    unkept: u64,
 }
 
 /// What one turn of a consumer did.
@@ -107,6 +111,7 @@ impl Consumer {
             retry_at: None,
             unwritten: None,
             slow_calls: 0,
+            unkept: 0,
         }
     }
 
@@ -123,7 +128,12 @@ impl Consumer {
                     self.attempt = 0;
                 }
                 Read::Empty => return Turn::Idle(None),
-                Read::End => return Turn::Ended,
+                Read::End => {
+                    if self.unkept > 0 {
+                        tracing::error!(consumer = %self.name, events = self.unkept, "consumer \"{}\": {} events in all were not delivered and are kept nowhere, as it has no dead_letter file; {}", self.name, self.unkept, self.keep_them());
+                    }
+                    return Turn::Ended;
+                }
             }
         }
         if let Some(at) = self.retry_at {
@@ -197,16 +207,24 @@ impl Consumer {
             other => format!("unexpected status {other} from on_events, treated as EVH_FAIL: {reason}"),
         };
         let Some(dead_letter) = &self.dead_letter else {
-            for event in self.batch.iter_from(self.from) {
-                tracing::error!(consumer = %self.name, id = event.id(), seq = event.seq(), "event not delivered and no dead_letter file is configured: {reason}");
-                Stats::add(&self.stats().dead_lettered, 1);
+            let count = (self.batch.len() - self.from) as u64;
+            if self.unkept == 0 {
+                let first = self.batch.iter_from(self.from).next().map_or(0, |event| event.seq());
+                tracing::error!(consumer = %self.name, events = count, first_seq = first, "consumer \"{}\": {count} events not delivered ({reason}), and kept nowhere, as it has no dead_letter file; {}; later ones are counted, and the total is logged when it stops", self.name, self.keep_them());
             }
+            self.unkept += count;
+            Stats::add(&self.stats().dead_lettered, count);
             self.from = self.batch.len();
             return;
         };
         let letters = dead_letter.letters(self.batch.iter_from(self.from), &reason);
         self.unwritten = Some(Unwritten { letters, reason, tries: 0 });
         self.write_dead_letters(lanes);
+    }
+
+    /// The fix for events kept nowhere.
+    fn keep_them(&self) -> String {
+        format!("set dead_letter = \"{}-dlq.jsonl\" in its [[consumer]] entry to keep failed events as CloudEvents JSON lines", self.name)
     }
 
     /// Writes the batch's dead letters; on failure tries again later, and after the last

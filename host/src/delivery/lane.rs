@@ -7,12 +7,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use super::consumer::{Consumer, Report, Turn};
 use super::watchdog::Watch;
 use super::Abort;
+use crate::hosted::Hosted;
 use crate::log::Log;
 
 pub(super) struct Lane {
@@ -36,6 +37,11 @@ pub struct Call {
     pub elapsed: Duration,
 }
 
+struct Member {
+    name: String,
+    instance: Weak<Hosted>,
+}
+
 /// Told each consumer's key and report once it has read the end of the log (closed, or
 /// its cursor retired) and its lane has let go of it.
 pub type Done = Box<dyn Fn(usize, Report) + Send + Sync>;
@@ -46,8 +52,9 @@ pub struct Lanes {
     pub(super) abort: Arc<Abort>,
     done: Done,
     pub(super) watch: Arc<Watch>,
-    /// The consumers' names by key, for the watchdog's messages.
-    names: Mutex<HashMap<usize, String>>,
+    /// The consumers by key: their names, for the watchdog's messages, and their instances,
+    /// for shutdown to hurry (not owned: a consumer that ended is destroyed when `run` says).
+    members: Mutex<HashMap<usize, Member>>,
     /// What call stamps count from.
     epoch: Instant,
     /// Lanes started, to name their threads.
@@ -106,8 +113,8 @@ impl Lanes {
     pub fn start(log: Arc<Log>, abort: Arc<Abort>, done: Done) -> std::io::Result<Arc<Lanes>> {
         let watch = Arc::new(Watch::default());
         let epoch = Instant::now();
-        let names = Mutex::default();
-        let lanes = Arc::new(Lanes { log, abort, done, watch, names, epoch, started: AtomicUsize::new(0) });
+        let members = Mutex::default();
+        let lanes = Arc::new(Lanes { log, abort, done, watch, members, epoch, started: AtomicUsize::new(0) });
         Watch::spawn(&lanes)?;
         Ok(lanes)
     }
@@ -120,7 +127,9 @@ impl Lanes {
     /// Starts a delivery thread for `consumers`. If the thread cannot start, they come back
     /// with the error: a consumer dropped here would hold back the log forever.
     pub fn spawn(self: &Arc<Self>, consumers: Vec<Consumer>) -> Result<(), (std::io::Error, Vec<Consumer>)> {
-        lock(&self.names).extend(consumers.iter().map(|c| (c.index, c.name.clone())));
+        lock(&self.members).extend(
+            consumers.iter().map(|c| (c.index, Member { name: c.name.clone(), instance: Arc::downgrade(&c.instance) })),
+        );
         let name = format!("deliver-{}", self.started.fetch_add(1, Ordering::Relaxed));
         let lane = Arc::new(Lane {
             waiting: Mutex::new(VecDeque::new()),
@@ -147,14 +156,22 @@ impl Lanes {
     }
 
     /// Shutdown began with `drain_timeout` to go: a call that overruns a quarter of it
-    /// (or [`OVERRUN`](super::watchdog::OVERRUN), if shorter) moves its neighbours away.
+    /// (or [`OVERRUN`](super::watchdog::OVERRUN), if shorter) moves its neighbours away, and
+    /// an isolated consumer waiting out a restart's backoff (seconds, maybe) restarts now
+    /// rather than sleep through the drain.
     pub fn hurry(&self, drain_timeout: Duration) {
         self.watch.hurry(drain_timeout / 4);
+        let instances: Vec<Arc<Hosted>> =
+            lock(&self.members).values().filter_map(|member| member.instance.upgrade()).collect();
+        // Outside the lock: the run's set holds each instance too, so none is dropped here.
+        for instance in instances {
+            instance.hurry();
+        }
     }
 
     /// The name of the consumer with key `index`.
     pub(super) fn name(&self, index: usize) -> String {
-        lock(&self.names).get(&index).cloned().unwrap_or_default()
+        lock(&self.members).get(&index).map(|member| member.name.clone()).unwrap_or_default()
     }
 
     /// The hook calls under way right now.
@@ -204,7 +221,7 @@ impl Lanes {
                     // destroys it, and the process may exit.
                     let (index, report) = (consumer.index, consumer.report());
                     drop(consumer);
-                    lock(&self.names).remove(&index);
+                    lock(&self.members).remove(&index);
                     (self.done)(index, report);
                     next = lock(&lane.waiting).pop_front();
                     continue;

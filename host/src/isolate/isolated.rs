@@ -61,7 +61,8 @@ pub(super) struct Keeper {
     backoff: Backoff,
     /// Why it failed for good, once it did.
     failure: Mutex<Option<String>>,
-    /// Set when a producer is asked to stop: a restart's backoff ends at once.
+    /// Set when a producer is asked to stop, or shutdown hurries a consumer: a restart's
+    /// backoff ends at once.
     stopping: Mutex<bool>,
     woken: Condvar,
 }
@@ -129,6 +130,20 @@ impl Keeper {
         tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
         let stopping = lock(&self.stopping);
         let _ = self.woken.wait_timeout_while(stopping, delay, |stopping| !*stopping);
+    }
+
+    /// The worker died in `hook` while the instance was being stopped: it is not restarted,
+    /// and the instance has failed (its flush, or its producer's last work, did not finish),
+    /// so the run's exit code is 1. Returns why, in words.
+    pub fn died_stopping(&self, slot: &mut Slot, death: &Death, hook: &str) -> String {
+        slot.process = None;
+        let reason = death.describe(self.config.max_memory);
+        let label = death.label(self.config.max_memory);
+        crate::stats::worker_restarted(&self.name, label);
+        tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}) as it was being stopped; it is not restarted", self.who);
+        let failure = format!("its worker died in {hook} ({reason})");
+        self.fail(failure.clone());
+        failure
     }
 
     /// A stop was asked for: a backoff under way ends now.
@@ -280,6 +295,13 @@ impl Isolated {
         self.stop.tell(&Message::Committed { seq: committed });
     }
 
+    /// Shutdown began: a backoff under way ends now, and later ones are skipped, so a
+    /// consumer restarts and drains (or spends its restarts and fails, and what it did not
+    /// get is dead-lettered) within the drain timeout instead of sleeping past it.
+    pub fn hurry(&self) {
+        self.keeper.wake();
+    }
+
     /// Asks a producer to stop; lets a consumer flush (`on_stop`).
     pub fn stop(&self) {
         match self.kind {
@@ -291,15 +313,14 @@ impl Isolated {
         }
     }
 
-    /// Consumer: `on_stop`, when the worker is alive; a death now is reported, not
-    /// restarted.
+    /// Consumer: `on_stop`, when the worker is alive; a death now (a crash, or a hang past
+    /// `hook_timeout`) is reported and fails the instance, not restarted.
     fn stop_consumer(&self) {
         let mut slot = lock(&self.slot);
         let timeout = Some(self.keeper.timeout("on_stop"));
         if let Some(process) = slot.process.as_mut() {
             if let Err(death) = process.call(&Message::Stop, timeout) {
-                slot.process = None;
-                tracing::error!(instance = %self.keeper.name, hook = "on_stop", "{}: its worker died in on_stop ({})", self.keeper.who, death.describe(self.keeper.config.max_memory));
+                self.keeper.died_stopping(&mut slot, &death, "on_stop");
             }
         }
     }

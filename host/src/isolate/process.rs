@@ -5,9 +5,11 @@
 //! gets a [`Death`] saying how it ended.
 
 use std::io::{self, BufReader, ErrorKind};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
+use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
@@ -121,6 +123,27 @@ impl Process {
         match receive(&mut self.reader, &mut self.input) {
             Ok(message) => Ok(message),
             Err(e) => Err(self.lost(e, timeout)),
+        }
+    }
+
+    /// Waits, using no CPU, until the worker has sent something (or its socket closed) or
+    /// `woken` is readable: true for the former.
+    pub fn readable(&self, woken: &UnixStream) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let mut fds = [
+            libc::pollfd { fd: self.socket.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: woken.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        loop {
+            // SAFETY: poll(2) on two descriptors that stay open while they are borrowed here,
+            // with the length of the array it is given.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if ready >= 0 || io::Error::last_os_error().kind() != ErrorKind::Interrupted {
+                // On an error, the read that follows finds out what is wrong.
+                return ready < 0 || fds[0].revents != 0 || fds[1].revents == 0;
+            }
         }
     }
 

@@ -8,8 +8,10 @@
 //! what it emitted before stays in the log.
 //!
 //! Stopping comes from another thread (shutdown): [`Line`] is the socket's writing side,
-//! shared, so that the stop reaches the worker while the serving thread waits for frames.
+//! shared, so that the stop reaches the worker while the serving thread waits for frames,
+//! and a wake-up for that thread, so that `hook_timeout` bounds the worker's `on_stop`.
 
+use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
@@ -29,6 +31,9 @@ pub struct Line(Mutex<LineState>);
 #[derive(Default)]
 struct LineState {
     socket: Option<UnixStream>,
+    /// The writing end of the serving thread's wake-up socket: a stop writes a byte, so that
+    /// a thread waiting for frames without a limit starts counting `on_stop`'s.
+    wake: Option<UnixStream>,
     buffer: Vec<u8>,
     stopping: bool,
 }
@@ -49,17 +54,20 @@ impl Line {
     }
 
     /// A new worker is serving: false when a stop came meanwhile (then it is not started).
-    fn connect(&self, socket: UnixStream) -> bool {
+    fn connect(&self, socket: UnixStream, wake: UnixStream) -> bool {
         let state = &mut *lock(&self.0);
         if state.stopping {
             return false;
         }
         state.socket = Some(socket);
+        state.wake = Some(wake);
         true
     }
 
     fn disconnect(&self) {
-        lock(&self.0).socket = None;
+        let state = &mut *lock(&self.0);
+        state.socket = None;
+        state.wake = None;
     }
 
     fn stopping(&self) -> bool {
@@ -72,6 +80,9 @@ impl Line {
         state.stopping = true;
         if let Some(socket) = &mut state.socket {
             let _ = send(socket, &Message::Stop, &mut state.buffer);
+        }
+        if let Some(wake) = &mut state.wake {
+            let _ = wake.write(&[1]);
         }
     }
 }
@@ -113,12 +124,12 @@ impl Isolated {
                 }
             }
             let process = slot.process.as_mut().expect("ensured");
-            let served = match process.reader() {
-                Ok(socket) => {
-                    if !self.stop.connect(socket) {
+            let served = match process.reader().and_then(|socket| Ok((socket, UnixStream::pair()?))) {
+                Ok((socket, (wake, woken))) => {
+                    if !self.stop.connect(socket, wake) {
                         return Ok(());
                     }
-                    self.serve(process)
+                    self.serve(process, &woken)
                 }
                 Err(e) => {
                     Served::Died { death: process.kill(Death::Broken(e.to_string())), hook: "on_run", worked: false }
@@ -127,6 +138,11 @@ impl Isolated {
             self.stop.disconnect();
             match served {
                 Served::Returned(result) => return result,
+                // Asked to stop, it is not restarted: the stop it died in failed.
+                Served::Died { death, hook, .. } if self.stop.stopping() => {
+                    let failure = self.keeper.died_stopping(&mut slot, &death, hook);
+                    return Err(HookError { status: evh::EVH_ERR_INTERNAL, message: Some(failure), config_key: None });
+                }
                 Served::Died { death, hook, worked } => {
                     if worked {
                         slot.streak = 0;
@@ -137,8 +153,9 @@ impl Isolated {
         }
     }
 
-    /// Asks the worker for its hook and serves its emits until the hook returns.
-    fn serve(&self, process: &mut Process) -> Served {
+    /// Asks the worker for its hook and serves its emits until the hook returns. `woken`
+    /// becomes readable when a stop is asked for.
+    fn serve(&self, process: &mut Process, woken: &UnixStream) -> Served {
         let on_run = self.on_run;
         let mut hook = if on_run { "on_run" } else { "on_start" };
         let mut worked = false;
@@ -152,6 +169,11 @@ impl Isolated {
                 (_, true) => Some(self.keeper.timeout("on_stop")),
                 _ => None,
             };
+            // Without a limit, wait until there is a frame or a stop: a stop gives on_stop
+            // its limit, counted from now, and a wait already under way would not see it.
+            if timeout.is_none() && !process.readable(woken) {
+                continue;
+            }
             let frame = match process.answer(timeout) {
                 Ok(frame) => frame,
                 Err(death) => {
