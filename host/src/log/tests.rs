@@ -108,6 +108,9 @@ fn a_producer_waiting_for_room_waits_for_a_quarter_of_the_log_not_for_each_batch
         let log = log.clone();
         thread::spawn(move || log.append(batch_of(16..18), true))
     };
+    // Waiting before anything is freed, or a free chunk would let it through at once.
+    thread::sleep(Duration::from_millis(50));
+    assert!(!producer.is_finished(), "append must wait while the log is full");
     let mut batch = Batch::default();
     let mut passed = 0;
     for _ in 0..2 {
