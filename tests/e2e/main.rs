@@ -30,6 +30,7 @@ mod http;
 mod http_limits;
 mod inspect;
 mod isolate;
+mod isolated_selection;
 mod isolation;
 mod isolation_limits;
 mod isolation_same;

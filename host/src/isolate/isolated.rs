@@ -23,6 +23,7 @@ use crate::delivery::retry::Backoff;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::loader::{Delivered, FileId, HookError, InstanceHost};
 use crate::log::Batch;
+use crate::selection::{Key, Refusal};
 
 /// An isolated instance.
 pub struct Isolated {
@@ -195,8 +196,9 @@ impl Isolated {
                     slot.process = Some(process);
                     break created;
                 }
-                Err(StartError::Refused { status: 0, message, help, .. }) => {
-                    return Err(Diagnostic::new(message).at(Some(entry.library_at.clone())).help(help))
+                Err(StartError::Refused { status: 0, message, help, config_key, .. }) => {
+                    let at = Key::parse(&config_key).unwrap_or(Key::Library);
+                    return Err(Refusal { message, help, at }.diagnostic(entry));
                 }
                 Err(StartError::Refused { status, plugin, message, config_key, .. }) => {
                     let e = HookError {
