@@ -145,7 +145,7 @@ impl Keeper {
 
 /// A refused `on_create`, in words.
 fn refusal(status: i32, message: &str) -> String {
-    HookError { status, message: (!message.is_empty()).then(|| message.to_string()), config_key: None }.to_string()
+    HookError::from_wire(status, message.to_string(), String::new()).to_string()
 }
 
 impl Isolated {
@@ -201,11 +201,7 @@ impl Isolated {
                     return Err(Refusal { message, help, at }.diagnostic(entry));
                 }
                 Err(StartError::Refused { status, plugin, message, config_key, .. }) => {
-                    let e = HookError {
-                        status,
-                        message: (!message.is_empty()).then_some(message),
-                        config_key: (!config_key.is_empty()).then_some(config_key),
-                    };
+                    let e = HookError::from_wire(status, message, config_key);
                     return Err(crate::startup::create_failed(entry, &plugin, e));
                 }
                 Err(StartError::Spawn(e)) => {
