@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{spans, Config, InstanceConfig};
+use crate::config::{spans, Config, InstanceConfig, Kind};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::hosted::Hosted;
 use crate::isolate::Isolated;
@@ -36,29 +36,63 @@ pub fn create_all_with(
     log: &Arc<Log>,
     stopping: &dyn Fn() -> bool,
 ) -> Result<Option<Instances>, Diagnostic> {
-    let mut instances = Instances { consumers: Vec::new(), producers: Vec::new() };
-    for entry in &config.consumers {
-        if stopping() {
-            return Ok(None);
-        }
-        let instance = host(loader, entry, None, config.max_event_bytes)?;
-        instances.consumers.push((entry.clone(), instance));
-    }
-    for entry in &config.producers {
-        if stopping() {
-            return Ok(None);
-        }
-        let target = EmitTarget::log(log.clone(), config.max_event_bytes);
-        let instance = host(loader, entry, Some(target), config.max_event_bytes)?;
-        instances.producers.push((entry.clone(), instance));
-    }
+    let consumers = config.consumers.iter().map(Some).collect();
+    let producers = config.producers.iter().map(Some).collect();
+    let Some(created) = create_listed(loader, consumers, producers, log, config.max_event_bytes, stopping)? else {
+        return Ok(None);
+    };
     if stopping() {
         return Ok(None);
     }
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    Ok(Some(instances))
+    let paired = |entries: &[InstanceConfig], created: Vec<Option<Arc<Hosted>>>| {
+        entries.iter().cloned().zip(created.into_iter().flatten()).collect()
+    };
+    Ok(Some(Instances {
+        consumers: paired(&config.consumers, created.consumers),
+        producers: paired(&config.producers, created.producers),
+    }))
+}
+
+/// Instances created from lists of entries, parallel to them: None where no entry was given.
+#[derive(Default)]
+pub struct Created {
+    pub consumers: Vec<Option<Arc<Hosted>>>,
+    pub producers: Vec<Option<Arc<Hosted>>>,
+}
+
+/// Creates an instance for each entry given in `consumers` and `producers`, consumers first,
+/// producers emitting into `log`: for a start every entry, for a reload the new and changed
+/// ones. None when `stopping` turns true on the way. On an error or a stop, those already
+/// created are destroyed (by drop) before it returns.
+pub fn create_listed(
+    loader: &mut Loader,
+    consumers: Vec<Option<&InstanceConfig>>,
+    producers: Vec<Option<&InstanceConfig>>,
+    log: &Arc<Log>,
+    max_event_bytes: usize,
+    stopping: &dyn Fn() -> bool,
+) -> Result<Option<Created>, Diagnostic> {
+    let mut created = Created::default();
+    for (entries, kind) in [(consumers, Kind::Consumer), (producers, Kind::Producer)] {
+        for entry in entries {
+            let instance = match entry {
+                Some(_) if stopping() => return Ok(None),
+                Some(entry) => {
+                    let target = (kind == Kind::Producer).then(|| EmitTarget::log(log.clone(), max_event_bytes));
+                    Some(host(loader, entry, target, max_event_bytes)?)
+                }
+                None => None,
+            };
+            match kind {
+                Kind::Consumer => created.consumers.push(instance),
+                Kind::Producer => created.producers.push(instance),
+            }
+        }
+    }
+    Ok(Some(created))
 }
 
 /// Creates one instance, in this process or in a worker of its own (`isolate = true`);
