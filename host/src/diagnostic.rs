@@ -7,6 +7,11 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// `n` of `what`, plural when it is not one: "1 event", "2 events".
+pub fn counted(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A config file's text, kept to point into it.
 #[derive(Debug)]
 pub struct SourceFile {

@@ -19,6 +19,7 @@ pub mod report;
 pub mod run;
 pub mod scaffold;
 pub mod sd_notify;
+pub mod selection;
 pub mod signals;
 pub mod startup;
 pub mod stats;

@@ -1,15 +1,16 @@
-//! From config entries to live instances: load each library once, pick the named plugin,
-//! check its kind, and call `on_create`. Used by `run` and by `check`. Every failure is a
+//! From config entries to live instances: load each library once, pick the plugin
+//! ([`selection`]), and call `on_create`. Used by `run` and by `check`. Every failure is a
 //! [`Diagnostic`] pointing at the config entry at fault.
 
 use std::sync::Arc;
 
-use crate::config::{spans, suggest, Config, InstanceConfig, Kind};
+use crate::config::{spans, Config, InstanceConfig, Kind};
 use crate::diagnostic::{Diagnostic, Location};
 use crate::hosted::Hosted;
 use crate::isolate::Isolated;
-use crate::loader::{EmitTarget, HookError, Instance, InstanceHost, Loader, Plugin};
+use crate::loader::{EmitTarget, HookError, Instance, InstanceHost, Loader};
 use crate::log::Log;
+use crate::selection::{self, Wanted};
 
 /// The instances of a config: consumers first, then producers, as they start.
 pub struct Instances {
@@ -35,29 +36,63 @@ pub fn create_all_with(
     log: &Arc<Log>,
     stopping: &dyn Fn() -> bool,
 ) -> Result<Option<Instances>, Diagnostic> {
-    let mut instances = Instances { consumers: Vec::new(), producers: Vec::new() };
-    for entry in &config.consumers {
-        if stopping() {
-            return Ok(None);
-        }
-        let instance = host(loader, entry, None, config.max_event_bytes)?;
-        instances.consumers.push((entry.clone(), instance));
-    }
-    for entry in &config.producers {
-        if stopping() {
-            return Ok(None);
-        }
-        let target = EmitTarget::log(log.clone(), config.max_event_bytes);
-        let instance = host(loader, entry, Some(target), config.max_event_bytes)?;
-        instances.producers.push((entry.clone(), instance));
-    }
+    let consumers = config.consumers.iter().map(Some).collect();
+    let producers = config.producers.iter().map(Some).collect();
+    let Some(created) = create_listed(loader, consumers, producers, log, config.max_event_bytes, stopping)? else {
+        return Ok(None);
+    };
     if stopping() {
         return Ok(None);
     }
     for warning in config.warnings() {
         tracing::warn!("{warning}");
     }
-    Ok(Some(instances))
+    let paired = |entries: &[InstanceConfig], created: Vec<Option<Arc<Hosted>>>| {
+        entries.iter().cloned().zip(created.into_iter().flatten()).collect()
+    };
+    Ok(Some(Instances {
+        consumers: paired(&config.consumers, created.consumers),
+        producers: paired(&config.producers, created.producers),
+    }))
+}
+
+/// Instances created from lists of entries, parallel to them: None where no entry was given.
+#[derive(Default)]
+pub struct Created {
+    pub consumers: Vec<Option<Arc<Hosted>>>,
+    pub producers: Vec<Option<Arc<Hosted>>>,
+}
+
+/// Creates an instance for each entry given in `consumers` and `producers`, consumers first,
+/// producers emitting into `log`: for a start every entry, for a reload the new and changed
+/// ones. None when `stopping` turns true on the way. On an error or a stop, those already
+/// created are destroyed (by drop) before it returns.
+pub fn create_listed(
+    loader: &mut Loader,
+    consumers: Vec<Option<&InstanceConfig>>,
+    producers: Vec<Option<&InstanceConfig>>,
+    log: &Arc<Log>,
+    max_event_bytes: usize,
+    stopping: &dyn Fn() -> bool,
+) -> Result<Option<Created>, Diagnostic> {
+    let mut created = Created::default();
+    for (entries, kind) in [(consumers, Kind::Consumer), (producers, Kind::Producer)] {
+        for entry in entries {
+            let instance = match entry {
+                Some(_) if stopping() => return Ok(None),
+                Some(entry) => {
+                    let target = (kind == Kind::Producer).then(|| EmitTarget::log(log.clone(), max_event_bytes));
+                    Some(host(loader, entry, target, max_event_bytes)?)
+                }
+                None => None,
+            };
+            match kind {
+                Kind::Consumer => created.consumers.push(instance),
+                Kind::Producer => created.producers.push(instance),
+            }
+        }
+    }
+    Ok(Some(created))
 }
 
 /// Creates one instance, in this process or in a worker of its own (`isolate = true`);
@@ -85,24 +120,7 @@ pub fn create(
     entry: &InstanceConfig,
     target: Option<EmitTarget>,
 ) -> Result<Arc<Instance>, Diagnostic> {
-    let library = loader
-        .load(&entry.library)
-        .map_err(|e| Diagnostic::new(e.to_string()).at(Some(entry.library_at.clone())).help(e.help()))?;
-    let plugin = select(&library.plugins, entry)?;
-    if plugin.kind != entry.kind {
-        return Err(Diagnostic::new(format!(
-            "plugin \"{}\" is a {}, but \"{}\" is listed as a [[{}]]",
-            plugin.name,
-            plugin.kind,
-            entry.name,
-            entry.kind.as_str()
-        ))
-        .at(Some(entry.plugin_at.clone().unwrap_or_else(|| entry.library_at.clone())))
-        .help(match plugin.kind {
-            Kind::Producer => "move this entry to a [[producer]] table, or name one of the library's consumers",
-            Kind::Consumer => "move this entry to a [[consumer]] table, or name one of the library's producers",
-        }));
-    }
+    let plugin = selection::load(loader, &Wanted::of(entry)).map_err(|refusal| refusal.diagnostic(entry))?;
     let host = InstanceHost::new(&entry.name, target);
     let instance = Instance::create(plugin.clone(), host, &entry.config_json, &entry.config_dir.to_string_lossy())
         .map_err(|e| create_failed(entry, &plugin.name, e))?;
@@ -145,37 +163,5 @@ fn received(config_json: &str) -> String {
         0 => "the plugin received an empty table".into(),
         1 => format!("the plugin received the key {}", keys[0]),
         _ => format!("the plugin received the keys {}", keys.join(", ")),
-    }
-}
-
-fn select<'a>(plugins: &'a [Arc<Plugin>], entry: &InstanceConfig) -> Result<&'a Arc<Plugin>, Diagnostic> {
-    let names = || plugins.iter().map(|p| format!("\"{}\" ({})", p.name, p.kind)).collect::<Vec<_>>().join(", ");
-    let path = entry.library.display();
-    match &entry.plugin {
-        Some(name) => plugins.iter().find(|p| &p.name == name).ok_or_else(|| {
-            let help = match suggest::closest(name, plugins.iter().map(|p| p.name.as_str())) {
-                Some(best) => format!("did you mean \"{best}\"? It carries {}", names()),
-                None => format!("it carries {}; `evhost inspect {path}` lists them", names()),
-            };
-            Diagnostic::new(format!("library {path} has no plugin \"{name}\"")).at(entry.plugin_at.clone()).help(help)
-        }),
-        None if plugins.len() == 1 => Ok(&plugins[0]),
-        None if plugins.is_empty() => Err(Diagnostic::new(format!("library {path} carries no plugins"))
-            .at(Some(entry.library_at.clone()))
-            .help("rebuild it with at least one plugin registered")),
-        None => {
-            let fitting: Vec<&Arc<Plugin>> = plugins.iter().filter(|p| p.kind == entry.kind).collect();
-            let help = match fitting.as_slice() {
-                [only] => format!("add `plugin = \"{}\"`, its only {}", only.name, entry.kind.as_str()),
-                _ => format!("add `plugin = \"...\"` naming one of {}", names()),
-            };
-            Err(Diagnostic::new(format!(
-                "library {path} carries {} plugins, and \"{}\" does not say which one",
-                plugins.len(),
-                entry.name
-            ))
-            .at(Some(entry.name_at.clone()))
-            .help(help))
-        }
     }
 }

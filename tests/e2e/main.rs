@@ -31,6 +31,7 @@ mod http;
 mod http_limits;
 mod inspect;
 mod isolate;
+mod isolated_selection;
 mod isolation;
 mod isolation_faults;
 mod isolation_limits;

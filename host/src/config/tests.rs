@@ -45,6 +45,11 @@ fn unknown_key_suggests_the_closest() {
 }
 
 #[test]
+fn unknown_key_suggests_past_swapped_letters() {
+    insta::assert_snapshot!(error(&format!("{PLUGIN}bacth = 100\n")));
+}
+
+#[test]
 fn missing_library() {
     insta::assert_snapshot!(error("[[consumer]]\nname = \"audit\"\n"));
 }

@@ -79,12 +79,18 @@ fn put(out: &mut Vec<u8>, bytes: &[u8]) {
 struct Input<'a>(&'a [u8]);
 
 impl<'a> Input<'a> {
+    /// A u64 as `varint` wrote it: at most ten bytes, the tenth holding only bit 63. More,
+    /// or bits past 64, is a worker's garbage, refused rather than read as a wrong value.
     fn varint(&mut self) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let (&byte, rest) = self.0.split_first()?;
             self.0 = rest;
-            v |= u64::from(byte & 0x7f) << shift;
+            let bits = u64::from(byte & 0x7f);
+            if bits.leading_zeros() < shift {
+                return None;
+            }
+            v |= bits << shift;
             if byte < 0x80 {
                 return Some(v);
             }
@@ -216,6 +222,21 @@ mod tests {
         // 3 bytes of id, 3 of flag and lengths per event, the attributes once.
         assert!(bytes.len() < 100 * 6 + 60, "{} bytes", bytes.len());
         assert_eq!(decode(&bytes).expect("decodes").len(), 100);
+    }
+
+    #[test]
+    fn a_varint_longer_or_wider_than_64_bits_is_refused() {
+        let mut max = Vec::new();
+        varint(&mut max, u64::MAX);
+        assert_eq!(max.len(), 10);
+        assert_eq!(Input(&max).varint(), Some(u64::MAX));
+        let too_long = [[0x80; 10].as_slice(), &[0x01]].concat();
+        assert_eq!(Input(&too_long).varint(), None, "11 bytes");
+        let too_wide = [[0xff; 9].as_slice(), &[0x02]].concat();
+        assert_eq!(Input(&too_wide).varint(), None, "a bit past bit 63");
+        // As a worker would send it: the id's length as 11 bytes.
+        let frame = [[1u8].as_slice(), &too_long, b"a"].concat();
+        assert!(decode(&frame).is_none());
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::delivery::retry::Backoff;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::loader::{Delivered, FileId, HookError, InstanceHost};
 use crate::log::Batch;
+use crate::selection::{Key, Refusal};
 
 /// An isolated instance.
 pub struct Isolated {
@@ -159,7 +160,7 @@ impl Keeper {
 
 /// A refused `on_create`, in words.
 fn refusal(status: i32, message: &str) -> String {
-    HookError { status, message: (!message.is_empty()).then(|| message.to_string()), config_key: None }.to_string()
+    HookError::from_wire(status, message.to_string(), String::new()).to_string()
 }
 
 impl Isolated {
@@ -210,15 +211,12 @@ impl Isolated {
                     slot.process = Some(process);
                     break created;
                 }
-                Err(StartError::Refused { status: 0, message, help, .. }) => {
-                    return Err(Diagnostic::new(message).at(Some(entry.library_at.clone())).help(help))
+                Err(StartError::Refused { status: 0, message, help, config_key, .. }) => {
+                    let at = Key::parse(&config_key).unwrap_or(Key::Library);
+                    return Err(Refusal { message, help, at }.diagnostic(entry));
                 }
                 Err(StartError::Refused { status, plugin, message, config_key, .. }) => {
-                    let e = HookError {
-                        status,
-                        message: (!message.is_empty()).then_some(message),
-                        config_key: (!config_key.is_empty()).then_some(config_key),
-                    };
+                    let e = HookError::from_wire(status, message, config_key);
                     return Err(crate::startup::create_failed(entry, &plugin, e));
                 }
                 Err(StartError::Spawn(e)) => {

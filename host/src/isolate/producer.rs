@@ -99,7 +99,7 @@ fn hook_result(status: i32, error: String) -> Result<(), HookError> {
     if status == evh::EVH_OK {
         Ok(())
     } else {
-        Err(HookError { status, message: (!error.is_empty()).then_some(error), config_key: None })
+        Err(HookError::from_wire(status, error, String::new()))
     }
 }
 

@@ -8,7 +8,7 @@
 use std::io::{self, Read, Write};
 
 /// Bumped whenever a message changes.
-pub const PROTOCOL: u32 = 2;
+pub const PROTOCOL: u32 = 3;
 
 /// The largest frame either side accepts: a batch of events is bounded by the log's own
 /// limits, far below this; anything bigger is a broken peer.
@@ -32,7 +32,8 @@ pub enum Message {
     },
     /// W→H: the library did not load, or the plugin is not there, or `on_create` failed.
     /// `status` is the hook's (0 when it never ran), `plugin` the one that refused (empty
-    /// when none was found); `config_key` as in `HookError`.
+    /// when none was found); `config_key` as in `HookError`, or, when the hook never ran,
+    /// the entry's key at fault (`selection::Key`: `library`, `plugin`, `name`).
     Refused {
         status: i32,
         plugin: String,

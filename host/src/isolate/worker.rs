@@ -26,6 +26,7 @@ use super::protocol::{receive, send, Create, Message, PROTOCOL};
 use crate::config::Kind;
 use crate::loader::{EmitTarget, Forward, Instance, InstanceHost, Loader};
 use crate::log::ChunkBuilder;
+use crate::selection::{self, Wanted};
 
 /// The socket's writing side, shared by the frame loop and the producer's emitting threads.
 struct Writer {
@@ -186,42 +187,23 @@ fn take_error(host: &InstanceHost) -> String {
 
 /// Loads the library and creates the instance, or says why not as the host would.
 fn instantiate(create: &Create, target: Option<EmitTarget>) -> Result<Instance, Box<Message>> {
-    let setup = |message: String, help: String| {
-        Box::new(Message::Refused { status: 0, plugin: String::new(), message, help, config_key: String::new() })
+    let wanted = Wanted {
+        library: Path::new(&create.library),
+        plugin: (!create.plugin.is_empty()).then_some(create.plugin.as_str()),
+        kind: if create.consumer { Kind::Consumer } else { Kind::Producer },
+        name: &create.name,
     };
-    let library = Loader::default().load(Path::new(&create.library)).map_err(|e| setup(e.to_string(), e.help()))?;
-    let kind = if create.consumer { Kind::Consumer } else { Kind::Producer };
-    let names =
-        || library.plugins.iter().map(|p| format!("\"{}\" ({})", p.name, p.kind)).collect::<Vec<_>>().join(", ");
-    let plugin = match create.plugin.as_str() {
-        "" => {
-            let fitting: Vec<_> = library.plugins.iter().filter(|p| p.kind == kind).collect();
-            match fitting.as_slice() {
-                [only] => (*only).clone(),
-                _ => {
-                    return Err(setup(
-                        format!("library {} carries no single {kind} to run as \"{}\"", create.library, create.name),
-                        format!("add `plugin = \"...\"` naming one of {}", names()),
-                    ))
-                }
-            }
-        }
-        name => library.plugins.iter().find(|p| p.name == name).cloned().ok_or_else(|| {
-            setup(
-                format!("library {} has no plugin \"{name}\"", create.library),
-                format!("it carries {}; `evhost inspect {}` lists them", names(), create.library),
-            )
-        })?,
-    };
-    if plugin.kind != kind {
-        return Err(setup(
-            format!(
-                "plugin \"{}\" is a {}, but \"{}\" is listed as a [[{kind}]]",
-                plugin.name, plugin.kind, create.name
-            ),
-            format!("move this entry to a [[{}]] table, or name one of the library's {kind}s", plugin.kind),
-        ));
-    }
+    // The host's own decision, so an isolated entry is refused as an in-process one is;
+    // the host places the caret on the key this names.
+    let plugin = selection::load(&mut Loader::default(), &wanted).map_err(|refusal| {
+        Box::new(Message::Refused {
+            status: 0,
+            plugin: String::new(),
+            message: refusal.message,
+            help: refusal.help,
+            config_key: refusal.at.as_str().into(),
+        })
+    })?;
     let host = InstanceHost::new(&create.name, target);
     let name = plugin.name.clone();
     Instance::create(plugin, host, &create.config_json, &create.config_dir).map_err(|e| {

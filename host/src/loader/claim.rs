@@ -20,6 +20,7 @@ use evhost_abi::{self as evh, evh_claim, evh_host, evh_status};
 
 use super::host_api::{instance, EmitTarget, Forward, InstanceHost};
 use super::{ingest, ingest_claim};
+use crate::diagnostic::counted;
 use crate::log::{AppendError, Chunk, Log};
 
 /// One instance's open claims, by token.
@@ -123,7 +124,7 @@ pub(super) unsafe extern "C" fn claim(
             Sink::Forward(forward) => crate::log::fits(n, bytes, forward.limits()),
         };
         if let Err(AppendError::TooLarge { capacity, max_bytes, .. }) = fits {
-            return refuse(host, evh::EVH_ERR_TOO_LARGE, format!("claim: room for {n} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); claim less and publish more often, or raise [log] capacity / max_bytes"));
+            return refuse(host, evh::EVH_ERR_TOO_LARGE, format!("claim: room for {} and {} can never fit the log ({}, {}); claim less and publish more often, or raise [log] capacity / max_bytes", counted(n, "event"), counted(bytes, "byte"), counted(capacity, "event"), counted(max_bytes, "byte")));
         }
         // Outside the claims' lock: taking the buffers may zero or allocate. The limit is
         // checked under it, so that threads claiming at once cannot pass it together.
@@ -229,7 +230,10 @@ fn append(
     let claimed = chunk.written().len();
     if n == 0 || n > claimed {
         host.keep_claim(token, chunk);
-        let message = format!("publish: n is {n}; publish 1 to {claimed} events of this claim");
+        let message = match claimed {
+            1 => format!("publish: n is {n}; publish 1, the one event of this claim"),
+            _ => format!("publish: n is {n}; publish 1 to {claimed} events of this claim"),
+        };
         return Err(refuse(host, evh::EVH_ERR_INVALID_ARGUMENT, message));
     }
     if let Err(refused) = ingest_claim::check_claimed(&chunk, n, max_event_bytes) {

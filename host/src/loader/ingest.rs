@@ -9,7 +9,7 @@
 //! checked and stored once per batch; so are extension attributes in the same array. The
 //! copied ids are checked for UTF-8 together, in one pass after the loop.
 
-use evhost_abi::{self as evh, evh_event, evh_status, evh_str};
+use evhost_abi::{self as evh, evh_attr, evh_event, evh_status, evh_str};
 use evhost_cloudevents::attributes::{is_extension_name, is_rfc3339, SPECVERSION};
 
 use crate::log::{empty_event, set_strings, strings, ChunkBuilder, STRING_NAMES};
@@ -139,6 +139,16 @@ pub(super) fn extensions_null(index: usize, len: usize) -> Refused {
     invalid(format!("event {index}: `extensions` is NULL but `extensions_len` is {len}"))
 }
 
+/// An extension array the host cannot read as `evh_attr`s where it lies; emit's and
+/// publish's refusal alike.
+#[cold]
+pub(super) fn misaligned_extensions(index: usize) -> Refused {
+    invalid(format!(
+        "event {index}: `extensions` is not aligned for evh_attr; place the array at an address that is a multiple of {} (in a claim, at such an offset of claim->bytes)",
+        std::mem::align_of::<evh_attr>()
+    ))
+}
+
 /// Refuses an extension name CloudEvents does not allow.
 #[inline]
 pub(super) fn check_extension_name(index: usize, key: &[u8]) -> Result<(), Refused> {
@@ -261,11 +271,13 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     Ok(builder)
 }
 
+/// The bytes of the event's extension attributes; 0 for an array `put_extensions` refuses
+/// (NULL or misaligned), which is not read.
 fn attrs_len(e: &evh_event) -> usize {
-    if e.extensions.is_null() || e.extensions_len == 0 {
+    if e.extensions.is_null() || e.extensions_len == 0 || !e.extensions.is_aligned() {
         return 0;
     }
-    // SAFETY: non-NULL with a count, valid for the duration of `emit` (the ABI).
+    // SAFETY: non-NULL and aligned with a count, valid for the duration of `emit` (the ABI).
     let attrs = unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) };
     attrs.iter().map(|a| a.key.len + a.value.len).sum()
 }
@@ -278,7 +290,11 @@ unsafe fn put_extensions(builder: &mut ChunkBuilder, e: &evh_event, index: usize
     if e.extensions.is_null() {
         return Err(extensions_null(index, e.extensions_len));
     }
-    // SAFETY: non-NULL, and the producer promises `extensions_len` attributes.
+    // A Rust slice must be aligned; C lets a plugin point anywhere (into a byte buffer).
+    if !e.extensions.is_aligned() {
+        return Err(misaligned_extensions(index));
+    }
+    // SAFETY: non-NULL and aligned, and the producer promises `extensions_len` attributes.
     let attrs = unsafe { std::slice::from_raw_parts(e.extensions, e.extensions_len) };
     for attr in attrs {
         // SAFETY: attribute views live as long as the event.

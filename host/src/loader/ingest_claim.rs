@@ -7,8 +7,8 @@
 use evhost_abi::{self as evh, evh_attr, evh_event, evh_str};
 
 use super::ingest::{
-    bad_struct_size, check_extension_name, check_version_and_time, extensions_null, invalid, missing, not_utf8,
-    null_view, same_attributes, too_large, utf8, Field, Refused,
+    bad_struct_size, check_extension_name, check_version_and_time, extensions_null, invalid, misaligned_extensions,
+    missing, not_utf8, null_view, same_attributes, too_large, utf8, Field, Refused,
 };
 use crate::log::{strings, Chunk, STRING_NAMES};
 
@@ -16,14 +16,6 @@ use crate::log::{strings, Chunk, STRING_NAMES};
 fn outside(index: usize, field: Field<'_>) -> Refused {
     invalid(format!(
         "event {index}: {field} points outside the claim's bytes; with claim and publish, write every string, the data and the extension array into claim->bytes, or emit the event instead"
-    ))
-}
-
-#[cold]
-fn misaligned(index: usize) -> Refused {
-    invalid(format!(
-        "event {index}: `extensions` is not aligned for evh_attr; place the array at an offset of claim->bytes that is a multiple of {}",
-        std::mem::align_of::<evh_attr>()
     ))
 }
 
@@ -147,7 +139,7 @@ fn extensions(chunk: &Chunk, e: &evh_event, index: usize) -> Result<Vec<[usize; 
     let bytes = e.extensions_len.checked_mul(size).ok_or_else(|| outside(index, Field::Attribute("extensions")))?;
     let at = chunk.arena_offset(addr, bytes).ok_or_else(|| outside(index, Field::Attribute("extensions")))?;
     if !addr.is_multiple_of(std::mem::align_of::<evh_attr>()) {
-        return Err(misaligned(index));
+        return Err(misaligned_extensions(index));
     }
     Ok((0..e.extensions_len).map(|i| chunk.attr_at(at + i * size)).collect())
 }

@@ -22,6 +22,14 @@ pub struct HookError {
     pub config_key: Option<String>,
 }
 
+impl HookError {
+    /// A failure as a worker reports it over its socket, where an empty text means none.
+    pub fn from_wire(status: evh_status, message: String, config_key: String) -> Self {
+        let given = |text: String| (!text.is_empty()).then_some(text);
+        HookError { status, message: given(message), config_key: given(config_key) }
+    }
+}
+
 impl std::fmt::Display for HookError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = evh::status_name(self.status);

@@ -348,16 +348,17 @@ impl<'a> EventRef<'a> {
     /// The extension attributes as key/value pairs.
     pub fn extensions(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         let this = *self;
-        let attrs = match self.chunk.claimed_extensions(self.raw) {
-            Some(claimed) => claimed,
-            None if self.raw.extensions_len == 0 => Vec::new(),
-            None => {
+        let claimed = self.chunk.claimed_extensions(self.raw);
+        // Stored ones lie in the chunk's own array; a claimed event's, in the arena.
+        let stored: &'a [evh_attr] = match claimed {
+            None if self.raw.extensions_len > 0 => {
                 let attrs = &self.chunk.attrs;
                 let start = (self.raw.extensions as usize - attrs.as_ptr() as usize) / std::mem::size_of::<evh_attr>();
-                attrs[start..start + self.raw.extensions_len].to_vec()
+                &attrs[start..start + self.raw.extensions_len]
             }
+            _ => &[],
         };
-        attrs.into_iter().map(move |a| (this.text(a.key), this.text(a.value)))
+        claimed.into_iter().flatten().chain(stored.iter().copied()).map(move |a| (this.text(a.key), this.text(a.value)))
     }
 }
 

@@ -36,6 +36,7 @@ pub use chunk::{empty_event, set_strings, strings, Chunk, ChunkBuilder, EventRef
 use evhost_abi::evh_event;
 
 use crate::config::{LogConfig, Policy, Start};
+use crate::diagnostic::counted;
 use crate::stats::Histogram;
 pub use disk::OpenError;
 use disk::{Disk, ReadHint};
@@ -52,7 +53,7 @@ pub enum AppendError {
     Full,
     #[error("the host is stopping and accepts no more events")]
     Stopped,
-    #[error("a batch of {events} events and {bytes} bytes can never fit the log ({capacity} events, {max_bytes} bytes); emit smaller batches or raise [log] capacity / max_bytes")]
+    #[error("a batch of {} and {} can never fit the log ({}, {}); emit smaller batches or raise [log] capacity / max_bytes", counted(*events, "event"), counted(*bytes, "byte"), counted(*capacity, "event"), counted(*max_bytes, "byte"))]
     TooLarge { events: usize, bytes: usize, capacity: usize, max_bytes: usize },
 }
 

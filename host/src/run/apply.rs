@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::plan::{Change, Plan};
-use super::reload::Created;
 use super::set::{LiveConsumer, LiveProducer};
 use super::{Event, Host, STOP_GRACE};
 use crate::admin::State;
@@ -16,6 +15,7 @@ use crate::config::{Config, InstanceConfig, Kind};
 use crate::delivery::Report;
 use crate::log::ConsumerId;
 use crate::report::{ConsumerReport, ConsumerState, ProducerReport, ProducerState};
+use crate::startup::Created;
 
 /// The positions of the running instances `list` replaces.
 fn replaced(list: &[(InstanceConfig, Change)]) -> Vec<usize> {

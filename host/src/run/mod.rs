@@ -229,7 +229,7 @@ impl Host<'_> {
                     tracing::info!("{name} received; stopping producers and draining consumers");
                     break;
                 }
-                Event::ProducerDone { key, result } => self.producer_done(key, result),
+                Event::ProducerDone { key, result } => self.producer_done(key, result, false),
                 // A consumer a reload gave up waiting for drained after all; its lane let go
                 // of it, and it was destroyed then.
                 Event::Drained { key, .. } => tracing::debug!(key, "a removed consumer drained late"),

@@ -3,16 +3,12 @@
 //! every new or changed instance) before anything running changes, so a bad config changes
 //! nothing. Then `apply` makes it the running set.
 
-use std::sync::Arc;
-
 use super::plan::{Change, Plan, Summary};
 use super::Host;
 use crate::admin::{Refused, Reply};
-use crate::config::{live, Config};
+use crate::config::{live, Config, InstanceConfig};
 use crate::diagnostic::Diagnostic;
-use crate::hosted::Hosted;
-use crate::loader::EmitTarget;
-use crate::startup;
+use crate::startup::{self, Created};
 
 impl Host<'_> {
     /// Runs one reload and answers `reply` (a POST's), if any.
@@ -68,45 +64,27 @@ impl Host<'_> {
     /// Creates the instances the plan adds or replaces, consumers first; on an error or a
     /// shutdown signal, those created are destroyed and nothing else has changed.
     fn create(&mut self, plan: &Plan, config: &Config) -> Result<Created, Diagnostic> {
-        let mut created = Created::default();
-        let stopping = || {
-            self.watch.received().map(|signal| {
-                Diagnostic::new(format!("{signal} received while the reload created instances; nothing was changed"))
-            })
-        };
-        for (entry, change) in &plan.consumers {
-            if !matches!(change, Change::Keep(_)) {
-                if let Some(stop) = stopping() {
-                    return Err(stop);
-                }
-                created.consumers.push(Some(startup::host(&mut self.loader, entry, None, config.max_event_bytes)?));
-            } else {
-                created.consumers.push(None);
-            }
+        let watch = &self.watch;
+        let (consumers, producers) = (changed(&plan.consumers), changed(&plan.producers));
+        let stopping = || watch.received().is_some();
+        match startup::create_listed(
+            &mut self.loader,
+            consumers,
+            producers,
+            &self.log,
+            config.max_event_bytes,
+            &stopping,
+        )? {
+            Some(created) => Ok(created),
+            None => Err(Diagnostic::new(format!(
+                "{} received while the reload created instances; nothing was changed",
+                watch.received().unwrap_or("a shutdown signal")
+            ))),
         }
-        for (entry, change) in &plan.producers {
-            if !matches!(change, Change::Keep(_)) {
-                if let Some(stop) = stopping() {
-                    return Err(stop);
-                }
-                let target = EmitTarget::log(self.log.clone(), config.max_event_bytes);
-                created.producers.push(Some(startup::host(
-                    &mut self.loader,
-                    entry,
-                    Some(target),
-                    config.max_event_bytes,
-                )?));
-            } else {
-                created.producers.push(None);
-            }
-        }
-        Ok(created)
     }
 }
 
-/// The instances a reload created, parallel to its plan's lists (None where one is kept).
-#[derive(Default)]
-pub(super) struct Created {
-    pub consumers: Vec<Option<Arc<Hosted>>>,
-    pub producers: Vec<Option<Arc<Hosted>>>,
+/// The entries of `list` that a reload creates (added or replaced), None for those it keeps.
+fn changed(list: &[(InstanceConfig, Change)]) -> Vec<Option<&InstanceConfig>> {
+    list.iter().map(|(entry, change)| (!matches!(change, Change::Keep(_))).then_some(entry)).collect()
 }

@@ -114,13 +114,15 @@ impl Host<'_> {
         Ok(())
     }
 
-    /// A producer's `on_run` returned.
-    pub(super) fn producer_done(&mut self, key: usize, result: Result<(), String>) {
+    /// A producer's `on_run` returned; `asked_to_stop` at shutdown, where one that returns
+    /// well has stopped as asked rather than finished by itself.
+    pub(super) fn producer_done(&mut self, key: usize, result: Result<(), String>, asked_to_stop: bool) {
         // A producer a reload removed and gave up waiting for: nothing to follow.
         let Some(producer) = self.set.producers.iter_mut().find(|p| p.key == key) else { return };
         producer.on_host_thread = false;
         let name = &producer.entry.name;
         match result {
+            Ok(()) if asked_to_stop => {}
             Ok(()) => {
                 tracing::info!(producer = %name, "producer finished");
                 producer.state = ProducerState::Finished;

@@ -24,15 +24,7 @@ impl Host<'_> {
         while self.set.producers.iter().any(|p| p.on_host_thread) {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_event(left) {
-                Some(Event::ProducerDone { key, result }) => {
-                    let Some(producer) = self.set.producers.iter_mut().find(|p| p.key == key) else { continue };
-                    producer.on_host_thread = false;
-                    if let Err(e) = result {
-                        self.failures.push(format!("producer \"{}\" failed: {e}", producer.entry.name));
-                        self.status.failed(key, &e);
-                        producer.failed(e);
-                    }
-                }
+                Some(Event::ProducerDone { key, result }) => self.producer_done(key, result, true),
                 Some(Event::Signal(name)) => tracing::warn!("{name} received again; still stopping producers"),
                 // A reload asked for now is not run: its caller hears that the host stops.
                 Some(Event::Reload(_) | Event::Drained { .. }) => {}

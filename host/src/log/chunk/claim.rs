@@ -85,20 +85,20 @@ impl Chunk {
         self.records.is_empty() && self.events.get().is_some()
     }
 
-    /// The extension attributes of a claimed event, when its array lies in the arena.
-    pub(super) fn claimed_extensions(&self, raw: &evh_event) -> Option<Vec<evh_attr>> {
+    /// The extension attributes of a claimed event, when its array lies in the arena: read
+    /// one by one as they are asked for, so that encoding a batch allocates nothing per event.
+    pub(super) fn claimed_extensions(&self, raw: &evh_event) -> Option<impl Iterator<Item = evh_attr> + '_> {
         let size = std::mem::size_of::<evh_attr>();
         let at = self.arena_offset(raw.extensions as usize, raw.extensions_len.checked_mul(size)?)?;
-        let view = |addr: usize, len: usize| match len {
+        let view = move |addr: usize, len: usize| match len {
             0 => evh_str::EMPTY,
             _ => {
                 evh_str { ptr: self.arena.as_ptr().wrapping_add(addr.wrapping_sub(self.arena.as_ptr() as usize)), len }
             }
         };
-        let attrs = (0..raw.extensions_len).map(|i| {
+        Some((0..raw.extensions_len).map(move |i| {
             let [key, key_len, value, value_len] = self.attr_at(at + i * size);
             evh_attr { key: view(key, key_len), value: view(value, value_len) }
-        });
-        Some(attrs.collect())
+        }))
     }
 }
