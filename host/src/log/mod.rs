@@ -66,8 +66,9 @@ pub fn fits(events: usize, bytes: usize, (capacity, max_bytes): (usize, usize)) 
     Ok(())
 }
 
-/// How long a waiting thread spins before it parks: long enough to catch the next batch of
-/// a busy producer, short enough to cost nothing when the host goes idle.
+/// How long a delivery thread waiting for events spins before it parks: long enough to
+/// catch the next batch of a busy producer, short enough to cost nothing when the host goes
+/// idle. (A producer waiting for room parks at once: see `room_wanted`.)
 const SPIN: Duration = Duration::from_micros(50);
 
 /// Now, in milliseconds since the Unix epoch.
@@ -82,9 +83,6 @@ pub struct Log {
     state: Mutex<State>,
     /// `State::readable`, published for spinning readers.
     readable: AtomicU64,
-    /// The lowest position a `block` consumer holds (u64::MAX when none does): a producer
-    /// waiting for room on the memory log spins on it.
-    floor: AtomicU64,
     /// `State::nudges`, published for spinning readers.
     nudges: AtomicU64,
     /// Every event with a sequence number up to this one is committed: accepted (memory
@@ -315,7 +313,6 @@ impl Log {
                 nudges: 0,
             }),
             readable: AtomicU64::new(head),
-            floor: AtomicU64::new(u64::MAX),
             nudges: AtomicU64::new(0),
             committed: AtomicU64::new(head - 1),
             commit: Condvar::new(),
@@ -366,7 +363,6 @@ impl Log {
         };
         state.cursors.push(Cursor::new(name, next, policy));
         state.ledger_dirty = true;
-        self.moved(&state);
         ConsumerId(state.cursors.len() - 1)
     }
 
@@ -390,29 +386,29 @@ impl Log {
     pub fn leave(&self, id: ConsumerId) {
         let mut state = self.lock();
         Self::let_go(&mut state, id);
-        self.moved(&state);
         if state.waiting_producers > 0 {
             self.room.notify_all();
         }
     }
 
-    /// Publishes the lowest position a `block` consumer holds, after a cursor moved.
-    fn moved(&self, state: &State) -> u64 {
-        let floor =
-            Self::present(state).filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX);
-        self.floor.store(floor, Ordering::Release);
-        floor
+    /// The lowest position a `block` consumer holds on the memory log: chunks below it may
+    /// go when room is needed (u64::MAX when no consumer blocks).
+    fn block_floor(state: &State) -> u64 {
+        Self::present(state).filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX)
     }
 
-    /// The `floor` at which `events` and `bytes` fit in the memory log with a quarter of
-    /// it to spare: a producer that waits for room waits for that much, so that it then
+    /// The [`block_floor`](Self::block_floor) at which `events` and `bytes` fit in the
+    /// memory log with a quarter of it to spare (less when the batch is larger than three
+    /// quarters): a producer that waits for room waits for that much, so that it then
     /// appends many batches before it waits again (hysteresis), instead of one per chunk
     /// the consumers let go of. Once every consumer passed everything (`head`), it fits.
     fn room_wanted(state: &State, events: usize, bytes: usize, (capacity, max_bytes): (usize, usize)) -> u64 {
+        let spare_events = (capacity / 4).min(capacity - events);
+        let spare_bytes = (max_bytes / 4).min(max_bytes - bytes);
         let (mut in_memory, mut held) =
             (state.chunks.front().map_or(0, |c| state.head - c.first_seq) as usize, state.bytes);
         for chunk in &state.chunks {
-            if in_memory + events + capacity / 4 <= capacity && held + bytes + max_bytes / 4 <= max_bytes {
+            if in_memory + events + spare_events <= capacity && held + bytes + spare_bytes <= max_bytes {
                 return chunk.first_seq;
             }
             in_memory -= chunk.len();
@@ -436,7 +432,11 @@ impl Log {
         let (name, next) = (state.cursors[old.0].name.clone(), state.cursors[old.0].next);
         Self::let_go(&mut state, old);
         state.cursors.push(Cursor::new(&name, next, policy));
-        self.moved(&state);
+        // The successor may hold back less (a `drop_oldest` one, nothing).
+        if state.waiting_producers > 0 {
+            state.room_wanted = u64::MAX;
+            self.room.notify_all();
+        }
         ConsumerId(state.cursors.len() - 1)
     }
 
@@ -496,25 +496,16 @@ impl Log {
             if !block {
                 return Err((AppendError::Full, Box::new(chunk)));
             }
-            // The disk log's room comes from its writer's rounds, which take longer than a
-            // spin: park at once, and look again after every commit.
-            let Some(wanted) = self.disk.is_none().then(|| Self::room_wanted(&state, events, bytes, self.limits()))
-            else {
-                state.waiting_producers += 1;
-                state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
-                state.waiting_producers -= 1;
-                continue;
-            };
-            let there = || self.floor.load(Ordering::Acquire) >= wanted || self.ended.load(Ordering::Acquire);
-            drop(state);
-            let spun = spin_until(there);
-            state = self.lock();
-            if !spun && !there() {
+            // Park at once: room comes in quarters of the memory log (`room_wanted`), which
+            // take longer than a spin, or from the disk log's writer rounds, longer still.
+            // The lock is held from the look above to the wait, so no wake-up falls between.
+            if self.disk.is_none() {
+                let wanted = Self::room_wanted(&state, events, bytes, self.limits());
                 state.room_wanted = state.room_wanted.min(wanted);
-                state.waiting_producers += 1;
-                state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
-                state.waiting_producers -= 1;
             }
+            state.waiting_producers += 1;
+            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting_producers -= 1;
         }
         let first = state.head;
         chunk.number(first);
@@ -567,9 +558,7 @@ impl Log {
         };
         let floor = match self.disk {
             Some(_) => state.readable,
-            None => {
-                Self::present(state).filter(|c| c.policy == Policy::Block).map(|c| c.next).min().unwrap_or(u64::MAX)
-            }
+            None => Self::block_floor(state),
         };
         let passed = Self::present(state).map(|c| c.next).min().unwrap_or(state.head).min(state.readable);
         // Chunks every consumer has passed are garbage; the rest go only when needed.
@@ -722,11 +711,10 @@ impl Log {
             let cursor = &mut state.cursors[id.0];
             // A drop_oldest cursor may have been moved further meanwhile; never go back.
             cursor.next = cursor.next.max(end);
-            let floor = self.moved(&state);
             // A producer on the memory log waits for a quarter of the log (`room_wanted`),
             // not for each batch a consumer finishes: woken per commit, it took the lock
             // after each of them and fought the consumers for it, one futex call apiece.
-            if state.waiting_producers > 0 && (self.disk.is_some() || floor >= state.room_wanted) {
+            if state.waiting_producers > 0 && (self.disk.is_some() || Self::block_floor(&state) >= state.room_wanted) {
                 state.room_wanted = u64::MAX;
                 self.room.notify_all();
             }

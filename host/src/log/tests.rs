@@ -130,6 +130,22 @@ fn a_producer_waiting_for_room_waits_for_a_quarter_of_the_log_not_for_each_batch
 }
 
 #[test]
+fn a_waiting_producer_goes_on_when_a_reload_replaces_the_consumer_holding_it_with_a_drop_oldest_one() {
+    let log = with_capacity(4);
+    let slow = log.add_consumer(Policy::Block);
+    log.append(batch_of(0..4), false).unwrap();
+    let producer = {
+        let log = log.clone();
+        thread::spawn(move || log.append(batch_of(4..6), true))
+    };
+    thread::sleep(Duration::from_millis(50));
+    assert!(!producer.is_finished(), "append must wait while the log is full");
+    // Nobody commits: the successor holds nothing back, which alone must let it through.
+    log.take_over(slow, Policy::DropOldest);
+    assert_eq!(producer.join().unwrap(), Ok(5..7));
+}
+
+#[test]
 fn drop_oldest_skips_for_that_consumer_alone() {
     let log = with_capacity(10);
     let lagging = log.add_consumer(Policy::DropOldest);
