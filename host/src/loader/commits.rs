@@ -179,6 +179,9 @@ fn notify(log: &Log, shared: &Shared, mut reported: u64) {
             }
             shared.sleeping.store(false, Ordering::SeqCst);
             if inner.stopped {
+                // A last round: the disk log's final commit comes just before the stop, and
+                // a producer that acknowledges upstream should hear of it.
+                report(&mut inner, log.committed());
                 return;
             }
         }
@@ -188,17 +191,9 @@ fn notify(log: &Log, shared: &Shared, mut reported: u64) {
         let committed = log.committed();
         // Held while hooks run: `stop` and `unwatch` wait for the round to end.
         let mut inner = shared.lock();
+        report(&mut inner, committed);
         if inner.stopped {
             return;
-        }
-        for producer in &mut inner.watched {
-            // The watermark, capped at the producer's own last event: a producer is called
-            // only when its own events moved, not for every commit of the others.
-            let value = committed.min(producer.watch.emitted.load(Ordering::SeqCst));
-            if value > producer.reported {
-                producer.reported = value;
-                producer.instance.committed(value);
-            }
         }
         reported = committed;
         // Gather what comes next for a moment before looking again, unwatched: a producer
@@ -206,13 +201,26 @@ fn notify(log: &Log, shared: &Shared, mut reported: u64) {
         // on its own thread and a third busy thread on the machine (the Rust producer, which
         // always has the hook, ran at 0.4 x C for it). Sparse emits still get their first
         // commit reported at once, since the thread sleeps on `wake` only when nothing came.
-        // `stop` notifies `wake`, so it cuts the pause short.
-        if !inner.stopped {
-            let _ = shared.wake.wait_timeout(inner, GATHER).unwrap_or_else(|e| e.into_inner());
+        // `stop` notifies `wake`, so it cuts the pause short, and the loop's last round
+        // reports what came meanwhile.
+        let _ = shared.wake.wait_timeout(inner, GATHER).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Calls the hook of each watched producer whose own events `committed` newly covers.
+fn report(inner: &mut Inner, committed: u64) {
+    for producer in &mut inner.watched {
+        // The watermark, capped at the producer's own last event: a producer is called only
+        // when its own events moved, not for every commit of the others.
+        let value = committed.min(producer.watch.emitted.load(Ordering::SeqCst));
+        if value > producer.reported {
+            producer.reported = value;
+            producer.instance.committed(value);
         }
     }
 }
 
-/// How long the thread gathers commits after a round before the next: at most this much
-/// later than the commit a hook hears of it, at most `1 s / GATHER` rounds a second.
+/// How long the thread gathers commits after a round before the next: a hook hears of a
+/// commit at most about this much later (plus a wake-up), in at most `1 s / GATHER` rounds
+/// a second.
 const GATHER: std::time::Duration = std::time::Duration::from_micros(200);
