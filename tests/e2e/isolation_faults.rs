@@ -257,3 +257,27 @@ fn a_producer_that_hangs_in_on_stop_is_killed_after_hook_timeout_and_the_run_fai
     let report: Vec<String> = hangs.iter().map(|l| redact_pids(&env.redact(message(l)), &pids)).collect();
     insta::assert_snapshot!("producer_hangs_in_on_stop", report.join("\n"));
 }
+
+#[test]
+fn an_isolated_on_run_producer_may_take_longer_than_hook_timeout_to_return_after_on_stop() {
+    // on_run has no hook_timeout (README, Isolation): once on_stop returned, only the drain
+    // bounds it, as in-process. Its final flush takes 1.5 s against a 1 s hook_timeout.
+    let env = Env::new();
+    slow_library(&env);
+    let config = Config::new()
+        .table("host", json!({ "drain_timeout": "5s" }))
+        .producer("linger", SLOW)
+        .plugin("linger")
+        .config(json!({ "name": "linger", "sleep_ms": 1500 }))
+        .isolated(3, "10ms..20ms")
+        .set("hook_timeout", "1s")
+        .digest();
+    env.write_config(&config);
+    let mut running = env.spawn();
+    running.wait_for_line("evhost is running");
+    eventually(SETTLE_LIMIT, "on_run to run", || !lines(&env, "linger.started").is_empty());
+    let (out, took) = terminate(running);
+    out.expect_code(0);
+    assert!(took >= Duration::from_millis(1500), "exit after {took:?}: on_run's flush was cut short");
+    assert!(lines_with_all(&out.stderr, &["ERROR"]).is_empty(), "no hang, no death:\n{}", out.stderr);
+}

@@ -12,6 +12,8 @@
 //!   ten per emit, appending each batch's ids to `<name>.committed` once its emit returned,
 //!   then dereferences NULL; in every later process it dereferences NULL at once, before
 //!   emitting anything: a producer that never gets back on its feet.
+//! - producer `linger` (`on_run`): appends a line to `<name>.started` when `on_run` begins,
+//!   waits for `on_stop`, then takes `sleep_ms` more to return (a final flush).
 
 use crate::fixture::{c_library, Plugin};
 use crate::support::Env;
@@ -25,6 +27,7 @@ typedef struct slow {
     char ids[4096], committed[4096], marker[4096], started[4096];
     uint64_t sleep_ms, count;
     bool hang_start, hang_stop;
+    _Atomic bool stopped;
     evh_host *host;
     const evh_host_api *api;
 } slow;
@@ -128,7 +131,17 @@ static evh_status segv_run(void *instance)
 static void slow_stop(void *instance)
 {
     slow *c = instance;
+    c->stopped = true;
     if (c->hang_stop) forever();
+}
+
+static evh_status linger_run(void *instance)
+{
+    slow *c = instance;
+    append(c->started, "on_run\n", 7);
+    while (!c->stopped) sleep_ms(5);
+    sleep_ms((long)c->sleep_ms);
+    return EVH_OK;
 }
 "#;
 
@@ -159,6 +172,16 @@ pub fn slow_library(env: &Env) {
             kind: "EVH_KIND_PRODUCER",
             name: "segv",
             hooks: &[("on_create", "slow_create"), ("on_destroy", "slow_destroy"), ("on_run", "segv_run")],
+        },
+        Plugin {
+            kind: "EVH_KIND_PRODUCER",
+            name: "linger",
+            hooks: &[
+                ("on_create", "slow_create"),
+                ("on_destroy", "slow_destroy"),
+                ("on_run", "linger_run"),
+                ("on_stop", "slow_stop"),
+            ],
         },
     ];
     env.compile_library(SLOW, &c_library(CODE, &plugins));

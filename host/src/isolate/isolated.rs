@@ -139,8 +139,8 @@ impl Keeper {
     pub fn died_stopping(&self, slot: &mut Slot, death: &Death, hook: &str) -> String {
         slot.process = None;
         let reason = death.describe(self.config.max_memory);
+        // Not counted as a restart: there is none.
         let label = death.label(self.config.max_memory);
-        crate::stats::worker_restarted(&self.name, label);
         tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}) as it was being stopped; it is not restarted", self.who);
         let failure = format!("its worker died in {hook} ({reason})");
         self.fail(failure.clone());

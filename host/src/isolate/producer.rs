@@ -159,6 +159,9 @@ impl Isolated {
         let on_run = self.on_run;
         let mut hook = if on_run { "on_run" } else { "on_start" };
         let mut worked = false;
+        // An on_run producer's on_stop returned (`Done`): on_run returns next, with no limit
+        // but the drain's, as in-process (the README: on_run has no hook_timeout).
+        let mut stop_returned = false;
         if !self.stop.send(if on_run { &Message::Run } else { &Message::Start }) {
             return Served::Died { death: process.kill(Death::Broken("its socket closed".into())), hook, worked };
         }
@@ -166,18 +169,23 @@ impl Isolated {
             // on_start and on_stop have their limit; a running producer sends when it likes.
             let timeout = match (hook, self.stop.stopping()) {
                 ("on_start", _) => Some(self.keeper.timeout("on_start")),
-                (_, true) => Some(self.keeper.timeout("on_stop")),
+                (_, true) if !stop_returned => Some(self.keeper.timeout("on_stop")),
                 _ => None,
             };
             // Without a limit, wait until there is a frame or a stop: a stop gives on_stop
             // its limit, counted from now, and a wait already under way would not see it.
-            if timeout.is_none() && !process.readable(woken) {
+            // (Once on_stop returned, the stop was seen: wait for on_run's end alone.)
+            if timeout.is_none() && !stop_returned && !process.readable(woken) {
                 continue;
             }
             let frame = match process.answer(timeout) {
                 Ok(frame) => frame,
                 Err(death) => {
-                    let hook = if self.stop.stopping() && hook != "on_run" { "on_stop" } else { hook };
+                    let hook = match (self.stop.stopping(), stop_returned) {
+                        (true, true) => "on_run (returning after on_stop)",
+                        (true, false) if hook != "on_start" => "on_stop",
+                        _ => hook,
+                    };
                     return Served::Died { death, hook, worked };
                 }
             };
@@ -213,7 +221,7 @@ impl Isolated {
                 }
                 // on_stop returned: an on_start producer is done; an on_run one returns next.
                 Message::Done { .. } if !on_run => return Served::Returned(Ok(())),
-                Message::Done { .. } => {}
+                Message::Done { .. } => stop_returned = true,
                 other => {
                     let death = process.kill(Death::Broken(format!("it sent {other:?}")));
                     return Served::Died { death, hook, worked };
