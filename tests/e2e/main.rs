@@ -58,6 +58,7 @@ mod sdk_wording;
 mod services;
 mod signals;
 mod slow_fixture;
+mod stopping;
 mod stuck;
 mod support;
 mod webhook_tls;

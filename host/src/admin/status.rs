@@ -215,16 +215,20 @@ impl Status {
         });
     }
 
-    /// Every instance was started: those not failed are running.
+    /// Every instance was started: those not failed are running, unless a stop came
+    /// meanwhile (see `draining`).
     pub fn running(&self) {
-        self.each_state(|state| if state == State::Creating { State::Running } else { state });
-        *lock(&self.phase) = State::Running;
+        let mut phase = lock(&self.phase);
+        let now = if *phase == State::Draining { State::Draining } else { State::Running };
+        self.each_state(|state| if state == State::Creating { now } else { state });
+        *phase = now;
     }
 
-    /// Shutdown began.
+    /// Shutdown began: called as the signal comes, before the run loop gets to it, so the
+    /// phase changes first and /readyz never answers 200 after it.
     pub fn draining(&self) {
-        self.each_state(|state| if state == State::Running { State::Draining } else { state });
         *lock(&self.phase) = State::Draining;
+        self.each_state(|state| if state == State::Running { State::Draining } else { state });
     }
 
     /// The run is over: instances still draining did not fail, so they stopped.
@@ -277,8 +281,11 @@ impl Status {
         for entry in self.entries() {
             let slot = lock(&entry.slot);
             let reason = match slot.state {
-                State::Creating => Some("being created: the host is still calling the instances' on_create".into()),
                 State::Failed => Some(slot.error.clone().unwrap_or_else(|| "failed".into())),
+                // The phase changes first (a signal, a reload still running): every instance
+                // the host goes on with is shutting down, whatever its own state says yet.
+                _ if matches!(phase, State::Draining | State::Stopped) => Some("the host is shutting down".into()),
+                State::Creating => Some("being created: the host is still calling the instances' on_create".into()),
                 // A producer may finish by itself while the host runs on.
                 State::Stopped if phase == State::Running => None,
                 State::Draining | State::Stopped => Some("the host is shutting down".into()),

@@ -107,17 +107,20 @@ struct Host<'a> {
 pub fn run(source: Source, watch: &Watch, report: &mut ShutdownReport) -> Result<(), RunError> {
     let config = source.load()?;
     let (events, inbox) = mpsc::channel();
+    // Before anything is created: /livez answers and /readyz says why not while on_create runs.
+    let status = Arc::new(Status::new(&config));
     {
-        let events = events.clone();
+        let (events, status) = (events.clone(), status.clone());
         watch.on_signal(move |name| {
+            // Here, on the signal thread, not when the loop gets to it (it may be in a
+            // reload): a load balancer must never see the host ready once it is stopping.
+            status.draining();
             let _ = events.send(Event::Signal(name));
         });
     }
     // While instances are created, nothing else keeps time: a stop that a hook holds up ends
     // at the drain timeout. Once running, the drain below keeps its own deadline.
     watch.set_limit(config.drain_timeout, Duration::ZERO);
-    // Before anything is created: /livez answers and /readyz says why not while on_create runs.
-    let status = Arc::new(Status::new(&config));
     let reloader: Reloader = {
         let events = events.clone();
         Box::new(move |reply| {
