@@ -23,6 +23,7 @@ mod disk_log;
 mod disk_recovery;
 mod disk_sequence;
 mod drain;
+mod drain_stuck;
 mod faults;
 mod file_and_webhook;
 mod file_repair;

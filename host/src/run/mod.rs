@@ -11,6 +11,7 @@ mod plan;
 mod reload;
 mod set;
 mod shutdown;
+mod stop_producers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
