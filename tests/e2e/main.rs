@@ -24,6 +24,7 @@ mod disk_recovery;
 mod disk_sequence;
 mod drain;
 mod drain_stuck;
+mod failed_events;
 mod faults;
 mod file_and_webhook;
 mod file_repair;

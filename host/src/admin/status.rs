@@ -320,6 +320,7 @@ impl Status {
                         "errors": Stats::get(&stats.errors),
                         "retries": Stats::get(&stats.retries),
                         "dead_lettered": Stats::get(&stats.dead_lettered),
+                        "failed": Stats::get(&stats.failed),
                         "lost": Stats::get(&stats.lost),
                         "dropped": Stats::get(&stats.dropped),
                     });

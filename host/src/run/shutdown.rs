@@ -29,7 +29,7 @@ impl Host<'_> {
             let Event::Drained { key, report: delivery } = event else { continue };
             let Some(consumer) = self.set.consumers.iter().find(|c| c.key == key) else { continue };
             let name = &consumer.entry.name;
-            tracing::info!(consumer = %name, delivered = delivery.delivered, dead_lettered = delivery.dead_lettered, lost = delivery.lost, dropped = delivery.dropped, retries = delivery.retries, "consumer drained");
+            tracing::info!(consumer = %name, delivered = delivery.delivered, dead_lettered = delivery.dead_lettered, failed = delivery.failed, lost = delivery.lost, dropped = delivery.dropped, retries = delivery.retries, "consumer drained");
             if delivery.lost > 0 {
                 self.failures.push(format!("consumer \"{name}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", delivery.lost));
             }
