@@ -2,6 +2,7 @@
 //! `on_run`, one whose `on_stop` never returns. They have half the drain timeout; then each
 //! is named with its library and the hook it is in, the log closes to them, and the healthy
 //! consumer still gets every event the log accepted and drains: only the producers are blamed.
+//! A producer that stops in time on its stop thread is still destroyed before the exit.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::faults::{lines, lines_with_all};
+use crate::fixture::c_plugin;
 use crate::slow_fixture::{slow_library, SLOW};
 use crate::support::{drained, eventually, Env, SETTLE_LIMIT};
 
@@ -51,4 +53,26 @@ fn producers_that_do_not_stop_are_named_and_the_consumer_still_drains_everything
     assert_eq!(failure.len(), 1, "{}", out.stderr);
     let (_, message) = failure[0].split_once("ERROR ").expect("a log line");
     insta::assert_snapshot!("producers_that_do_not_stop", message.replace("; producer", ";\nproducer"));
+}
+
+#[test]
+fn a_producer_that_stops_in_time_on_its_stop_thread_is_still_destroyed_before_the_exit() {
+    // on_stop takes a while on its thread; on_destroy must still run, after it, before exit.
+    let env = Env::new();
+    let code = r#"static evh_status create(const evh_create_args *args, void **out) { (void)args; *out = NULL; return EVH_OK; }
+static evh_status start(void *self) { (void)self; return EVH_OK; }
+static void stop(void *self) { (void)self; sleep_ms(300); fprintf(stderr, "on_stop returned\n"); }
+static void destroy(void *self) { (void)self; fprintf(stderr, "on_destroy ran\n"); }
+"#;
+    let hooks = [("on_create", "create"), ("on_destroy", "destroy"), ("on_start", "start"), ("on_stop", "stop")];
+    env.compile_library("libpolite.so", &c_plugin("EVH_KIND_PRODUCER", "polite", &hooks, code));
+    env.write_config(&Config::new().producer("p", "libpolite.so"));
+    let mut running = env.spawn();
+    running.wait_for_line("evhost is running");
+    running.signal(Signal::SIGTERM);
+    let out = running.wait();
+    out.expect_code(0);
+    let stopped = out.stderr.find("on_stop returned").unwrap_or_else(|| panic!("no on_stop:\n{}", out.stderr));
+    let destroyed = out.stderr.find("on_destroy ran").unwrap_or_else(|| panic!("no on_destroy:\n{}", out.stderr));
+    assert!(stopped < destroyed, "{}", out.stderr);
 }

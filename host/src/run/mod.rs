@@ -67,6 +67,10 @@ enum Event {
         key: usize,
         result: Result<(), String>,
     },
+    /// A producer's `stop` returned, on the thread shutdown gave it (see stop_producers.rs).
+    ProducerStopped {
+        key: usize,
+    },
     /// A consumer read the end of the log (closed, or its cursor retired) and its lane let
     /// go of it.
     Drained {
@@ -238,6 +242,8 @@ impl Host<'_> {
                 // of it, and it was destroyed then.
                 Event::Drained { key, .. } => tracing::debug!(key, "a removed consumer drained late"),
                 Event::Reload(reply) => self.reload(reply),
+                // Only shutdown stops producers this way, and waits for it there.
+                Event::ProducerStopped { .. } => {}
             }
         }
     }

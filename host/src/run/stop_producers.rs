@@ -1,8 +1,9 @@
 //! The first part of shutdown: every producer is asked to stop, each on a thread of its
 //! own (an `on_stop` that never returns must not hold up the drain), and has until half the
-//! drain timeout to end. One that has not is named with its library and the hook it is in;
-//! the log then closes to it, and the consumers, which delivered all along, have the rest
-//! of the drain timeout to finish what the log accepted.
+//! drain timeout to end: its `stop` (`on_stop`) to return, and an `on_run` producer's
+//! `on_run` too. One that has not is named with its library and the hook it is in; the log
+//! then closes to it, and the consumers, which delivered all along, have the rest of the
+//! drain timeout to finish what the log accepted.
 
 use std::time::Instant;
 
@@ -12,32 +13,31 @@ use crate::report::ProducerState;
 impl Host<'_> {
     /// Stops the producers, waiting for them until `deadline`.
     pub(super) fn stop_producers_for_shutdown(&mut self, deadline: Instant) {
-        let mut waiting: Vec<usize> = Vec::new();
+        let mut running: Vec<usize> = self.set.producers.iter().filter(|p| p.on_host_thread).map(|p| p.key).collect();
+        let mut stopping: Vec<usize> = Vec::new();
         for producer in &self.set.producers {
-            // An on_run producer is done when on_run returns (its thread says so); one that
-            // runs its own threads is done when on_stop, which joins them, returns.
-            let reports = producer.own_threads && !producer.on_host_thread;
-            if producer.on_host_thread || reports {
-                waiting.push(producer.key);
-            }
             let (instance, events, key) = (producer.instance.clone(), self.events.clone(), producer.key);
             let stop = move || {
                 instance.stop();
-                if reports {
-                    let _ = events.send(Event::ProducerDone { key, result: Ok(()) });
-                }
+                // Before it says so: the set's copy is then the last, and on_destroy runs
+                // on the host's thread when shutdown drops it, not after the process exits.
+                drop(instance);
+                let _ = events.send(Event::ProducerStopped { key });
             };
-            if let Err(e) = std::thread::Builder::new().name(format!("stop:{}", producer.entry.name)).spawn(stop) {
-                tracing::warn!(producer = %producer.entry.name, "cannot start a thread to stop the producer ({e}); waiting for it here");
-                producer.instance.stop();
-                waiting.retain(|&k| !(k == key && reports));
+            match std::thread::Builder::new().name(format!("stop:{}", producer.entry.name)).spawn(stop) {
+                Ok(_) => stopping.push(key),
+                Err(e) => {
+                    tracing::warn!(producer = %producer.entry.name, "cannot start a thread to stop the producer ({e}); stopping it here");
+                    producer.instance.stop();
+                }
             }
         }
-        while !waiting.is_empty() {
+        while !(running.is_empty() && stopping.is_empty()) {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.next_event(left) {
+                Some(Event::ProducerStopped { key }) => stopping.retain(|&k| k != key),
                 Some(Event::ProducerDone { key, result }) => {
-                    waiting.retain(|&k| k != key);
+                    running.retain(|&k| k != key);
                     let Some(producer) = self.set.producers.iter_mut().find(|p| p.key == key) else { continue };
                     producer.on_host_thread = false;
                     if let Err(e) = result {
@@ -53,7 +53,8 @@ impl Host<'_> {
             }
         }
         let busy = crate::loader::busy();
-        for producer in self.set.producers.iter_mut().filter(|p| waiting.contains(&p.key)) {
+        let stuck = |key: &usize| running.contains(key) || stopping.contains(key);
+        for producer in self.set.producers.iter_mut().filter(|p| stuck(&p.key)) {
             let name = &producer.entry.name;
             // Its hooks as the loader names them: `producer "x" (libx.so)`, and each hook a
             // thread of it is in (on_run, on_stop, or both). An isolated one runs in its worker.
