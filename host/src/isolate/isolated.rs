@@ -165,7 +165,7 @@ impl Keeper {
         let Restart { why, next } = restart.as_ref()?;
         let left = next.saturating_duration_since(Instant::now());
         Some(if left.is_zero() {
-            format!("restarting: {why}, a new worker is starting")
+            format!("restarting: {why}, under way")
         } else {
             format!("restarting: {why}, next try in {:.0?}", left.max(Duration::from_secs(1)))
         })
@@ -248,6 +248,8 @@ impl Isolated {
             match Process::start(keeper.create.clone(), config.max_memory, keeper.timeout("on_create")) {
                 Ok((process, created)) => {
                     slot.process = Some(process);
+                    // Created at last: nothing is waiting on a restart any more.
+                    *lock(&keeper.restart) = None;
                     break created;
                 }
                 Err(StartError::Refused { status: 0, message, help, .. }) => {
