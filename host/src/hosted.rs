@@ -55,6 +55,14 @@ impl Hosted {
         }
     }
 
+    /// An isolated instance whose worker died and is being restarted: why, and when.
+    pub fn restarting(&self) -> Option<String> {
+        match self {
+            Hosted::InProcess(_) => None,
+            Hosted::Isolated(isolated) => isolated.restarting(),
+        }
+    }
+
     /// Consumer: hands the events `from..` of `batch` to `on_events`.
     pub fn deliver(&self, batch: &Batch, from: usize) -> Delivered {
         match self {

@@ -21,7 +21,10 @@ pub struct Stats {
     /// answered other than `EVH_OK`.
     pub errors: AtomicU64,
     pub retries: AtomicU64,
+    /// Failed events written to the consumer's dead-letter file.
     pub dead_lettered: AtomicU64,
+    /// Failed events of a consumer without a dead-letter file: not delivered, kept nowhere.
+    pub failed: AtomicU64,
     /// Failed events the dead-letter file could not take either.
     pub lost: AtomicU64,
     /// Skipped by `drop_oldest` a full log behind.

@@ -14,6 +14,8 @@
 //!   emitting anything: a producer that never gets back on its feet.
 //! - producer `linger` (`on_run`): appends a line to `<name>.started` when `on_run` begins,
 //!   waits for `on_stop`, then takes `sleep_ms` more to return (a final flush).
+//! - producer `stubborn` (`on_run`, no `on_stop`): emits `count` events, ids "0".."count-1",
+//!   ten per emit, then sleeps for ever: a producer that ignores the host's stop.
 
 use crate::fixture::{c_library, Plugin};
 use crate::support::Env;
@@ -128,6 +130,24 @@ static evh_status segv_run(void *instance)
     return EVH_OK;
 }
 
+static evh_status stubborn_run(void *instance)
+{
+    slow *c = instance;
+    evh_event events[10];
+    char ids[10][24];
+    for (uint64_t k = 0; k < c->count; k += 10) {
+        size_t n = 0;
+        for (; n < 10 && k + n < c->count; n++) {
+            int id_len = snprintf(ids[n], sizeof ids[n], "%llu", (unsigned long long)(k + n));
+            events[n] = (evh_event){ .struct_size = sizeof(evh_event), .source = STR("/stubborn"), .type = STR("t") };
+            events[n].id = (evh_str){ (const uint8_t *)ids[n], (size_t)id_len };
+        }
+        if (c->api->emit(c->host, events, n, EVH_EMIT_BLOCK) != EVH_OK) abort();
+    }
+    forever();
+    return EVH_OK;
+}
+
 static void slow_stop(void *instance)
 {
     slow *c = instance;
@@ -182,6 +202,11 @@ pub fn slow_library(env: &Env) {
                 ("on_run", "linger_run"),
                 ("on_stop", "slow_stop"),
             ],
+        },
+        Plugin {
+            kind: "EVH_KIND_PRODUCER",
+            name: "stubborn",
+            hooks: &[("on_create", "slow_create"), ("on_destroy", "slow_destroy"), ("on_run", "stubborn_run")],
         },
     ];
     env.compile_library(SLOW, &c_library(CODE, &plugins));

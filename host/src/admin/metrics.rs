@@ -51,7 +51,7 @@ fn labels(s: &Snapshot) -> String {
 type Counter = fn(&Stats) -> &AtomicU64;
 
 /// Per-instance counters: name, help, and which kinds have it.
-const COUNTERS: [(&str, &str, Option<Kind>, Counter); 9] = [
+const COUNTERS: [(&str, &str, Option<Kind>, Counter); 10] = [
     ("evhost_emitted_events_total", "Events a producer emitted into the log.", Some(Kind::Producer), |s| &s.events),
     (
         "evhost_emitted_bytes_total",
@@ -75,9 +75,15 @@ const COUNTERS: [(&str, &str, Option<Kind>, Counter); 9] = [
     ),
     (
         "evhost_dead_lettered_events_total",
-        "Events a consumer failed, sent to its dead-letter file (or logged, without one).",
+        "Events a consumer failed, written to its dead-letter file.",
         Some(Kind::Consumer),
         |s| &s.dead_lettered,
+    ),
+    (
+        "evhost_failed_events_total",
+        "Events a consumer failed that it has no dead-letter file for: not delivered, and kept nowhere.",
+        Some(Kind::Consumer),
+        |s| &s.failed,
     ),
     (
         "evhost_lost_events_total",

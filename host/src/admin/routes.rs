@@ -89,13 +89,21 @@ fn answer_get(status: &Status, token: Option<&str>, parts: &Parts) -> Option<Res
         "/livez" => Some(answer(StatusCode::OK, TEXT, "ok\n".into())),
         "/readyz" => {
             let mut not_ready = status.not_ready();
-            if not_ready.is_empty() {
-                return Some(answer(StatusCode::OK, JSON, json!({ "ready": true }).to_string() + "\n"));
-            }
+            let mut restarting = status.restarting();
             if !authorized {
-                not_ready.iter_mut().for_each(|n| n.reason = None);
+                not_ready.iter_mut().chain(&mut restarting).for_each(|n| n.reason = None);
             }
-            let body = json!({ "ready": false, "state": status.phase(), "not_ready": not_ready });
+            let mut body = if not_ready.is_empty() {
+                json!({ "ready": true })
+            } else {
+                json!({ "ready": false, "state": status.phase(), "not_ready": not_ready })
+            };
+            if !restarting.is_empty() {
+                body["restarting"] = json!(restarting);
+            }
+            if not_ready.is_empty() {
+                return Some(answer(StatusCode::OK, JSON, body.to_string() + "\n"));
+            }
             Some(answer(StatusCode::SERVICE_UNAVAILABLE, JSON, body.to_string() + "\n"))
         }
         _ if !authorized => {

@@ -64,6 +64,8 @@ struct Slot {
     /// The plugin's own name, once its library is loaded.
     plugin: Option<String>,
     host: Option<&'static InstanceHost>,
+    /// Held weakly, to ask an isolated instance whether it is restarting.
+    instance: Option<Weak<Hosted>>,
     cursor: Option<ConsumerId>,
     /// Why it failed, as the run's failure says it.
     error: Option<String>,
@@ -112,6 +114,14 @@ pub struct Status {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update is one assignment; a panic cannot leave a slot half-written.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why the instance in `slot` is being restarted, if it is (while it runs).
+fn restart_of(slot: &Slot) -> Option<String> {
+    if slot.state != State::Running {
+        return None;
+    }
+    slot.instance.as_ref().and_then(Weak::upgrade).and_then(|instance| instance.restarting())
 }
 
 fn entry(key: usize, name: &str, kind: Kind) -> Arc<Entry> {
@@ -177,10 +187,11 @@ impl Status {
     }
 
     /// Instance `key` was created: its counters can be read from now on.
-    pub fn created(&self, key: usize, instance: &Hosted) {
+    pub fn created(&self, key: usize, instance: &Arc<Hosted>) {
         self.with_slot(key, |slot| {
             slot.plugin = Some(instance.plugin_name().to_string());
             slot.host = Some(instance.host());
+            slot.instance = Some(Arc::downgrade(instance));
         });
     }
 
@@ -215,16 +226,20 @@ impl Status {
         });
     }
 
-    /// Every instance was started: those not failed are running.
+    /// Every instance was started: those not failed are running, unless a stop came
+    /// meanwhile (see `draining`).
     pub fn running(&self) {
-        self.each_state(|state| if state == State::Creating { State::Running } else { state });
-        *lock(&self.phase) = State::Running;
+        let mut phase = lock(&self.phase);
+        let now = if *phase == State::Draining { State::Draining } else { State::Running };
+        self.each_state(|state| if state == State::Creating { now } else { state });
+        *phase = now;
     }
 
-    /// Shutdown began.
+    /// Shutdown began: called as the signal comes, before the run loop gets to it, so the
+    /// phase changes first and /readyz never answers 200 after it.
     pub fn draining(&self) {
-        self.each_state(|state| if state == State::Running { State::Draining } else { state });
         *lock(&self.phase) = State::Draining;
+        self.each_state(|state| if state == State::Running { State::Draining } else { state });
     }
 
     /// The run is over: instances still draining did not fail, so they stopped.
@@ -277,11 +292,17 @@ impl Status {
         for entry in self.entries() {
             let slot = lock(&entry.slot);
             let reason = match slot.state {
-                State::Creating => Some("being created: the host is still calling the instances' on_create".into()),
                 State::Failed => Some(slot.error.clone().unwrap_or_else(|| "failed".into())),
+                // The phase changes first (a signal, a reload still running): every instance
+                // the host goes on with is shutting down, whatever its own state says yet.
+                _ if matches!(phase, State::Draining | State::Stopped) => Some("the host is shutting down".into()),
+                State::Creating => Some("being created: the host is still calling the instances' on_create".into()),
                 // A producer may finish by itself while the host runs on.
                 State::Stopped if phase == State::Running => None,
                 State::Draining | State::Stopped => Some("the host is shutting down".into()),
+                // Its delivery call waits out the backoff: that is a restart, not a stuck hook
+                // (see `restarting`); the restarts running out fail it.
+                State::Running if restart_of(&slot).is_some() => None,
                 State::Running => calls
                     .iter()
                     .find(|call| entry.kind == Kind::Consumer && call.consumer == entry.key && call.elapsed >= OVERRUN)
@@ -299,6 +320,25 @@ impl Status {
         not_ready
     }
 
+    /// Isolated instances whose worker died and is being restarted, and why. They do not
+    /// keep the host from being ready (their events wait in the log, and the restarts
+    /// running out fail them), but /readyz names them.
+    pub fn restarting(&self) -> Vec<NotReady> {
+        let mut list = Vec::new();
+        for entry in self.entries() {
+            let slot = lock(&entry.slot);
+            if let Some(reason) = restart_of(&slot) {
+                list.push(NotReady {
+                    instance: entry.name.clone(),
+                    kind: entry.kind.as_str(),
+                    state: slot.state,
+                    reason: Some(reason),
+                });
+            }
+        }
+        list
+    }
+
     /// `GET /v1/status`: the host's state, the log's levels and every instance.
     pub fn json(&self) -> Value {
         let instances: Vec<Value> = self
@@ -313,6 +353,7 @@ impl Status {
                         "errors": Stats::get(&stats.errors),
                         "retries": Stats::get(&stats.retries),
                         "dead_lettered": Stats::get(&stats.dead_lettered),
+                        "failed": Stats::get(&stats.failed),
                         "lost": Stats::get(&stats.lost),
                         "dropped": Stats::get(&stats.dropped),
                     });

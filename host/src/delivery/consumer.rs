@@ -31,6 +31,8 @@ const DEAD_LETTER_BACKOFF: Duration = Duration::from_millis(50);
 pub struct Report {
     pub delivered: u64,
     pub dead_lettered: u64,
+    /// Failed events kept nowhere: the consumer has no dead-letter file.
+    pub failed: u64,
     /// Failed events that could not be written to the dead-letter file either.
     pub lost: u64,
     pub dropped: u64,
@@ -89,6 +91,7 @@ impl Consumer {
         Report {
             delivered: Stats::get(&stats.events),
             dead_lettered: Stats::get(&stats.dead_lettered),
+            failed: Stats::get(&stats.failed),
             lost: Stats::get(&stats.lost),
             dropped: Stats::get(&stats.dropped),
             retries: Stats::get(&stats.retries),
@@ -213,7 +216,7 @@ impl Consumer {
                 tracing::error!(consumer = %self.name, events = count, first_seq = first, "consumer \"{}\": {count} events not delivered ({reason}), and kept nowhere, as it has no dead_letter file; {}; later ones are counted, and the total is logged when it stops", self.name, self.keep_them());
             }
             self.unkept += count;
-            Stats::add(&self.stats().dead_lettered, count);
+            Stats::add(&self.stats().failed, count);
             self.from = self.batch.len();
             return;
         };

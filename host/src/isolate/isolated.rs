@@ -10,7 +10,7 @@
 //! cursor moves only after an answer). A producer's worker is served by [`producer`].
 
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use evhost_abi as evh;
 
@@ -66,6 +66,15 @@ pub(super) struct Keeper {
     /// backoff ends at once.
     stopping: Mutex<bool>,
     woken: Condvar,
+    /// The restart under way, from the death until a new worker took over: for /readyz,
+    /// which would otherwise see a consumer's delivery call waiting out the backoff as stuck.
+    restart: Mutex<Option<Restart>>,
+}
+
+/// Why the worker is being restarted, and when the next one starts.
+struct Restart {
+    why: String,
+    next: Instant,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +99,12 @@ impl Keeper {
         match Process::start(self.create.clone(), self.config.max_memory, self.timeout("on_create")) {
             Ok((process, _)) => {
                 slot.process = Some(process);
+                // A producer's worker has taken over once it runs; a consumer's once it
+                // answered the batch again (`recovered`): until then its delivery call, begun
+                // before the death, would look stuck.
+                if !self.create.consumer {
+                    *lock(&self.restart) = None;
+                }
                 true
             }
             Err(StartError::Died(death)) => {
@@ -129,8 +144,32 @@ impl Keeper {
         }
         let delay = self.backoff.delay(slot.streak);
         tracing::error!(instance = %self.name, hook, reason = label, "{}: its worker died in {hook} ({reason}); restarting it in {delay:.0?} (restart {} of {attempts})", self.who, slot.streak);
+        let why = format!("its worker died in {hook} ({reason}); restart {} of {attempts}", slot.streak);
+        *lock(&self.restart) = Some(Restart { why, next: Instant::now() + delay });
         let stopping = lock(&self.stopping);
         let _ = self.woken.wait_timeout_while(stopping, delay, |stopping| !*stopping);
+    }
+
+    /// A hook call answered: the worker works, and the restarts in a row start again at 0.
+    pub fn recovered(&self, slot: &mut Slot) {
+        slot.streak = 0;
+        *lock(&self.restart) = None;
+    }
+
+    /// The restart under way, in words: `restarting: its worker died in on_events (...);
+    /// restart 1 of 5, next try in 3s`.
+    pub fn restarting(&self) -> Option<String> {
+        if self.failure().is_some() {
+            return None;
+        }
+        let restart = lock(&self.restart);
+        let Restart { why, next } = restart.as_ref()?;
+        let left = next.saturating_duration_since(Instant::now());
+        Some(if left.is_zero() {
+            format!("restarting: {why}, under way")
+        } else {
+            format!("restarting: {why}, next try in {:.0?}", left.max(Duration::from_secs(1)))
+        })
     }
 
     /// The worker died in `hook` while the instance was being stopped: it is not restarted,
@@ -194,6 +233,7 @@ impl Isolated {
             failure: Mutex::new(None),
             stopping: Mutex::new(false),
             woken: Condvar::new(),
+            restart: Mutex::new(None),
         };
         if let (Some(limit), Some(span)) = (config.max_memory, &config.max_memory_span) {
             if limit < GO_MIN_MEMORY && crate::loader::carries_go_runtime(&entry.library).unwrap_or(false) {
@@ -209,6 +249,8 @@ impl Isolated {
             match Process::start(keeper.create.clone(), config.max_memory, keeper.timeout("on_create")) {
                 Ok((process, created)) => {
                     slot.process = Some(process);
+                    // Created at last: nothing is waiting on a restart any more.
+                    *lock(&keeper.restart) = None;
                     break created;
                 }
                 Err(StartError::Refused { status: 0, message, help, config_key, .. }) => {
@@ -272,7 +314,7 @@ impl Isolated {
             let answer = process.call_events(first_seq, |out| events::encode(batch.iter_from(from), out), timeout);
             match answer {
                 Ok(Message::Delivered { status, handled, error }) => {
-                    slot.streak = 0;
+                    self.keeper.recovered(&mut slot);
                     if !error.is_empty() {
                         self.host.set_error(error);
                     }
@@ -291,6 +333,11 @@ impl Isolated {
     /// notifier's thread). A worker being restarted misses it; the next one has a newer one.
     pub fn committed(&self, committed: u64) {
         self.stop.tell(&Message::Committed { seq: committed });
+    }
+
+    /// The restart under way, if its worker died and a new one has not taken over yet.
+    pub fn restarting(&self) -> Option<String> {
+        self.keeper.restarting()
     }
 
     /// Shutdown began: a backoff under way ends now, and later ones are skipped, so a

@@ -145,7 +145,7 @@ impl Isolated {
                 }
                 Served::Died { death, hook, worked } => {
                     if worked {
-                        slot.streak = 0;
+                        self.keeper.recovered(&mut slot);
                     }
                     self.keeper.died(&mut slot, &death, hook);
                 }

@@ -11,6 +11,7 @@ mod plan;
 mod reload;
 mod set;
 mod shutdown;
+mod stop_producers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -66,6 +67,10 @@ enum Event {
         key: usize,
         result: Result<(), String>,
     },
+    /// A producer's `stop` returned, on the thread shutdown gave it (see stop_producers.rs).
+    ProducerStopped {
+        key: usize,
+    },
     /// A consumer read the end of the log (closed, or its cursor retired) and its lane let
     /// go of it.
     Drained {
@@ -107,17 +112,20 @@ struct Host<'a> {
 pub fn run(source: Source, watch: &Watch, report: &mut ShutdownReport) -> Result<(), RunError> {
     let config = source.load()?;
     let (events, inbox) = mpsc::channel();
+    // Before anything is created: /livez answers and /readyz says why not while on_create runs.
+    let status = Arc::new(Status::new(&config));
     {
-        let events = events.clone();
+        let (events, status) = (events.clone(), status.clone());
         watch.on_signal(move |name| {
+            // Here, on the signal thread, not when the loop gets to it (it may be in a
+            // reload): a load balancer must never see the host ready once it is stopping.
+            status.draining();
             let _ = events.send(Event::Signal(name));
         });
     }
     // While instances are created, nothing else keeps time: a stop that a hook holds up ends
     // at the drain timeout. Once running, the drain below keeps its own deadline.
     watch.set_limit(config.drain_timeout, Duration::ZERO);
-    // Before anything is created: /livez answers and /readyz says why not while on_create runs.
-    let status = Arc::new(Status::new(&config));
     let reloader: Reloader = {
         let events = events.clone();
         Box::new(move |reply| {
@@ -234,6 +242,8 @@ impl Host<'_> {
                 // of it, and it was destroyed then.
                 Event::Drained { key, .. } => tracing::debug!(key, "a removed consumer drained late"),
                 Event::Reload(reply) => self.reload(reply),
+                // Only shutdown stops producers this way, and waits for it there.
+                Event::ProducerStopped { .. } => {}
             }
         }
     }

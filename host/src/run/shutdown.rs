@@ -1,5 +1,6 @@
-//! Shutdown: stop the producers, then drain the consumers, all within `[host]
-//! drain_timeout`; then on_stop and on_destroy in order, and the run's outcome.
+//! Shutdown: stop the producers (within half of `[host] drain_timeout`, see
+//! stop_producers.rs), then drain the consumers, all within the drain timeout; then on_stop
+//! and on_destroy in order, and the run's outcome.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -7,7 +8,7 @@ use std::time::Instant;
 use super::{Event, Host, RunError};
 use crate::admin::State;
 use crate::delivery::Report;
-use crate::report::{ConsumerReport, ConsumerState, Outcome, ProducerReport, ProducerState};
+use crate::report::{ConsumerReport, ConsumerState, Outcome, ProducerReport};
 
 impl Host<'_> {
     pub(super) fn shutdown(mut self) -> Result<(), RunError> {
@@ -18,29 +19,7 @@ impl Host<'_> {
         let deadline = Instant::now() + drain_timeout;
         self.status.draining();
         self.lanes.hurry(drain_timeout);
-        for producer in &self.set.producers {
-            producer.instance.stop();
-        }
-        while self.set.producers.iter().any(|p| p.on_host_thread) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.next_event(left) {
-                Some(Event::ProducerDone { key, result }) => self.producer_done(key, result, true),
-                Some(Event::Signal(name)) => tracing::warn!("{name} received again; still stopping producers"),
-                // A reload asked for now is not run: its caller hears that the host stops.
-                Some(Event::Reload(_) | Event::Drained { .. }) => {}
-                None => {
-                    let running = self.set.producers.iter().filter(|p| p.on_host_thread).count();
-                    self.failures.push(format!(
-                        "{running} producer(s) did not stop within the drain timeout ({drain_timeout:?})"
-                    ));
-                    for producer in self.set.producers.iter_mut().filter(|p| p.on_host_thread) {
-                        producer.state = ProducerState::DidNotStop;
-                        self.status.failed(producer.key, "did not stop within the drain timeout");
-                    }
-                    break;
-                }
-            }
-        }
+        self.stop_producers_for_shutdown(Instant::now() + drain_timeout / 2);
         self.log.close();
 
         let mut drained: HashMap<usize, Report> = HashMap::new();
@@ -50,7 +29,7 @@ impl Host<'_> {
             let Event::Drained { key, report: delivery } = event else { continue };
             let Some(consumer) = self.set.consumers.iter().find(|c| c.key == key) else { continue };
             let name = &consumer.entry.name;
-            tracing::info!(consumer = %name, delivered = delivery.delivered, dead_lettered = delivery.dead_lettered, lost = delivery.lost, dropped = delivery.dropped, retries = delivery.retries, "consumer drained");
+            tracing::info!(consumer = %name, delivered = delivery.delivered, dead_lettered = delivery.dead_lettered, failed = delivery.failed, lost = delivery.lost, dropped = delivery.dropped, retries = delivery.retries, "consumer drained");
             if delivery.lost > 0 {
                 self.failures.push(format!("consumer \"{name}\" lost {} events: they failed, and its dead-letter file could not take them either (each is named in an \"event lost\" error above)", delivery.lost));
             }
