@@ -64,11 +64,17 @@ pub struct Consumer {
     unwritten: Option<Unwritten>,
     /// Slow calls in a row.
     pub(super) slow_calls: u32,
-    /// Failed events kept nowhere, for want of a dead-letter file: logged once as it begins
-    /// and once in all at the end, not one line per event (a failed isolated instance
-    /// fails every event, and a line each would drown the log).
+    /// Failed events kept nowhere, for want of a dead-letter file: logged as it begins, then
+    /// at most once a [`UNKEPT_REPORT`] with what came meanwhile and the latest reason, and
+    /// in all at the end; not one line per event (a failed isolated instance fails every
+    /// event, and a line each would drown the log).
     unkept: u64,
+    /// When the last line about them was logged, and how many the total then was.
+    unkept_reported: Option<(Instant, u64)>,
 }
+
+/// How often a consumer that keeps failing events without a dead-letter file says so again.
+const UNKEPT_REPORT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What one turn of a consumer did.
 pub(super) enum Turn {
@@ -115,6 +121,7 @@ impl Consumer {
             unwritten: None,
             slow_calls: 0,
             unkept: 0,
+            unkept_reported: None,
         }
     }
 
@@ -211,9 +218,18 @@ impl Consumer {
         };
         let Some(dead_letter) = &self.dead_letter else {
             let count = (self.batch.len() - self.from) as u64;
-            if self.unkept == 0 {
-                let first = self.batch.iter_from(self.from).next().map_or(0, |event| event.seq());
-                tracing::error!(consumer = %self.name, events = count, first_seq = first, "consumer \"{}\": {count} events not delivered ({reason}), and kept nowhere, as it has no dead_letter file; {}; later ones are counted, and the total is logged when it stops", self.name, self.keep_them());
+            match self.unkept_reported {
+                None => {
+                    let first = self.batch.iter_from(self.from).next().map_or(0, |event| event.seq());
+                    tracing::error!(consumer = %self.name, events = count, first_seq = first, "consumer \"{}\": {count} events not delivered ({reason}), and kept nowhere, as it has no dead_letter file; {}; later ones are counted, said again at most once a minute, and the total is logged when it stops", self.name, self.keep_them());
+                    self.unkept_reported = Some((Instant::now(), self.unkept + count));
+                }
+                Some((at, then)) if at.elapsed() >= UNKEPT_REPORT => {
+                    let since = self.unkept + count - then;
+                    tracing::error!(consumer = %self.name, events = since, total = self.unkept + count, "consumer \"{}\": {since} more events not delivered since the last report (the latest: {reason}), {} in all, kept nowhere; {}", self.name, self.unkept + count, self.keep_them());
+                    self.unkept_reported = Some((Instant::now(), self.unkept + count));
+                }
+                Some(_) => {}
             }
             self.unkept += count;
             Stats::add(&self.stats().failed, count);
