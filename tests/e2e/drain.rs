@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 
 use crate::admin::get;
 use crate::config::Config;
-use crate::faults::{faults, got_every_sequence_event, ids_consumer, lines, ran_in_workers, terminate, Isolate};
+use crate::faults::{
+    dead_letters_are_every_id, faults, got_every_sequence_event, ids_consumer, lines, ran_in_workers, terminate,
+    Isolate,
+};
 use crate::slow_fixture::{slow_library, SLOW};
 use crate::support::{drained, eventually, free_port, Env, C, SETTLE_LIMIT};
 
@@ -73,13 +76,7 @@ fn sigterm_ends_the_backoffs_of_a_consumer_that_keeps_crashing_and_dead_letters_
     out.expect_code(1);
     ran_in_workers(&env, "crasher", 6, host);
     assert!(lines(&env, "crasher.ids").is_empty(), "it never handled an event");
-    let dead: Vec<String> = env
-        .json_lines("crasher-dlq.jsonl")
-        .iter()
-        .map(|event| event["id"].as_str().expect("an id").to_string())
-        .collect();
-    let expected: Vec<String> = (0..1000).map(|k| k.to_string()).collect();
-    assert_eq!(dead, expected, "every event it did not get is in its dead-letter file, once, in order");
+    dead_letters_are_every_id(&env, "crasher-dlq.jsonl", 1000);
     assert_eq!(drained(&out.stderr, "crasher", "dead_lettered"), 1000);
     assert!(!out.stderr.contains("did not drain"), "{}", out.stderr);
 }

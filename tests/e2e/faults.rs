@@ -90,6 +90,15 @@ pub fn got_every_sequence_event(env: &Env, name: &str, count: u64) -> usize {
     counts.values().sum()
 }
 
+/// Asserts that the dead-letter file `file` holds the events with ids "0".."count-1", each
+/// once, in order: every event a failed consumer did not get.
+pub fn dead_letters_are_every_id(env: &Env, file: &str, count: u64) {
+    let dead: Vec<String> =
+        env.json_lines(file).iter().map(|event| event["id"].as_str().expect("an id").to_string()).collect();
+    let expected: Vec<String> = (0..count).map(|k| k.to_string()).collect();
+    assert_eq!(dead, expected, "every event it did not get is in its dead-letter file, once, in order");
+}
+
 /// Asserts that `name`'s on_create ran `times` times, each in a process of its own other
 /// than the host's: the instance was isolated, and restarted `times - 1` times.
 pub fn ran_in_workers(env: &Env, name: &str, times: usize, host: i32) -> Vec<i32> {

@@ -14,8 +14,8 @@ use crate::admin::get;
 use crate::config::Config;
 use crate::disk::message;
 use crate::faults::{
-    children, digest_is_exact, faults, got_every_sequence_event, id_counts, ids_consumer, lines, lines_with_all,
-    ran_in_workers, redact_backoff, redact_pids, run, terminate, Isolate,
+    children, dead_letters_are_every_id, digest_is_exact, faults, got_every_sequence_event, id_counts, ids_consumer,
+    lines, lines_with_all, ran_in_workers, redact_backoff, redact_pids, run, terminate, Isolate,
 };
 use crate::slow_fixture::{slow_library, SLOW};
 use crate::support::{eventually, free_port, Env, C, SETTLE_LIMIT};
@@ -101,13 +101,7 @@ fn a_consumer_that_crashes_on_every_batch_fails_and_its_dead_letter_file_has_eve
     digest_is_exact(&env, "digest.json", EVENTS, PAYLOAD);
     let workers = ran_in_workers(&env, "crasher", 3, host);
     assert!(lines(&env, "crasher.ids").is_empty(), "it never handled an event");
-    let dead: Vec<String> = env
-        .json_lines("crasher-dlq.jsonl")
-        .iter()
-        .map(|event| event["id"].as_str().expect("an id").to_string())
-        .collect();
-    let expected: Vec<String> = (0..EVENTS).map(|k| k.to_string()).collect();
-    assert_eq!(dead, expected, "every event it did not get is in its dead-letter file, once, in order");
+    dead_letters_are_every_id(&env, "crasher-dlq.jsonl", EVENTS);
     assert_eq!(crate::support::drained(&out.stderr, "crasher", "dead_lettered"), EVENTS);
     assert_eq!(crate::support::drained(&out.stderr, "digest", "delivered"), EVENTS);
 
