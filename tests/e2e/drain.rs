@@ -15,7 +15,7 @@ use crate::faults::{
     Isolate,
 };
 use crate::slow_fixture::{slow_library, SLOW};
-use crate::support::{drained, eventually, free_port, Env, C, SETTLE_LIMIT};
+use crate::support::{drained, eventually, free_port, Env, Output, C, SETTLE_LIMIT};
 
 /// Backoffs of 10 s and more: the first restart waits between 5 and 10 s.
 const LONG_BACKOFF: &str = "10s..30s";
@@ -43,17 +43,25 @@ fn backing_off(env: &Env, count: u64, fault: Value) -> Config {
     ids_consumer(config, "crasher", fault).isolated(5, LONG_BACKOFF)
 }
 
-#[test]
-fn sigterm_ends_a_restart_backoff_and_the_restarted_consumer_drains() {
-    let env = Env::new();
-    env.write_config(&backing_off(&env, 1000, json!({ "fault": "segv", "at": 10, "once": true })));
+/// Runs `config` until every event is in the log (the witness has them) and the crasher
+/// waits out a backoff, then sends SIGTERM: the host's output and pid, once it exited
+/// within [`PROMPT`].
+fn terminated_in_backoff(env: &Env, config: &Config) -> (Output, i32) {
+    env.write_config(config);
     let mut running = env.spawn();
     let host = running.pid().as_raw();
-    // Every event is in the log (the witness has them) and the crasher waits out a backoff.
-    eventually(SETTLE_LIMIT, "the witness to get 1000 events", || lines(&env, "witness.ids").len() >= 1000);
+    eventually(SETTLE_LIMIT, "the witness to get 1000 events", || lines(env, "witness.ids").len() >= 1000);
     running.wait_for_line("restarting it in");
     let (out, took) = terminate(running);
     assert!(took < PROMPT, "exit took {took:?} after SIGTERM: the backoff was waited out\n{}", out.stderr);
+    (out, host)
+}
+
+#[test]
+fn sigterm_ends_a_restart_backoff_and_the_restarted_consumer_drains() {
+    let env = Env::new();
+    let (out, host) =
+        terminated_in_backoff(&env, &backing_off(&env, 1000, json!({ "fault": "segv", "at": 10, "once": true })));
     out.expect_code(0);
     ran_in_workers(&env, "crasher", 2, host);
     got_every_sequence_event(&env, "crasher", 1000);
@@ -64,14 +72,7 @@ fn sigterm_ends_a_restart_backoff_and_the_restarted_consumer_drains() {
 fn sigterm_ends_the_backoffs_of_a_consumer_that_keeps_crashing_and_dead_letters_the_rest() {
     let env = Env::new();
     let config = backing_off(&env, 1000, json!({ "fault": "segv", "at": 1 })).set("dead_letter", "crasher-dlq.jsonl");
-    env.write_config(&config);
-    let mut running = env.spawn();
-    let host = running.pid().as_raw();
-    // Every event is in the log (the witness has them) and the crasher waits out a backoff.
-    eventually(SETTLE_LIMIT, "the witness to get 1000 events", || lines(&env, "witness.ids").len() >= 1000);
-    running.wait_for_line("restarting it in");
-    let (out, took) = terminate(running);
-    assert!(took < PROMPT, "exit took {took:?} after SIGTERM: the backoff was waited out\n{}", out.stderr);
+    let (out, host) = terminated_in_backoff(&env, &config);
     // Its restarts run at once and are spent: the instance failed, and the run with it.
     out.expect_code(1);
     ran_in_workers(&env, "crasher", 6, host);
