@@ -9,6 +9,7 @@ use evhost_abi as evh;
 use super::dead_letter::{DeadLetter, Letters};
 use super::lane::{Lane, Lanes};
 use super::retry::Backoff;
+use super::unkept::{Due, Unkept};
 use crate::config::DeliveryConfig;
 use crate::hosted::Hosted;
 use crate::log::{Batch, ConsumerId, Read};
@@ -64,17 +65,9 @@ pub struct Consumer {
     unwritten: Option<Unwritten>,
     /// Slow calls in a row.
     pub(super) slow_calls: u32,
-    /// Failed events kept nowhere, for want of a dead-letter file: logged as it begins, then
-    /// at most once a [`UNKEPT_REPORT`] with what came meanwhile and the latest reason, and
-    /// in all at the end; not one line per event (a failed isolated instance fails every
-    /// event, and a line each would drown the log).
-    unkept: u64,
-    /// When the last line about them was logged, and how many the total then was.
-    unkept_reported: Option<(Instant, u64)>,
+    /// Failed events kept nowhere, for want of a dead-letter file, and when they were said.
+    unkept: Unkept,
 }
-
-/// How often a consumer that keeps failing events without a dead-letter file says so again.
-const UNKEPT_REPORT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What one turn of a consumer did.
 pub(super) enum Turn {
@@ -120,8 +113,7 @@ impl Consumer {
             retry_at: None,
             unwritten: None,
             slow_calls: 0,
-            unkept: 0,
-            unkept_reported: None,
+            unkept: Unkept::default(),
         }
     }
 
@@ -139,8 +131,9 @@ impl Consumer {
                 }
                 Read::Empty => return Turn::Idle(None),
                 Read::End => {
-                    if self.unkept > 0 {
-                        tracing::error!(consumer = %self.name, events = self.unkept, "consumer \"{}\": {} events in all were not delivered and are kept nowhere, as it has no dead_letter file; {}", self.name, self.unkept, self.keep_them());
+                    let total = self.unkept.total;
+                    if total > 0 {
+                        tracing::error!(consumer = %self.name, events = total, "consumer \"{}\": {total} events in all were not delivered and are kept nowhere, as it has no dead_letter file; {}", self.name, self.keep_them());
                     }
                     return Turn::Ended;
                 }
@@ -218,20 +211,17 @@ impl Consumer {
         };
         let Some(dead_letter) = &self.dead_letter else {
             let count = (self.batch.len() - self.from) as u64;
-            match self.unkept_reported {
-                None => {
+            match self.unkept.add(count, Instant::now()) {
+                Due::First => {
                     let first = self.batch.iter_from(self.from).next().map_or(0, |event| event.seq());
                     tracing::error!(consumer = %self.name, events = count, first_seq = first, "consumer \"{}\": {count} events not delivered ({reason}), and kept nowhere, as it has no dead_letter file; {}; later ones are counted, said again at most once a minute, and the total is logged when it stops", self.name, self.keep_them());
-                    self.unkept_reported = Some((Instant::now(), self.unkept + count));
                 }
-                Some((at, then)) if at.elapsed() >= UNKEPT_REPORT => {
-                    let since = self.unkept + count - then;
-                    tracing::error!(consumer = %self.name, events = since, total = self.unkept + count, "consumer \"{}\": {since} more events not delivered since the last report (the latest: {reason}), {} in all, kept nowhere; {}", self.name, self.unkept + count, self.keep_them());
-                    self.unkept_reported = Some((Instant::now(), self.unkept + count));
+                Due::Since(since) => {
+                    let total = self.unkept.total;
+                    tracing::error!(consumer = %self.name, events = since, total, "consumer \"{}\": {since} more events not delivered since the last report (the latest: {reason}), {total} in all, kept nowhere; {}", self.name, self.keep_them());
                 }
-                Some(_) => {}
+                Due::Quiet => {}
             }
-            self.unkept += count;
             Stats::add(&self.stats().failed, count);
             self.from = self.batch.len();
             return;

@@ -17,6 +17,7 @@ mod consumer;
 mod dead_letter;
 mod lane;
 pub(crate) mod retry;
+mod unkept;
 mod watchdog;
 
 use std::sync::atomic::{AtomicBool, Ordering};
