@@ -94,6 +94,15 @@ fn readyz_during_a_restart_backoff_is_200_and_names_the_restart_not_a_stuck_hook
     let wait: f64 = wait.trim_end_matches('s').parse().expect("seconds");
     assert!((1.0..=8.0).contains(&wait), "{reason}");
     insta::assert_snapshot!("readyz_while_restarting", said);
+    // /v1/status says the same of the instance.
+    let (code, status) = get(port, "/v1/status", None);
+    assert_eq!(code, 200, "{status}");
+    let status: Value = serde_json::from_str(&status).expect("JSON");
+    let instances = status["instances"].as_array().expect("the instances");
+    let crasher = instances.iter().find(|i| i["name"] == "crasher").expect("the crasher in /v1/status");
+    let restart = crasher["restarting"].as_str().expect("why it is restarting");
+    assert!(restart.starts_with(said), "/v1/status: {restart}\n/readyz: {reason}");
+    assert!(instances.iter().filter(|i| i.get("restarting").is_some()).count() == 1, "{status:#}");
     // Shutdown ends the backoff: it restarts, gets every event, and the run is clean.
     running.signal(Signal::SIGTERM);
     let out = running.wait();

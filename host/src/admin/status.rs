@@ -84,6 +84,8 @@ pub struct Snapshot {
     pub lag: Option<u64>,
     /// Consumers: how long ago the oldest of those was appended.
     pub oldest_age: Option<Duration>,
+    /// An isolated instance waiting out a restart: why, and when the next try is.
+    pub restarting: Option<String>,
 }
 
 /// An instance that keeps the host from being ready, and why.
@@ -276,6 +278,7 @@ impl Status {
                     error: slot.error.clone().or_else(|| stats.and_then(Stats::last_error)),
                     lag: slot.cursor.zip(log.as_ref()).map(|(cursor, log)| log.pending(cursor)),
                     oldest_age: slot.cursor.zip(log.as_ref()).and_then(|(cursor, log)| log.oldest_pending_age(cursor)),
+                    restarting: restart_of(&slot),
                 }
             })
             .collect()
@@ -376,6 +379,9 @@ impl Status {
                 }
                 if let Some(age) = s.oldest_age {
                     instance["oldest_undelivered_age_seconds"] = age.as_secs_f64().into();
+                }
+                if let Some(restarting) = &s.restarting {
+                    instance["restarting"] = restarting.as_str().into();
                 }
                 instance
             })
