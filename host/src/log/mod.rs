@@ -398,13 +398,15 @@ impl Log {
     }
 
     /// The [`block_floor`](Self::block_floor) at which `events` and `bytes` fit in the
-    /// memory log with a quarter of it to spare (less when the batch is larger than three
-    /// quarters): a producer that waits for room waits for that much, so that it then
+    /// memory log with a quarter of it to spare (for a batch larger than half the log, half
+    /// of what it leaves): a producer that waits for room waits for that much, so that it then
     /// appends many batches before it waits again (hysteresis), instead of one per chunk
     /// the consumers let go of. Once every consumer passed everything (`head`), it fits.
     fn room_wanted(state: &State, events: usize, bytes: usize, (capacity, max_bytes): (usize, usize)) -> u64 {
-        let spare_events = (capacity / 4).min(capacity - events);
-        let spare_bytes = (max_bytes / 4).min(max_bytes - bytes);
+        // A batch that fits the log always fits with its spare: a big one does not wait for
+        // the log to be empty (a spare of all it leaves would make it).
+        let spare_events = (capacity / 4).min((capacity - events) / 2);
+        let spare_bytes = (max_bytes / 4).min((max_bytes - bytes) / 2);
         let (mut in_memory, mut held) =
             (state.chunks.front().map_or(0, |c| state.head - c.first_seq) as usize, state.bytes);
         for chunk in &state.chunks {

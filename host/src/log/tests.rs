@@ -146,6 +146,34 @@ fn a_waiting_producer_goes_on_when_a_reload_replaces_the_consumer_holding_it_wit
 }
 
 #[test]
+fn a_batch_of_three_quarters_of_the_log_waits_for_its_room_and_half_of_what_it_leaves_not_for_an_empty_log() {
+    // 16 events in chunks of 2, a batch of 12: it fits with 2 spare (half of the 4 it
+    // leaves) once 14 events are freed; it need not wait for the last chunk too.
+    let log = with_capacity(16);
+    let slow = log.add_consumer(Policy::Block);
+    for start in (0..16).step_by(2) {
+        log.append(batch_of(start..start + 2), false).unwrap();
+    }
+    let producer = {
+        let log = log.clone();
+        thread::spawn(move || log.append(batch_of(16..28), true))
+    };
+    thread::sleep(Duration::from_millis(50));
+    let mut batch = Batch::default();
+    for _ in 0..7 {
+        assert!(!producer.is_finished(), "the batch does not fit yet");
+        assert!(matches!(read(&log, slow, 2, &mut batch), Read::Events { dropped: 0 }));
+        log.commit(slow, &mut batch);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !producer.is_finished() && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(producer.is_finished(), "14 of 16 events are free: the batch of 12 fits with 2 to spare");
+    assert_eq!(producer.join().unwrap(), Ok(17..29));
+}
+
+#[test]
 fn drop_oldest_skips_for_that_consumer_alone() {
     let log = with_capacity(10);
     let lagging = log.add_consumer(Policy::DropOldest);
