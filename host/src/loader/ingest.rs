@@ -271,10 +271,22 @@ pub unsafe fn read_batch(events: *const evh_event, n: usize, max_event_bytes: us
     Ok(builder)
 }
 
-/// The bytes of the event's extension attributes; 0 for an array `put_extensions` refuses
-/// (NULL or misaligned), which is not read.
+/// The bytes of the event's extension attributes. Inline only the test most events stop at:
+/// with the array's own checks inline too, every event paid about 5 instructions more
+/// (callgrind, the C `sequence`, which has none).
+#[inline(always)]
 fn attrs_len(e: &evh_event) -> usize {
-    if e.extensions.is_null() || e.extensions_len == 0 || !e.extensions.is_aligned() {
+    if e.extensions_len == 0 {
+        return 0;
+    }
+    array_attrs_len(e)
+}
+
+/// [`attrs_len`] of an event that has an extension array; 0 for one `put_extensions`
+/// refuses (NULL or misaligned), which is not read.
+#[inline(never)]
+fn array_attrs_len(e: &evh_event) -> usize {
+    if e.extensions.is_null() || !e.extensions.is_aligned() {
         return 0;
     }
     // SAFETY: non-NULL and aligned with a count, valid for the duration of `emit` (the ABI).
