@@ -95,10 +95,13 @@ fn a_full_log_blocks_or_answers_full() {
     assert_eq!(producer.join().unwrap(), Ok(5..7));
 }
 
-#[test]
-fn a_producer_waiting_for_room_waits_for_a_quarter_of_the_log_not_for_each_batch() {
-    // 16 events in chunks of 2: room for the next chunk frees with the first commit, but
-    // the producer goes on only once a quarter of the log (4 events) is free besides.
+/// A producer's append under way on a thread of its own.
+type Waiting = thread::JoinHandle<Result<std::ops::Range<u64>, AppendError>>;
+
+/// A log of 16 events held by one `block` consumer, full in chunks of 2, and a producer
+/// waiting to append a batch of `events` more (ids from 16): it waits before anything is
+/// freed, or a free chunk would let it through at once.
+fn full_log_and_a_waiting_producer(events: u64) -> (Arc<Log>, ConsumerId, Waiting) {
     let log = with_capacity(16);
     let slow = log.add_consumer(Policy::Block);
     for start in (0..16).step_by(2) {
@@ -106,11 +109,18 @@ fn a_producer_waiting_for_room_waits_for_a_quarter_of_the_log_not_for_each_batch
     }
     let producer = {
         let log = log.clone();
-        thread::spawn(move || log.append(batch_of(16..18), true))
+        thread::spawn(move || log.append(batch_of(16..16 + events), true))
     };
-    // Waiting before anything is freed, or a free chunk would let it through at once.
     thread::sleep(Duration::from_millis(50));
     assert!(!producer.is_finished(), "append must wait while the log is full");
+    (log, slow, producer)
+}
+
+#[test]
+fn a_producer_waiting_for_room_waits_for_a_quarter_of_the_log_not_for_each_batch() {
+    // 16 events in chunks of 2: room for the next chunk frees with the first commit, but
+    // the producer goes on only once a quarter of the log (4 events) is free besides.
+    let (log, slow, producer) = full_log_and_a_waiting_producer(2);
     let mut batch = Batch::default();
     let mut passed = 0;
     for _ in 0..2 {
@@ -149,16 +159,7 @@ fn a_waiting_producer_goes_on_when_a_reload_replaces_the_consumer_holding_it_wit
 fn a_batch_of_three_quarters_of_the_log_waits_for_its_room_and_half_of_what_it_leaves_not_for_an_empty_log() {
     // 16 events in chunks of 2, a batch of 12: it fits with 2 spare (half of the 4 it
     // leaves) once 14 events are freed; it need not wait for the last chunk too.
-    let log = with_capacity(16);
-    let slow = log.add_consumer(Policy::Block);
-    for start in (0..16).step_by(2) {
-        log.append(batch_of(start..start + 2), false).unwrap();
-    }
-    let producer = {
-        let log = log.clone();
-        thread::spawn(move || log.append(batch_of(16..28), true))
-    };
-    thread::sleep(Duration::from_millis(50));
+    let (log, slow, producer) = full_log_and_a_waiting_producer(12);
     let mut batch = Batch::default();
     for _ in 0..7 {
         assert!(!producer.is_finished(), "the batch does not fit yet");
