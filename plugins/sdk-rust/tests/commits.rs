@@ -19,7 +19,12 @@ use evhost_sdk::{Context, EmitError, Emitter, Error, OutEvent, Producer};
 /// A producer that hands its context to the test and records `on_committed` calls.
 struct Tracked;
 
-static CONTEXTS: Mutex<Vec<Context>> = Mutex::new(Vec::new());
+thread_local! {
+    /// The context on_create handed out, for the test that called it: on_create runs on the
+    /// test's own thread. (A process-wide list let parallel tests take each other's: in CI a
+    /// test's emits once went to another test's host.)
+    static CONTEXT: std::cell::Cell<Option<Context>> = const { std::cell::Cell::new(None) };
+}
 static HOOK_SAW: AtomicU64 = AtomicU64::new(0);
 
 impl Producer for Tracked {
@@ -28,7 +33,7 @@ impl Producer for Tracked {
     type Config = serde::de::IgnoredAny;
 
     fn create(ctx: Context, _config: Self::Config) -> Result<Self, Error> {
-        CONTEXTS.lock().unwrap().push(ctx);
+        CONTEXT.set(Some(ctx));
         Ok(Tracked)
     }
 
@@ -162,7 +167,7 @@ fn create(host: &Host, api: &evh_host_api) -> (*mut c_void, Context) {
     };
     let mut instance = ptr::null_mut();
     assert_eq!(unsafe { plugin.on_create.unwrap()(&args, &mut instance) }, EVH_OK);
-    let ctx = CONTEXTS.lock().unwrap().pop().expect("create kept its context");
+    let ctx = CONTEXT.take().expect("create kept its context");
     (instance, ctx)
 }
 
